@@ -1,0 +1,1 @@
+"""The `ecgpe-keras` command line (installed as keras_ecgpe.cli)."""

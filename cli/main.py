@@ -1,0 +1,21 @@
+"""Entry point of `ecgpe-keras`: a click group whose sub-commands import TensorFlow lazily."""
+
+from __future__ import annotations
+
+import click
+
+from keras_ecgpe import __version__
+from keras_ecgpe.cli.data_commands import data
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ecgpe-keras")
+def cli() -> None:
+    """Pulmonary embolism detection from 12-lead ECGs (Keras 3, tf.data, TFLite)."""
+
+
+cli.add_command(data)
+
+
+def main() -> None:
+    cli(prog_name="ecgpe-keras")

@@ -1,0 +1,1 @@
+"""TFLite export and verification (installed as keras_ecgpe.export)."""

@@ -1,0 +1,1 @@
+"""Reading ECG records, dataset sources, preprocessing, the prepared cache and tf.data."""
