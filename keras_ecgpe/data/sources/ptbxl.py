@@ -1,0 +1,177 @@
+"""PTB-XL with the benchmark's tasks and official folds (Strodthoff et al., JBHI 2021).
+
+Reads `ptbxl_database.csv` and `scp_statements.csv` from the dataset root. Like the
+benchmark, a record's labels are the task's statements present in `scp_codes` whatever their
+likelihood value (0.0 included: the benchmark keeps every listed code); records with no label
+in the task are skipped, folds 1-8 are train, 9 validation, 10 test.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from keras_ecgpe.data.sources.base import (DatasetSource, SkippedItem, SourceItem,
+                                           require_columns)
+from keras_ecgpe.errors import ConfigError, RecordError
+
+TASKS = ("superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm", "all")
+SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
+_COLUMNS = ("ecg_id", "patient_id", "age", "sex", "scp_codes", "strat_fold",
+            "filename_lr", "filename_hr")
+
+
+def fold_to_split(fold: int) -> str:
+    """The benchmark's split of a `strat_fold`: 1-8 train, 9 validation, 10 test."""
+    return "test" if fold == 10 else "validation" if fold == 9 else "train"
+
+
+def _statement_targets(path: Path, task: str) -> Tuple[Tuple[str, ...], Dict[str, str]]:
+    """Returns the task's label names and `{scp_code: task label}` for codes in the task."""
+    if not path.is_file():
+        raise RecordError(path, "PTB-XL statement table not found")
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        require_columns(path, reader.fieldnames, ("", "diagnostic", "form", "rhythm",
+                                                  "diagnostic_class", "diagnostic_subclass"))
+        rows = list(reader)
+    flag = lambda row, column: row[column].strip() not in ("", "0", "0.0")  # noqa: E731
+    targets = {}
+    for row in rows:
+        code = row[""].strip()
+        if task == "superdiagnostic" and flag(row, "diagnostic") and row["diagnostic_class"]:
+            targets[code] = row["diagnostic_class"].strip()
+        elif task == "subdiagnostic" and flag(row, "diagnostic") and row["diagnostic_subclass"]:
+            targets[code] = row["diagnostic_subclass"].strip()
+        elif task == "all" or (task in ("diagnostic", "form", "rhythm") and flag(row, task)):
+            targets[code] = code
+    if task == "superdiagnostic":
+        names = SUPERCLASSES
+        strange = sorted(set(targets.values()) - set(names))
+        if strange:
+            raise RecordError(path, f"unknown diagnostic_class value(s) {strange}")
+    else:
+        names = tuple(dict.fromkeys(targets.values()))
+    return names, targets
+
+
+class PTBXLSource(DatasetSource):
+    """PTB-XL (Wagner et al., Sci Data 2020) with a benchmark task.
+
+    Args:
+        root: folder holding `ptbxl_database.csv`, `scp_statements.csv`, `records100/`,
+            `records500/`.
+        task: "superdiagnostic" (NORM, MI, STTC, CD, HYP), "subdiagnostic",
+            "diagnostic", "form", "rhythm" or "all"; label names other than superdiagnostic
+            follow `scp_statements.csv` order.
+        sampling_rate: 100 (`filename_lr`) or 500 (`filename_hr`).
+
+    Example:
+
+    ```python
+    source = PTBXLSource("ptb-xl/1.0.3", task="superdiagnostic", sampling_rate=500)
+    items, skipped = source.index()
+    ```
+    """
+
+    name = "ptbxl"
+
+    def __init__(self, root, task: str = "superdiagnostic", sampling_rate: int = 100):
+        super().__init__(root)
+        if task not in TASKS:
+            raise ConfigError(f"`task` must be one of {', '.join(TASKS)}. Received: task={task!r}")
+        if sampling_rate not in (100, 500):
+            raise ConfigError("`sampling_rate` must be 100 or 500. "
+                              f"Received: sampling_rate={sampling_rate!r}")
+        self.task = task
+        self.sampling_rate = sampling_rate
+        self.label_vocabulary = {"superdiagnostic": "scp_superclass",
+                                 "subdiagnostic": "scp_subclass"}.get(task, "scp")
+        statements = self.root / "scp_statements.csv"
+        self._names, self._targets = _statement_targets(statements, task)
+        self._all_codes = set(_statement_targets(statements, "all")[1])
+
+    @property
+    def label_names(self) -> Tuple[str, ...]:
+        return self._names
+
+    def index(self) -> Tuple[List[SourceItem], List[SkippedItem]]:
+        database = self.root / "ptbxl_database.csv"
+        if not database.exists():
+            raise RecordError(database, "PTB-XL database table not found")
+        items, skipped = [], []
+        file_column = "filename_lr" if self.sampling_rate == 100 else "filename_hr"
+        with open(database, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            require_columns(database, reader.fieldnames, _COLUMNS)
+            for row in reader:
+                where = f"line {reader.line_num}"
+                record_id = row["ecg_id"].strip()
+                codes = self._parse_codes(database, where, row["scp_codes"])
+                present = {self._targets[code] for code in codes if code in self._targets}
+                labels = tuple(name for name in self._names if name in present)
+                filename = row[file_column].strip()
+                if not labels:
+                    skipped.append(SkippedItem(record_id, str(self.root / filename),
+                                               f"no label in task {self.task}"))
+                    continue
+                missing = [filename + ext for ext in (".hea", ".dat")
+                           if not (self.root / (filename + ext)).exists()]
+                if missing:
+                    skipped.append(SkippedItem(record_id, str(self.root / filename),
+                                               "file missing: " + ", ".join(missing)))
+                    continue
+                fold = self._parse_fold(database, where, row["strat_fold"])
+                items.append(SourceItem(
+                    record_path=str(self.root / filename), record_id=record_id,
+                    patient_id=_clean_number(row["patient_id"]), labels=labels,
+                    split=fold_to_split(fold), fold=fold,
+                    age=_age(row["age"]), sex=_sex(row["sex"])))
+        return items, skipped
+
+    def _parse_codes(self, database, where, text) -> Dict[str, float]:
+        try:
+            codes = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            codes = None
+        if not isinstance(codes, dict) or not all(isinstance(k, str) for k in codes):
+            raise RecordError(database, f"{where}: scp_codes is not a dict literal: {text!r}")
+        unknown = [code for code in codes if code not in self._all_codes]
+        if unknown:
+            raise RecordError(database, f"{where}: scp_codes {unknown} are not in "
+                                        "scp_statements.csv")
+        return codes
+
+    @staticmethod
+    def _parse_fold(database, where, text) -> int:
+        try:
+            fold = int(float(text))
+        except ValueError:
+            fold = 0
+        if not 1 <= fold <= 10:
+            raise RecordError(database, f"{where}: strat_fold must be 1-10, got {text!r}")
+        return fold
+
+
+def _clean_number(text: str):
+    """PTB-XL writes ids as floats ("15709.0"); returns "15709", or None when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _age(text: str):
+    try:
+        age = float(text)
+    except ValueError:
+        return None
+    # PTB-XL writes 300 for every patient older than 89 (de-identification).
+    return 90.0 if age >= 300 else age
+
+
+def _sex(text: str):
+    # PTB-XL codes sex as 0 male, 1 female (CinC headers of the same records agree).
+    return {"0": "M", "1": "F"}.get(_clean_number(text) or "")
