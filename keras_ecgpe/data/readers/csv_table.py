@@ -1,0 +1,84 @@
+"""Bounded reading of numeric CSV tables, shared by the CSV and MedalCare-XL readers.
+
+A CSV is never read whole on trust: files larger than `max_samples` rows of plain numbers
+could fill are refused by size first, and reading stops after `max_rows` rows, so a 10 GB
+file costs a `stat`, not a read.
+"""
+
+from __future__ import annotations
+
+import itertools
+import pathlib
+import warnings
+
+import numpy as np
+
+from keras_ecgpe.errors import RecordError
+
+# Generous room per value ("-1234.5678901234567e-05," is 24 characters) plus a header.
+_BYTES_PER_VALUE = 32
+_HEADER_BYTES = 1 << 20
+MAX_LINE_CHARS = 1 << 20
+CHUNK_ROWS = 50_000
+
+
+def check_csv_size(path: pathlib.Path, cap: int, n_columns: int) -> None:
+    """Refuses a CSV too large to hold only `cap` rows of `n_columns` numbers.
+
+    Raises:
+        RecordError: naming the file, when it is missing or too large.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise RecordError(path, f"cannot read CSV file: {exc}") from exc
+    limit = cap * max(n_columns, 1) * _BYTES_PER_VALUE + _HEADER_BYTES
+    if size > limit:
+        raise RecordError(path, f"file is {size} bytes, more than {cap} samples (max_samples) "
+                                f"of {n_columns} columns can take ({limit} bytes); refusing "
+                                "to read it")
+
+
+def read_line(handle, path: pathlib.Path) -> str:
+    """Returns one text line, refusing lines longer than `MAX_LINE_CHARS`."""
+    line = handle.readline(MAX_LINE_CHARS)
+    if len(line) >= MAX_LINE_CHARS and not line.endswith("\n"):
+        raise RecordError(path, f"a header line is longer than {MAX_LINE_CHARS} characters")
+    return line
+
+
+def load_numbers(handle, path: pathlib.Path, *, max_rows: int) -> np.ndarray:
+    """Reads comma-separated numbers from `handle` into a float64 `(rows, columns)` array.
+
+    Lines are parsed in chunks of `CHUNK_ROWS` (numpy's own `max_rows` preallocates that
+    many rows, so it cannot serve as a cap), and reading stops once more than `max_rows`
+    rows were read: the caller then refuses the record without reading the rest.
+
+    Args:
+        handle: text file positioned at the first data row.
+        path: the file, for error messages.
+        max_rows: stop after more than this many rows.
+
+    Raises:
+        RecordError: ragged rows, text where numbers should be, undecodable bytes.
+    """
+    chunks, n_rows = [], 0
+    try:
+        while n_rows <= max_rows:
+            lines = list(itertools.islice(handle, CHUNK_ROWS))
+            if not lines:
+                break
+            with warnings.catch_warnings():
+                # Comment-only chunks are skipped, not reported as "no data".
+                warnings.simplefilter("ignore", UserWarning)
+                chunk = np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64,
+                                   comments="#")
+            if chunk.size == 0:
+                continue
+            if chunks and chunk.shape[1] != chunks[0].shape[1]:
+                raise ValueError(f"rows hold {chunks[0].shape[1]} and {chunk.shape[1]} values")
+            chunks.append(chunk)
+            n_rows += chunk.shape[0]
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise RecordError(path, f"cannot parse CSV numbers: {exc}") from exc
+    return np.concatenate(chunks) if chunks else np.empty((0, 0))
