@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from keras_ecgpe import __version__
 from keras_ecgpe.cli.data_commands import data
+from keras_ecgpe.cli.models_commands import models
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,7 +18,11 @@ def cli() -> None:
 
 
 cli.add_command(data)
+cli.add_command(models)
 
 
 def main() -> None:
+    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) buries the commands' output;
+    # users can still ask for it by setting the variable themselves.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cli(prog_name="ecgpe-keras")
