@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from keras_ecgpe import __version__
@@ -22,7 +20,4 @@ cli.add_command(models)
 
 
 def main() -> None:
-    # TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) buries the commands' output;
-    # users can still ask for it by setting the variable themselves.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     cli(prog_name="ecgpe-keras")

@@ -1,0 +1,76 @@
+"""`ecgpe-keras data prepare`: preprocess a dataset once into a cache tf.data reads fast."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from keras_ecgpe.cli.errors import reported_errors
+
+SOURCES = ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe")
+
+
+@click.command()
+@click.option("--source", type=click.Choice(SOURCES), required=True, help="Dataset layout.")
+@click.option("--root", type=click.Path(exists=True), required=True,
+              help="Dataset folder (for pe: the manifest CSV or its folder).")
+@click.option("--out", type=click.Path(file_okay=False), required=True, help="Cache directory.")
+@click.option("--task", default="superdiagnostic", show_default=True,
+              help="PTB-XL task: superdiagnostic, subdiagnostic, diagnostic, form, rhythm, all.")
+@click.option("--sampling-rate", type=click.Choice(["100", "500"]), default="100",
+              show_default=True, help="PTB-XL files to read (records100 or records500).")
+@click.option("--variant", type=click.Choice(["noise", "raw", "filtered"]), default="noise",
+              show_default=True, help="MedalCare-XL rendering to read.")
+@click.option("--target-fs", type=float, default=None,
+              help="Resample every record to this fs (default: keep each record's own fs; "
+                   "records whose fs differs from the first one are then skipped).")
+@click.option("--filter", "filter_", type=click.Choice(["bandpass", "paper_default", "none"]),
+              default="bandpass", show_default=True)
+@click.option("--low-hz", type=float, default=1.0, show_default=True)
+@click.option("--high-hz", type=float, default=45.0, show_default=True)
+@click.option("--normalize", default="zscore", show_default=True,
+              help="Per-lead: none, minmax, zscore, robust, log1p, l2.")
+@click.option("--duration", "duration_s", type=float, default=None,
+              help="Truncate (or, with --pad edge, pad) every record to this many seconds.")
+@click.option("--pad", type=click.Choice(["none", "edge", "zero"]), default="none",
+              show_default=True, help="How records shorter than --duration are padded "
+                                      "(none: they are skipped and reported).")
+@click.option("--crop", type=click.Choice(["centre", "start"]), default="centre",
+              show_default=True, help="Which part of a longer record --duration keeps.")
+@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32",
+              show_default=True)
+@click.option("--folds", type=int, default=5, show_default=True,
+              help="Patient-level folds to assign when the source has none (0: none).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of generated splits.")
+@click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
+@click.option("--overwrite", is_flag=True, help="Replace a cache prepared with other settings.")
+def prepare(source, root, out, task, sampling_rate, variant, target_fs, filter_, low_hz,
+            high_hz, normalize, duration_s, pad, crop, dtype, folds, seed, workers, overwrite) -> None:
+    """Preprocess a dataset once into a checksummed cache (progress bar, skip report)."""
+    from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
+    from keras_ecgpe.data.preprocessing import PreprocessConfig
+    from keras_ecgpe.data.sources.registry import make_source
+
+    options = {"ptbxl": {"task": task, "sampling_rate": int(sampling_rate)},
+               "medalcare": {"variant": variant}}.get(source, {})
+    with reported_errors():
+        dataset = make_source(source, root, **options)
+        config = PreprocessConfig(target_fs=target_fs, filter=filter_, low_hz=low_hz,
+                                  high_hz=high_hz, normalize=normalize, duration_s=duration_s,
+                                  pad=pad, crop=crop)
+        n_items = len(dataset.index()[0])
+        with click.progressbar(length=n_items, label=f"Preparing {source}",
+                               file=click.get_text_stream("stderr")) as bar:
+            cache, reused = prepare_dataset(
+                dataset, out, config, split=SplitSettings(folds=folds, seed=seed), dtype=dtype,
+                workers=workers, overwrite=overwrite, progress=bar.update)
+    report = json.loads((Path(out) / "report.json").read_text())
+    verb = "Reused the identical cache" if reused else "Prepared"
+    click.echo(f"{verb} {out}: {cache.n_records} records at {cache.fs:g} Hz, "
+               f"labels {', '.join(cache.label_names)}; {len(report['records_skipped'])} skipped.")
+    for skip in report["records_skipped"][:20]:
+        click.echo(f"  skipped {skip['record_id']}: {skip['reason']}")
+    if len(report["records_skipped"]) > 20:
+        click.echo(f"  ... {len(report['records_skipped']) - 20} more in {Path(out) / 'report.json'}")

@@ -1,0 +1,211 @@
+"""Runs a dataset source through preprocessing once, in parallel, into a prepared cache.
+
+Workers read and preprocess records; the parent process writes them to the cache in the
+source's order, keeping at most a few records per worker in flight so memory stays
+bounded however large the dataset (PTB-XL at 500 Hz is 5 GB of float32). Records that
+cannot be used are skipped and listed in the cache's report with the reason.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import concurrent.futures
+import glob
+import dataclasses
+import multiprocessing
+import os
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from keras_ecgpe.data.cache import CacheWriter, PreparedCache, cache_key
+from keras_ecgpe.data.preprocessing import PreprocessConfig, apply_preprocessing
+from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem
+from keras_ecgpe.data.splits import patient_stratified_kfold, patient_stratified_split
+from keras_ecgpe.errors import ConfigError, ECGPEError
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitSettings:
+    """How records without an official split are split by patient (seeded, stratified)."""
+
+    fractions: Tuple[float, float, float] = (0.7, 0.15, 0.15)
+    folds: int = 5
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return {"fractions": list(self.fractions), "folds": self.folds, "seed": self.seed}
+
+
+def _process(source: DatasetSource, config: PreprocessConfig, item: SourceItem):
+    """Worker body: returns (signal, fs, None) or (None, None, reason)."""
+    try:
+        record = source.read(item)
+        signal, fs = apply_preprocessing(record.signal, record.fs, config)
+        return np.ascontiguousarray(signal, dtype=np.float32), float(fs), None
+    except ECGPEError as exc:
+        return None, None, str(exc)
+
+
+def _file_stamps(record_path: str) -> list:
+    """(name, size, mtime_ns) of the files of one record (`x.hea`, `x.dat`, ... or `x.csv`)."""
+    path = Path(record_path)
+    candidates = [path] if path.suffix and path.exists() else sorted(
+        path.parent.glob(glob.escape(path.name) + ".*"))
+    stamps = []
+    for candidate in candidates:
+        stat = candidate.stat()
+        stamps.append([candidate.name, stat.st_size, stat.st_mtime_ns])
+    return stamps
+
+
+def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
+    """What identifies the data: source name, root, options and a digest of its index.
+
+    The digest covers every record path, label, patient and split, and the size and
+    modification time of each record's files, so an edited label table, manifest or
+    rewritten record never reuses a stale cache.
+    """
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(json.dumps([item.record_path, list(item.labels), item.patient_id,
+                                  item.split, item.fold, _file_stamps(item.record_path)]
+                                 ).encode())
+    return {**source.describe(), "index_sha256": digest.hexdigest()}
+
+
+def _bounded_ordered_map(
+    function: Callable, items: Sequence, workers: int, *args
+) -> Iterator[Tuple[object, object]]:
+    """Yields (item, function(*args, item)) in order, never more than 4 per worker pending."""
+    if workers <= 1:
+        for item in items:
+            yield item, function(*args, item)
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: collections.deque = collections.deque()
+        iterator = iter(items)
+        for item in iterator:
+            pending.append((item, pool.submit(function, *args, item)))
+            if len(pending) >= 4 * workers:
+                first, future = pending.popleft()
+                yield first, future.result()
+        while pending:
+            first, future = pending.popleft()
+            yield first, future.result()
+
+
+def _assign_splits(items: List[SourceItem], label_names, settings: SplitSettings):
+    """Official splits and folds where the source has them, else patient-level ones."""
+    labels = np.array([[name in item.labels for name in label_names] for item in items],
+                      dtype=np.float32)
+    patients = [item.patient_id or item.record_id for item in items]
+    if any(item.split for item in items):
+        splits = [item.split or "" for item in items]
+    else:
+        splits = list(patient_stratified_split(labels, patients, fractions=settings.fractions,
+                                               seed=settings.seed))
+    if any(item.fold is not None for item in items):
+        folds = [-1 if item.fold is None else int(item.fold) for item in items]
+    elif settings.folds > 1:
+        try:
+            folds = [int(fold) for fold in patient_stratified_kfold(
+                labels, patients, k=settings.folds, seed=settings.seed)[0]]
+        except ConfigError as exc:
+            raise ConfigError(f"cannot assign {settings.folds} patient-level folds: {exc}; "
+                              "use fewer folds (--folds 0 for none)") from exc
+    else:
+        folds = [-1] * len(items)
+    return splits, folds
+
+
+def prepare_dataset(
+    source: DatasetSource,
+    out_dir: os.PathLike | str,
+    preprocess: PreprocessConfig,
+    *,
+    split: SplitSettings = SplitSettings(),
+    dtype: str = "float32",
+    workers: Optional[int] = None,
+    overwrite: bool = False,
+    progress: Optional[Callable[[int], None]] = None,
+) -> Tuple[PreparedCache, bool]:
+    """Prepares `source` into a cache at `out_dir`, or reuses the one already there.
+
+    Args:
+        source: an indexed dataset source (see `keras_ecgpe.data.sources`).
+        out_dir: the cache directory.
+        preprocess: preprocessing applied to every record.
+        split: patient-level split settings, used only when the source has no split.
+        dtype: "float32" or "float16" storage.
+        workers: processes reading in parallel (default: all cores).
+        overwrite: replace a cache prepared with other settings instead of refusing.
+        progress: called with the number of records handled since the last call.
+
+    Returns:
+        `(cache, reused)`: the opened cache and whether an identical one was reused.
+
+    Raises:
+        ConfigError: `out_dir` holds a cache prepared with other settings.
+        ECGPEError: the source is unreadable or no record survived.
+    """
+    out_dir = Path(out_dir)
+    items, skipped = source.index()
+    skipped = list(skipped)
+    settings = {"preprocess": preprocess.to_dict(), "split": split.to_dict(), "dtype": dtype}
+    description = describe_source(source, items)
+    key = cache_key(description, settings)
+    if (out_dir / "manifest.json").exists():
+        existing = PreparedCache.open(out_dir, verify=False)
+        if existing.key == key:
+            return PreparedCache.open(out_dir, verify=True), True
+        if not overwrite:
+            raise ConfigError(
+                f"{out_dir} holds a cache prepared with other settings (key {existing.key}, "
+                f"now {key}); choose another --out or pass --overwrite")
+    elif out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise ConfigError(f"{out_dir} exists and is not an empty directory or a cache; "
+                          "choose another --out")
+    if not items:
+        raise ECGPEError(f"{source.root}: no usable records found "
+                         f"({len(skipped)} skipped: {_summarise(skipped)})")
+
+    splits, folds = _assign_splits(items, source.label_names, split)
+    writer: Optional[CacheWriter] = None
+    for position, (item, (signal, fs, reason)) in enumerate(
+            _bounded_ordered_map(_process, items, workers or os.cpu_count() or 1,
+                                 source, preprocess)):
+        if signal is not None and writer is None:
+            writer = CacheWriter(out_dir, key=key, source=description, settings=settings,
+                                 fs=fs, label_names=source.label_names, dtype=dtype,
+                                 overwrite=overwrite)
+            for skip in skipped:
+                writer.skip(skip.record_id, skip.path, skip.reason)
+        if signal is not None and fs != writer.fs:
+            reason = (f"sampling rate {fs:g} Hz differs from the cache's {writer.fs:g} Hz; "
+                      "set a target sampling rate to resample every record")
+        if reason is not None:
+            skipped.append(SkippedItem(item.record_id, item.record_path, reason))
+            if writer is not None:
+                writer.skip(item.record_id, item.record_path, reason)
+        else:
+            labels = np.array([name in item.labels for name in source.label_names], np.float32)
+            writer.add(signal, record_id=item.record_id, patient_id=item.patient_id,
+                       labels=labels, split=splits[position], fold=folds[position])
+        if progress is not None:
+            progress(1)
+    if writer is None:
+        raise ECGPEError(f"{source.root}: none of {len(items)} records could be prepared "
+                         f"({_summarise(skipped)})")
+    return writer.close(), False
+
+
+def _summarise(skipped: Sequence[SkippedItem], limit: int = 3) -> str:
+    """The first few skip reasons, for error messages."""
+    shown = "; ".join(f"{skip.record_id}: {skip.reason}" for skip in skipped[:limit])
+    more = len(skipped) - limit
+    return shown + (f"; and {more} more" if more > 0 else "")
