@@ -1,0 +1,33 @@
+"""Evaluation of multi-label ECG classifiers from numpy arrays of labels and logits.
+
+Ranking metrics on logits, thresholded metrics at per-class thresholds chosen on validation
+data, sensitivity/NPV at a fixed specificity for rule-out use, bootstrap intervals by record
+or patient, temperature scaling, window aggregation, plots and a written report. Nothing
+here imports TensorFlow.
+"""
+
+from keras_ecgpe.evaluation.aggregation import aggregate_windows
+from keras_ecgpe.evaluation.bootstrap import bootstrap_ci, metrics_with_ci
+from keras_ecgpe.evaluation.calibration import (apply_temperature, expected_calibration_error,
+                                                fit_temperature, reliability_curve)
+from keras_ecgpe.evaluation.inputs import sigmoid
+from keras_ecgpe.evaluation.metrics import (METRIC_NAMES, compute_metrics, confusion_counts,
+                                            exact_match_accuracy, rates_from_counts)
+from keras_ecgpe.evaluation.plots import (plot_precision_recall, plot_reliability, plot_roc,
+                                          plot_training_curves)
+from keras_ecgpe.evaluation.ranking import (auroc, average_precision, operating_point,
+                                            precision_recall_curve, roc_curve,
+                                            sensitivity_at_specificity,
+                                            specificity_at_sensitivity)
+from keras_ecgpe.evaluation.report import write_report
+from keras_ecgpe.evaluation.thresholds import ThresholdChoice, choose_thresholds
+
+__all__ = [
+    "METRIC_NAMES", "ThresholdChoice", "aggregate_windows", "apply_temperature", "auroc",
+    "average_precision", "bootstrap_ci", "choose_thresholds", "compute_metrics",
+    "confusion_counts", "exact_match_accuracy", "expected_calibration_error",
+    "fit_temperature", "metrics_with_ci", "operating_point", "plot_precision_recall",
+    "plot_reliability", "plot_roc", "plot_training_curves", "precision_recall_curve",
+    "rates_from_counts", "reliability_curve", "roc_curve", "sensitivity_at_specificity",
+    "sigmoid", "specificity_at_sensitivity", "write_report",
+]

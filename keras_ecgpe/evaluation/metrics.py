@@ -1,0 +1,191 @@
+"""Multi-label metrics of logits against labels, per class and macro-averaged.
+
+Inputs are `y_true` `(n, C)` in {0, 1}, `logits` `(n, C)` and an optional label `mask`
+`(n, C)` (0 where a record's label for a class is unknown: that entry is ignored for that
+class). Ranking metrics (AUROC, average precision, sensitivity at a fixed specificity and the
+reverse) use the logits; thresholded metrics use per-class probability thresholds, applied
+as `sigmoid(logit) >= threshold`. Macro averages cover only the classes with both positive
+and negative examples; the others are reported as null with the reason, never averaged in.
+PE is a rule-out problem, so sensitivity, specificity and NPV are first-class results, NPV
+and PPV following Bayes from sensitivity and specificity at a chosen prevalence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.evaluation import ranking
+from keras_ecgpe.evaluation.inputs import (check_inputs, json_float, prevalence_array,
+                                           probability_to_logit, threshold_array)
+
+METRIC_NAMES = ("auroc", "average_precision", "precision", "sensitivity", "specificity", "f1",
+                "g_mean", "ppv", "npv", "sensitivity_at_specificity",
+                "specificity_at_sensitivity")
+COUNT_NAMES = ("tp", "fp", "tn", "fn")
+
+
+def _ratio(num, den):
+    """`num / den`, 0 where nothing was predicted (`den == 0`), NaN where `den` is NaN."""
+    return np.where(den > 0, num / den, np.where(den == 0, 0.0, np.nan))
+
+
+def rates_from_counts(tp, fp, tn, fn, prevalence=None):
+    """Precision, sensitivity (recall), specificity, F1, G-mean, PPV and NPV from counts.
+
+    PPV and NPV follow Bayes' rule from sensitivity and specificity at `prevalence`
+    (default: the counts' own, where they equal `tp/(tp+fp)` and `tn/(tn+fn)`). A ratio
+    whose predictions never happen (no predicted positive for precision/PPV, no predicted
+    negative for NPV) is 0: such a rule earns no credit, rather than an undefined one.
+    """
+    tp, fp, tn, fn = (np.asarray(v, dtype=np.float64) for v in (tp, fp, tn, fn))
+    p = (tp + fn) / (tp + fn + tn + fp) if prevalence is None else prevalence
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sens, spec = tp / (tp + fn), tn / (tn + fp)
+        ppv_num, npv_num = sens * p, spec * (1 - p)
+        ppv_den, npv_den = ppv_num + (1 - spec) * (1 - p), npv_num + (1 - sens) * p
+        return {"precision": np.where(tp + fp > 0, tp / (tp + fp), 0.0),
+                "sensitivity": sens, "specificity": spec,
+                "f1": np.where(tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan),
+                "g_mean": np.sqrt(sens * spec),
+                "ppv": _ratio(ppv_num, ppv_den), "npv": _ratio(npv_num, npv_den)}
+
+
+def class_values(y, logits, mask, cuts, weight, prevalence=None, fixed_specificity=0.9,
+                 fixed_sensitivity=0.9):
+    """Every metric of every class under record weights `(B, n)`: name -> `(B, C)` array.
+
+    `y`, `logits`, `mask` come from `check_inputs`; `cuts` are `(C,)` logit thresholds.
+    The bootstrap calls this with one row of draw counts per resample.
+    """
+    weight = np.atleast_2d(np.asarray(weight, dtype=np.float64))
+    out = {k: np.full((weight.shape[0], y.shape[1]), np.nan) for k in METRIC_NAMES + COUNT_NAMES}
+    for c in range(y.shape[1]):
+        keep = mask[:, c]
+        if not keep.any():
+            continue
+        w, yc, zc = weight[:, keep], y[keep, c], logits[keep, c]
+        pred = zc >= cuts[c]
+        counts = [w @ (yc & pred), w @ (~yc & pred), w @ (~yc & ~pred), w @ (yc & ~pred)]
+        for name, value in zip(COUNT_NAMES, counts):
+            out[name][:, c] = value
+        prev = None if prevalence is None else prevalence[c]
+        for name, value in rates_from_counts(*counts, prevalence=prev).items():
+            out[name][:, c] = value
+        out["auroc"][:, c] = ranking.auroc(yc, zc, w)
+        out["average_precision"][:, c] = ranking.average_precision(yc, zc, w)
+        out["sensitivity_at_specificity"][:, c] = ranking.sensitivity_at_specificity(
+            yc, zc, fixed_specificity, w)
+        out["specificity_at_sensitivity"][:, c] = ranking.specificity_at_sensitivity(
+            yc, zc, fixed_sensitivity, w)
+    return out
+
+
+def exclusion_reasons(y, mask):
+    """Returns `(C,)` reasons a class cannot be scored ("" where it can)."""
+    pos, neg = (y & mask).sum(axis=0), (~y & mask).sum(axis=0)
+    return ["no labelled examples" if p + q == 0 else "no positive examples" if p == 0 else
+            "no negative examples" if q == 0 else "" for p, q in zip(pos, neg)]
+
+
+def confusion_counts(y_true, logits, thresholds, *, mask=None):
+    """Per-class `{"tp", "fp", "tn", "fn"}` `(C,)` integer counts at probability thresholds."""
+    y, z, m = check_inputs(y_true, logits, mask)
+    cuts = probability_to_logit(threshold_array(thresholds, y.shape[1]))
+    pred = z >= cuts  # compared on logits: a saturated sigmoid cannot flip a decision
+    return {k: ((a & b) & m).sum(axis=0) for k, a, b in
+            (("tp", y, pred), ("fp", ~y, pred), ("tn", ~y, ~pred), ("fn", y, ~pred))}
+
+
+def exact_match_accuracy(y_true, logits, thresholds, *, mask=None):
+    """Share of records whose every unmasked label is predicted right (None if none has any)."""
+    y, z, m = check_inputs(y_true, logits, mask)
+    pred = z >= probability_to_logit(threshold_array(thresholds, y.shape[1]))
+    right, labelled = ((pred == y) | ~m).all(axis=1), m.any(axis=1)
+    return json_float(right[labelled].mean()) if labelled.any() else None
+
+
+def macro_means(values, eligible):
+    """Macro average of each metric over the `eligible` classes: name -> `(B,)` array."""
+    if not eligible.any():
+        return {k: np.full(next(iter(values.values())).shape[0], np.nan) for k in METRIC_NAMES}
+    return {k: values[k][:, eligible].mean(axis=1) for k in METRIC_NAMES}
+
+
+def label_name_list(label_names, num_classes):
+    names = [str(n) for n in label_names]
+    if len(names) != num_classes or len(set(names)) != num_classes:
+        raise ConfigError(f"`label_names` must be {num_classes} distinct names. "
+                          f"Received: label_names={names}")
+    return names
+
+
+def compute_metrics(y_true, logits, thresholds, *, mask=None, label_names, prevalence=None,
+                    fixed_specificity=0.9, fixed_sensitivity=0.9):
+    """All metrics of a multi-label classifier, per label and macro-averaged, JSON-safe.
+
+    Ranking metrics are computed on `logits`; thresholded ones at the per-class probability
+    `thresholds`, which must have been chosen on validation data (`choose_thresholds`), never
+    on the data evaluated here.
+
+    Args:
+        y_true: `(n, C)` labels in {0, 1} (`(n,)` for one class).
+        logits: `(n, C)` model outputs before the sigmoid.
+        thresholds: `(C,)` probabilities, a scalar, or a `ThresholdChoice`.
+        mask: optional `(n, C)` 0/1; 0 marks an unknown label, ignored for that class.
+        label_names: the `C` class names.
+        prevalence: None (each class's cohort prevalence) or a scalar/`(C,)` prevalence at
+            which PPV and NPV are stated, e.g. that of the population the test serves.
+        fixed_specificity: the specificity at which sensitivity is reported.
+        fixed_sensitivity: the sensitivity at which specificity is reported.
+
+    Returns:
+        A dict with "n_records", "label_names", "exact_match_accuracy", "operating_point",
+        "macro" (each metric in `METRIC_NAMES`, "n_classes", "classes", "excluded") and
+        "per_label" (metrics, counts, threshold; null metrics plus "reason" when excluded).
+
+    Example:
+    >>> m = compute_metrics([[1], [0], [1], [0]], [[2.0], [-1.0], [0.5], [1.0]], [0.5],
+    ...                     label_names=["PE"])
+    >>> m["macro"]["auroc"], m["per_label"]["PE"]["specificity"]
+    (0.75, 0.5)
+    """
+    y, z, m = check_inputs(y_true, logits, mask)
+    num_classes = y.shape[1]
+    names = label_name_list(label_names, num_classes)
+    thr = threshold_array(thresholds, num_classes)
+    prev = prevalence_array(prevalence, num_classes)
+    values = class_values(y, z, m, probability_to_logit(thr), np.ones((1, len(y))), prev,
+                          fixed_specificity, fixed_sensitivity)
+    reasons = exclusion_reasons(y, m)
+    eligible = np.array([not r for r in reasons])
+    per_label = {}
+    for c, name in enumerate(names):
+        entry = {"threshold": float(thr[c]), "n_positive": int((y[:, c] & m[:, c]).sum()),
+                 "n_negative": int((~y[:, c] & m[:, c]).sum())}
+        entry.update({k: int(values[k][0, c]) if m[:, c].any() else 0 for k in COUNT_NAMES})
+        entry.update({k: json_float(values[k][0, c]) if eligible[c] else None
+                      for k in METRIC_NAMES})
+        if reasons[c]:
+            entry["reason"] = reasons[c]
+        per_label[name] = entry
+    macro = {k: json_float(v[0]) for k, v in macro_means(values, eligible).items()}
+    macro.update(n_classes=int(eligible.sum()),
+                 classes=[n for n, e in zip(names, eligible) if e],
+                 excluded={n: r for n, r in zip(names, reasons) if r})
+    choice = thresholds.to_dict() if hasattr(thresholds, "to_dict") else None
+    return {
+        "n_records": int(len(y)),
+        "label_names": names,
+        "exact_match_accuracy": exact_match_accuracy(y, z, thr, mask=m),
+        "operating_point": {
+            "rule": "positive when sigmoid(logit) >= threshold",
+            "thresholds": dict(zip(names, thr.tolist())),
+            "threshold_choice": choice,
+            "fixed_specificity": float(fixed_specificity),
+            "fixed_sensitivity": float(fixed_sensitivity),
+            "prevalence": "cohort" if prev is None else dict(zip(names, prev.tolist())),
+        },
+        "macro": macro,
+        "per_label": per_label,
+    }
