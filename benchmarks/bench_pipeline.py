@@ -10,7 +10,7 @@ z-scored, randomly cropped 2048-sample windows with one of the paper's augmentat
   in a child process at two dataset sizes to show it is streamed), then batches of 64 from
   the memory-mapped cache with batched TF augmentation.
 
-Usage: python benchmarks/bench_pipeline.py [--records 600] [--out benchmarks/results]
+Usage: python benchmarks/bench_pipeline.py [--records 1800] [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def subset_manifest(manifest, n, out):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=600)
+    parser.add_argument("--records", type=int, default=1800)
     parser.add_argument("--naive-seconds", type=float, default=20.0)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
     args = parser.parse_args()

@@ -110,7 +110,7 @@ def _assign_splits(items: List[SourceItem], label_names, settings: SplitSettings
         splits = list(patient_stratified_split(labels, patients, fractions=settings.fractions,
                                                seed=settings.seed))
     if any(item.fold is not None for item in items):
-        folds = [-1 if item.fold is None else int(item.fold) for item in items]
+        folds = [None if item.fold is None else int(item.fold) for item in items]
     elif settings.folds > 1:
         try:
             folds = [int(fold) for fold in patient_stratified_kfold(
@@ -119,7 +119,7 @@ def _assign_splits(items: List[SourceItem], label_names, settings: SplitSettings
             raise ConfigError(f"cannot assign {settings.folds} patient-level folds: {exc}; "
                               "use fewer folds (--folds 0 for none)") from exc
     else:
-        folds = [-1] * len(items)
+        folds = [None] * len(items)
     return splits, folds
 
 

@@ -1,0 +1,132 @@
+"""`prepare_dataset` on real records and on a small SYNTHETIC cohort."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from keras_ecgpe.data.cache import PreparedCache
+from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
+from keras_ecgpe.data.preprocessing import PreprocessConfig
+from keras_ecgpe.data.readers import read_record
+from keras_ecgpe.data.sources.registry import make_source
+from keras_ecgpe.errors import ConfigError
+
+CONFIG = PreprocessConfig(target_fs=None, filter="bandpass", normalize="none")
+
+
+def _skips(cache_dir):
+    import json
+
+    report = json.loads((cache_dir / "report.json").read_text())
+    return {skip["record_id"]: skip["reason"] for skip in report["records_skipped"]}
+
+
+def test_real_ptbxl_500hz_with_official_folds_and_skip_report(real_ecg, tmp_path):
+    source = make_source("ptbxl", real_ecg / "ptbxl", sampling_rate=500)
+    cache, reused = prepare_dataset(source, tmp_path / "c", CONFIG, workers=1,
+                                    split=SplitSettings(folds=0))
+    assert not reused and cache.n_records == 10 and cache.fs == 500.0
+    assert "file missing" in _skips(tmp_path / "c")["1"]  # only its 100 Hz file exists
+    row = list(cache.record_ids).index("6001")
+    assert cache.labels[row].tolist() == [0, 0, 1, 0, 0]  # NORM MI STTC CD HYP -> STTC
+    assert set(cache.splits) <= {"train", "validation", "test"}
+    # The stored signal is the record band-passed at its own fs (checked with scipy here).
+    raw = read_record(real_ecg / "ptbxl" / "records500" / "06000" / "06001_hr").signal
+    sos = signal.butter(4, [1.0, 45.0], btype="bandpass", fs=500.0, output="sos")
+    expected = signal.sosfiltfilt(sos, raw.astype(np.float64), axis=0)
+    np.testing.assert_allclose(cache.signal(row), expected, atol=1e-4)
+
+
+def test_identical_settings_reuse_and_changed_settings_refuse(real_ecg, tmp_path):
+    source = make_source("ptbxl", real_ecg / "ptbxl", sampling_rate=500)
+    first, _ = prepare_dataset(source, tmp_path / "c", CONFIG, workers=1,
+                               split=SplitSettings(folds=0))
+    again, reused = prepare_dataset(source, tmp_path / "c", CONFIG, workers=1,
+                                    split=SplitSettings(folds=0))
+    assert reused and again.key == first.key
+    changed = PreprocessConfig(target_fs=None, filter="bandpass", low_hz=0.5, normalize="none")
+    with pytest.raises(ConfigError, match="other settings"):
+        prepare_dataset(source, tmp_path / "c", changed, workers=1, split=SplitSettings(folds=0))
+    replaced, reused = prepare_dataset(source, tmp_path / "c", changed, workers=1,
+                                       split=SplitSettings(folds=0), overwrite=True)
+    assert not reused and replaced.key != first.key
+
+
+def _manifest(tmp_path, rows):
+    path = tmp_path / "manifest.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["record", "label", "patient_id"])
+        writer.writerows(rows)
+    return path
+
+
+def test_mixed_sampling_rates_skipped_with_reason_unless_resampled(real_ecg, tmp_path):
+    manifest = _manifest(tmp_path, [
+        [str(real_ecg / "cinc" / "HR06000"), 1, "p1"],
+        [str(real_ecg / "cinc" / "JS00001"), 0, "p2"],
+        [str(real_ecg / "ptb" / "s0010_re"), 0, "p3"],  # 1000 Hz
+    ])
+    source = make_source("pe", manifest)
+    settings = SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0)
+    cache, _ = prepare_dataset(source, tmp_path / "a", CONFIG, workers=1, split=settings)
+    assert cache.n_records == 2
+    ptb_id = str(real_ecg / "ptb" / "s0010_re")  # the manifest's record value is the id
+    assert "sampling rate 1000 Hz differs" in _skips(tmp_path / "a")[ptb_id]
+    resampled = PreprocessConfig(target_fs=500, filter="bandpass", normalize="none")
+    cache, _ = prepare_dataset(source, tmp_path / "b", resampled, workers=1, split=settings)
+    assert cache.n_records == 3 and cache.fs == 500.0
+    row = list(cache.record_ids).index(ptb_id)
+    assert cache.lengths[row] == 38400 // 2
+
+
+def test_corrupt_record_is_skipped_and_reported(real_ecg, tmp_path):
+    for name in ("E07500.hea", "E07500.mat"):
+        shutil.copy(real_ecg / "cinc" / name, tmp_path / name)
+    data = (tmp_path / "E07500.mat").read_bytes()
+    (tmp_path / "E07500.mat").write_bytes(data[: len(data) // 2])  # truncated signal file
+    manifest = _manifest(tmp_path, [["E07500", 1, "p1"],
+                                    [str(real_ecg / "cinc" / "E07501"), 0, "p2"]])
+    cache, _ = prepare_dataset(make_source("pe", manifest), tmp_path / "c", CONFIG, workers=1,
+                               split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
+    assert list(cache.record_ids) == [str(real_ecg / "cinc" / "E07501")]
+    assert "truncated" in _skips(tmp_path / "c")["E07500"]
+
+
+@pytest.fixture(scope="module")
+def synthetic_pe(tmp_path_factory):
+    from keras_ecgpe.data.synthetic import write_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    write_demo(out / "demo", n_ptbxl=20, n_pe=60, seed=3)  # SYNTHETIC records
+    return out / "demo" / "pe_synthetic" / "manifest.csv"
+
+
+def test_patient_level_splits_and_folds_generated(synthetic_pe, tmp_path):
+    config = PreprocessConfig(target_fs=100, filter="bandpass", normalize="zscore")
+    cache, _ = prepare_dataset(make_source("pe", synthetic_pe), tmp_path / "c", config,
+                               workers=1, split=SplitSettings(folds=3, seed=1))
+    assert cache.n_records == 60
+    for values in (cache.splits, cache.folds):
+        owner = {}
+        for patient, value in zip(cache.patient_ids, values):
+            assert owner.setdefault(patient, value) == value, f"patient {patient} split"
+    assert set(cache.splits) == {"train", "validation", "test"}
+    assert set(cache.folds) == {0, 1, 2}
+
+
+def test_parallel_workers_match_serial(synthetic_pe, tmp_path):
+    config = PreprocessConfig(target_fs=100, filter="bandpass", normalize="zscore")
+    source = make_source("pe", synthetic_pe)
+    serial, _ = prepare_dataset(source, tmp_path / "s", config, workers=1)
+    parallel, _ = prepare_dataset(source, tmp_path / "p", config, workers=2)
+    assert list(serial.record_ids) == list(parallel.record_ids)
+    for row in (0, 17, 59):
+        np.testing.assert_array_equal(serial.signal(row), parallel.signal(row))
+    reopened = PreparedCache.open(tmp_path / "p", verify=True)
+    assert reopened.key == parallel.key
