@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.strict_config import from_strict_dict
 
 AUGMENTATIONS = ("none", "flip", "drop_samples", "drop_leads", "sine", "pulse")
 _RANGES = (("sine_min_hz", "sine_max_hz"), ("sine_min_amplitude", "sine_max_amplitude"),
@@ -118,13 +119,7 @@ class AugmentConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "AugmentConfig":
         """Builds a config from a dict; unknown keys are errors, missing ones take defaults."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"augmentation config must be a mapping. Received: {data!r}")
-        valid = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ConfigError(f"unknown augmentation option(s) {unknown}; valid keys: {valid}")
-        return cls(**data)
+        return from_strict_dict(cls, data, "augmentation")
 
 
 def _uniform(shape, seed, low, high):

@@ -25,6 +25,7 @@ from keras_ecgpe.data.normalization import (  # noqa: F401  (re-exported)
     NORMALIZATIONS, DatasetStandardizer, normalize,
 )
 from keras_ecgpe.errors import ConfigError, RecordError
+from keras_ecgpe.strict_config import from_strict_dict
 
 __all__ = [
     "CROPS", "FILTERS", "NORMALIZATIONS", "PADS", "DatasetStandardizer", "PreprocessConfig",
@@ -204,13 +205,7 @@ class PreprocessConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "PreprocessConfig":
         """Builds a config from a dict; unknown keys are errors, missing ones take defaults."""
-        if not isinstance(data, dict):
-            raise ConfigError(f"preprocessing config must be a mapping. Received: {data!r}")
-        valid = [field.name for field in dataclasses.fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ConfigError(f"unknown preprocessing option(s) {unknown}; valid keys: {valid}")
-        return cls(**data)
+        return from_strict_dict(cls, data, "preprocessing")
 
     def fingerprint(self) -> str:
         """SHA-256 hex digest of the canonical JSON of the settings (and code version)."""
