@@ -1,0 +1,72 @@
+"""The prepared cache's on-disk format: file names, version, key and manifest helpers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Optional
+
+from keras_ecgpe.errors import ConfigError
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "validation", "test", "")
+DTYPES = ("float32", "float16")
+MANIFEST = "manifest.json"
+INDEX = "index.npz"
+REPORT = "report.json"
+INDEX_FIELDS = ("record_ids", "patient_ids", "splits", "folds", "shard", "offset", "length",
+                 "labels", "label_mask")
+
+
+def canonical_json(obj, what: str) -> str:
+    try:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"`{what}` must be JSON-serialisable. Received: {obj!r} ({exc})")
+
+
+def cache_key(source: dict, settings: dict) -> str:
+    """Identifies a cache by what went into it: 16 hex digits of a SHA-256.
+
+    The digest covers the canonical JSON (sorted keys) of `source`, `settings` and the
+    cache format version, so any change of data, preprocessing or format gives a new key.
+
+    Example:
+    >>> cache_key({"name": "ptbxl"}, {"fs": 100}) == cache_key({"name": "ptbxl"}, {"fs": 100})
+    True
+    """
+    canonical_json(source, "source")
+    canonical_json(settings, "settings")
+    text = canonical_json(
+        {"format_version": FORMAT_VERSION, "source": source, "settings": settings}, "settings")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_key(path: Path) -> Optional[str]:
+    try:
+        return json.loads((path / MANIFEST).read_text("utf-8")).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def refuse_occupied(path: Path) -> None:
+    """ConfigError when `path` exists and is not an empty directory."""
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return
+    key = manifest_key(path)
+    if key is not None:
+        raise ConfigError(f"{path} already holds a prepared cache (key {key}); reuse it with "
+                          "PreparedCache.find, choose another directory, or overwrite it")
+    raise ConfigError(f"{path} exists and is not an empty directory; choose another directory")
+
+
+

@@ -1,0 +1,282 @@
+"""Writing a prepared cache: streamed shards, atomic publish (see cache.py for the format)."""
+
+from __future__ import annotations
+
+import collections
+import datetime
+import hashlib
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+import keras_ecgpe
+from keras_ecgpe.data.atomic import (
+    atomic_open,
+    atomic_write_bytes,
+    atomic_write_json,
+    fsync_directory,
+)
+from keras_ecgpe.data.cache_format import (
+    DTYPES,
+    FORMAT_VERSION,
+    INDEX,
+    INDEX_FIELDS,
+    MANIFEST,
+    REPORT,
+    SPLITS,
+    canonical_json,
+    manifest_key,
+    refuse_occupied,
+)
+from keras_ecgpe.data.prepared_cache import PreparedCache
+from keras_ecgpe.errors import ConfigError, ECGPEError, RecordError
+from keras_ecgpe.leads import CANONICAL_LEADS
+
+
+class CacheWriter:
+    """Streams records into a new prepared cache, holding at most one shard in memory.
+
+    Records are kept in the order they are added. Nothing is visible at `out_dir` until
+    `close()` has written the index, the report and, last, the manifest into a temporary
+    `<out_dir>.partial-<pid>` directory and renamed it.
+
+    Args:
+        out_dir: the cache directory; must not exist or be empty (unless `overwrite`).
+        key: `cache_key(source, settings)`.
+        source: JSON-safe description of the data (stored in the manifest).
+        settings: JSON-safe preprocessing and split settings (stored in the manifest).
+        fs: sampling rate of every record, Hz.
+        label_names: the `C` class names, in label column order.
+        dtype: storage type, "float32" or "float16" (halves disk and page cache; about
+            3 significant digits, i.e. 1 uV steps at 1 mV).
+        shard_bytes: a new shard starts when the next record would pass this size.
+        overwrite: replace a cache or other content at `out_dir` at `close()`.
+
+    Raises:
+        ConfigError: a bad argument, or `out_dir` already holds something.
+
+    Example:
+    >>> writer = CacheWriter("/tmp/c", key="k", source={}, settings={}, fs=500.0,
+    ...                      label_names=["PE"])  # doctest: +SKIP
+    >>> writer.add(np.zeros((5000, 12)), record_id="r1", labels=[1.0])  # doctest: +SKIP
+    >>> cache = writer.close()  # doctest: +SKIP
+    """
+
+    def __init__(self, out_dir, *, key: str, source: dict, settings: dict, fs: float,
+                 label_names: Sequence[str], dtype: str = "float32",
+                 shard_bytes: int = 256 * 2**20, overwrite: bool = False):
+        self.out_dir = Path(out_dir)
+        if dtype not in DTYPES:
+            raise ConfigError(f"`dtype` must be one of {DTYPES}. Received: dtype={dtype!r}")
+        if isinstance(fs, bool) or not isinstance(fs, (int, float, np.number)) or not fs > 0:
+            raise ConfigError(f"`fs` must be a positive number. Received: fs={fs!r}")
+        if isinstance(shard_bytes, bool) or not isinstance(shard_bytes, int) or shard_bytes < 1:
+            raise ConfigError(
+                f"`shard_bytes` must be a positive integer. Received: shard_bytes={shard_bytes!r}")
+        names = [str(name) for name in label_names]
+        if not names or len(set(names)) != len(names):
+            raise ConfigError(
+                f"`label_names` must be non-empty and unique. Received: label_names={names}")
+        canonical_json(source, "source")  # fail now, not at close() after hours of work
+        canonical_json(settings, "settings")
+        self.key, self.source, self.settings = str(key), dict(source), dict(settings)
+        self.fs, self.label_names, self.dtype = float(fs), names, np.dtype(dtype).newbyteorder("<")
+        self.shard_bytes, self.overwrite = shard_bytes, bool(overwrite)
+        if not self.overwrite:
+            refuse_occupied(self.out_dir)
+        self.partial_dir = self.out_dir.with_name(f"{self.out_dir.name}.partial-{os.getpid()}")
+        if self.partial_dir.exists():  # left by an earlier writer of this very process
+            shutil.rmtree(self.partial_dir)
+        self.partial_dir.mkdir(parents=True)
+        self._rows = {field: [] for field in INDEX_FIELDS}
+        self._seen: set = set()
+        self._pending: list = []
+        self._pending_samples = 0
+        self._shards: list = []
+        self._skipped: list = []
+        self._closed = False
+
+    @property
+    def n_records(self) -> int:
+        return len(self._rows["record_ids"])
+
+    def add(self, signal, *, record_id: str, patient_id: Optional[str] = None, labels,
+            label_mask=None, split: Optional[str] = None, fold: Optional[int] = None,
+            path: Optional[str] = None) -> None:
+        """Appends one record `(time, 12)` in mV, already preprocessed.
+
+        Args:
+            signal: `(time, 12)` float array, `time >= 1`, finite.
+            record_id: unique within the cache.
+            patient_id: patient identifier, or None when unknown.
+            labels: `(C,)` label values (0/1 or soft) in `label_names` order.
+            label_mask: `(C,)` 1 where the source annotates the class; default all ones.
+            split: "train", "validation", "test" or None.
+            fold: fold number >= 0, or None.
+            path: the record's source file, used in error messages.
+
+        Raises:
+            RecordError: bad shape, NaN/inf, duplicate id, bad labels/split/fold.
+        """
+        self._check_open()
+        record_id = str(record_id)
+        where = path
+        if not record_id:
+            raise RecordError(where, "empty record_id")
+        if record_id in self._seen:
+            raise RecordError(where, f"duplicate record_id {record_id!r}: ids must be unique")
+        x = np.asarray(signal)
+        if x.ndim != 2 or x.shape[1] != len(CANONICAL_LEADS) or x.shape[0] < 1:
+            raise RecordError(where, f"record {record_id!r}: signal must be (time >= 1, 12); "
+                                     f"got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+            raise RecordError(where, f"record {record_id!r}: signal dtype {x.dtype} is not real")
+        with np.errstate(over="ignore", invalid="ignore"):  # reported just below
+            x = np.ascontiguousarray(x, dtype=self.dtype)
+        if not np.isfinite(x).all():
+            raise RecordError(where, f"record {record_id!r}: signal holds NaN or inf "
+                                     f"(or values beyond the {self.dtype.name} range)")
+        labels = self._class_vector(labels, "labels", record_id, where)
+        mask = (np.ones(len(self.label_names), np.float32) if label_mask is None
+                else self._class_vector(label_mask, "label_mask", record_id, where))
+        split = "" if split is None else str(split)
+        if split not in SPLITS:
+            raise RecordError(where, f"record {record_id!r}: split must be one of "
+                                     f"{SPLITS[:-1]} or None; got {split!r}")
+        if fold is None:
+            fold = -1
+        elif isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or fold < 0:
+            raise RecordError(where, f"record {record_id!r}: fold must be an integer >= 0 or "
+                                     f"None; got {fold!r}")
+        if self._pending and (self._pending_samples + x.shape[0]) * x.itemsize * x.shape[1] \
+                > self.shard_bytes:
+            self._flush_shard()
+        self._seen.add(record_id)
+        row = dict(record_ids=record_id, patient_ids="" if patient_id is None else str(patient_id),
+                   splits=split, folds=int(fold), shard=len(self._shards),
+                   offset=self._pending_samples, length=x.shape[0], labels=labels,
+                   label_mask=mask)
+        for field, value in row.items():
+            self._rows[field].append(value)
+        self._pending.append(x)
+        self._pending_samples += x.shape[0]
+
+    def skip(self, record_id: str, path, reason: str) -> None:
+        """Notes a record that could not be used; it is listed in `report.json`."""
+        self._check_open()
+        self._skipped.append({"record_id": str(record_id),
+                              "path": None if path is None else str(path),
+                              "reason": str(reason)})
+
+    def close(self) -> "PreparedCache":
+        """Writes the last shard, index, report and manifest, then publishes the cache.
+
+        Returns:
+            The finished cache, opened (checksums were computed while writing).
+
+        Raises:
+            ECGPEError: no record was added (the message summarises the skip reasons).
+            ConfigError: another cache appeared at `out_dir` meanwhile.
+        """
+        self._check_open()
+        if not self.n_records:
+            self.abort()
+            reasons = collections.Counter(skip["reason"] for skip in self._skipped)
+            summary = "; ".join(f"{count} x {reason}" for reason, count in reasons.most_common(5))
+            raise ECGPEError(f"{self.out_dir}: no records to write ({len(self._skipped)} "
+                             f"skipped{': ' + summary if summary else ''})")
+        if self._pending:
+            self._flush_shard()
+        index = self._write_index()
+        atomic_write_json(self.partial_dir / REPORT, {
+            "records_read": self.n_records, "records_skipped": self._skipped})
+        atomic_write_json(self.partial_dir / MANIFEST, {
+            "format_version": FORMAT_VERSION, "key": self.key, "source": self.source,
+            "settings": self.settings, "fs": self.fs, "n_leads": len(CANONICAL_LEADS),
+            "lead_order": list(CANONICAL_LEADS), "label_names": self.label_names,
+            "dtype": self.dtype.name, "n_records": self.n_records, "shards": self._shards,
+            "index_sha256": index,
+            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec="seconds"),
+            "keras_ecgpe_version": keras_ecgpe.__version__})
+        self._closed = True
+        return self._publish()
+
+    def abort(self) -> None:
+        """Discards everything written so far (the partial directory)."""
+        self._closed = True
+        shutil.rmtree(self.partial_dir, ignore_errors=True)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ECGPEError(f"{self.out_dir}: this CacheWriter is already closed")
+
+    def _class_vector(self, values, name: str, record_id: str, where) -> np.ndarray:
+        vector = np.asarray(values, dtype=np.float32)
+        if vector.shape != (len(self.label_names),) or not np.isfinite(vector).all():
+            raise RecordError(where, f"record {record_id!r}: {name} must be {len(self.label_names)}"
+                                     f" finite values ({self.label_names}); got {values!r}")
+        return vector
+
+    def _flush_shard(self) -> None:
+        name = f"signals-{len(self._shards):05d}.npy"
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {
+            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
+            "shape": (self._pending_samples, len(CANONICAL_LEADS))})
+        digest = hashlib.sha256()
+        with atomic_open(self.partial_dir / name) as handle:
+            # Streamed record by record: the shard is never copied into one big array.
+            for chunk in [header.getvalue()] + [memoryview(x) for x in self._pending]:
+                digest.update(chunk)
+                handle.write(chunk)
+        self._shards.append({"file": name, "sha256": digest.hexdigest(),
+                             "n_records": len(self._pending),
+                             "n_samples": self._pending_samples})
+        self._pending, self._pending_samples = [], 0
+
+    def _write_index(self) -> str:
+        rows = self._rows
+        arrays = {
+            "record_ids": np.array(rows["record_ids"], dtype=np.str_),
+            "patient_ids": np.array(rows["patient_ids"], dtype=np.str_),
+            "splits": np.array(rows["splits"], dtype=np.str_),
+            "folds": np.array(rows["folds"], dtype=np.int64),
+            "shard": np.array(rows["shard"], dtype=np.int64),
+            "offset": np.array(rows["offset"], dtype=np.int64),
+            "length": np.array(rows["length"], dtype=np.int64),
+            "labels": np.stack(rows["labels"]).astype(np.float32),
+            "label_mask": np.stack(rows["label_mask"]).astype(np.float32),
+        }
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **arrays)
+        data = buffer.getvalue()
+        atomic_write_bytes(self.partial_dir / INDEX, data)
+        return hashlib.sha256(data).hexdigest()
+
+    def _publish(self) -> "PreparedCache":
+        target = self.out_dir
+        if target.exists() and target.is_dir() and not any(target.iterdir()):
+            target.rmdir()
+        if target.exists():
+            if not self.overwrite:
+                existing = manifest_key(target)
+                if existing == self.key:  # an identical cache was finished meanwhile
+                    shutil.rmtree(self.partial_dir)
+                    return PreparedCache.open(target, verify=False)
+                self.abort()
+                refuse_occupied(target)
+            old = target.with_name(f"{target.name}.old-{os.getpid()}")
+            os.rename(target, old)
+            os.rename(self.partial_dir, target)
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+        else:
+            os.rename(self.partial_dir, target)
+        fsync_directory(target.parent)
+        return PreparedCache.open(target, verify=False)
+
+

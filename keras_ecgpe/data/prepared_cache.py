@@ -1,0 +1,233 @@
+"""Reading a prepared cache: checksums verified, shards memory-mapped (format: cache.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from keras_ecgpe.data.cache_format import (
+    DTYPES,
+    FORMAT_VERSION,
+    INDEX,
+    INDEX_FIELDS,
+    MANIFEST,
+    SPLITS,
+    file_sha256,
+    manifest_key,
+    refuse_occupied,
+)
+from keras_ecgpe.errors import ConfigError, ECGPEError
+from keras_ecgpe.leads import CANONICAL_LEADS
+
+
+class PreparedCache:
+    """A finished prepared cache, opened for reading with memory-mapped shards.
+
+    Use `PreparedCache.open(path)`; the constructor is internal. Signals are read lazily
+    from the shards, so opening a multi-GB cache costs only the index (and the checksum
+    pass when `verify=True`).
+
+    Attributes:
+        path, key, fs, dtype, label_names, settings, source, manifest: from the manifest.
+        record_ids, patient_ids, splits: unicode `(n,)`; folds, lengths: int64 `(n,)`.
+        labels, label_mask: float32 `(n, C)`.
+        shard, offset: int64 `(n,)`, where each record lives.
+
+    Example:
+    >>> cache = PreparedCache.open("prepared/ptbxl")  # doctest: +SKIP
+    >>> cache.signal(cache.indices("train")[0]).shape  # doctest: +SKIP
+    (1000, 12)
+    """
+
+    def __init__(self, path: Path, manifest: dict, index: dict, shards: list):
+        self.path, self.manifest = path, manifest
+        self.key = manifest["key"]
+        self.fs = float(manifest["fs"])
+        self.dtype = manifest["dtype"]
+        self.label_names = tuple(manifest["label_names"])
+        self.settings, self.source = manifest["settings"], manifest["source"]
+        self.record_ids, self.patient_ids = index["record_ids"], index["patient_ids"]
+        self.splits, self.folds = index["splits"], index["folds"]
+        self.labels, self.label_mask = index["labels"], index["label_mask"]
+        self.shard, self.offset, self.lengths = index["shard"], index["offset"], index["length"]
+        self._shards = shards
+
+    @property
+    def n_records(self) -> int:
+        return int(self.record_ids.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_records
+
+    def __repr__(self) -> str:
+        return (f"PreparedCache({str(self.path)!r}, key={self.key}, n_records={self.n_records}, "
+                f"fs={self.fs:g}, labels={list(self.label_names)})")
+
+    @property
+    def has_partial_masks(self) -> bool:
+        """True when some record leaves some class unannotated (`label_mask` < 1)."""
+        return bool((self.label_mask < 1).any())
+
+    @classmethod
+    def open(cls, path, *, verify: bool = True) -> "PreparedCache":
+        """Opens the cache at `path`, checking its structure and optionally its checksums.
+
+        Args:
+            path: the cache directory.
+            verify: recompute the SHA-256 of every shard and of the index and compare them
+                with the manifest (reads every byte once: about 1 s per GB).
+
+        Raises:
+            ECGPEError: no or invalid manifest (an unfinished or crashed write), a missing,
+                truncated or corrupted shard or index; the message names the file.
+        """
+        path = Path(path)
+        manifest = _read_manifest(path / MANIFEST)
+        files = [path / INDEX] + [path / item["file"] for item in manifest["shards"]]
+        for file in files:
+            if not file.is_file():
+                raise ECGPEError(f"{file}: missing from the cache listed in {path / MANIFEST}")
+        if verify:
+            expected = [manifest["index_sha256"]] + [item["sha256"] for item in manifest["shards"]]
+            for file, sha in zip(files, expected):
+                if file_sha256(file) != sha:
+                    raise ECGPEError(f"{file}: SHA-256 differs from {path / MANIFEST}; the file "
+                                     "is corrupted or was modified: prepare the cache again")
+        try:
+            with np.load(path / INDEX, allow_pickle=False) as data:
+                index = {field: data[field] for field in INDEX_FIELDS}
+        except (OSError, ValueError, KeyError, EOFError) as exc:
+            raise ECGPEError(f"{path / INDEX}: unreadable cache index ({exc})") from None
+        shards = []
+        for file in files[1:]:
+            try:
+                shards.append(np.load(file, mmap_mode="r", allow_pickle=False))
+            except (OSError, ValueError) as exc:  # e.g. truncated: shorter than its header says
+                raise ECGPEError(f"{file}: unreadable cache shard ({exc})") from None
+        cache = cls(path, manifest, index, shards)
+        cache._check_consistent()
+        return cache
+
+    @classmethod
+    def find(cls, path, key: str, *, verify: bool = True) -> Optional["PreparedCache"]:
+        """Returns the finished cache at `path` if its key is `key`, None if there is none.
+
+        Raises:
+            ConfigError: `path` holds a cache with another key, or other content.
+            ECGPEError: the cache with this key fails `open` (e.g. a corrupted shard).
+        """
+        path = Path(path)
+        if not (path / MANIFEST).is_file():
+            refuse_occupied(path)  # a half-written or foreign directory is not reusable
+            return None
+        found = manifest_key(path)
+        if found != key:
+            raise ConfigError(f"{path} holds a cache prepared with other settings (key "
+                              f"{found}, wanted {key}); choose another directory or overwrite")
+        return cls.open(path, verify=verify)
+
+    def signal(self, i: int) -> np.ndarray:
+        """Returns record `i` as float32 `(time, 12)` mV (a read-only view for float32 caches)."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < len(self):
+            raise ConfigError(f"`i` must be a record index in [0, {len(self)}). Received: i={i!r}")
+        start = int(self.offset[i])
+        rows = self._shards[int(self.shard[i])][start : start + int(self.lengths[i])]
+        return np.asarray(rows, dtype=np.float32)
+
+    def indices(self, split=None, folds=None) -> np.ndarray:
+        """Record indices (ascending int64) in `split` and `folds`; None means any.
+
+        Args:
+            split: a split name or a list of them ("train", "validation", "test", "").
+            folds: a fold number or a list of them.
+
+        Example:
+        >>> cache.indices("train", folds=range(1, 9))  # doctest: +SKIP
+        """
+        keep = np.ones(len(self), dtype=bool)
+        if split is not None:
+            names = [split] if isinstance(split, str) else list(split)
+            unknown = sorted(set(names) - set(SPLITS))
+            if unknown:
+                raise ConfigError(f"`split` must be among {SPLITS}. Received: split={split!r}")
+            keep &= np.isin(self.splits, names)
+        if folds is not None:
+            wanted = [folds] if isinstance(folds, (int, np.integer)) else list(folds)
+            keep &= np.isin(self.folds, np.asarray(wanted, dtype=np.int64))
+        return np.flatnonzero(keep).astype(np.int64)
+
+    def gather(self, rows, starts, window: int) -> np.ndarray:
+        """Reads a batch of windows: float32 `(len(rows), window, 12)`.
+
+        Window `k` is samples `starts[k] : starts[k] + window` of record `rows[k]`. Each
+        window is one contiguous slice copy out of its shard's memory map: measured 18x
+        faster than one fancy-indexing read per shard (0.2 vs 3.8 ms for 64 x 2048 x 12),
+        since fancy indexing copies row by row through an index array.
+
+        Raises:
+            ConfigError: a window outside its record.
+        """
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        starts = np.asarray(starts, dtype=np.int64).reshape(-1)
+        lengths = self.lengths[rows]
+        if rows.shape != starts.shape or (starts < 0).any() or (starts + window > lengths).any():
+            raise ConfigError(f"{self.path}: windows of {window} samples at {starts.tolist()} "
+                              f"fall outside records {rows.tolist()}")
+        out = np.empty((rows.shape[0], window, len(CANONICAL_LEADS)), dtype=np.float32)
+        base = (self.offset[rows] + starts).tolist()
+        for k, (s, b) in enumerate(zip(self.shard[rows].tolist(), base)):
+            out[k] = self._shards[s][b : b + window]
+        return out
+
+    def _check_consistent(self) -> None:
+        n, n_classes = self.manifest["n_records"], len(self.label_names)
+        problems = [f"{field} has shape {getattr(self, attr).shape}" for field, attr, shape in (
+            ("record_ids", "record_ids", (n,)), ("labels", "labels", (n, n_classes)),
+            ("label_mask", "label_mask", (n, n_classes)), ("length", "lengths", (n,)),
+            ("offset", "offset", (n,)), ("shard", "shard", (n,)), ("folds", "folds", (n,)),
+            ("splits", "splits", (n,)), ("patient_ids", "patient_ids", (n,)),
+        ) if getattr(self, attr).shape != shape]
+        if problems:
+            raise ECGPEError(f"{self.path / INDEX}: does not match {MANIFEST} "
+                             f"({n} records, {n_classes} classes): {', '.join(problems)}")
+        for number, (item, array) in enumerate(zip(self.manifest["shards"], self._shards)):
+            if array.shape != (item["n_samples"], len(CANONICAL_LEADS)) \
+                    or array.dtype != np.dtype(self.dtype):
+                raise ECGPEError(f"{self.path / item['file']}: holds {array.dtype} "
+                                 f"{array.shape}, manifest says {self.dtype} "
+                                 f"({item['n_samples']}, 12)")
+            inside = self.shard == number
+            if (self.offset[inside] + self.lengths[inside] > item["n_samples"]).any():
+                raise ECGPEError(f"{self.path / INDEX}: records run past the end of "
+                                 f"{item['file']}")
+        if self.n_records and ((self.shard < 0) | (self.shard >= len(self._shards))).any():
+            raise ECGPEError(f"{self.path / INDEX}: refers to shards that do not exist")
+
+
+def _read_manifest(path: Path) -> dict:
+    if not path.is_file():
+        raise ECGPEError(f"{path}: not found; the directory is not a finished prepared cache "
+                         "(an interrupted write leaves no manifest): prepare it again")
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ECGPEError(f"{path}: unreadable manifest ({exc})") from None
+    required = {"format_version", "key", "source", "settings", "fs", "lead_order",
+                "label_names", "dtype", "n_records", "shards", "index_sha256"}
+    missing = sorted(required - set(manifest)) if isinstance(manifest, dict) else sorted(required)
+    if missing:
+        raise ECGPEError(f"{path}: manifest lacks {', '.join(missing)}")
+    if manifest["format_version"] != FORMAT_VERSION:
+        raise ECGPEError(f"{path}: cache format {manifest['format_version']!r}, this version of "
+                         f"keras_ecgpe reads format {FORMAT_VERSION}: prepare the cache again")
+    if list(manifest["lead_order"]) != list(CANONICAL_LEADS) or manifest["dtype"] not in DTYPES:
+        raise ECGPEError(f"{path}: unsupported lead order or dtype {manifest['dtype']!r}")
+    shards = manifest["shards"]
+    if not isinstance(shards, list) or not all(
+            isinstance(item, dict) and {"file", "sha256", "n_samples"} <= set(item)
+            and Path(str(item["file"])).name == item["file"] for item in shards):
+        raise ECGPEError(f"{path}: malformed shard list")
+    return manifest
