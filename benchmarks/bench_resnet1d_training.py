@@ -43,11 +43,25 @@ def main() -> None:
     parser.add_argument("--latency-calls", type=int, default=50)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", help="Also write the results as JSON here.")
+    parser.add_argument("--torch-python", help="A Python interpreter with torch installed: "
+                        "also time the PyTorch twin (benchmarks/pytorch_resnet1d18.py) in "
+                        "this run, as the baseline to beat.")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, args)))
         return
     results = []
+    if args.torch_python:
+        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch_resnet1d18.py")
+        done = subprocess.run([args.torch_python, script, f"--batch={args.batch}",
+                               f"--input-len={args.input_len}", f"--steps={args.steps}",
+                               f"--warmup={args.warmup}", f"--threads={os.cpu_count()}",
+                               f"--latency-calls={args.latency_calls}"],
+                              capture_output=True, text=True, check=True)
+        pytorch = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"pytorch    {pytorch['samples_per_s']:7.1f} samples/s  step "
+              f"{pytorch['step_s']:.2f} s  latency eager {pytorch['latency_eager_ms']:.1f} ms "
+              f"({pytorch['framework']}, {pytorch['parameters']} parameters)", flush=True)
     for lever in args.levers.split(","):
         if lever not in LEVERS:
             parser.error(f"unknown lever {lever!r}; choose from {', '.join(LEVERS)}")
@@ -64,6 +78,11 @@ def main() -> None:
         else:
             results.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(_row(results[-1], results[0]), flush=True)
+    if args.torch_python:
+        for result in results:
+            if "samples_per_s" in result:
+                result["vs_pytorch"] = round(result["samples_per_s"] / pytorch["samples_per_s"], 2)
+        results.insert(0, pytorch)
     if args.out:
         with open(args.out, "w") as handle:
             json.dump(results, handle, indent=2)
