@@ -1,0 +1,137 @@
+"""Callbacks of a training run: record-level validation metrics and atomic checkpoints.
+
+`ValidationMetrics` scores the validation split as the final model will be scored -
+unaugmented sliding (or centre) windows aggregated per record - and puts `val_loss`
+(window level, the training loss), `val_macro_auroc`, `val_macro_average_precision`,
+`val_macro_sensitivity_at_specificity` and the monitored `val_macro_<metric>` (any of
+`keras_ecgpe.evaluation.METRIC_NAMES`; thresholded ones at probability 0.5) into the
+epoch logs, plus the current `learning_rate`. Place it first so the CSV logger,
+checkpoint and progress bar see those entries. (The training `macro_auroc` next to it is
+Keras' AUC over augmented random training crops: a related, not identical, quantity.)
+
+`BestCheckpoint` writes `last.keras` every epoch and `best.keras` whenever the monitored
+value improves, each atomically (saved under a temporary name in the same directory, then
+`os.replace`d), and stops training after `patience` epochs without improvement. Its state
+survives several `fit` calls (gradual unfreezing fits once per phase).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_ecgpe.evaluation import compute_metrics
+from keras_ecgpe.training.run_data import aggregate, predict_windows
+
+
+def atomic_save_model(model, path) -> Path:
+    """Saves `model` to the `.keras` file `path` so that `path` is never half written."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{secrets.token_hex(3)}.keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def current_learning_rate(optimizer) -> float:
+    """The learning rate the optimizer uses at its current step (schedules evaluated)."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+    return float(keras.ops.convert_to_numpy(inner.learning_rate))
+
+
+class ValidationMetrics(keras.callbacks.Callback):
+    """Adds record-level validation metrics to the logs at each epoch end.
+
+    Args:
+        cache: the `PreparedCache`.
+        rows: validation record indices.
+        plan: the `WindowPlan` (window, mode, stride, aggregation, standardiser).
+        loss: the compiled loss object, for the window-level `val_loss`.
+        label_names: the class names.
+        monitor: the run's monitored key (logged too when it is another macro metric).
+        fixed_specificity, fixed_sensitivity: operating points of the rule-out metrics.
+    """
+
+    def __init__(self, cache, rows, plan, loss, label_names, *, monitor="val_macro_auroc",
+                 fixed_specificity=0.9, fixed_sensitivity=0.9):
+        super().__init__()
+        self.cache, self.rows, self.plan, self.loss = cache, rows, plan, loss
+        self.label_names = list(label_names)
+        self.fixed = (fixed_specificity, fixed_sensitivity)
+        logged = ["auroc", "average_precision", "sensitivity_at_specificity"]
+        wanted = monitor[len("val_macro_"):] if monitor.startswith("val_macro_") else None
+        self.logged = logged + ([wanted] if wanted and wanted not in logged else [])
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        window_logits, window_records = predict_windows(self.model, self.cache, self.rows,
+                                                        self.plan)
+        weights = self.cache.label_mask[window_records]
+        logs["val_loss"] = float(self.loss(self.cache.labels[window_records],
+                                           window_logits.astype(np.float32),
+                                           sample_weight=weights))
+        ids, logits = aggregate(window_logits, window_records, self.plan.aggregate)
+        metrics = compute_metrics(self.cache.labels[ids], logits, 0.5,
+                                  mask=self.cache.label_mask[ids], label_names=self.label_names,
+                                  fixed_specificity=self.fixed[0],
+                                  fixed_sensitivity=self.fixed[1])
+        for name in self.logged:
+            value = metrics["macro"][name]
+            logs[f"val_macro_{name}"] = math.nan if value is None else float(value)
+        logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Keeps `best.keras` (by `monitor`) and `last.keras`; stops after `patience` epochs.
+
+    Args:
+        directory: the run directory.
+        monitor: a log key, e.g. "val_macro_auroc" (higher is better) or "val_loss"
+            (lower is better).
+        patience: epochs without improvement before training stops.
+
+    Attributes:
+        best_epoch: 0-based epoch of the best value (None before one was finite).
+        best_value: the best monitored value.
+        stopped: True once patience ran out.
+    """
+
+    def __init__(self, directory, monitor="val_macro_auroc", patience=10):
+        super().__init__()
+        self.directory = Path(directory)
+        self.monitor, self.patience = monitor, int(patience)
+        self.higher_is_better = monitor != "val_loss"
+        self.best_epoch, self.best_value, self.wait, self.stopped = None, None, 0, False
+
+    def _improved(self, value) -> bool:
+        if value is None or not math.isfinite(value):
+            return False
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.higher_is_better else value < self.best_value
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise KeyError(f"BestCheckpoint: `{self.monitor}` is not in the epoch logs "
+                           f"({sorted(logs)}); put ValidationMetrics before it")
+        atomic_save_model(self.model, self.directory / "last.keras")
+        value = float(logs[self.monitor])
+        if self._improved(value):
+            self.best_epoch, self.best_value, self.wait = int(epoch), value, 0
+            atomic_save_model(self.model, self.directory / "best.keras")
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped = True
+            self.model.stop_training = True

@@ -1,0 +1,176 @@
+"""The input contract stored with every trained model (`contract.json` in the run dir).
+
+A model is only meaningful on data prepared the way it was trained on: the same sampling
+rate, window, lead order and units, the same filter and per-lead normalisation, the same
+dataset standardiser. The contract records all of it, plus what a user of the model needs
+to turn logits into decisions: label names, the temperature and thresholds chosen on
+VALIDATION data with their operating point, and how window outputs are aggregated per
+record. `check_compatible` refuses a cache that would silently change the meaning of the
+inputs. The same file travels with exported models (issue 5); its keys are flat
+(`fs`, `window`, `lead_order`, `units`, `preprocess`, `standardizer`, `label_names`,
+`thresholds`, `temperature`, `eval_mode`, `eval_stride`, `aggregate`, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Optional
+
+import keras_ecgpe
+from keras_ecgpe.data.atomic import atomic_write_json
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.leads import CANONICAL_LEADS
+
+CONTRACT_FILE = "contract.json"
+FORMAT = "keras_ecgpe.contract/1"
+# Preprocessing settings whose change alters what the model sees (not just record length).
+_MEANINGFUL = ("target_fs", "filter", "low_hz", "high_hz", "normalize")
+_SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"
+REQUIRED = ("model_name", "fs", "window", "lead_order", "units", "preprocess", "standardizer",
+            "label_names", "thresholds", "temperature", "eval_mode", "eval_stride",
+            "aggregate")
+
+
+def is_synthetic(cache) -> bool:
+    """True when the cache was made from SYNTHETIC data.
+
+    Either its source description says so (`{"synthetic": true}`) or the source root, or
+    a folder up to two levels above it, holds the demo's `SYNTHETIC_DATA.txt` marker.
+    """
+    source = cache.source if isinstance(cache.source, dict) else {}
+    if source.get("synthetic") is True:
+        return True
+    root = source.get("root")
+    if not root:
+        return False
+    path = Path(root)
+    return any((folder / _SYNTHETIC_MARKER).is_file()
+               for folder in [path, *list(path.parents)[:2]])
+
+
+def data_description(cache) -> dict:
+    """What data a model was trained on: cache key, path, source and the SYNTHETIC flag."""
+    source = cache.source if isinstance(cache.source, dict) else {}
+    return {"cache_key": cache.key, "cache_path": str(cache.path),
+            "source": {k: source[k] for k in ("name", "root", "options") if k in source},
+            "synthetic": is_synthetic(cache)}
+
+
+def make_contract(*, cache, model_name: str, window: int, stride: int, eval_mode: str,
+                  aggregate: str, label_names, threshold_choice: dict, temperature: float,
+                  standardizer: Optional[dict]) -> dict:
+    """Assembles the contract of a model trained on `cache` (a flat, JSON-safe dict).
+
+    Decision rule: class `c` is positive when `sigmoid(logit_c) >= thresholds[c]` on the
+    RAW logit; the temperature only calibrates the probability shown
+    (`sigmoid(logit / temperature)`), so it never moves a decision.
+    `calibrated_thresholds` are the same cuts on that calibrated probability scale.
+
+    Args:
+        cache: the `PreparedCache` the model was trained on.
+        model_name: the registered architecture name.
+        window: input window in samples.
+        stride: sliding-window stride in samples (kept in "centre" mode too).
+        eval_mode: "sliding" or "centre"; aggregate: "max" or "mean".
+        label_names: the output labels, in logit order.
+        threshold_choice: `ThresholdChoice.to_dict()`, chosen on validation raw logits.
+        temperature: fitted on validation logits (1: none).
+        standardizer: `DatasetStandardizer.to_dict()` or None.
+    """
+    cuts = [float(t) for t in threshold_choice["thresholds"]]
+    calibrated = [1.0 / (1.0 + math.exp(-_logit(t) / temperature)) for t in cuts]
+    return {
+        "format": FORMAT,
+        "keras_ecgpe_version": keras_ecgpe.__version__,
+        "model_name": model_name,
+        "fs": float(cache.fs), "window": int(window), "window_s": float(window) / float(cache.fs),
+        "lead_order": list(cache.manifest.get("lead_order", CANONICAL_LEADS)),
+        "units": "mV", "layout": "(batch, window, leads) float32",
+        "preprocess": cache.settings.get("preprocess"),
+        "standardizer": standardizer,
+        "label_names": list(label_names),
+        "output": "logits",
+        "thresholds": {**threshold_choice,
+                       "rule": "positive when sigmoid(raw logit) >= threshold"},
+        "calibrated_thresholds": calibrated,
+        "temperature": float(temperature), "temperature_fitted_on": "validation",
+        "eval_mode": eval_mode, "eval_stride": int(stride), "aggregate": aggregate,
+        "data": data_description(cache),
+    }
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p) - math.log1p(-p)
+
+
+def save_contract(contract: dict, directory) -> Path:
+    """Writes `contract.json` into `directory` atomically; returns its path."""
+    path = Path(directory) / CONTRACT_FILE
+    atomic_write_json(path, contract)
+    return path
+
+
+def load_contract(path) -> dict:
+    """Reads a `contract.json` (or the one in a directory), checking its format."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONTRACT_FILE
+    try:
+        contract = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no model contract found; a model is usable only with the "
+                          "contract.json its training run wrote beside it") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: unreadable model contract ({exc})") from None
+    if not isinstance(contract, dict) or contract.get("format") != FORMAT:
+        got = contract.get("format") if isinstance(contract, dict) else contract
+        raise ConfigError(f"{path}: not a keras_ecgpe model contract (format {got!r}, "
+                          f"expected {FORMAT!r})")
+    missing = [key for key in REQUIRED if key not in contract]
+    if missing:
+        raise ConfigError(f"{path}: the model contract lacks {', '.join(missing)}")
+    return contract
+
+
+def contract_mismatches(contract: dict, cache, *, check_labels: bool = True) -> list:
+    """Lists every way `cache` differs from what the model expects (empty: compatible)."""
+    problems = []
+    if abs(float(contract["fs"]) - float(cache.fs)) > 1e-6:
+        problems.append(f"fs: model {contract['fs']:g} Hz, cache {cache.fs:g} Hz")
+    leads = list(cache.manifest.get("lead_order", CANONICAL_LEADS))
+    if list(contract["lead_order"]) != leads:
+        problems.append(f"leads: model {contract['lead_order']}, cache {leads}")
+    shortest = int(cache.lengths.min()) if cache.n_records else 0
+    if shortest < int(contract["window"]):
+        problems.append(f"window: model needs {contract['window']} samples, the cache's "
+                        f"shortest record has {shortest}")
+    model_pre = contract.get("preprocess") or {}
+    cache_pre = cache.settings.get("preprocess") or {}
+    for key in _MEANINGFUL:
+        if model_pre.get(key) != cache_pre.get(key):
+            problems.append(f"preprocessing {key}: model {model_pre.get(key)!r}, "
+                            f"cache {cache_pre.get(key)!r}")
+    if check_labels:
+        names = list(contract["label_names"])
+        if names != list(cache.label_names):
+            problems.append(f"labels: model {names}, cache {list(cache.label_names)}")
+    return problems
+
+
+def check_compatible(contract: dict, cache, *, check_labels: bool = True) -> None:
+    """Refuses a cache whose data would change the meaning of the model's inputs.
+
+    Checked: sampling rate, lead order, records at least one window long, the
+    preprocessing settings that change the signal (target fs, filter and its band, per-lead
+    normalisation) and, with `check_labels`, the label names and their order.
+
+    Raises:
+        ConfigError: naming the cache and each mismatch.
+    """
+    problems = contract_mismatches(contract, cache, check_labels=check_labels)
+    if problems:
+        raise ConfigError(f"{cache.path}: incompatible with the model's contract: "
+                          + "; ".join(problems))

@@ -1,0 +1,122 @@
+"""The data side of a run: which cache, which records, which windows, record-level logits.
+
+Training reads the cache's `train` split and selects on its `validation` split; the
+`test` split is never opened here (it is used once, by `evaluate_run`). Evaluation-style
+predictions (validation each epoch, final validation, test) all go through
+`predict_records`: unaugmented windows in a fixed order (sliding or centre), logits
+aggregated per record by max or mean, exactly as the model's contract states.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from keras_ecgpe.data.cache import PreparedCache
+from keras_ecgpe.data.normalization import DatasetStandardizer
+from keras_ecgpe.errors import ConfigError
+
+PREDICT_BATCH = 256  # windows per predict batch: no gradients, so larger than training
+
+
+@dataclasses.dataclass
+class WindowPlan:
+    """How records are cut for evaluation and how window logits become record logits."""
+
+    window: int
+    mode: str
+    stride: Optional[int]
+    aggregate: str
+    standardizer: Optional[DatasetStandardizer] = None
+
+    @classmethod
+    def from_contract(cls, contract: dict) -> "WindowPlan":
+        std = contract.get("standardizer")
+        return cls(int(contract["window"]), contract["eval_mode"], int(contract["eval_stride"]),
+                   contract["aggregate"],
+                   None if std is None else DatasetStandardizer.from_dict(std))
+
+
+def resolve_cache(data, out_dir, *, progress=None) -> PreparedCache:
+    """Opens `data.cache`, or prepares `data.source` + `data.root` into `<out_dir>/cache`.
+
+    Raises:
+        ConfigError: no data configured, or an unusable cache/source.
+    """
+    if data.cache is not None:
+        if not Path(data.cache).is_dir():
+            raise ConfigError(f"`data.cache` must be a prepared cache directory. "
+                              f"Received: data.cache={data.cache!r}")
+        return PreparedCache.open(data.cache)
+    if data.source is None:
+        raise ConfigError("no training data: set `data.cache` (a prepared cache) or "
+                          "`data.source` and `data.root`")
+    from keras_ecgpe.data.prepare import prepare_dataset
+    from keras_ecgpe.data.preprocessing import PreprocessConfig
+    from keras_ecgpe.data.sources.registry import make_source
+
+    source = make_source(data.source, data.root, **data.source_options)
+    cache, _ = prepare_dataset(source, Path(out_dir) / "cache",
+                               PreprocessConfig.from_dict(data.preprocess), progress=progress)
+    return cache
+
+
+def split_indices(cache: PreparedCache):
+    """`(train, validation)` record indices from the cache's split column.
+
+    Raises:
+        ConfigError: an empty training or validation split, or a validation split in
+            which no class has both positive and negative labelled records (nothing could
+            be selected on it).
+    """
+    train, val = cache.indices("train"), cache.indices("validation")
+    for name, rows in (("train", train), ("validation", val)):
+        if rows.size == 0:
+            raise ConfigError(f"{cache.path}: the cache has no `{name}` records; prepare it "
+                              "with a train/validation/test split (the test split is never "
+                              "used for training or selection)")
+    labels, mask = cache.labels[val] > 0.5, cache.label_mask[val] > 0
+    scorable = ((labels & mask).any(axis=0) & (~labels & mask).any(axis=0))
+    if not scorable.any():
+        raise ConfigError(f"{cache.path}: no class has both positive and negative records in "
+                          "the validation split; checkpoints could not be selected on it")
+    return train, val
+
+
+def positive_weights(cache: PreparedCache, rows) -> list:
+    """`n_neg / n_pos` of each class over labelled training records (1 where n_pos = 0)."""
+    labels, mask = cache.labels[rows] > 0.5, cache.label_mask[rows] > 0
+    n_pos = (labels & mask).sum(axis=0)
+    n_neg = (~labels & mask).sum(axis=0)
+    return [float(neg / pos) if pos else 1.0 for pos, neg in zip(n_pos, n_neg)]
+
+
+def predict_windows(model, cache: PreparedCache, rows, plan: WindowPlan):
+    """Logits of every evaluation window: `(window_logits (m, C), window_records (m,))`."""
+    from keras_ecgpe.data.pipeline import evaluation_dataset, evaluation_windows
+
+    records, _ = evaluation_windows(cache, rows, window=plan.window, mode=plan.mode,
+                                    stride=plan.stride)
+    dataset = evaluation_dataset(cache, rows, window=plan.window, mode=plan.mode,
+                                 stride=plan.stride, batch_size=PREDICT_BATCH,
+                                 standardizer=plan.standardizer)
+    logits = model.predict(dataset.map(lambda x, y, index: x), verbose=0)
+    return np.asarray(logits, dtype=np.float64), records
+
+
+def aggregate(window_logits, window_records, how: str):
+    """Record-level logits `(record indices (n,), logits (n, C))`, in first-seen order."""
+    from keras_ecgpe.evaluation import aggregate_windows
+
+    ids, logits = aggregate_windows(window_logits, window_records, how)
+    return ids.astype(np.int64), logits
+
+
+def predict_records(model, cache: PreparedCache, rows, plan: WindowPlan):
+    """Record-level `(labels (n, C), logits (n, C), mask (n, C), record indices (n,))`."""
+    window_logits, window_records = predict_windows(model, cache, rows, plan)
+    ids, logits = aggregate(window_logits, window_records, plan.aggregate)
+    return cache.labels[ids], logits, cache.label_mask[ids], ids
