@@ -1,0 +1,145 @@
+"""One export, end to end: run directory in, verified app bundle out.
+
+Order of work, and why: the contract and the run's prepared cache are checked first (no
+data, no export); the model is converted (calibrated modes in a child process) and its
+operators checked; the parity gate runs on real validation windows and its report is
+written whatever the outcome; only a model that passed (or `force`) is written, with its
+contract embedded, `model.json`, golden vectors and optionally a C array. Every file is
+written atomically, so an interrupted export never leaves a truncated model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+from keras_ecgpe.export import metadata
+from keras_ecgpe.export.c_array import write_c_array
+from keras_ecgpe.export.golden import golden_vectors, write_golden
+from keras_ecgpe.export.representative import (
+    DEFAULT_CALIBRATION_SAMPLES,
+    calibration_windows,
+    open_run_cache,
+)
+from keras_ecgpe.export.tflite import (
+    CALIBRATED,
+    ExportError,
+    check_mode,
+    check_ops,
+    convert,
+)
+from keras_ecgpe.export.verify import (
+    ParityError,
+    ParityReport,
+    verify_tflite,
+    write_parity,
+)
+
+from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
+from keras_ecgpe.inference import contract_io
+from keras_ecgpe.inference.tflite_runner import TFLiteRunner
+
+TARGETS = (None, "micro")
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """What an export wrote: the folder, its files, the parity report and `model.json`."""
+
+    out_dir: Path
+    files: list
+    report: ParityReport
+    model_json: dict
+
+
+def bundle_name(mode: str, int8_io: bool = False) -> str:
+    """Folder name of one precision's bundle: float32, float16, dynamic, int8[_io], int16x8."""
+    return {"none": "float32"}.get(mode, mode) + ("_io" if int8_io else "")
+
+
+def load_keras_model(path):
+    """Loads a zoo `.keras` model in safe mode; errors name the file."""
+    import keras
+
+    import keras_ecgpe.models  # noqa: F401  registers the zoo's classes
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ExportError(f"{path}: cannot load the Keras model ({exc})") from None
+
+
+def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str] = None,
+               int8_io: bool = False, max_auroc_drop: Optional[float] = None,
+               force: bool = False, c_array: bool = False,
+               calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
+               cache=None) -> ExportResult:
+    """Exports a run's model to a verified TFLite bundle.
+
+    Args:
+        source: a run directory (`best.keras` + `contract.json`) or a `.keras` file with
+            `contract.json` beside it.
+        mode: "none", "float16", "dynamic", "int8" or "int16x8".
+        out_dir: bundle folder; default `<run>/export/<bundle_name>`.
+        target: None, or "micro" to refuse WHILE loops (TFLite Micro).
+        int8_io: int8 input and output (mode int8), scale and zero point in `model.json`.
+        max_auroc_drop: largest AUROC loss allowed; default 0.01 (int8, int16x8), else 0.005.
+        force: write the model even if the parity gate fails.
+        c_array: also write `model_data.cc` / `model_data.h`.
+        calibration_samples: training windows used to calibrate int8 / int16x8.
+        cache: the run's prepared cache directory, if not where the contract says.
+
+    Returns:
+        An `ExportResult`.
+
+    Raises:
+        ExportError: no data, conversion failure, forbidden operators; `ParityError` when
+            the gate fails without `force` (parity.json and parity.txt are written).
+
+    Example:
+    >>> export_run("runs/pe-resnet", mode="int8").out_dir  # doctest: +SKIP
+    PosixPath('runs/pe-resnet/export/int8')
+    """
+    check_mode(mode, int8_io)
+    if target not in TARGETS:
+        raise ExportError(f"--target must be micro or absent. Received: {target!r}")
+    files = contract_io.locate_run(source)
+    contract = contract_io.load_contract(files.contract)
+    run_cache = open_run_cache(contract, cache)
+    model = load_keras_model(files.model)
+    calibration = None
+    representative = None
+    if mode in CALIBRATED:
+        representative = calibration_windows(run_cache, contract, calibration_samples)
+        calibration = {"split": "train", "windows": int(len(representative)),
+                       "requested": int(calibration_samples), "cache_key": run_cache.key}
+    blob = convert(model, mode, window=contract_io.window(contract),
+                   representative=representative, int8_io=int8_io, model_path=files.model)
+    runner = TFLiteRunner(blob)
+    check_ops(runner.ops, target)
+    report = verify_tflite(runner, model, run_cache, contract, mode=mode,
+                           max_auroc_drop=max_auroc_drop)
+    report.forced = bool(force)
+    out_dir = Path(out_dir) if out_dir else files.run_dir / "export" / bundle_name(mode, int8_io)
+    write_parity(report, out_dir)
+    if not report.passed and not force:
+        raise ParityError(f"parity gate failed for {mode}: {report.reason}; the model was "
+                          f"not written (see {out_dir / 'parity.txt'}; --force writes it "
+                          "anyway)", report)
+    payload = metadata.build_model_json(contract, blob, mode=mode, int8_io=int8_io,
+                                        calibration=calibration, parity=report.to_dict())
+    final = metadata.embed(blob, payload)
+    golden = golden_vectors(final, model, run_cache, contract, mode=mode)
+    if not np.array_equal(runner.logits(golden["inputs"]), golden["expected_logits"]):
+        raise ExportError("embedding the metadata changed the model's outputs; not written")
+    model_json = metadata.file_facts(payload, final)
+    written = [out_dir / "model.tflite", out_dir / "model.json", out_dir / "golden.npz"]
+    atomic_write_bytes(written[0], final)
+    atomic_write_json(written[1], model_json)
+    write_golden(written[2], golden)
+    if c_array:
+        written += write_c_array(final, out_dir, sha256=model_json["file"]["sha256"])
+    return ExportResult(out_dir, written + [out_dir / "parity.json", out_dir / "parity.txt"],
+                        report, model_json)

@@ -1,0 +1,203 @@
+"""The one place that knows the keys of a run's `contract.json`.
+
+A training run writes `contract.json` beside `best.keras`: what a window is (fs, length,
+lead order, units), the preprocessing and standardiser the model was trained behind, the
+labels, thresholds and temperature chosen on validation data, how windows aggregate, and
+where the data came from. Export and inference read it only through the functions here,
+so adapting to a change of the training side's contract is a change of this file alone.
+Files are read with the training side's own `keras_ecgpe.training.contract.load_contract`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.leads import CANONICAL_LEADS
+
+CONTRACT_FILE = "contract.json"
+MODEL_FILE = "best.keras"
+REQUIRED = ("fs", "window", "lead_order", "units", "preprocess", "label_names", "thresholds",
+            "aggregate", "eval_stride")
+AGGREGATIONS = ("mean", "max")
+EVAL_MODES = ("sliding", "centre")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFiles:
+    """Where a model and its contract live: `run_dir/best.keras` + `run_dir/contract.json`."""
+
+    model: Path
+    contract: Path
+    run_dir: Path
+
+
+def locate_run(path) -> RunFiles:
+    """Finds the model and contract of a run directory or of a `.keras` file.
+
+    Raises:
+        ConfigError: no model, or no `contract.json` beside it (the message names both).
+    """
+    path = Path(path)
+    model = path / MODEL_FILE if path.is_dir() else path
+    if not model.is_file() or model.suffix != ".keras":
+        raise ConfigError(f"{path}: expected a run directory holding {MODEL_FILE} or a "
+                          ".keras model file")
+    contract = model.parent / CONTRACT_FILE
+    if not contract.is_file():
+        raise ConfigError(f"{contract}: missing; a .keras model is used only with the "
+                          "contract.json its training run wrote beside it")
+    return RunFiles(model, contract, model.parent)
+
+
+def load_contract(path) -> dict:
+    """Reads and checks a contract file (or the contract of a run directory)."""
+    path = Path(path)
+    path = path / CONTRACT_FILE if path.is_dir() else path
+    from keras_ecgpe.training.contract import load_contract as read_training_contract
+
+    data = read_training_contract(path)  # checks the format tag and the required keys
+    return check_contract(data, where=str(path))
+
+
+def check_contract(contract, where: str = "contract") -> dict:
+    """Validates the fields export and inference rely on; returns the dict unchanged."""
+    if not isinstance(contract, dict):
+        raise ConfigError(f"{where}: a contract must be a JSON object")
+    missing = [key for key in REQUIRED if key not in contract]
+    if missing:
+        raise ConfigError(f"{where}: contract lacks {', '.join(missing)}")
+    if list(contract["lead_order"]) != list(CANONICAL_LEADS):
+        raise ConfigError(f"{where}: lead_order must be {list(CANONICAL_LEADS)}. "
+                          f"Received: {contract['lead_order']}")
+    if contract["units"] != "mV":
+        raise ConfigError(f"{where}: units must be 'mV'. Received: {contract['units']!r}")
+    for key in ("window", "eval_stride"):
+        value = contract[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{where}: `{key}` must be a positive integer. Received: {value!r}")
+    if not contract["fs"] or float(contract["fs"]) <= 0:
+        raise ConfigError(f"{where}: `fs` must be positive. Received: {contract['fs']!r}")
+    if eval_mode(contract) not in EVAL_MODES:
+        raise ConfigError(f"{where}: `eval_mode` must be one of {EVAL_MODES}. "
+                          f"Received: {contract.get('eval_mode')!r}")
+    if contract["aggregate"] not in AGGREGATIONS:
+        raise ConfigError(f"{where}: `aggregate` must be one of {AGGREGATIONS}. "
+                          f"Received: {contract['aggregate']!r}")
+    if len(thresholds(contract)) != len(label_names(contract)):
+        raise ConfigError(f"{where}: {len(thresholds(contract))} thresholds for "
+                          f"{len(label_names(contract))} labels")
+    if not temperature(contract) > 0:
+        raise ConfigError(f"{where}: `temperature` must be positive")
+    preprocess(contract)  # raises on unknown or invalid preprocessing keys
+    standardizer(contract)
+    return contract
+
+
+def fs(contract) -> float:
+    return float(contract["fs"])
+
+
+def window(contract) -> int:
+    return int(contract["window"])
+
+
+def stride(contract) -> int:
+    return int(contract["eval_stride"])
+
+
+def eval_mode(contract) -> str:
+    """"sliding" (windows every `eval_stride` samples) or "centre" (one middle window)."""
+    return str(contract.get("eval_mode", "sliding"))
+
+
+def aggregate(contract) -> str:
+    return str(contract["aggregate"])
+
+
+def label_names(contract) -> list:
+    return [str(name) for name in contract["label_names"]]
+
+
+def threshold_choice(contract) -> dict:
+    """The stored operating point: thresholds, method, target, where they were chosen."""
+    return dict(contract["thresholds"])
+
+
+def thresholds(contract) -> np.ndarray:
+    return np.asarray(contract["thresholds"]["thresholds"], dtype=np.float64)
+
+
+def temperature(contract) -> float:
+    value = contract.get("temperature")
+    return 1.0 if value is None else float(value)
+
+
+def logit_thresholds(contract) -> np.ndarray:
+    """Thresholds on the raw logit: the decision rule is `logit >= logit_threshold`.
+
+    The training contract's rule: positive when `sigmoid(raw logit) >= threshold`; the
+    temperature only calibrates the probability shown, so it never moves a decision.
+    """
+    t = np.clip(thresholds(contract), 1e-12, 1 - 1e-12)
+    return np.log(t) - np.log1p(-t)
+
+
+def probabilities(contract, logits) -> np.ndarray:
+    """Calibrated probabilities `sigmoid(logit / temperature)` of record logits `(n, C)`."""
+    z = np.asarray(logits, dtype=np.float64) / temperature(contract)
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def decisions(contract, logits) -> np.ndarray:
+    """0/1 decisions `(n, C)` of record logits at the stored operating point."""
+    return (np.asarray(logits, dtype=np.float64) >= logit_thresholds(contract)).astype(np.int64)
+
+
+def preprocess(contract):
+    """The `PreprocessConfig` the model's training data went through."""
+    from keras_ecgpe.data.preprocessing import PreprocessConfig
+
+    return PreprocessConfig.from_dict(dict(contract["preprocess"]))
+
+
+def inference_preprocess(contract):
+    """The preprocessing to apply to a new record: the training one, always resampled to fs.
+
+    A contract whose preprocessing kept each record's rate (`target_fs` None) still
+    expects windows at `fs`, so records at any other rate are resampled to it.
+    """
+    return dataclasses.replace(preprocess(contract), target_fs=fs(contract))
+
+
+def standardizer(contract):
+    """The fitted `DatasetStandardizer`, or None when the run used none."""
+    from keras_ecgpe.data.normalization import DatasetStandardizer
+
+    value = contract.get("standardizer")
+    return None if value is None else DatasetStandardizer.from_dict(dict(value))
+
+
+def model_name(contract) -> Optional[str]:
+    return contract.get("model_name")
+
+
+def package_version(contract) -> Optional[str]:
+    return contract.get("keras_ecgpe_version")
+
+
+def data_info(contract) -> dict:
+    return dict(contract.get("data") or {})
+
+
+def cache_path(contract) -> Optional[Path]:
+    value = data_info(contract).get("cache_path")
+    return None if value is None else Path(value)
+
+
+def cache_key(contract) -> Optional[str]:
+    return data_info(contract).get("cache_key")

@@ -1,0 +1,154 @@
+"""Scores ECG record files with a trained model, in Keras or in LiteRT, the same way.
+
+One preprocessing path serves both backends: read the record (any format `read_record`
+supports, converted to mV in canonical lead order), apply the run's preprocessing with
+resampling to the contract's fs from whatever rate the file has, the per-lead
+normalisation and the dataset standardiser, cut sliding windows with the contract's
+stride (or the centre window, if the model was evaluated that way), run the backend on
+every window, aggregate the window logits per record, then report calibrated
+probabilities and decisions at the stored thresholds. Only the window -> logits step
+differs between a `.keras` model and its `.tflite`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from keras_ecgpe.data.preprocessing import (
+    apply_preprocessing,
+    centre_window,
+    sliding_windows,
+)
+from keras_ecgpe.data.readers import read_record
+from keras_ecgpe.errors import ConfigError, RecordError
+from keras_ecgpe.evaluation.aggregation import aggregate_windows
+from keras_ecgpe.inference import contract_io
+from keras_ecgpe.inference.tflite_runner import TFLiteRunner
+
+_BATCH = 64
+
+
+class Predictor:
+    """A model plus its contract, turning records into probabilities and decisions.
+
+    Build it with `Predictor.load(path)`: `path` is a run directory, a `.keras` model with
+    `contract.json` beside it, or an exported `.tflite` carrying its contract as metadata.
+
+    Args:
+        contract: the run's contract (see `keras_ecgpe.export.contract_io`).
+        logits_fn: `(n, window, 12)` float32 windows -> `(n, C)` logits.
+        backend: "keras" or "tflite", for reports.
+        source: where the model came from.
+
+    Example:
+    >>> predictor = Predictor.load("runs/pe/export/float32/model.tflite")  # doctest: +SKIP
+    >>> predictor.predict_file("real-ecg/cinc/HR06000")["decisions"]  # doctest: +SKIP
+    {'PE': 0}
+    """
+
+    def __init__(self, contract: dict, logits_fn, backend: str, source: str):
+        self.contract = contract_io.check_contract(contract, where=source)
+        self.logits_fn, self.backend, self.source = logits_fn, backend, source
+        self.labels = contract_io.label_names(contract)
+        self.preprocess = contract_io.inference_preprocess(contract)
+        self.standardizer = contract_io.standardizer(contract)
+
+    @classmethod
+    def load(cls, path, num_threads: int = 1) -> "Predictor":
+        """Loads a run directory, a `.keras` model or a `.tflite` file.
+
+        Raises:
+            ConfigError: unknown kind of file, missing or mismatched contract.
+        """
+        path = Path(path)
+        if path.suffix == ".tflite":
+            runner = TFLiteRunner(path, num_threads=num_threads)
+            payload = runner.metadata()
+            if not payload or "contract" not in payload:
+                raise ConfigError(f"{path}: no keras_ecgpe contract embedded; export it with "
+                                  "`ecgpe-keras export` so it carries its preprocessing")
+            contract = contract_io.check_contract(payload["contract"], where=str(path))
+            if (runner.window, runner.num_classes) != (
+                    contract_io.window(contract), len(contract_io.label_names(contract))):
+                raise ConfigError(f"{path}: input/output shapes do not match its contract")
+            return cls(contract, runner.logits, "tflite", str(path))
+        files = contract_io.locate_run(path)
+        contract = contract_io.load_contract(files.contract)
+        model = _load_keras(files.model)
+        if model.input_shape[1] != contract_io.window(contract):
+            raise ConfigError(f"{files.model}: input length {model.input_shape[1]} differs "
+                              f"from the contract's window {contract_io.window(contract)}")
+        return cls(contract, lambda x: _keras_logits(model, x), "keras", str(files.model))
+
+    def windows(self, record) -> np.ndarray:
+        """The model's input windows of one `ECGRecord`: float32 `(n, window, 12)`.
+
+        Raises:
+            RecordError: naming the record's file, when it does not fit the contract
+                (too short, NaN, a rate that cannot be resampled to fs).
+        """
+        try:
+            x, fs = apply_preprocessing(record.signal, record.fs, self.preprocess)
+            if abs(fs - contract_io.fs(self.contract)) > 1e-6:
+                raise RecordError(None, f"resampled to {fs:g} Hz, not the model's "
+                                        f"{contract_io.fs(self.contract):g} Hz")
+            if self.standardizer is not None:
+                x = self.standardizer.transform(x)
+            window = contract_io.window(self.contract)
+            if contract_io.eval_mode(self.contract) == "centre":
+                windows = centre_window(x, window)[None]
+            else:
+                windows, _ = sliding_windows(x, window, contract_io.stride(self.contract))
+        except (RecordError, ConfigError) as exc:
+            problem = getattr(exc, "problem", str(exc))
+            raise RecordError(record.path, f"does not fit the model's contract: {problem}") \
+                from None
+        return windows
+
+    def predict_record(self, record) -> dict:
+        """Scores one `ECGRecord`: record logits, probabilities and decisions per label."""
+        windows = self.windows(record)
+        logits = np.concatenate([np.asarray(self.logits_fn(windows[k:k + _BATCH]))
+                                 for k in range(0, len(windows), _BATCH)])
+        _, z = aggregate_windows(logits, np.zeros(len(logits)), contract_io.aggregate(
+            self.contract))
+        probabilities = contract_io.probabilities(self.contract, z)[0]
+        decisions = contract_io.decisions(self.contract, z)[0]
+        return {"record": record.path, "record_id": record.record_id, "windows": len(windows),
+                "logits": dict(zip(self.labels, map(float, z[0]))),
+                "probabilities": dict(zip(self.labels, map(float, probabilities))),
+                "decisions": dict(zip(self.labels, map(int, decisions)))}
+
+    def predict_file(self, path: os.PathLike | str) -> dict:
+        """Reads and scores one record file (see `read_record` for the formats)."""
+        return self.predict_record(read_record(path))
+
+    def predict_files(self, paths) -> list:
+        """Scores every file; one that cannot be scored gets `{"record", "error"}` instead."""
+        results = []
+        for path in paths:
+            try:
+                results.append({**self.predict_file(path), "record": str(path)})
+            except (RecordError, ConfigError) as exc:
+                results.append({"record": str(path), "error": str(exc)})
+        return results
+
+
+def _load_keras(path):
+    import keras
+
+    import keras_ecgpe.models  # noqa: F401  registers the zoo's classes
+
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: cannot load the Keras model ({exc})") from None
+
+
+def _keras_logits(model, windows) -> np.ndarray:
+    import keras
+
+    return keras.ops.convert_to_numpy(model(windows, training=False)).astype(np.float32)
