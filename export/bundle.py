@@ -66,7 +66,7 @@ def load_keras_model(path):
     import keras_ecgpe.models  # noqa: F401  registers the zoo's classes
 
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
     except (OSError, ValueError, TypeError) as exc:
         raise ExportError(f"{path}: cannot load the Keras model ({exc})") from None
 

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     from keras_ecgpe.errors import ECGPEError
 
     try:
-        model = keras.saving.load_model(args.model, safe_mode=True)
+        model = keras.saving.load_model(args.model, compile=False, safe_mode=True)
         windows = np.load(args.representative, allow_pickle=False)
         blob = convert_model(model, args.mode, window=args.window, representative=windows,
                              int8_io=args.int8_io)

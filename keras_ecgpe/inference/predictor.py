@@ -143,7 +143,7 @@ def _load_keras(path):
     import keras_ecgpe.models  # noqa: F401  registers the zoo's classes
 
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError(f"{path}: cannot load the Keras model ({exc})") from None
 
