@@ -8,7 +8,7 @@ from keras_ecgpe import __version__
 from keras_ecgpe.cli.data_commands import data
 from keras_ecgpe.cli.export_commands import export, predict
 from keras_ecgpe.cli.models_commands import models
-from keras_ecgpe.cli.train_commands import evaluate, train
+from keras_ecgpe.cli.train_commands import compare, evaluate, train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +21,7 @@ cli.add_command(data)
 cli.add_command(models)
 cli.add_command(train)
 cli.add_command(evaluate)
+cli.add_command(compare)
 cli.add_command(export)
 cli.add_command(predict)
 

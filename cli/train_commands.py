@@ -1,4 +1,4 @@
-"""`ecgpe-keras train` and `ecgpe-keras evaluate`: thin adapters over keras_ecgpe.training."""
+"""`ecgpe-keras train`, `compare` and `evaluate`: thin adapters over keras_ecgpe.training."""
 
 from __future__ import annotations
 
@@ -10,43 +10,87 @@ import click
 from keras_ecgpe.cli.errors import reported_errors
 
 
+def _config(config_file, assignments, named):
+    """Config file, then --set overrides, then named options (None: not given)."""
+    from keras_ecgpe.training.config import TrainConfig
+
+    config = TrainConfig.from_file(config_file) if config_file else TrainConfig()
+    return config.with_overrides(assignments).with_values(
+        {key: value for key, value in named.items() if value is not None})
+
+
+def _runtime_values(strategy, precision, xla) -> dict:
+    # XLA needs op determinism off (Keras silently drops XLA under determinism).
+    xla_values = {} if xla is None else {"training.jit_compile": xla} if not xla else {
+        "training.jit_compile": True, "training.deterministic": False}
+    return {"training.strategy": strategy, "training.precision": precision, **xla_values}
+
+
+_COMMON = [
+    click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+                 help="Run configuration (.yaml/.yml/.json)."),
+    click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
+                 help="Override one setting, e.g. --set training.epochs=3 (repeatable)."),
+    click.option("--data", "cache", type=click.Path(exists=True, file_okay=False),
+                 help="Prepared cache to train on."),
+    click.option("--epochs", type=click.IntRange(min=1)),
+    click.option("--seed", type=click.IntRange(min=0)),
+    click.option("--strategy", type=click.Choice(["auto", "mirrored", "multiworker"]),
+                 help="Devices: one (auto), local GPUs/logical CPUs (mirrored), the TF_CONFIG "
+                      "cluster (multiworker). training.batch_size is per replica."),
+    click.option("--precision", type=click.Choice(["float32", "mixed_float16",
+                                                    "mixed_bfloat16"])),
+    click.option("--xla/--no-xla", default=None,
+                 help="XLA compilation (--xla also turns op determinism off)."),
+    click.option("--overwrite", is_flag=True, help="Replace a previous run in --out."),
+    click.option("--resume", is_flag=True,
+                 help="Continue the unfinished run (or cross-validation) in --out."),
+]
+
+
+def _common(function):
+    for option in reversed(_COMMON):
+        function = option(function)
+    return function
+
+
 @click.command()
-@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-              help="Run configuration (.yaml/.yml/.json).")
-@click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-              help="Override one setting, e.g. --set training.epochs=3 (repeatable).")
+@_common
 @click.option("--out", type=click.Path(file_okay=False),
               help="Run directory (default runs/<model>-<time>; the demo: ecgpe-demo).")
-@click.option("--data", "cache", type=click.Path(exists=True, file_okay=False),
-              help="Prepared cache to train on (its train/validation splits).")
 @click.option("--model", help="Registered model name (ecgpe-keras models list).")
-@click.option("--epochs", type=click.IntRange(min=1))
 @click.option("--init-from", type=click.Path(exists=True),
               help="Pretrained run directory or .keras file (with its contract.json).")
 @click.option("--finetune", type=click.Choice(["linear", "full", "gradual"]))
-@click.option("--seed", type=click.IntRange(min=0))
-@click.option("--overwrite", is_flag=True, help="Replace a previous run in --out.")
-def train(config_file, assignments, out, cache, model, epochs, init_from, finetune, seed,
-          overwrite) -> None:
+@click.option("--cv", "folds", type=click.IntRange(min=2),
+              help="Repeated patient-level k-fold cross-validation over the non-test records.")
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Repeats of --cv (each with a new fold assignment).")
+@click.option("--max-train-records", type=click.IntRange(min=4),
+              help="With --cv: cap each fold's training part (patient-level, stratified).")
+def train(config_file, assignments, cache, epochs, seed, strategy, precision, xla, overwrite,
+          resume, out, model, init_from, finetune, folds, repeats, max_train_records) -> None:
     """Train a model; without data, run the SYNTHETIC demo (pretrain, fine-tune, evaluate).
 
     Named options win over --set, which wins over --config. The run directory gets the
-    config, history, best/last checkpoints, contract.json and validation reports.
+    config, history, best/last checkpoints, contract.json and validation reports. With
+    --cv K, every fold is a run under OUT/cv/ and OUT/cv_summary.{json,txt} summarise them;
+    the test split is left for one final evaluation.
     """
-    from keras_ecgpe.training.config import TrainConfig
-
     named = {"data.cache": cache, "model.name": model, "training.epochs": epochs,
              "transfer.init_from": init_from, "transfer.finetune": finetune,
-             "training.seed": seed}
+             "training.seed": seed, **_runtime_values(strategy, precision, xla)}
     with reported_errors():
-        config = TrainConfig.from_file(config_file) if config_file else TrainConfig()
-        config = config.with_overrides(assignments).with_values(
-            {key: value for key, value in named.items() if value is not None})
+        from keras_ecgpe.errors import ConfigError
+
+        config = _config(config_file, assignments, named)
+        if (repeats != 1 or max_train_records) and not folds:
+            raise ConfigError("--repeats and --max-train-records go with --cv K")
         if not config.data.has_data:
-            from keras_ecgpe.errors import ConfigError
             from keras_ecgpe.training.demo_run import default_demo_run
 
-            if config_file or assignments or model or epochs or init_from or finetune:
+            if config_file or assignments or model or epochs or init_from or finetune \
+                    or folds:
                 raise ConfigError("no training data: give --data CACHE (or data.source and "
                                   "data.root); run `ecgpe-keras train` with at most --out "
                                   "and --seed for the SYNTHETIC demo")
@@ -54,15 +98,54 @@ def train(config_file, assignments, out, cache, model, epochs, init_from, finetu
                        "patients).")
             default_demo_run(out or "ecgpe-demo", seed=config.training.seed)
             return
+        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = out or f"runs/{config.model.name}-{'cv-' if folds else ''}{stamp}"
+        if folds:
+            from keras_ecgpe.training.cross_validation import cross_validate
+
+            cross_validate(config, out, k=folds, repeats=repeats,
+                           max_train_records=max_train_records, overwrite=overwrite,
+                           resume=resume)
+            return
         from keras_ecgpe.training.trainer import train_run
 
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        result = train_run(config, out or f"runs/{config.model.name}-{stamp}",
-                           overwrite=overwrite)
+        result = train_run(config, out, overwrite=overwrite, resume=resume)
     tag = " (SYNTHETIC data)" if result.synthetic else ""
     click.echo(f"Run {result.run_dir}{tag}: best epoch {result.best_epoch} of "
                f"{result.epochs_run}, validation macro AUROC "
                f"{result.val_metrics['auroc']:.3f}; model {result.best_model}")
+
+
+@click.command()
+@_common
+@click.option("--init-from", type=click.Path(exists=True), required=True,
+              help="Pretrained run directory (its config.yaml names the scratch architecture).")
+@click.option("--cv", "folds", type=click.IntRange(min=2), required=True,
+              help="Folds of the patient-level cross-validation.")
+@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--arms", default="scratch,linear,full", show_default=True,
+              help="Comma-separated: scratch, linear, full, gradual.")
+@click.option("--max-train-records", type=click.IntRange(min=4),
+              help="Cap each fold's training part, e.g. 150 (patient-level, stratified).")
+@click.option("--out", type=click.Path(file_okay=False), required=True)
+def compare(config_file, assignments, cache, epochs, seed, strategy, precision, xla,
+            overwrite, resume, init_from, folds, repeats, arms, max_train_records,
+            out) -> None:
+    """Scratch vs linear probe vs full fine-tuning on the same folds: a paired table.
+
+    Writes OUT/<arm>/ (one cross-validation per arm), OUT/comparison.md and .json.
+    """
+    named = {"data.cache": cache, "training.epochs": epochs, "training.seed": seed,
+             **_runtime_values(strategy, precision, xla)}
+    with reported_errors():
+        from keras_ecgpe.training.comparison import compare_arms
+
+        config = _config(config_file, assignments, named)
+        compare_arms(config, out, init_from=init_from,
+                     arms=[a.strip() for a in arms.split(",") if a.strip()], k=folds,
+                     repeats=repeats, max_train_records=max_train_records,
+                     overwrite=overwrite, resume=resume)
+    click.echo(f"Comparison table: {out}/comparison.md")
 
 
 @click.command()

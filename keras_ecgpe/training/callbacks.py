@@ -9,10 +9,11 @@ epoch logs, plus the current `learning_rate`. Place it first so the CSV logger,
 checkpoint and progress bar see those entries. (The training `macro_auroc` next to it is
 Keras' AUC over augmented random training crops: a related, not identical, quantity.)
 
-`BestCheckpoint` writes `last.keras` every epoch and `best.keras` whenever the monitored
-value improves, each atomically (saved under a temporary name in the same directory, then
-`os.replace`d), and stops training after `patience` epochs without improvement. Its state
-survives several `fit` calls (gradual unfreezing fits once per phase).
+`BestCheckpoint` writes `last.keras` every epoch, then (if `resumable`) the resume state
+of `resume.py`, then `best.keras` whenever the monitored value improves, each atomically
+(saved under a temporary name in the same directory, then `os.replace`d), and stops
+training after `patience` epochs without improvement. Its state survives several `fit`
+calls (gradual unfreezing fits once per phase) and a killed process (`restore`).
 """
 
 from __future__ import annotations
@@ -77,9 +78,12 @@ class ValidationMetrics(keras.callbacks.Callback):
         window_logits, window_records = predict_windows(self.model, self.cache, self.rows,
                                                         self.plan)
         weights = self.cache.label_mask[window_records]
-        logs["val_loss"] = float(self.loss(self.cache.labels[window_records],
-                                           window_logits.astype(np.float32),
-                                           sample_weight=weights))
+        # Keras divides a loss by the replicas in sync under a strategy (each replica's
+        # share of the gradient); this is the whole validation set's loss: undo it.
+        replicas = self.model.distribute_strategy.num_replicas_in_sync
+        logs["val_loss"] = replicas * float(self.loss(self.cache.labels[window_records],
+                                                      window_logits.astype(np.float32),
+                                                      sample_weight=weights))
         ids, logits = aggregate(window_logits, window_records, self.plan.aggregate)
         metrics = compute_metrics(self.cache.labels[ids], logits, 0.5,
                                   mask=self.cache.label_mask[ids], label_names=self.label_names,
@@ -99,6 +103,9 @@ class BestCheckpoint(keras.callbacks.Callback):
         monitor: a log key, e.g. "val_macro_auroc" (higher is better) or "val_loss"
             (lower is better).
         patience: epochs without improvement before training stops.
+        resumable: also write the resume state (`resume.save_state`) every epoch, between
+            `last.keras` and `best.keras`, so `best.keras` never runs ahead of the state.
+        steps_per_epoch: recorded in the state (a continued run must match it).
 
     Attributes:
         best_epoch: 0-based epoch of the best value (None before one was finite).
@@ -106,12 +113,19 @@ class BestCheckpoint(keras.callbacks.Callback):
         stopped: True once patience ran out.
     """
 
-    def __init__(self, directory, monitor="val_macro_auroc", patience=10):
+    def __init__(self, directory, monitor="val_macro_auroc", patience=10, *,
+                 resumable=False, steps_per_epoch=0):
         super().__init__()
         self.directory = Path(directory)
         self.monitor, self.patience = monitor, int(patience)
+        self.resumable, self.steps_per_epoch = resumable, int(steps_per_epoch)
         self.higher_is_better = monitor != "val_loss"
         self.best_epoch, self.best_value, self.wait, self.stopped = None, None, 0, False
+
+    def restore(self, state) -> None:
+        """Takes the early-stopping and best-metric state of a `resume.TrainingState`."""
+        self.best_epoch, self.best_value = state.best_epoch, state.best_value
+        self.wait, self.stopped = int(state.wait), bool(state.stopped)
 
     def _improved(self, value) -> bool:
         if value is None or not math.isfinite(value):
@@ -127,11 +141,20 @@ class BestCheckpoint(keras.callbacks.Callback):
                            f"({sorted(logs)}); put ValidationMetrics before it")
         atomic_save_model(self.model, self.directory / "last.keras")
         value = float(logs[self.monitor])
-        if self._improved(value):
+        improved = self._improved(value)
+        if improved:
             self.best_epoch, self.best_value, self.wait = int(epoch), value, 0
+        else:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self.stopped = True
+                self.model.stop_training = True
+        if self.resumable:
+            from keras_ecgpe.training.resume import TrainingState, save_state
+
+            save_state(self.directory, self.model, TrainingState(
+                epochs_done=int(epoch) + 1, steps_per_epoch=self.steps_per_epoch,
+                best_epoch=self.best_epoch, best_value=self.best_value, wait=self.wait,
+                stopped=self.stopped))
+        if improved:
             atomic_save_model(self.model, self.directory / "best.keras")
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.stopped = True
-            self.model.stop_training = True

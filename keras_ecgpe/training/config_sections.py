@@ -17,6 +17,7 @@ from keras_ecgpe.training.config_fields import Section
 
 MONITORS = ("val_loss",) + tuple(f"val_macro_{name}" for name in METRIC_NAMES)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "mirrored", "multiworker")
 _field = dataclasses.field
 
 
@@ -140,7 +141,10 @@ class ScheduleSection(Section):
 @dataclasses.dataclass(frozen=True)
 class TrainingSection(Section):
     """`deterministic` enables TensorFlow op determinism (same seed, same run on CPU); it
-    excludes `jit_compile`."""
+    excludes `jit_compile`. `strategy` spreads training over devices (see `distribute.py`):
+    "auto" (one device), "mirrored" (all local GPUs, else the logical CPU devices) or
+    "multiworker" (the cluster in TF_CONFIG). `batch_size` is PER REPLICA: one step
+    trains on `batch_size x replicas` windows (the global batch)."""
 
     NAME = "training"
     SPEC = {"epochs": dict(kind="int", low=1), "batch_size": dict(kind="int", low=1),
@@ -149,7 +153,8 @@ class TrainingSection(Section):
             "precision": dict(kind="str", choices=PRECISIONS),
             "jit_compile": dict(kind="bool"),
             "steps_per_epoch": dict(kind="int", low=1, optional=True),
-            "deterministic": dict(kind="bool")}
+            "deterministic": dict(kind="bool"),
+            "strategy": dict(kind="str", choices=STRATEGIES)}
     epochs: int = 50
     batch_size: int = 64
     seed: int = 0
@@ -159,6 +164,7 @@ class TrainingSection(Section):
     jit_compile: bool = False
     steps_per_epoch: Optional[int] = None
     deterministic: bool = True
+    strategy: str = "auto"
 
     def validate(self):
         if self.jit_compile and self.deterministic:

@@ -2,7 +2,7 @@
 
 Kept apart from the loop in `trainer.py` so a cross-validation or distributed trainer can
 reuse it: `build_run_model` inside a strategy scope, `make_loss_for`, `make_optimizer`,
-then `fit_phases`.
+`build_optimizer`, then `fit_phases`.
 """
 
 from __future__ import annotations
@@ -99,20 +99,32 @@ def training_phases(config, model) -> List[Tuple[int, int, Optional[int]]]:
                         config.transfer.gradual_epochs_per_stage)
 
 
-def fit_phases(model, optimizer, loss, dataset, *, config, callbacks, checkpoint,
-               steps_per_epoch: Optional[int], verbose, say) -> int:
+def build_optimizer(config, model, optimizer) -> None:
+    """Creates the optimizer's variables now (not at the first step), on every variable
+    gradual unfreezing will ever train, so a resumed run can load them before `fit`."""
+    if training_phases(config, model)[0][2] is not None:
+        model.backbone.trainable = True
+    optimizer.build(model.trainable_variables)
+
+
+def fit_phases(model, optimizer, loss, dataset_for, *, config, callbacks, checkpoint,
+               steps_per_epoch: Optional[int], verbose, say, initial_epoch: int = 0,
+               prepare=None) -> int:
     """Compiles and fits each phase with one optimizer (its moments and step count carry
-    over); returns the number of epochs run.
+    over); returns the number of epochs run (counting those before `initial_epoch`).
 
     Gradual unfreezing changes the trainable set, which Keras fixes at compile time, so
-    each phase recompiles; the optimizer is built on every variable first.
+    each phase recompiles; build the optimizer first (`build_optimizer`). Each phase gets
+    `dataset_for(first_epoch)`: a fresh training stream positioned at that epoch, so the
+    data order depends on the epoch alone, not on how many `fit` calls (or processes,
+    for a resumed run) came before. `prepare(model)` runs after each compile.
     """
     phases = training_phases(config, model)
-    if phases[0][2] is not None:
-        model.backbone.trainable = True
-        optimizer.build(model.trainable_variables)
-    epochs_run = 0
+    epochs_run = initial_epoch
     for start, end, unfrozen in phases:
+        if end <= initial_epoch:
+            continue
+        start = max(start, initial_epoch)
         if unfrozen is not None:
             set_unfrozen_stages(model, unfrozen)
             say(f"Gradual unfreezing: epochs {start + 1}-{end}, top {unfrozen} backbone "
@@ -121,7 +133,9 @@ def fit_phases(model, optimizer, loss, dataset, *, config, callbacks, checkpoint
                                    num_labels=model.output_shape[-1])
         model.compile(optimizer=optimizer, loss=loss, metrics=[metric],
                       jit_compile=config.training.jit_compile)
-        history = model.fit(dataset, epochs=end, initial_epoch=start,
+        if prepare is not None:
+            prepare(model)
+        history = model.fit(dataset_for(start), epochs=end, initial_epoch=start,
                             steps_per_epoch=steps_per_epoch, callbacks=callbacks,
                             verbose=verbose, shuffle=False)  # the dataset shuffles itself
         epochs_run = start + len(history.epoch)

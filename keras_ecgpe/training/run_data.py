@@ -10,6 +10,7 @@ aggregated per record by max or mean, exactly as the model's contract states.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from pathlib import Path
 from typing import Optional
 
@@ -20,6 +21,7 @@ from keras_ecgpe.data.normalization import DatasetStandardizer
 from keras_ecgpe.errors import ConfigError
 
 PREDICT_BATCH = 256  # windows per predict batch: no gradients, so larger than training
+_LOCAL_STEPS = weakref.WeakKeyDictionary()  # model -> its traced inference step
 
 
 @dataclasses.dataclass
@@ -64,15 +66,31 @@ def resolve_cache(data, out_dir, *, progress=None) -> PreparedCache:
     return cache
 
 
-def split_indices(cache: PreparedCache):
-    """`(train, validation)` record indices from the cache's split column.
+def split_indices(cache: PreparedCache, rows=None):
+    """`(train, validation)` record indices: the cache's split column, or `rows`.
+
+    Args:
+        cache: the prepared cache.
+        rows: None, or `(train, validation)` index arrays chosen by the caller (a
+            cross-validation fold); they may not overlap nor include a `test` record.
 
     Raises:
-        ConfigError: an empty training or validation split, or a validation split in
-            which no class has both positive and negative labelled records (nothing could
-            be selected on it).
+        ConfigError: an empty training or validation part, overlapping parts, test
+            records, or a validation part in which no class has both positive and
+            negative labelled records (nothing could be selected on it).
     """
-    train, val = cache.indices("train"), cache.indices("validation")
+    if rows is None:
+        train, val = cache.indices("train"), cache.indices("validation")
+    else:
+        train, val = (np.unique(np.asarray(r, dtype=np.int64)) for r in rows)
+        if np.intersect1d(train, val).size:
+            raise ConfigError(f"{cache.path}: the given training and validation records "
+                              "overlap")
+        test = np.isin(cache.splits[np.concatenate([train, val])], ["test"])
+        if test.any():
+            raise ConfigError(f"{cache.path}: the given training/validation records include "
+                              f"{int(test.sum())} test record(s); the test split is never "
+                              "used for training or selection")
     for name, rows in (("train", train), ("validation", val)):
         if rows.size == 0:
             raise ConfigError(f"{cache.path}: the cache has no `{name}` records; prepare it "
@@ -84,6 +102,18 @@ def split_indices(cache: PreparedCache):
         raise ConfigError(f"{cache.path}: no class has both positive and negative records in "
                           "the validation split; checkpoints could not be selected on it")
     return train, val
+
+
+def fit_standardizer_rows(cache: PreparedCache, rows) -> DatasetStandardizer:
+    """Per-lead mean/std of the given training records (any split but `test`).
+
+    `pipeline.fit_standardizer` admits only the cache's `train` split; a cross-validation
+    fold also trains on records of the cache's `validation` split, so it comes here.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if np.isin(cache.splits[rows], ["test"]).any():
+        raise ConfigError(f"{cache.path}: the standardiser may not see test records")
+    return DatasetStandardizer().fit(cache.signal(int(i)) for i in rows)
 
 
 def positive_weights(cache: PreparedCache, rows) -> list:
@@ -103,8 +133,34 @@ def predict_windows(model, cache: PreparedCache, rows, plan: WindowPlan):
     dataset = evaluation_dataset(cache, rows, window=plan.window, mode=plan.mode,
                                  stride=plan.stride, batch_size=PREDICT_BATCH,
                                  standardizer=plan.standardizer)
+    if _distributed():
+        return _predict_locally(model, dataset), records
     logits = model.predict(dataset.map(lambda x, y, index: x), verbose=0)
     return np.asarray(logits, dtype=np.float64), records
+
+
+def _distributed() -> bool:
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy() and tf.distribute.in_cross_replica_context()
+
+
+def _predict_locally(model, dataset) -> np.ndarray:
+    """Logits of every window, in order, on this process alone.
+
+    Under a strategy `model.predict` splits the windows over the replicas and, with
+    several workers, each worker sees only its shard (in an order that breaks the
+    record aggregation): every worker scores the whole set itself instead.
+    """
+    import tensorflow as tf
+
+    step = _LOCAL_STEPS.get(model)
+    if step is None:  # traced once per model, not once per epoch
+        owner = weakref.ref(model)  # a strong reference would keep the key alive forever
+        step = tf.function(lambda x: owner()(x, training=False), reduce_retracing=True)
+        _LOCAL_STEPS[model] = step
+    out = [np.asarray(step(x), dtype=np.float64) for x, _, _ in dataset]
+    return np.concatenate(out, axis=0)
 
 
 def aggregate(window_logits, window_records, how: str):

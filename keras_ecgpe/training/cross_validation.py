@@ -1,0 +1,147 @@
+"""`cross_validate`: repeated patient-level k-fold training for small cohorts.
+
+Layout of `out_dir`:
+
+    config.yaml          the configuration every fold trains with
+    cv_plan.json         options and, per fold, the record ids of train/validation/heldout
+    cv/r{r}-f{k}/        one ordinary run directory per fold (config, history, best.keras,
+                         contract.json, validation reports, run.json) + heldout.json
+    cv_summary.json      per-fold held-out metrics, their mean and SD, pooled metrics with
+    cv_summary.txt       patient bootstrap 95 % intervals (see `cv_summary.py`)
+
+The cache's `test` split is not touched (see `cv_plan.py`): cross-validation estimates how
+well the recipe works; the final model is trained the ordinary way and scored once on
+the test split with `evaluate_run`. Continuing (`resume=True`) skips every fold whose run
+directory holds `heldout.json`, resumes an unfinished fold run from its last epoch and
+starts the others.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.training.runtime import prepare_run_dir
+
+PLAN_FILE = "cv_plan.json"
+SUMMARY_FILE = "cv_summary.json"
+
+
+def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> Optional[dict]:
+    """Prepares `out`; returns the finished summary when there is nothing left to do."""
+    if (out / PLAN_FILE).is_file() and not overwrite:
+        if not resume:
+            done = "a finished" if (out / SUMMARY_FILE).is_file() else "an unfinished"
+            raise ConfigError(f"{out}: holds {done} cross-validation; "
+                              f"{'continue it with --resume or ' if done != 'a finished' else ''}"
+                              "replace it with --overwrite")
+        saved = json.loads((out / PLAN_FILE).read_text("utf-8"))
+        if saved != plan:
+            raise ConfigError(f"{out}: the cross-validation there was planned with other "
+                              "data, folds or settings; use the same ones, or --overwrite")
+        if (out / SUMMARY_FILE).is_file():
+            return json.loads((out / SUMMARY_FILE).read_text("utf-8"))
+        return None
+    prepare_run_dir(out, overwrite=overwrite, marker=PLAN_FILE)
+    return None
+
+
+def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
+                   max_train_records: Optional[int] = None, inner_validation: float = 0.2,
+                   n_boot: Optional[int] = None, progress: bool = True,
+                   overwrite: bool = False, resume: bool = False) -> dict:
+    """Trains and scores every fold of a repeated patient-level k-fold; writes a summary.
+
+    Args:
+        config: the `TrainConfig` of every fold run (its `data` must name a cache).
+        out_dir: the cross-validation directory (layout above).
+        k, repeats: folds per repeat and repeats (folds from `training.seed`).
+        max_train_records: cap on each fold's training part (see `cv_plan.plan_folds`).
+        inner_validation: share of the training part used for selection.
+        n_boot: bootstrap resamples of the pooled intervals (default
+            `evaluation.bootstrap`; 0: none).
+        progress: print progress.
+        overwrite: replace a previous cross-validation in `out_dir`.
+        resume: continue one: finished folds are skipped, an unfinished one resumed.
+
+    Returns:
+        The summary dict written to `cv_summary.json`.
+
+    Raises:
+        ConfigError: no cache, unusable folds, or an occupied `out_dir`.
+
+    Example:
+    >>> summary = cross_validate(config, "runs/cv", k=5, repeats=2)  # doctest: +SKIP
+    >>> summary["pooled_auroc_mean_over_repeats"]["value"]  # doctest: +SKIP
+    """
+    from keras_ecgpe.data.cache import PreparedCache
+    from keras_ecgpe.training.contract import is_synthetic
+    from keras_ecgpe.training.cv_plan import plan_folds
+    from keras_ecgpe.training.cv_report import summary_text
+    from keras_ecgpe.training.cv_summary import (HELDOUT_FILE, read_heldout, score_heldout,
+                                                 summarize)
+    from keras_ecgpe.training.resume import run_status
+    from keras_ecgpe.training.trainer import train_run
+
+    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    if config.data.cache is None:
+        raise ConfigError("cross-validation needs a prepared cache (`data.cache`, --data)")
+    cache = PreparedCache.open(config.data.cache)
+    seed = config.training.seed
+    folds = plan_folds(cache, k=k, repeats=repeats, seed=seed,
+                       inner_validation=inner_validation, max_train_records=max_train_records)
+    plan = {"k": int(k), "repeats": int(repeats), "seed": seed,
+            "inner_validation": inner_validation, "max_train_records": max_train_records,
+            "cache": str(cache.path), "cache_key": cache.key,
+            "test_split": "not used: kept for one final evaluation",
+            "folds": [fold.to_dict(cache) for fold in folds]}
+    out = Path(out_dir)
+    finished = _open_out(out, plan, overwrite=overwrite, resume=resume)
+    if finished is not None:
+        say(f"{out}: cross-validation already finished; nothing to do")
+        return finished
+    if not (out / PLAN_FILE).is_file():
+        atomic_write_bytes(out / "config.yaml", config.to_yaml().encode("utf-8"))
+        atomic_write_json(out / PLAN_FILE, plan)
+    synthetic = is_synthetic(cache)
+    say(f"Cross-validation{' (SYNTHETIC data)' if synthetic else ''}: {repeats} x {k} folds "
+        f"over {sum(len(f.heldout) for f in folds[:k])} non-test records of {cache.path}; "
+        "the test split is not used")
+    results = []
+    for fold in folds:
+        run_dir = out / "cv" / fold.name
+        if (run_dir / HELDOUT_FILE).is_file():
+            say(f"[{fold.name}] finished earlier: skipped")
+            results.append(read_heldout(run_dir))
+            continue
+        status = run_status(run_dir)
+        if status != "finished":
+            say(f"[{fold.name}] {'resuming' if status == 'unfinished' else 'training'}: "
+                f"{len(fold.train)} train / {len(fold.validation)} validation / "
+                f"{len(fold.heldout)} held-out records")
+            train_run(config, run_dir, progress=progress, rows=(fold.train, fold.validation),
+                      resume=resume)
+        result = score_heldout(run_dir, cache, fold, config)
+        say(f"[{fold.name}] held-out macro AUROC {_num(result['macro']['auroc'])}")
+        results.append(result)
+    n_boot = config.evaluation.bootstrap if n_boot is None else int(n_boot)
+    summary = summarize(results, cache, repeats=repeats, n_boot=n_boot, seed=seed,
+                        config=config)
+    summary.update(synthetic=synthetic, k=int(k), repeats=int(repeats),
+                   max_train_records=max_train_records, cache=str(cache.path),
+                   label_names=list(cache.label_names),
+                   test_split="not used: kept for one final evaluation of the final model")
+    atomic_write_bytes(out / "cv_summary.txt", summary_text(summary).encode("utf-8"))
+    atomic_write_json(out / SUMMARY_FILE, summary)  # last: marks the cross-validation done
+    over = summary["pooled_auroc_mean_over_repeats"]
+    say(f"Cross-validation done{' (SYNTHETIC)' if synthetic else ''}: pooled macro AUROC "
+        f"{_num(over['value'])} (95 % CI {_num(over.get('ci_low'))}-"
+        f"{_num(over.get('ci_high'))}); {out / 'cv_summary.txt'}")
+    return summary
+
+
+def _num(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

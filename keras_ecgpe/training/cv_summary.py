@@ -1,0 +1,135 @@
+"""Scoring held-out folds and summarising them: per-fold metrics, mean and SD, pooled CIs.
+
+Each fold's best model scores its held-out records exactly as its contract says (windows,
+aggregation, the thresholds chosen on that fold's inner validation part) and the result
+goes to `<fold run>/heldout.json`, the mark of a finished fold.
+
+Pooling: the held-out records of one repeat cover every non-test record once, each scored
+by the model that never saw it. Before pooling, each fold's logits are shifted by its own
+threshold logit, so that "logit >= 0" is every record's own fold decision: thresholded
+metrics of the pool then follow each fold's rule, and the ranking metrics (AUROC, AP)
+compare records across folds on that common anchor (a convention: fold models do not share
+a scale). 95 % intervals are percentile bootstraps that resample PATIENTS, with the
+trained models held fixed (they do not include the variation of retraining).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from keras_ecgpe.data.atomic import atomic_write_json
+from keras_ecgpe.evaluation import (METRIC_NAMES, ThresholdChoice, bootstrap_ci,
+                                    compute_metrics, metrics_with_ci)
+from keras_ecgpe.evaluation.inputs import probability_to_logit
+from keras_ecgpe.evaluation.ranking import auroc
+
+HELDOUT_FILE = "heldout.json"
+
+
+def score_heldout(run_dir, cache, fold, config) -> dict:
+    """Scores `fold.heldout` with the fold run's best model; writes `heldout.json`."""
+    from keras_ecgpe.training.evaluate import _model_and_contract
+    from keras_ecgpe.training.run_data import WindowPlan, predict_records
+
+    model, contract, _ = _model_and_contract(run_dir)
+    y, logits, mask, ids = predict_records(model, cache, fold.heldout,
+                                           WindowPlan.from_contract(contract))
+    choice = ThresholdChoice.from_dict(contract["thresholds"])
+    metrics = compute_metrics(y, logits, choice, mask=mask, label_names=list(cache.label_names),
+                              fixed_specificity=config.evaluation.fixed_specificity,
+                              fixed_sensitivity=config.evaluation.fixed_sensitivity)
+    centred = logits - probability_to_logit(np.asarray(choice.thresholds))
+    result = {"fold": fold.name, "repeat": fold.repeat + 1, "n_heldout": int(len(ids)),
+              "n_train": int(len(fold.train)), "n_validation": int(len(fold.validation)),
+              "macro": metrics["macro"], "thresholds": contract["thresholds"],
+              "records": [str(cache.record_ids[i]) for i in ids],
+              "centred_logits": centred.tolist()}
+    atomic_write_json(Path(run_dir) / HELDOUT_FILE, result)
+    return result
+
+
+def read_heldout(run_dir) -> dict:
+    return json.loads((Path(run_dir) / HELDOUT_FILE).read_text("utf-8"))
+
+
+def pooled_arrays(results, cache, repeats: int):
+    """`(rows (n,), y (n, C), mask (n, C), logits (n, R, C))` aligned by record; every
+    repeat must cover the same records (it does: each holds out every record once)."""
+    index = {str(r): i for i, r in enumerate(cache.record_ids)}
+    rows = np.array(sorted(index[r] for res in results if res["repeat"] == 1
+                           for r in res["records"]), dtype=np.int64)
+    where = {int(r): j for j, r in enumerate(rows)}
+    logits = np.full((rows.size, repeats, len(cache.label_names)), np.nan)
+    for res in results:
+        for record, z in zip(res["records"], res["centred_logits"]):
+            logits[where[index[record]], res["repeat"] - 1] = z
+    if np.isnan(logits).any():
+        raise ValueError("the repeats of this cross-validation do not cover the same records")
+    return rows, cache.labels[rows], cache.label_mask[rows], logits
+
+
+def repeat_mean_auroc(y, mask, logits) -> float:
+    """Macro AUROC of the pooled logits of each repeat, averaged over repeats.
+
+    `y`, `mask`: `(n, C)`; `logits`: `(n, R, C)`. Classes without both labels are skipped.
+    """
+    values = []
+    for r in range(logits.shape[1]):
+        per_class = [auroc(y[m, c] > 0.5, logits[m, r, c])
+                     for c in range(y.shape[1]) for m in [mask[:, c] > 0]]
+        per_class = [v for v in per_class if np.isfinite(v)]
+        values.append(np.mean(per_class) if per_class else np.nan)
+    return float(np.mean(values))
+
+
+def paired_auroc_ci(y, mask, first, second=None, *, groups, n_boot, seed):
+    """Bootstrap (by patient) of `repeat_mean_auroc(first) - repeat_mean_auroc(second)`
+    (or of `first` alone): both arms are scored on the same resampled patients."""
+    n, repeats, n_classes = first.shape
+    stacked = first if second is None else np.concatenate([first, second], axis=1)
+    flat_y = np.repeat(y[:, None, :], stacked.shape[1], axis=1).reshape(n, -1)
+    flat_m = np.repeat(mask[:, None, :], stacked.shape[1], axis=1).reshape(n, -1)
+
+    def metric(yy, zz, mask):
+        yy = yy.reshape(len(yy), -1, n_classes)[:, 0]
+        mm = mask.reshape(len(yy), -1, n_classes)[:, 0]
+        zz = zz.reshape(len(zz), -1, n_classes)
+        value = repeat_mean_auroc(yy, mm, zz[:, :repeats])
+        return value if second is None else value - repeat_mean_auroc(yy, mm, zz[:, repeats:])
+
+    return bootstrap_ci(flat_y, stacked.reshape(n, -1), metric, n_boot=n_boot, seed=seed,
+                        groups=groups, mask=flat_m)
+
+
+def summarize(results, cache, *, repeats: int, n_boot: int, seed: int, config) -> dict:
+    """Per-fold metrics, their mean and SD, and pooled metrics with patient bootstrap CIs."""
+    folds = sorted(results, key=lambda r: (r["repeat"], r["fold"]))
+    per_metric = {}
+    for name in METRIC_NAMES:
+        values = [f["macro"][name] for f in folds if f["macro"].get(name) is not None]
+        per_metric[name] = {"mean": float(np.mean(values)) if values else None,
+                            "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+                            "n_folds": len(values)}
+    rows, y, mask, logits = pooled_arrays(folds, cache, repeats)
+    groups = cache.patient_ids[rows]
+    groups = groups if all(str(g) for g in groups) else None
+    pooled = []
+    for r in range(repeats):
+        common = dict(mask=mask, label_names=list(cache.label_names),
+                      fixed_specificity=config.evaluation.fixed_specificity,
+                      fixed_sensitivity=config.evaluation.fixed_sensitivity)
+        m = metrics_with_ci(y, logits[:, r], 0.5, n_boot=n_boot, seed=seed, groups=groups,
+                            **common) if n_boot else compute_metrics(y, logits[:, r], 0.5,
+                                                                     **common)
+        pooled.append({"repeat": r + 1, "macro": m["macro"], "macro_ci": m.get("macro_ci"),
+                       "n_records": int(rows.size)})
+    over = (paired_auroc_ci(y, mask, logits, groups=groups, n_boot=n_boot, seed=seed)
+            if n_boot else {"value": repeat_mean_auroc(y, mask, logits)})
+    return {"per_fold": [{k: f[k] for k in ("fold", "repeat", "n_train", "n_validation",
+                                            "n_heldout", "macro")} for f in folds],
+            "fold_mean_sd": per_metric, "pooled_per_repeat": pooled,
+            "pooled_auroc_mean_over_repeats": over,
+            "resampled_by": "patient" if groups is not None else "record"}
