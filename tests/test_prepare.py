@@ -72,7 +72,7 @@ def test_mixed_sampling_rates_skipped_with_reason_unless_resampled(real_ecg, tmp
         [str(real_ecg / "cinc" / "JS00001"), 0, "p2"],
         [str(real_ecg / "ptb" / "s0010_re"), 0, "p3"],  # 1000 Hz
     ])
-    source = make_source("pe", manifest)
+    source = make_source("pe", manifest, allow_absolute_paths=True)
     settings = SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0)
     cache, _ = prepare_dataset(source, tmp_path / "a", CONFIG, workers=1, split=settings)
     assert cache.n_records == 2
@@ -92,7 +92,8 @@ def test_corrupt_record_is_skipped_and_reported(real_ecg, tmp_path):
     (tmp_path / "E07500.mat").write_bytes(data[: len(data) // 2])  # truncated signal file
     manifest = _manifest(tmp_path, [["E07500", 1, "p1"],
                                     [str(real_ecg / "cinc" / "E07501"), 0, "p2"]])
-    cache, _ = prepare_dataset(make_source("pe", manifest), tmp_path / "c", CONFIG, workers=1,
+    cache, _ = prepare_dataset(make_source("pe", manifest, allow_absolute_paths=True),
+                               tmp_path / "c", CONFIG, workers=1,
                                split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
     assert list(cache.record_ids) == [str(real_ecg / "cinc" / "E07501")]
     assert "truncated" in _skips(tmp_path / "c")["E07500"]

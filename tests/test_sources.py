@@ -198,23 +198,24 @@ def test_medalcare_errors(tmp_path):
 
 # --- PE cohort manifest -------------------------------------------------------------------
 
-def _manifest(tmp_path, text):
+def _manifest(tmp_path, text, **options):
     records = tmp_path / "records"
     records.mkdir(exist_ok=True)
     for name in ("HR06000", "HR06001"):
         for ext in (".hea", ".mat"):
-            if not (records / (name + ext)).exists():
-                (records / (name + ext)).symlink_to(REAL / "cinc" / (name + ext))
+            if not (records / (name + ext)).exists():  # copies: links outside are refused
+                shutil.copyfile(REAL / "cinc" / (name + ext), records / (name + ext))
     path = tmp_path / "manifest.csv"
     path.write_text(text)
-    return PECohortSource(path)
+    return PECohortSource(path, **options)
 
 
 def test_pe_manifest_items_and_missing_record(tmp_path):
     absolute = REAL / "cinc" / "E07500"
     source = _manifest(tmp_path, "record,label,patient_id,split\n"
                                  "records/HR06000,1,p1,train\nrecords/HR06001.hea,0,p2,test\n"
-                                 f"{absolute},0,p3,validation\nrecords/gone,1,p4,test\n")
+                                 f"{absolute},0,p3,validation\nrecords/gone,1,p4,test\n",
+                       allow_absolute_paths=True)
     items, skipped = source.index()
     assert [(i.labels, i.patient_id, i.split) for i in items] == [
         (("PE",), "p1", "train"), ((), "p2", "test"), ((), "p3", "validation")]
@@ -240,6 +241,21 @@ def test_pe_manifest_items_and_missing_record(tmp_path):
 def test_pe_manifest_errors_name_manifest_and_line(tmp_path, rows, message):
     with pytest.raises(RecordError, match="manifest.csv: " + message):
         _manifest(tmp_path, rows).index()
+
+
+def test_pe_manifest_records_stay_inside_its_folder(tmp_path):
+    """Absolute paths and links leading outside need allow_absolute_paths=True."""
+    absolute = f"record,label,patient_id\n{REAL / 'cinc' / 'E07500'},1,p1\n"
+    with pytest.raises(RecordError, match="line 2: record .* is an absolute path"):
+        _manifest(tmp_path, absolute).index()
+    (tmp_path / "records" / "E07500.hea").symlink_to(REAL / "cinc" / "E07500.hea")
+    linked = "record,label,patient_id\nrecords/HR06000,1,p1\nrecords/E07500,0,p2\n"
+    with pytest.raises(RecordError, match="line 3: record .* outside the manifest's folder"):
+        _manifest(tmp_path, linked).index()
+    outside = make_source("pe", tmp_path / "manifest.csv", allow_absolute_paths=True)
+    assert [item.record_id for item in outside.index()[0]] == ["records/HR06000",
+                                                               "records/E07500"]
+    assert "allow_absolute_paths" not in outside.describe()["options"]  # not in the cache key
 
 
 # --- registry -----------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 from typing import Optional
 
-from keras_ecgpe.errors import ConfigError
+from keras_ecgpe import schemas
+from keras_ecgpe.errors import ConfigError, ECGPEError
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "validation", "test", "")
@@ -52,10 +53,14 @@ def file_sha256(path: Path) -> str:
 
 
 def manifest_key(path: Path) -> Optional[str]:
+    """The key in `path/manifest.json`, or None when there is no readable one."""
     try:
-        return json.loads((path / MANIFEST).read_text("utf-8")).get("key")
-    except (OSError, ValueError, AttributeError):
+        manifest = schemas.read_json(path / MANIFEST, what="cache manifest",
+                                     max_bytes=schemas.MAX_BYTES["cache_manifest"])
+    except (OSError, ECGPEError):
         return None
+    key = manifest.get("key") if isinstance(manifest, dict) else None
+    return key if isinstance(key, str) else None
 
 
 def refuse_occupied(path: Path) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import zipfile
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
+from keras_ecgpe import schemas
 from keras_ecgpe.data.cache_format import (
-    DTYPES,
     FORMAT_VERSION,
     INDEX,
     INDEX_FIELDS,
@@ -96,17 +96,8 @@ class PreparedCache:
                 if file_sha256(file) != sha:
                     raise ECGPEError(f"{file}: SHA-256 differs from {path / MANIFEST}; the file "
                                      "is corrupted or was modified: prepare the cache again")
-        try:
-            with np.load(path / INDEX, allow_pickle=False) as data:
-                index = {field: data[field] for field in INDEX_FIELDS}
-        except (OSError, ValueError, KeyError, EOFError) as exc:
-            raise ECGPEError(f"{path / INDEX}: unreadable cache index ({exc})") from None
-        shards = []
-        for file in files[1:]:
-            try:
-                shards.append(np.load(file, mmap_mode="r", allow_pickle=False))
-            except (OSError, ValueError) as exc:  # e.g. truncated: shorter than its header says
-                raise ECGPEError(f"{file}: unreadable cache shard ({exc})") from None
+        index = _load_arrays(path / INDEX, "cache index", npz=True)
+        shards = [_load_arrays(file, "cache shard", npz=False) for file in files[1:]]
         cache = cls(path, manifest, index, shards)
         cache._check_consistent()
         return cache
@@ -183,6 +174,7 @@ class PreparedCache:
         return out
 
     def _check_consistent(self) -> None:
+        self._check_index_types()
         n, n_classes = self.manifest["n_records"], len(self.label_names)
         problems = [f"{field} has shape {getattr(self, attr).shape}" for field, attr, shape in (
             ("record_ids", "record_ids", (n,)), ("labels", "labels", (n, n_classes)),
@@ -197,37 +189,79 @@ class PreparedCache:
             if array.shape != (item["n_samples"], len(CANONICAL_LEADS)) \
                     or array.dtype != np.dtype(self.dtype):
                 raise ECGPEError(f"{self.path / item['file']}: holds {array.dtype} "
-                                 f"{array.shape}, manifest says {self.dtype} "
+                                 f"{array.shape}, {MANIFEST} says {self.dtype} "
                                  f"({item['n_samples']}, 12)")
             inside = self.shard == number
-            if (self.offset[inside] + self.lengths[inside] > item["n_samples"]).any():
+            # Compared without adding: a huge offset plus a length could wrap around int64.
+            room = item["n_samples"] - self.offset[inside]
+            if (room < 0).any() or (self.lengths[inside] > room).any():
                 raise ECGPEError(f"{self.path / INDEX}: records run past the end of "
-                                 f"{item['file']}")
+                                 f"{item['file']} as {MANIFEST} lists it")
         if self.n_records and ((self.shard < 0) | (self.shard >= len(self._shards))).any():
-            raise ECGPEError(f"{self.path / INDEX}: refers to shards that do not exist")
+            raise ECGPEError(f"{self.path / INDEX}: refers to shards that {MANIFEST} does "
+                             "not list")
+
+    def _check_index_types(self) -> None:
+        """Refuses index arrays of the wrong kind or with impossible values.
+
+        A hand-made or damaged index with the right shapes would otherwise read wrong
+        samples silently (a negative offset slices from the end of a shard).
+        """
+        kinds = {"record_ids": "U", "patient_ids": "U", "splits": "U", "folds": "i",
+                 "shard": "i", "offset": "i", "length": "i", "labels": "f", "label_mask": "f"}
+        arrays = {"record_ids": self.record_ids, "patient_ids": self.patient_ids,
+                  "splits": self.splits, "folds": self.folds, "shard": self.shard,
+                  "offset": self.offset, "length": self.lengths, "labels": self.labels,
+                  "label_mask": self.label_mask}
+        wrong = [f"{field} is {arrays[field].dtype}" for field, kind in kinds.items()
+                 if arrays[field].dtype.kind != kind]
+        if not wrong:
+            if (self.offset < 0).any() or (self.lengths < 1).any():
+                wrong.append("negative offsets or empty records")
+            if not np.isin(self.splits, SPLITS).all():
+                wrong.append(f"splits outside {SPLITS}")
+            if not (np.isfinite(self.labels).all() and np.isfinite(self.label_mask).all()):
+                wrong.append("labels or label_mask not finite")
+        if wrong:
+            raise ECGPEError(f"{self.path / INDEX}: malformed index ({'; '.join(wrong)})")
+
+
+# What np.load raises on damaged bytes. MemoryError: a damaged header can claim an absurd
+# array shape, which np.load tries to allocate for an .npz member.
+_UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
+               NotImplementedError, MemoryError)
+
+
+def _load_arrays(path: Path, what: str, *, npz: bool):
+    """The index's arrays (`npz`) or a memory-mapped shard; never unpickles anything."""
+    try:
+        loaded = np.load(path, mmap_mode=None if npz else "r", allow_pickle=False)
+        # np.load picks the format from the magic bytes, not from the file's name.
+        archive = isinstance(loaded, np.lib.npyio.NpzFile)
+        if archive:
+            with loaded:
+                arrays = {field: loaded[field] for field in INDEX_FIELDS} if npz else None
+        if npz != archive:
+            raise ValueError("not an .npz archive" if npz else "not an .npy array")
+        return arrays if npz else loaded
+    except _UNREADABLE as exc:  # e.g. truncated: shorter than its header says
+        raise ECGPEError(f"{path}: unreadable {what} ({type(exc).__name__}: {exc})") from None
 
 
 def _read_manifest(path: Path) -> dict:
+    """Reads `manifest.json`: size cap, strict JSON, format version, then the schema."""
     if not path.is_file():
         raise ECGPEError(f"{path}: not found; the directory is not a finished prepared cache "
                          "(an interrupted write leaves no manifest): prepare it again")
     try:
-        manifest = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ECGPEError(f"{path}: unreadable manifest ({exc})") from None
-    required = {"format_version", "key", "source", "settings", "fs", "lead_order",
-                "label_names", "dtype", "n_records", "shards", "index_sha256"}
-    missing = sorted(required - set(manifest)) if isinstance(manifest, dict) else sorted(required)
-    if missing:
-        raise ECGPEError(f"{path}: manifest lacks {', '.join(missing)}")
-    if manifest["format_version"] != FORMAT_VERSION:
-        raise ECGPEError(f"{path}: cache format {manifest['format_version']!r}, this version of "
+        manifest = schemas.read_json(path, max_bytes=schemas.MAX_BYTES["cache_manifest"],
+                                     what="cache manifest")
+    except OSError as exc:
+        raise ECGPEError(f"{path}: unreadable manifest ({exc.strerror})") from None
+    # The version first: a newer format deserves "prepare again", not a schema complaint.
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version is not None and version != FORMAT_VERSION:
+        raise ECGPEError(f"{path}: cache format {version!r:.40}, this version of "
                          f"keras_ecgpe reads format {FORMAT_VERSION}: prepare the cache again")
-    if list(manifest["lead_order"]) != list(CANONICAL_LEADS) or manifest["dtype"] not in DTYPES:
-        raise ECGPEError(f"{path}: unsupported lead order or dtype {manifest['dtype']!r}")
-    shards = manifest["shards"]
-    if not isinstance(shards, list) or not all(
-            isinstance(item, dict) and {"file", "sha256", "n_samples"} <= set(item)
-            and Path(str(item["file"])).name == item["file"] for item in shards):
-        raise ECGPEError(f"{path}: malformed shard list")
+    schemas.validate(manifest, "cache_manifest", path)
     return manifest

@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from keras_ecgpe import schemas
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.leads import CANONICAL_LEADS
 
@@ -65,12 +66,23 @@ def load_contract(path) -> dict:
 
 
 def check_contract(contract, where: str = "contract") -> dict:
-    """Validates the fields export and inference rely on; returns the dict unchanged."""
+    """Validates the fields export and inference rely on; returns the dict unchanged.
+
+    The contract schema (`keras_ecgpe.schemas`) is checked first, so every value below
+    has its type before it is used, whatever the dict came from (a file, a `.tflite`).
+
+    Raises:
+        ConfigError: naming `where` and the problem.
+    """
     if not isinstance(contract, dict):
         raise ConfigError(f"{where}: a contract must be a JSON object")
     missing = [key for key in REQUIRED if key not in contract]
     if missing:
         raise ConfigError(f"{where}: contract lacks {', '.join(missing)}")
+    schemas.validate(contract, "contract", where, error_type=ConfigError)
+    if contract["preprocess"] is None:
+        raise ConfigError(f"{where}: the contract has no preprocessing settings; inference "
+                          "cannot prepare records the way the model was trained")
     if list(contract["lead_order"]) != list(CANONICAL_LEADS):
         raise ConfigError(f"{where}: lead_order must be {list(CANONICAL_LEADS)}. "
                           f"Received: {contract['lead_order']}")
@@ -93,8 +105,14 @@ def check_contract(contract, where: str = "contract") -> dict:
                           f"{len(label_names(contract))} labels")
     if not temperature(contract) > 0:
         raise ConfigError(f"{where}: `temperature` must be positive")
-    preprocess(contract)  # raises on unknown or invalid preprocessing keys
-    standardizer(contract)
+    try:  # the settings' own checks (band below Nyquist, std >= 0, ...) name no file
+        preprocess(contract)
+        fitted = standardizer(contract)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if fitted is not None and len(fitted.mean) != len(CANONICAL_LEADS):
+        raise ConfigError(f"{where}: the standardizer has {len(fitted.mean)} leads, the input "
+                          f"{len(CANONICAL_LEADS)}")
     return contract
 
 

@@ -9,24 +9,39 @@ whose buffer holds UTF-8 JSON; reading it needs neither TensorFlow nor the inter
 
 from __future__ import annotations
 
-import json
 import os
+import struct
 from typing import Optional
 
 import numpy as np
 
+from keras_ecgpe import schemas
 from keras_ecgpe.errors import ConfigError
 
 METADATA_NAME = "keras_ecgpe_contract"
 INPUT_NAME = "ecg"
 OUTPUT_NAME = "logits"
+_MAX_METADATA_ENTRIES = 1024  # real models carry a handful
+_MAX_METADATA_BYTES = schemas.MAX_BYTES["model_json"]
 
 
-def read_embedded_json(blob: bytes, name: str = METADATA_NAME) -> Optional[dict]:
+def read_embedded_json(blob: bytes, name: str = METADATA_NAME, *,
+                       where: str = "model bytes"):
     """Returns the JSON metadata entry `name` of a TFLite flatbuffer, or None if absent.
 
+    The flatbuffer is read defensively: the entry's buffer index and extent are checked,
+    and whatever the flatbuffers runtime raises on an offset past the end becomes a
+    `ConfigError`, so damaged or hostile bytes never escape as an `IndexError`. The JSON
+    is parsed strictly (`keras_ecgpe.schemas.parse_json_bytes`: no NaN, no duplicate key).
+
+    Args:
+        blob: the `.tflite` bytes.
+        name: the metadata entry.
+        where: the file the bytes came from, for messages.
+
     Raises:
-        ConfigError: the bytes are not a TFLite model, or the entry is not valid JSON.
+        ConfigError: the bytes are not a TFLite model, the flatbuffer is damaged, or the
+            entry is not strict UTF-8 JSON; the message starts with `where`.
 
     Example:
     >>> read_embedded_json(open("model.tflite", "rb").read())["input"]["fs"]  # doctest: +SKIP
@@ -36,22 +51,83 @@ def read_embedded_json(blob: bytes, name: str = METADATA_NAME) -> Optional[dict]
 
     blob = bytes(blob)
     if len(blob) < 8 or blob[4:8] != b"TFL3":
-        raise ConfigError("not a TFLite flatbuffer (file identifier TFL3 missing)")
-    model = schema.Model.GetRootAs(blob, 0)
-    for k in range(model.MetadataLength()):
+        raise ConfigError(f"{where}: not a TFLite flatbuffer (file identifier TFL3 missing)")
+    try:
+        raw = _metadata_bytes(schema.Model.GetRootAs(blob, 0), blob, name)
+    except (struct.error, IndexError, ValueError, OverflowError, TypeError) as exc:
+        # The flatbuffers runtime has no verifier: an offset past the end surfaces as one
+        # of these while following the tables (TypeError: "bad number" for an offset).
+        raise ConfigError(f"{where}: damaged TFLite flatbuffer ({type(exc).__name__}: "
+                          f"{exc})") from None
+    if raw is None:
+        return None
+    if len(raw) > _MAX_METADATA_BYTES:
+        raise ConfigError(f"{where}: metadata entry {name!r} holds {len(raw)} bytes, more "
+                          f"than the {_MAX_METADATA_BYTES} it may have")
+    return schemas.parse_json_bytes(raw, where=f"{where}: metadata entry {name!r}",
+                                    what="model description", error_type=ConfigError)
+
+
+def _metadata_bytes(model, blob: bytes, name: str) -> Optional[bytes]:
+    """The bytes of metadata entry `name` (None if absent), every index checked."""
+    count, n_buffers = model.MetadataLength(), model.BuffersLength()
+    if count > _MAX_METADATA_ENTRIES:
+        raise ValueError(f"{count} metadata entries")
+    wanted = name.encode("utf-8")
+    for k in range(count):
         entry = model.Metadata(k)
-        if entry.Name() is None or entry.Name().decode("utf-8") != name:
+        if entry.Name() != wanted:
             continue
-        buffer = model.Buffers(entry.Buffer())
+        index = entry.Buffer()
+        if not 0 <= index < n_buffers:
+            raise IndexError(f"metadata {name!r} points to buffer {index} of {n_buffers}")
+        buffer = model.Buffers(index)
         if buffer.Offset() > 1:  # data stored after the flatbuffer (models above 2 GB)
-            raw = blob[buffer.Offset():buffer.Offset() + buffer.Size()]
-        else:
-            raw = buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
-        try:
-            return json.loads(raw.decode("utf-8"))
-        except ValueError as exc:
-            raise ConfigError(f"metadata entry {name!r} is not UTF-8 JSON ({exc})") from None
+            start, size = buffer.Offset(), buffer.Size()
+            if start + size > len(blob):
+                raise IndexError(f"buffer {index} ends at byte {start + size} of {len(blob)}")
+            return blob[start:start + size]
+        # DataAsNumpy raises ValueError when the vector runs past the end of the bytes.
+        return buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
     return None
+
+
+def load_model_json(path) -> dict:
+    """Reads a model description: `model.json`, or the copy embedded in a `.tflite`.
+
+    Either way the document is checked against the `model_json` schema (which includes
+    the run's contract) before it is returned.
+
+    Args:
+        path: a `model.json` file, or a `.tflite` carrying the `keras_ecgpe_contract` entry.
+
+    Returns:
+        The description as a dict (see `keras_ecgpe.export.metadata.build_model_json`).
+
+    Raises:
+        ConfigError: unreadable, too large, damaged, no embedded description, or a value
+            the schema refuses; the message names the file.
+
+    Example:
+    >>> load_model_json("export/float32/model.json")["output"]["labels"]  # doctest: +SKIP
+    ['PE']
+    """
+    where = os.fspath(path)
+    try:
+        if where.endswith(".tflite"):
+            with open(where, "rb") as handle:
+                document = read_embedded_json(handle.read(), where=where)
+            if document is None:
+                raise ConfigError(f"{where}: no {METADATA_NAME!r} metadata entry; export the "
+                                  "model with `ecgpe-keras export`")
+        else:
+            document = schemas.read_json(where, max_bytes=schemas.MAX_BYTES["model_json"],
+                                         what="model description", error_type=ConfigError)
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read the model description ({exc.strerror})") \
+            from None
+    schemas.validate(document, "model_json", where, error_type=ConfigError)
+    return document
 
 
 def flatbuffer_ops(blob: bytes) -> list:
@@ -117,6 +193,7 @@ class TFLiteRunner:
         if INPUT_NAME not in inputs or OUTPUT_NAME not in outputs:
             raise ConfigError(f"{where}: signature must map input {INPUT_NAME!r} to output "
                               f"{OUTPUT_NAME!r}; found {list(inputs)} -> {list(outputs)}")
+        self.where = where  # names the file in later messages
         self.input, self.output = inputs[INPUT_NAME], outputs[OUTPUT_NAME]
         shape = [int(n) for n in self.input["shape"]]
         if len(shape) != 3 or shape[0] != 1:
@@ -165,5 +242,13 @@ class TFLiteRunner:
         return out
 
     def metadata(self) -> Optional[dict]:
-        """The embedded contract (see `read_embedded_json`), None when there is none."""
-        return read_embedded_json(self.blob)
+        """The embedded model description, checked against its schema; None if absent.
+
+        Raises:
+            ConfigError: the entry is damaged or not a `model_json` document.
+        """
+        document = read_embedded_json(self.blob, where=self.where)
+        if document is not None:
+            schemas.validate(document, "model_json", f"{self.where}: metadata entry "
+                             f"{METADATA_NAME!r}", error_type=ConfigError)
+        return document

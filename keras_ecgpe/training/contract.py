@@ -13,12 +13,12 @@ inputs. The same file travels with exported models (issue 5); its keys are flat
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Optional
 
 import keras_ecgpe
+from keras_ecgpe import schemas
 from keras_ecgpe.data.atomic import atomic_write_json
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.leads import CANONICAL_LEADS
@@ -114,24 +114,32 @@ def save_contract(contract: dict, directory) -> Path:
 
 
 def load_contract(path) -> dict:
-    """Reads a `contract.json` (or the one in a directory), checking its format."""
+    """Reads a `contract.json` (or the one in a directory), checked against its schema.
+
+    Raises:
+        ConfigError: no file, a file above `schemas.MAX_BYTES["contract"]`, not strict
+            JSON, another format, or a value the schema refuses; the message names the
+            file (and the JSON path of the problem).
+    """
     path = Path(path)
     if path.is_dir():
         path = path / CONTRACT_FILE
     try:
-        contract = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
+        contract = schemas.read_json(path, max_bytes=schemas.MAX_BYTES["contract"],
+                                     what="model contract", error_type=ConfigError)
+    except (FileNotFoundError, NotADirectoryError):
         raise ConfigError(f"{path}: no model contract found; a model is usable only with the "
                           "contract.json its training run wrote beside it") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ConfigError(f"{path}: unreadable model contract ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: unreadable model contract ({exc.strerror})") from None
     if not isinstance(contract, dict) or contract.get("format") != FORMAT:
-        got = contract.get("format") if isinstance(contract, dict) else contract
-        raise ConfigError(f"{path}: not a keras_ecgpe model contract (format {got!r}, "
+        got = contract.get("format") if isinstance(contract, dict) else type(contract).__name__
+        raise ConfigError(f"{path}: not a keras_ecgpe model contract (format {got!r:.80}, "
                           f"expected {FORMAT!r})")
     missing = [key for key in REQUIRED if key not in contract]
     if missing:
         raise ConfigError(f"{path}: the model contract lacks {', '.join(missing)}")
+    schemas.validate(contract, "contract", path, error_type=ConfigError)
     return contract
 
 

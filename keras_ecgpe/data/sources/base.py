@@ -9,10 +9,13 @@ the source knows about it (patient, age, sex, labels).
 from __future__ import annotations
 
 import abc
+import csv
 import dataclasses
 import inspect
-from pathlib import Path
-from typing import List, Optional, Tuple
+import os
+import posixpath
+from pathlib import Path, PureWindowsPath
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
@@ -135,5 +138,90 @@ def require_columns(path, fieldnames, required) -> None:
     """Raises RecordError naming `path` when a CSV header lacks required columns."""
     missing = [column for column in required if column not in (fieldnames or ())]
     if missing:
-        raise RecordError(path, f"missing column(s) {', '.join(missing)}; "
-                                f"found: {', '.join(fieldnames or ()) or 'no header'}")
+        found = ", ".join(fieldnames[:20] if fieldnames else ()) or "no header"
+        raise RecordError(path, f"missing column(s) {', '.join(missing)}; found: {found:.500}")
+
+
+# Label tables and manifests above this size are refused before reading: PTB-XL's database,
+# the largest public one, is 7 MB; a cohort of a million records needs about 100 MB.
+MAX_TABLE_BYTES = 256 * 2**20
+
+
+def table_rows(path, required, *, allowed=None) -> Iterator[Tuple[int, Dict[str, str]]]:
+    """Streams the rows of a label table or manifest CSV, one line at a time.
+
+    Every problem is a `RecordError` naming `path` (and the line): a file larger than
+    `MAX_TABLE_BYTES`, a missing, repeated or (with `allowed`) unknown column, a row with
+    more values than the header, bytes that are not UTF-8, or CSV syntax the `csv` module
+    refuses (such as a field longer than its field size limit).
+
+    Args:
+        path: the CSV file (UTF-8, with or without a byte-order mark).
+        required: columns the header must have.
+        allowed: if given, the only columns the header may have.
+
+    Yields:
+        `(line_number, row)`: `row` maps every header column to its stripped value, ""
+            where the line stops early.
+
+    Example:
+    >>> for line, row in table_rows("REFERENCE.csv", ("Recording",)):  # doctest: +SKIP
+    ...     print(line, row["Recording"])
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        handle = open(path, newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise RecordError(path, f"cannot read the table ({exc.strerror})") from None
+    if size > MAX_TABLE_BYTES:
+        handle.close()
+        raise RecordError(path, f"{size} bytes, more than the {MAX_TABLE_BYTES} a label "
+                                "table or manifest may have; not read")
+    with handle:
+        reader = csv.DictReader(handle)
+        try:
+            names = reader.fieldnames or []
+            require_columns(path, names, required)
+            repeated = sorted({name for name in names if names.count(name) > 1})
+            if repeated:
+                raise RecordError(path, f"column(s) {repeated} appear more than once")
+            unknown = [name for name in names if allowed is not None and name not in allowed]
+            if unknown:
+                raise RecordError(path, f"unknown column(s) {', '.join(map(repr, unknown))}; "
+                                        f"allowed: {', '.join(allowed)}")
+            for row in reader:
+                if None in row:
+                    raise RecordError(path, f"line {reader.line_num}: more values than the "
+                                            f"{len(names)} columns")
+                yield reader.line_num, {key: (value or "").strip() for key, value in row.items()}
+        except UnicodeDecodeError as exc:
+            raise RecordError(path, f"not UTF-8 text after line {reader.line_num} "
+                                    f"({exc.reason})") from None
+        except csv.Error as exc:
+            raise RecordError(path, f"line {reader.line_num + 1}: malformed CSV ({exc})") \
+                from None
+        except OSError as exc:  # e.g. an I/O error, or a folder named like the table
+            raise RecordError(path, f"cannot read the table ({exc.strerror})") from None
+
+
+def relative_path_problem(text: str, folder: str) -> Optional[str]:
+    """Why `text` cannot name a file inside `folder` (a phrase), or None when it can.
+
+    Refused: empty text, a NUL character, an absolute path (POSIX, Windows drive or UNC),
+    and `..` components that climb out of the folder. Backslashes count as separators so
+    a table written on Windows is judged the same way.
+
+    Example:
+    >>> relative_path_problem("../x", "the dataset folder")
+    'points outside the dataset folder'
+    """
+    if not text:
+        return "is empty"
+    if "\x00" in text:
+        return "holds a NUL character"
+    if os.path.isabs(text) or PureWindowsPath(text).anchor:
+        return f"is an absolute path; give it relative to {folder}"
+    if posixpath.normpath(text.replace("\\", "/")).split("/")[0] == "..":
+        return f"points outside {folder}"
+    return None

@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from keras_ecgpe.data.labels import canonical_code, cinc_scored_classes
-from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem
+from keras_ecgpe.data.sources.base import (
+    DatasetSource,
+    SkippedItem,
+    SourceItem,
+    relative_path_problem,
+)
 from keras_ecgpe.errors import RecordError
+
+_MAX_HEADER_BYTES = 1 << 20  # WFDB headers are a few hundred bytes, CinC's under 2 kB
 
 
 def parse_header_comments(path: Path) -> Tuple[Optional[str], dict]:
@@ -25,9 +32,13 @@ def parse_header_comments(path: Path) -> Tuple[Optional[str], dict]:
     keys of `#Key: value` lines to their values.
     """
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        with open(path, "rb") as handle:
+            data = handle.read(_MAX_HEADER_BYTES + 1)
     except OSError as error:
         raise RecordError(path, f"cannot read header: {error.strerror}") from error
+    if len(data) > _MAX_HEADER_BYTES:
+        raise RecordError(path, f"header larger than {_MAX_HEADER_BYTES} bytes; not read")
+    lines = data.decode("utf-8", errors="replace").splitlines()
     body = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
     signal_file = body[1].split()[0] if len(body) > 1 else None
     comments = {}
@@ -90,6 +101,9 @@ class CinCSource(DatasetSource):
                 skipped.append(SkippedItem(record_id, str(header),
                                            f"no scored label (Dx: {comments['dx']})"))
                 continue
+            problem = signal_file and relative_path_problem(signal_file, "the header's folder")
+            if problem:  # the reader would follow it anywhere on the disk
+                raise RecordError(header, f"signal file {signal_file!r:.200} {problem}")
             if not signal_file or not (header.parent / signal_file).exists():
                 skipped.append(SkippedItem(record_id, str(header),
                                            f"file missing: {signal_file or 'no signal line'}"))

@@ -8,11 +8,9 @@ make it multi-label. The dataset has no official split and no patient ids: `spli
 
 from __future__ import annotations
 
-import csv
 from typing import List, Tuple
 
-from keras_ecgpe.data.sources.base import (DatasetSource, SkippedItem, SourceItem,
-                                           require_columns)
+from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem, table_rows
 from keras_ecgpe.errors import RecordError
 
 CLASSES = ("SNR", "AF", "IAVB", "LBBB", "RBBB", "PAC", "PVC", "STD", "STE")
@@ -50,25 +48,21 @@ class CPSC2018Source(DatasetSource):
                 raise RecordError(path, f"record {path.stem} also found at {files[path.stem]}")
             files[path.stem] = path
         items, skipped, seen = [], [], {}
-        with open(reference, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            require_columns(reference, reader.fieldnames, ("Recording",) + _LABEL_COLUMNS)
-            for row in reader:
-                record_id = row["Recording"].strip()
-                where = f"line {reader.line_num}"
-                if not record_id:
-                    raise RecordError(reference, f"{where}: empty Recording")
-                if record_id in seen:
-                    raise RecordError(reference, f"{where}: {record_id} already listed on "
-                                                 f"line {seen[record_id]}")
-                seen[record_id] = reader.line_num
-                labels = _labels(reference, where, row)
-                if record_id not in files:
-                    skipped.append(SkippedItem(record_id, None,
-                                               f"file missing: {record_id}.mat"))
-                    continue
-                items.append(SourceItem(str(files[record_id]), record_id, None, labels,
-                                        None, None))
+        for line, row in table_rows(reference, ("Recording",) + _LABEL_COLUMNS):
+            record_id = row["Recording"]
+            where = f"line {line}"
+            if not record_id:
+                raise RecordError(reference, f"{where}: empty Recording")
+            if record_id in seen:
+                raise RecordError(reference, f"{where}: {record_id:.80} already listed on "
+                                             f"line {seen[record_id]}")
+            seen[record_id] = line
+            labels = _labels(reference, where, row)
+            if record_id not in files:
+                skipped.append(SkippedItem(record_id, None, f"file missing: {record_id}.mat"))
+                continue
+            items.append(SourceItem(str(files[record_id]), record_id, None, labels,
+                                    None, None))
         for record_id, path in files.items():
             if record_id not in seen:
                 skipped.append(SkippedItem(record_id, str(path), "no label in REFERENCE.csv"))
@@ -78,11 +72,14 @@ class CPSC2018Source(DatasetSource):
 def _labels(reference, where, row) -> Tuple[str, ...]:
     codes = set()
     for column in _LABEL_COLUMNS:
-        text = (row[column] or "").strip()
+        text = row[column]
         if not text:
             continue
-        if not text.isdigit() or not 1 <= int(text) <= len(CLASSES):
-            raise RecordError(reference, f"{where}: {column} {text!r} is not a code 1-9")
+        # isascii: str.isdigit accepts "²", which int() refuses; the length keeps int()
+        # below its 4300-digit limit.
+        if not (text.isascii() and text.isdigit() and len(text) <= 3) \
+                or not 1 <= int(text) <= len(CLASSES):
+            raise RecordError(reference, f"{where}: {column} {text!r:.80} is not a code 1-9")
         codes.add(int(text))
     if not codes:
         raise RecordError(reference, f"{where}: no label in {', '.join(_LABEL_COLUMNS)}")

@@ -9,18 +9,24 @@ in the task are skipped, folds 1-8 are train, 9 validation, 10 test.
 from __future__ import annotations
 
 import ast
-import csv
+import math
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-from keras_ecgpe.data.sources.base import (DatasetSource, SkippedItem, SourceItem,
-                                           require_columns)
+from keras_ecgpe.data.sources.base import (
+    DatasetSource,
+    SkippedItem,
+    SourceItem,
+    relative_path_problem,
+    table_rows,
+)
 from keras_ecgpe.errors import ConfigError, RecordError
 
 TASKS = ("superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm", "all")
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
 _COLUMNS = ("ecg_id", "patient_id", "age", "sex", "scp_codes", "strat_fold",
             "filename_lr", "filename_hr")
+_MAX_CODES_CHARS = 10_000
 
 
 def fold_to_split(fold: int) -> str:
@@ -32,19 +38,15 @@ def _statement_targets(path: Path, task: str) -> Tuple[Tuple[str, ...], Dict[str
     """Returns the task's label names and `{scp_code: task label}` for codes in the task."""
     if not path.is_file():
         raise RecordError(path, "PTB-XL statement table not found")
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        require_columns(path, reader.fieldnames, ("", "diagnostic", "form", "rhythm",
-                                                  "diagnostic_class", "diagnostic_subclass"))
-        rows = list(reader)
-    flag = lambda row, column: row[column].strip() not in ("", "0", "0.0")  # noqa: E731
+    flag = lambda row, column: row[column] not in ("", "0", "0.0")  # noqa: E731
     targets = {}
-    for row in rows:
-        code = row[""].strip()
+    for _, row in table_rows(path, ("", "diagnostic", "form", "rhythm", "diagnostic_class",
+                                    "diagnostic_subclass")):
+        code = row[""]
         if task == "superdiagnostic" and flag(row, "diagnostic") and row["diagnostic_class"]:
-            targets[code] = row["diagnostic_class"].strip()
+            targets[code] = row["diagnostic_class"]
         elif task == "subdiagnostic" and flag(row, "diagnostic") and row["diagnostic_subclass"]:
-            targets[code] = row["diagnostic_subclass"].strip()
+            targets[code] = row["diagnostic_subclass"]
         elif task == "all" or (task in ("diagnostic", "form", "rhythm") and flag(row, task)):
             targets[code] = code
     if task == "superdiagnostic":
@@ -103,44 +105,51 @@ class PTBXLSource(DatasetSource):
             raise RecordError(database, "PTB-XL database table not found")
         items, skipped = [], []
         file_column = "filename_lr" if self.sampling_rate == 100 else "filename_hr"
-        with open(database, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            require_columns(database, reader.fieldnames, _COLUMNS)
-            for row in reader:
-                where = f"line {reader.line_num}"
-                record_id = row["ecg_id"].strip()
-                codes = self._parse_codes(database, where, row["scp_codes"])
-                present = {self._targets[code] for code in codes if code in self._targets}
-                labels = tuple(name for name in self._names if name in present)
-                filename = row[file_column].strip()
-                if not labels:
-                    skipped.append(SkippedItem(record_id, str(self.root / filename),
-                                               f"no label in task {self.task}"))
-                    continue
-                missing = [filename + ext for ext in (".hea", ".dat")
-                           if not (self.root / (filename + ext)).exists()]
-                if missing:
-                    skipped.append(SkippedItem(record_id, str(self.root / filename),
-                                               "file missing: " + ", ".join(missing)))
-                    continue
-                fold = self._parse_fold(database, where, row["strat_fold"])
-                items.append(SourceItem(
-                    record_path=str(self.root / filename), record_id=record_id,
-                    patient_id=_clean_number(row["patient_id"]), labels=labels,
-                    split=fold_to_split(fold), fold=fold,
-                    age=_age(row["age"]), sex=_sex(row["sex"])))
+        for line, row in table_rows(database, _COLUMNS):
+            where = f"line {line}"
+            record_id = row["ecg_id"]
+            codes = self._parse_codes(database, where, row["scp_codes"])
+            present = {self._targets[code] for code in codes if code in self._targets}
+            labels = tuple(name for name in self._names if name in present)
+            filename = row[file_column]
+            problem = relative_path_problem(filename, "the dataset folder")
+            if problem:  # the table must not send the reader anywhere else on the disk
+                raise RecordError(database, f"{where}: {file_column} {filename!r:.200} "
+                                            f"{problem}")
+            if not labels:
+                skipped.append(SkippedItem(record_id, str(self.root / filename),
+                                           f"no label in task {self.task}"))
+                continue
+            missing = [filename + ext for ext in (".hea", ".dat")
+                       if not _is_file(self.root / (filename + ext), database, where)]
+            if missing:
+                skipped.append(SkippedItem(record_id, str(self.root / filename),
+                                           "file missing: " + ", ".join(missing)))
+                continue
+            fold = self._parse_fold(database, where, row["strat_fold"])
+            items.append(SourceItem(
+                record_path=str(self.root / filename), record_id=record_id,
+                patient_id=_clean_number(row["patient_id"]), labels=labels,
+                split=fold_to_split(fold), fold=fold,
+                age=_age(row["age"]), sex=_sex(row["sex"])))
         return items, skipped
 
     def _parse_codes(self, database, where, text) -> Dict[str, float]:
-        try:
-            codes = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            codes = None
+        codes = None
+        # literal_eval, never eval: the table is data, and "__import__('os')..." is refused.
+        # TypeError: an unhashable key ("{[]: 1}"); RecursionError, MemoryError: deep
+        # nesting. The length cap keeps the parser's work small (real values: < 100 chars).
+        if len(text) <= _MAX_CODES_CHARS:
+            try:
+                codes = ast.literal_eval(text)
+            except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
+                codes = None
         if not isinstance(codes, dict) or not all(isinstance(k, str) for k in codes):
-            raise RecordError(database, f"{where}: scp_codes is not a dict literal: {text!r}")
+            raise RecordError(database, f"{where}: scp_codes is not a dict literal: "
+                                        f"{text!r:.200}")
         unknown = [code for code in codes if code not in self._all_codes]
         if unknown:
-            raise RecordError(database, f"{where}: scp_codes {unknown} are not in "
+            raise RecordError(database, f"{where}: scp_codes {unknown!r:.200} are not in "
                                         "scp_statements.csv")
         return codes
 
@@ -148,10 +157,10 @@ class PTBXLSource(DatasetSource):
     def _parse_fold(database, where, text) -> int:
         try:
             fold = int(float(text))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: "inf"
             fold = 0
         if not 1 <= fold <= 10:
-            raise RecordError(database, f"{where}: strat_fold must be 1-10, got {text!r}")
+            raise RecordError(database, f"{where}: strat_fold must be 1-10, got {text!r:.80}")
         return fold
 
 
@@ -163,10 +172,19 @@ def _clean_number(text: str):
     return text[:-2] if text.endswith(".0") else text
 
 
+def _is_file(path: Path, database, where) -> bool:
+    try:
+        return path.is_file()
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise RecordError(database, f"{where}: {str(path)!r:.200}: {exc.strerror}") from None
+
+
 def _age(text: str):
     try:
         age = float(text)
     except ValueError:
+        return None
+    if math.isnan(age):
         return None
     # PTB-XL writes 300 for every patient older than 89 (de-identification).
     return 90.0 if age >= 300 else age
