@@ -46,15 +46,19 @@ SOURCES = ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of generated splits.")
 @click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
 @click.option("--overwrite", is_flag=True, help="Replace a cache prepared with other settings.")
+@click.option("--allow-absolute-paths", is_flag=True,
+              help="pe: accept absolute record paths in the manifest (by default every path "
+                   "must stay inside the manifest's folder).")
 def prepare(source, root, out, task, sampling_rate, variant, target_fs, filter_, low_hz,
-            high_hz, normalize, duration_s, pad, crop, dtype, folds, seed, workers, overwrite) -> None:
+            high_hz, normalize, duration_s, pad, crop, dtype, folds, seed, workers, overwrite, allow_absolute_paths) -> None:
     """Preprocess a dataset once into a checksummed cache (progress bar, skip report)."""
     from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
     from keras_ecgpe.data.preprocessing import PreprocessConfig
     from keras_ecgpe.data.sources.registry import make_source
 
     options = {"ptbxl": {"task": task, "sampling_rate": int(sampling_rate)},
-               "medalcare": {"variant": variant}}.get(source, {})
+               "medalcare": {"variant": variant},
+               "pe": {"allow_absolute_paths": allow_absolute_paths}}.get(source, {})
     with reported_errors():
         dataset = make_source(source, root, **options)
         config = PreprocessConfig(target_fs=target_fs, filter=filter_, low_hz=low_hz,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,20 @@ def test_parallel_workers_match_serial(synthetic_pe, tmp_path):
         np.testing.assert_array_equal(serial.signal(row), parallel.signal(row))
     reopened = PreparedCache.open(tmp_path / "p", verify=True)
     assert reopened.key == parallel.key
+
+
+def test_a_file_that_crashes_the_reader_natively_is_skipped(real_ecg, tmp_path):
+    # tests/data/scipy_segfault.mat: a SYNTHETIC CPSC-style .mat (ramps) with 40 bytes
+    # overwritten, found by fuzzing; scipy 1.17's loadmat dies on it with a segfault.
+    root = tmp_path / "cpsc"
+    root.mkdir()
+    shutil.copy(Path(__file__).parent / "data" / "scipy_segfault.mat", root / "A0001.mat")
+    for name in ("A1980", "A1981"):
+        shutil.copy(real_ecg / "cpsc2018" / f"{name}.mat", root / f"{name}.mat")
+    (root / "REFERENCE.csv").write_text("Recording,First_label,Second_label,Third_label\n"
+                                        "A0001,1,,\nA1980,2,,\nA1981,1,,\n")
+    source = make_source("cpsc2018", root)
+    cache, _ = prepare_dataset(source, tmp_path / "c", CONFIG, workers=2,
+                               split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
+    assert sorted(cache.record_ids) == ["A1980", "A1981"]
+    assert "crashed the worker process" in _skips(tmp_path / "c")["A0001"]

@@ -44,7 +44,8 @@ def headers(draw):
     return lines[:position] + extra + lines[position:]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(lines=headers(), data=st.one_of(st.binary(max_size=64),
                                       st.binary(min_size=480, max_size=800)))
 def test_fuzzed_headers_and_bytes_give_a_record_or_record_error(lines, data):
@@ -75,7 +76,8 @@ def _valid_files():
 _VALID = _valid_files()
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(ext=st.sampled_from([".mat", ".csv"]), cut=st.integers(0, 2000),
        noise=st.binary(max_size=40), medalcare=st.booleans())
 def test_fuzzed_mat_and_csv_bytes_give_a_record_or_record_error(ext, cut, noise, medalcare):

@@ -12,6 +12,7 @@ import collections
 import hashlib
 import json
 import concurrent.futures
+import concurrent.futures.process
 import glob
 import dataclasses
 import multiprocessing
@@ -77,26 +78,59 @@ def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
     return {**source.describe(), "index_sha256": digest.hexdigest()}
 
 
+CRASH_REASON = ("reading it crashed the worker process (a native crash inside a library, "
+                "e.g. scipy on a corrupt .mat file)")
+
+
 def _bounded_ordered_map(
     function: Callable, items: Sequence, workers: int, *args
 ) -> Iterator[Tuple[object, object]]:
-    """Yields (item, function(*args, item)) in order, never more than 4 per worker pending."""
+    """Yields (item, function(*args, item)) in order, never more than 4 per worker pending.
+
+    A worker killed by a native crash breaks the whole process pool; the item at the head
+    is then retried alone in a fresh process (its result, or `CRASH_REASON` as a skip if it
+    crashes again), the pool is rebuilt and the rest resubmitted, so one corrupt file
+    cannot stop a dataset.
+    """
     if workers <= 1:
         for item in items:
             yield item, function(*args, item)
         return
     context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: collections.deque = collections.deque()
-        iterator = iter(items)
-        for item in iterator:
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    pending: collections.deque = collections.deque()
+
+    def head():
+        nonlocal pool, pending
+        first, future = pending.popleft()
+        try:
+            return first, future.result()
+        except concurrent.futures.process.BrokenProcessPool:
+            pool.shutdown(cancel_futures=True)
+            result = _run_isolated(function, args, first, context)
+            pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+            pending = collections.deque((item, pool.submit(function, *args, item))
+                                        for item, _ in pending)
+            return first, result
+
+    try:
+        for item in items:
             pending.append((item, pool.submit(function, *args, item)))
             if len(pending) >= 4 * workers:
-                first, future = pending.popleft()
-                yield first, future.result()
+                yield head()
         while pending:
-            first, future = pending.popleft()
-            yield first, future.result()
+            yield head()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _run_isolated(function: Callable, args, item, context):
+    """Runs one item in its own process; a second native crash becomes a skip reason."""
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as alone:
+        try:
+            return alone.submit(function, *args, item).result()
+        except concurrent.futures.process.BrokenProcessPool:
+            return None, None, CRASH_REASON
 
 
 def _assign_splits(items: List[SourceItem], label_names, settings: SplitSettings):
