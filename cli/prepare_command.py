@@ -50,7 +50,8 @@ SOURCES = ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe")
               help="pe: accept absolute record paths in the manifest (by default every path "
                    "must stay inside the manifest's folder).")
 def prepare(source, root, out, task, sampling_rate, variant, target_fs, filter_, low_hz,
-            high_hz, normalize, duration_s, pad, crop, dtype, folds, seed, workers, overwrite, allow_absolute_paths) -> None:
+            high_hz, normalize, duration_s, pad, crop, dtype, folds, seed, workers, overwrite,
+            allow_absolute_paths) -> None:
     """Preprocess a dataset once into a checksummed cache (progress bar, skip report)."""
     from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
     from keras_ecgpe.data.preprocessing import PreprocessConfig
