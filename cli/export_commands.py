@@ -9,6 +9,7 @@ import json
 import click
 
 from keras_ecgpe.cli.errors import reported_errors
+from keras_ecgpe.export.qat import DEFAULT_PRUNE_EPOCHS, DEFAULT_QAT_EPOCHS
 
 MODES = ("none", "float16", "dynamic", "int8", "int16x8")
 
@@ -31,13 +32,29 @@ MODES = ("none", "float16", "dynamic", "int8", "int16x8")
               show_default=True, help="Training windows used for calibration.")
 @click.option("--cache", type=click.Path(file_okay=False),
               help="The run's prepared cache, if it moved from where contract.json says.")
+@click.option("--qat", is_flag=True,
+              help="Quantisation-aware fine-tune on the run's training windows, then full "
+                   "int8 (convolutional families; needs the [qat] extra).")
+@click.option("--qat-epochs", type=click.IntRange(min=1), default=DEFAULT_QAT_EPOCHS,
+              show_default=True, help="Epochs of the QAT fine-tune.")
+@click.option("--prune", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              metavar="SPARSITY", help="Prune every kernel to this share of zeros while "
+                                      "fine-tuning, then convert in --quantize's mode.")
+@click.option("--prune-epochs", type=click.IntRange(min=1), default=DEFAULT_PRUNE_EPOCHS,
+              show_default=True, help="Epochs of the pruning fine-tune.")
+@click.option("--finetune-lr", type=click.FloatRange(0, min_open=True),
+              help="Learning rate of the QAT/pruning fine-tune [default: a tenth of the "
+                   "run's, 1e-4 without config.yaml].")
 def export(run_or_model, tflite, quantize, out_dir, target, int8_io, max_auroc_drop, force,
-           c_array, calibration_samples, cache) -> None:
+           c_array, calibration_samples, cache, qat, qat_epochs, prune, prune_epochs,
+           finetune_lr) -> None:
     """Export RUN_OR_MODEL (run directory or .keras with contract.json) to a verified .tflite.
 
     Writes model.tflite (contract embedded), model.json, golden.npz, parity.json and
     parity.txt. Exits non-zero, without writing the model, when the AUROC drop on the
-    validation records exceeds --max-auroc-drop (unless --force).
+    validation records exceeds --max-auroc-drop (unless --force). --qat and --prune
+    fine-tune in a child process (tensorflow-model-optimization) and pass the same gate
+    against the run's own model.
     """
     from keras_ecgpe.export.bundle import export_run
     from keras_ecgpe.export.verify import ParityError
@@ -47,7 +64,8 @@ def export(run_or_model, tflite, quantize, out_dir, target, int8_io, max_auroc_d
             result = export_run(run_or_model, mode=quantize, out_dir=out_dir, target=target,
                                 int8_io=int8_io, max_auroc_drop=max_auroc_drop, force=force,
                                 c_array=c_array, calibration_samples=calibration_samples,
-                                cache=cache)
+                                cache=cache, qat=qat, qat_epochs=qat_epochs, prune=prune,
+                                prune_epochs=prune_epochs, finetune_lr=finetune_lr)
         except ParityError as exc:
             click.echo(exc.report.to_text(), err=True, nl=False)
             raise

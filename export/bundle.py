@@ -18,6 +18,8 @@ import numpy as np
 from keras_ecgpe.export import metadata
 from keras_ecgpe.export.c_array import write_c_array
 from keras_ecgpe.export.golden import golden_vectors, write_golden
+from keras_ecgpe.export.qat import DEFAULT_PRUNE_EPOCHS, DEFAULT_QAT_EPOCHS
+from keras_ecgpe.export.qat.handoff import fine_tune_and_convert, qat_mode
 from keras_ecgpe.export.representative import (
     DEFAULT_CALIBRATION_SAMPLES,
     calibration_windows,
@@ -54,9 +56,13 @@ class ExportResult:
     model_json: dict
 
 
-def bundle_name(mode: str, int8_io: bool = False) -> str:
-    """Folder name of one precision's bundle: float32, float16, dynamic, int8[_io], int16x8."""
-    return {"none": "float32"}.get(mode, mode) + ("_io" if int8_io else "")
+def bundle_name(mode: str, int8_io: bool = False, qat: bool = False,
+                prune: Optional[float] = None) -> str:
+    """Folder name of one precision's bundle: float32, float16, dynamic, int8[_io], int16x8,
+    with `_qat` and `_pruned<percent>` for the fine-tuned variants."""
+    return ({"none": "float32"}.get(mode, mode) + ("_io" if int8_io else "")
+            + ("_qat" if qat else "")
+            + (f"_pruned{round(100 * float(prune))}" if prune is not None else ""))
 
 
 def load_keras_model(path):
@@ -75,7 +81,9 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
                int8_io: bool = False, max_auroc_drop: Optional[float] = None,
                force: bool = False, c_array: bool = False,
                calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
-               cache=None) -> ExportResult:
+               cache=None, qat: bool = False, qat_epochs: int = DEFAULT_QAT_EPOCHS,
+               prune: Optional[float] = None, prune_epochs: int = DEFAULT_PRUNE_EPOCHS,
+               finetune_lr: Optional[float] = None) -> ExportResult:
     """Exports a run's model to a verified TFLite bundle.
 
     Args:
@@ -90,6 +98,11 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
         c_array: also write `model_data.cc` / `model_data.h`.
         calibration_samples: training windows used to calibrate int8 / int16x8.
         cache: the run's prepared cache directory, if not where the contract says.
+        qat: quantisation-aware fine-tune, then full int8 (`mode` "none" or "int8").
+        qat_epochs: epochs of the QAT fine-tune on the run's training windows.
+        prune: target sparsity in (0, 1): prune and fine-tune, then convert in `mode`.
+        prune_epochs: epochs of the pruning fine-tune.
+        finetune_lr: learning rate of either fine-tune (default: a tenth of the run's).
 
     Returns:
         An `ExportResult`.
@@ -102,6 +115,8 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
     >>> export_run("runs/pe-resnet", mode="int8").out_dir  # doctest: +SKIP
     PosixPath('runs/pe-resnet/export/int8')
     """
+    if qat:
+        mode = qat_mode(mode)
     check_mode(mode, int8_io)
     if target not in TARGETS:
         raise ExportError(f"--target must be micro or absent. Received: {target!r}")
@@ -115,14 +130,23 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
         representative = calibration_windows(run_cache, contract, calibration_samples)
         calibration = {"split": "train", "windows": int(len(representative)),
                        "requested": int(calibration_samples), "cache_key": run_cache.key}
-    blob = convert(model, mode, window=contract_io.window(contract),
-                   representative=representative, int8_io=int8_io, model_path=files.model)
+    fine_tuned = {}
+    if qat or prune is not None:  # in a child process: tfmot must not enter this one
+        blob, fine_tuned = fine_tune_and_convert(
+            files, contract, run_cache, model, mode=mode, int8_io=int8_io,
+            representative=representative, qat=qat, qat_epochs=qat_epochs, prune=prune,
+            prune_epochs=prune_epochs, learning_rate=finetune_lr)
+    else:
+        blob = convert(model, mode, window=contract_io.window(contract),
+                       representative=representative, int8_io=int8_io,
+                       model_path=files.model)
     runner = TFLiteRunner(blob)
     check_ops(runner.ops, target)
     report = verify_tflite(runner, model, run_cache, contract, mode=mode,
                            max_auroc_drop=max_auroc_drop)
     report.forced = bool(force)
-    out_dir = Path(out_dir) if out_dir else files.run_dir / "export" / bundle_name(mode, int8_io)
+    out_dir = (Path(out_dir) if out_dir else
+               files.run_dir / "export" / bundle_name(mode, int8_io, qat, prune))
     write_parity(report, out_dir)
     if not report.passed and not force:
         raise ParityError(f"parity gate failed for {mode}: {report.reason}; the model was "
@@ -130,6 +154,7 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
                           "anyway)", report)
     payload = metadata.build_model_json(contract, blob, mode=mode, int8_io=int8_io,
                                         calibration=calibration, parity=report.to_dict())
+    payload.update(fine_tuned)  # "qat": {...} / "pruning": {...}
     final = metadata.embed(blob, payload)
     golden = golden_vectors(final, model, run_cache, contract, mode=mode)
     if not np.array_equal(runner.logits(golden["inputs"]), golden["expected_logits"]):
