@@ -20,14 +20,12 @@ import contextlib
 import io
 import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from keras_ecgpe.export.child_process import run_child
 
 from keras_ecgpe.errors import ECGPEError
 from keras_ecgpe.inference.tflite_runner import INPUT_NAME, OUTPUT_NAME
@@ -146,33 +144,13 @@ def convert(model, mode: str, *, window: int, representative=None, int8_io: bool
         windows = np.asarray(representative if representative is not None else [], np.float32)
         np.save(tmp / "representative.npy", windows, allow_pickle=False)
         out = tmp / "model.tflite"
-        command = [sys.executable, "-m", "keras_ecgpe.export.convert_worker",
-                   "--model", str(model_path), "--window", str(window), "--mode", mode,
-                   "--representative", str(tmp / "representative.npy"), "--out", str(out)]
-        if int8_io:
-            command.append("--int8-io")
-        try:
-            done = subprocess.run(command, capture_output=True, text=True,
-                                  timeout=CHILD_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise ExportError(f"{mode} conversion did not finish within {CHILD_TIMEOUT_S} s; "
-                              "nothing was written") from None
-        if done.returncode != 0:
-            raise ExportError(_child_failure(mode, done))
+        args = ["-m", "keras_ecgpe.export.convert_worker", "--model", model_path,
+                "--window", window, "--mode", mode,
+                "--representative", tmp / "representative.npy", "--out", out]
+        run_child(args + (["--int8-io"] if int8_io else []), task=f"{mode} conversion",
+                  timeout_s=CHILD_TIMEOUT_S, error=ExportError,
+                  crash_hint="a TFLite converter crash, e.g. tensorflow#75140 for RNN loops")
         return out.read_bytes()
-
-
-def _child_failure(mode: str, done: subprocess.CompletedProcess) -> str:
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    reported = [line[len("ERROR: "):] for line in lines if line.startswith("ERROR: ")]
-    if reported:
-        return reported[-1]
-    if done.returncode < 0:
-        name = signal.Signals(-done.returncode).name
-        return (f"the TFLite converter crashed during {mode} conversion ({name}; a known "
-                "converter defect, e.g. tensorflow#75140 for RNN loops); nothing was written")
-    tail = lines[-1] if lines else "no message"
-    return f"{mode} conversion failed in its child process (exit {done.returncode}): {tail}"
 
 
 def _builtin_names() -> set:

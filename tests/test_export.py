@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -19,12 +17,12 @@ from export_fixtures import make_run, write_cache
 from keras_ecgpe.cli.main import cli
 from keras_ecgpe.export.bundle import export_run
 from keras_ecgpe.export.c_array import c_array_sources
+from keras_ecgpe.export.child_process import run_child
 from keras_ecgpe.export.golden import check_golden
 from keras_ecgpe.export.metadata import embed, read_metadata
 from keras_ecgpe.export.representative import open_run_cache
 from keras_ecgpe.export.tflite import (
     ExportError,
-    _child_failure,
     convert,
     convert_model,
 )
@@ -197,11 +195,9 @@ def test_metadata_entry_is_replaced_and_model_still_runs(runs):
 
 
 def test_child_crash_becomes_a_message():
-    crash = subprocess.run([sys.executable, "-c", "import os, signal; "
-                            "os.kill(os.getpid(), signal.SIGSEGV)"], capture_output=True,
-                           text=True)
-    assert "crashed" in _child_failure("int8", crash) and "SIGSEGV" in _child_failure(
-        "int8", crash)
+    with pytest.raises(ExportError, match="int8 conversion child process died from SIGSEGV"):
+        run_child(["-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"],
+                  task="int8 conversion", timeout_s=60, error=ExportError)
     with pytest.raises(ExportError, match="not_a_model.keras"):
         convert(None, "int8", window=256, representative=np.zeros((2, 256, 12), np.float32),
                 model_path="not_a_model.keras")

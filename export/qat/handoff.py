@@ -10,14 +10,12 @@ imports tfmot or tf_keras (tfmot switches a process to legacy Keras for good).
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
+from keras_ecgpe.export.child_process import run_child
 from keras_ecgpe.export.qat import check_supported, require_tfmot
 from keras_ecgpe.export.tflite import ExportError
 
@@ -92,30 +90,10 @@ def run_worker(params: dict, representative=None) -> tuple:
             np.save(tmp / "representative.npy", np.asarray(representative, np.float32))
             params["representative"] = str(tmp / "representative.npy")
         (tmp / "params.json").write_text(json.dumps(params), encoding="utf-8")
-        command = [sys.executable, "-m", "keras_ecgpe.export.qat.worker",
-                   str(tmp / "params.json")]
-        try:
-            done = subprocess.run(command, capture_output=True, text=True,
-                                  timeout=CHILD_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            raise ExportError(f"{task} did not finish within {CHILD_TIMEOUT_S} s; nothing "
-                              "was written") from None
-        if done.returncode != 0:
-            raise ExportError(_failure(task, done))
+        run_child(["-m", "keras_ecgpe.export.qat.worker", tmp / "params.json"], task=task,
+                  timeout_s=CHILD_TIMEOUT_S, error=ExportError)
         return (Path(params["out"]).read_bytes(),
                 json.loads(Path(params["facts"]).read_text(encoding="utf-8")))
-
-
-def _failure(task: str, done: subprocess.CompletedProcess) -> str:
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    reported = [line[len("ERROR: "):] for line in lines if line.startswith("ERROR: ")]
-    if reported:
-        return reported[-1]
-    if done.returncode < 0:
-        return (f"the {task} child process was killed by {signal.Signals(-done.returncode).name} "
-                "(out of memory, or a converter crash); nothing was written")
-    tail = lines[-1] if lines else "no message"
-    return f"{task} failed in its child process (exit {done.returncode}): {tail}"
 
 
 def fine_tune_and_convert(files, contract: dict, cache, model, *, mode: str, int8_io: bool,

@@ -1,0 +1,52 @@
+"""Runs an export step in a child process and turns its failure into one clear message.
+
+Converters and tfmot can crash natively (tensorflow#75140) or switch a whole process to
+legacy Keras, so conversion and fine-tuning run as `python -m <module> ...`; the child
+reports its own errors as `ERROR: ...` lines and writes its outputs atomically.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from typing import Sequence
+
+from keras_ecgpe.errors import ECGPEError
+
+
+def run_child(args: Sequence[str], *, task: str, timeout_s: float,
+              crash_hint: str = "out of memory, or a converter crash",
+              error=ECGPEError) -> None:
+    """Runs `python args...` (e.g. `-m module ...`); raises `error` naming `task` on failure.
+
+    Args:
+        args: the interpreter's arguments, e.g. ["-m", "keras_ecgpe.export.convert_worker",
+            "--model", path].
+        task: what the child does, for messages ("int8 conversion").
+        timeout_s: a backstop; the child is killed after it.
+        crash_hint: the likely cause named when the child dies from a signal.
+        error: the ECGPEError subclass to raise (the export's own `ExportError`).
+
+    Raises:
+        error: the child reported an error, died from a signal, or timed out;
+            nothing it was writing is left behind (it writes atomically).
+    """
+    command = [sys.executable, *map(str, args)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise error(f"{task} did not finish within {timeout_s:g} s; nothing was "
+                         "written") from None
+    if done.returncode == 0:
+        return
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    reported = [line[len("ERROR: "):] for line in lines if line.startswith("ERROR: ")]
+    if reported:
+        raise error(reported[-1])
+    if done.returncode < 0:
+        name = signal.Signals(-done.returncode).name
+        raise error(f"the {task} child process died from {name} ({crash_hint}); "
+                         "nothing was written")
+    tail = lines[-1] if lines else "no message"
+    raise error(f"{task} failed in its child process (exit {done.returncode}): {tail}")
