@@ -36,6 +36,8 @@ def atomic_save_model(model, path) -> Path:
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{secrets.token_hex(3)}.keras")
     try:
         model.save(tmp)
+        with open(tmp, "rb") as handle:  # on disk before the rename, so power loss is safe too
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
