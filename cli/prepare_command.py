@@ -13,9 +13,13 @@ SOURCES = ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe")
 
 
 @click.command()
-@click.option("--source", type=click.Choice(SOURCES), required=True, help="Dataset layout.")
-@click.option("--root", type=click.Path(exists=True), required=True,
-              help="Dataset folder (for pe: the manifest CSV or its folder).")
+@click.option("--source", required=True,
+              help=f"Dataset layout: one of {', '.join(SOURCES)}, or several joined by commas "
+                   "(e.g. ptbxl,cpsc2018,medalcare) for one multi-source pretraining cache on "
+                   "the harmonised SNOMED CT labels with per-source label masks.")
+@click.option("--root", "roots", type=click.Path(exists=True), required=True, multiple=True,
+              help="Dataset folder (for pe: the manifest CSV or its folder); repeat it once "
+                   "per source, in the order of --source.")
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Cache directory.")
 @click.option("--task", default="superdiagnostic", show_default=True,
               help="PTB-XL task: superdiagnostic, subdiagnostic, diagnostic, form, rhythm, all.")
@@ -49,7 +53,7 @@ SOURCES = ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe")
 @click.option("--allow-absolute-paths", is_flag=True,
               help="pe: accept absolute record paths in the manifest (by default every path "
                    "must stay inside the manifest's folder).")
-def prepare(source, root, out, task, sampling_rate, variant, target_fs, filter_, low_hz,
+def prepare(source, roots, out, task, sampling_rate, variant, target_fs, filter_, low_hz,
             high_hz, normalize, duration_s, pad, crop, dtype, folds, seed, workers, overwrite,
             allow_absolute_paths) -> None:
     """Preprocess a dataset once into a checksummed cache (progress bar, skip report)."""
@@ -59,9 +63,20 @@ def prepare(source, root, out, task, sampling_rate, variant, target_fs, filter_,
 
     options = {"ptbxl": {"task": task, "sampling_rate": int(sampling_rate)},
                "medalcare": {"variant": variant},
-               "pe": {"allow_absolute_paths": allow_absolute_paths}}.get(source, {})
+               "pe": {"allow_absolute_paths": allow_absolute_paths}}
+    names = [name.strip() for name in source.split(",")]
+    if len(names) != len(roots):
+        raise click.BadParameter(f"{len(names)} source(s) {names} but {len(roots)} --root; "
+                                 "give one --root per source, in order", param_hint="--root")
     with reported_errors():
-        dataset = make_source(source, root, **options)
+        datasets = [make_source(name, root, **options.get(name, {}))
+                    for name, root in zip(names, roots)]
+        if len(datasets) == 1:
+            dataset = datasets[0]
+        else:
+            from keras_ecgpe.data.sources.combined import CombinedSource
+
+            dataset = CombinedSource(datasets, split_seed=seed)
         config = PreprocessConfig(target_fs=target_fs, filter=filter_, low_hz=low_hz,
                                   high_hz=high_hz, normalize=normalize, duration_s=duration_s,
                                   pad=pad, crop=crop)

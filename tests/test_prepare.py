@@ -149,3 +149,36 @@ def test_a_file_that_crashes_the_reader_natively_is_skipped(real_ecg, tmp_path):
                                split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
     assert sorted(cache.record_ids) == ["A1980", "A1981"]
     assert "crashed the worker process" in _skips(tmp_path / "c")["A0001"]
+
+
+def test_multi_source_cache_on_the_harmonised_vocabulary_with_masks(real_ecg, tmp_path):
+    from keras_ecgpe.data.labels import canonical_code
+    from keras_ecgpe.data.sources.combined import CombinedSource
+
+    cpsc = tmp_path / "cpsc"
+    cpsc.mkdir()
+    rows = ["Recording,First_label,Second_label,Third_label", "A1980,2,,", "A1981,5,1,"]
+    for name in ("A1980", "A1981"):
+        shutil.copy(real_ecg / "cpsc2018" / f"{name}.mat", cpsc / f"{name}.mat")
+    for copy in range(4):  # copies of the real files so a patient-level split has parts
+        shutil.copy(real_ecg / "cpsc2018" / "A1980.mat", cpsc / f"A199{copy}.mat")
+        rows.append(f"A199{copy},{copy % 2 + 1},,")
+    (cpsc / "REFERENCE.csv").write_text("\n".join(rows) + "\n")  # A1980 AF, A1981 RBBB+SNR
+    ptbxl = make_source("ptbxl", real_ecg / "ptbxl", task="all", sampling_rate=500)
+    source = CombinedSource([ptbxl, make_source("cpsc2018", cpsc)])
+    config = PreprocessConfig(target_fs=500, filter="bandpass", normalize="none",
+                              duration_s=10.0)
+    cache, _ = prepare_dataset(source, tmp_path / "c", config, workers=1,
+                               split=SplitSettings(folds=0))
+    ids = list(cache.record_ids)
+    assert "cpsc2018:A1980" in ids and "ptbxl:6001" in ids and len(ids) == 16
+    af = list(cache.label_names).index("164889003")  # atrial fibrillation
+    rbbb = list(cache.label_names).index(canonical_code("59118001"))  # RBBB (CinC class)
+    a1980, a1981 = ids.index("cpsc2018:A1980"), ids.index("cpsc2018:A1981")
+    assert cache.labels[a1980, af] == 1 and cache.label_mask[a1980, af] == 1
+    assert cache.labels[a1981, rbbb] == 1
+    # Classes only PTB-XL annotates are masked out for CPSC records, and vice versa.
+    only_ptbxl = (cache.label_mask[ids.index("ptbxl:6001")] == 1) & \
+                 (cache.label_mask[a1980] == 0)
+    assert only_ptbxl.any()
+    assert set(cache.splits[[a1980, a1981]]) <= {"train", "validation", "test"}

@@ -228,8 +228,11 @@ def prepare_dataset(
                 writer.skip(item.record_id, item.record_path, reason)
         else:
             labels = np.array([name in item.labels for name in source.label_names], np.float32)
+            mask = None if item.annotated is None else np.array(
+                [name in item.annotated for name in source.label_names], np.float32)
             writer.add(signal, record_id=item.record_id, patient_id=item.patient_id,
-                       labels=labels, split=splits[position], fold=folds[position])
+                       labels=labels, label_mask=mask, split=splits[position],
+                       fold=folds[position])
         if progress is not None:
             progress(1)
     if writer is None:

@@ -36,6 +36,8 @@ class SourceItem:
         split: "train", "validation", "test" from the dataset's own split, or None.
         fold: the dataset's own fold number, or None.
         age, sex: from the source's metadata table, when it has one (sex "M"/"F").
+        annotated: the label names whose value this record's source knows (present or
+            absent); None means all of them. Multi-source sets use it for label masks.
     """
 
     record_path: str
@@ -46,6 +48,7 @@ class SourceItem:
     fold: Optional[int]
     age: Optional[float] = None
     sex: Optional[str] = None
+    annotated: Optional[Tuple[str, ...]] = None
 
 
 @dataclasses.dataclass(frozen=True)
