@@ -15,8 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
-from keras_ecgpe.export.qat.finetune import TrainingWindows, fine_tune, freeze_batch_norm
-from keras_ecgpe.export.qat.twin import build_twin, copy_weights_by_name, keras_layers_by_name
+from keras_ecgpe.export.qat.finetune import (
+    TrainingWindows,
+    fine_tune,
+    freeze_batch_norm,
+)
+from keras_ecgpe.export.qat.twin import (
+    build_twin,
+    copy_weights_by_name,
+    keras_layers_by_name,
+)
 from keras_ecgpe.export.tflite import ExportError
 
 from keras_ecgpe.errors import ConfigError

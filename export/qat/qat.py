@@ -21,7 +21,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras
-from keras_ecgpe.export.qat.finetune import TrainingWindows, fine_tune, freeze_batch_norm
+from keras_ecgpe.export.qat.finetune import (
+    TrainingWindows,
+    fine_tune,
+    freeze_batch_norm,
+)
 from keras_ecgpe.export.qat.quantize_config import CUSTOM_OBJECTS, quantize_config_for
 from keras_ecgpe.export.qat.twin import build_twin
 from keras_ecgpe.export.tflite import ExportError

@@ -32,15 +32,14 @@ def run(params: dict) -> None:
     """Does one task as `params` describe (see the module docstring)."""
     import keras
     import numpy as np
-
-    import keras_ecgpe.models  # noqa: F401  registers the zoo's classes for loading
     from keras_ecgpe.export.representative import calibration_windows, open_run_cache
     from keras_ecgpe.export.tflite import CALIBRATED, convert_model
-    from keras_ecgpe.inference import contract_io
-    from keras_ecgpe.training.losses import make_loss
 
+    import keras_ecgpe.models  # noqa: F401  registers the zoo's classes for loading
     from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
     from keras_ecgpe.errors import ConfigError
+    from keras_ecgpe.inference import contract_io
+    from keras_ecgpe.training.losses import make_loss
 
     task = params.get("task")
     if task not in TASKS:

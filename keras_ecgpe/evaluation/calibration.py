@@ -14,7 +14,7 @@ import numpy as np
 from scipy import optimize
 
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.evaluation.inputs import check_inputs, json_float, probability_to_logit, sigmoid
+from keras_ecgpe.evaluation.inputs import check_inputs, json_float, probability_to_logit
 
 TEMPERATURE_BOUNDS = (0.01, 100.0)
 
