@@ -18,6 +18,8 @@ calls (gradual unfreezing fits once per phase) and a killed process (`restore`).
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import os
 import secrets
@@ -26,6 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_ecgpe.data.atomic import atomic_write_bytes
 from keras_ecgpe.evaluation import compute_metrics
 from keras_ecgpe.training.run_data import aggregate, predict_windows
 
@@ -160,3 +163,43 @@ class BestCheckpoint(keras.callbacks.Callback):
                 stopped=self.stopped))
         if improved:
             atomic_save_model(self.model, self.directory / "best.keras")
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Keeps `history.csv` (epoch + sorted log keys) rewritten atomically after each epoch.
+
+    Keras's CSVLogger appends in place, so a kill mid-write can leave a torn last line that
+    plots and resume would read; here the whole file is written to a temporary name and
+    renamed. Rows already in the file (a resumed run, trimmed by resume) are kept.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+        self.header, self.rows = None, []
+
+    def on_train_begin(self, logs=None):
+        if self.path.exists():
+            with open(self.path, newline="") as handle:
+                rows = list(csv.reader(handle))
+            if rows:
+                self.header, self.rows = rows[0], rows[1:]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.header is None:
+            self.header = ["epoch"] + sorted(logs)
+        values = {"epoch": epoch, **logs}
+        self.rows.append([_csv_value(values.get(key, "NA")) for key in self.header])
+        text = io.StringIO()
+        csv.writer(text).writerows([self.header] + self.rows)
+        atomic_write_bytes(self.path, text.getvalue().encode("utf-8"))
+
+
+def _csv_value(value):
+    """Plain numbers for tensors and numpy scalars, as CSVLogger writes them."""
+    if hasattr(value, "numpy"):
+        value = value.numpy()
+    if isinstance(value, np.generic):
+        value = value.item()
+    return value

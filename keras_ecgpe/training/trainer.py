@@ -124,7 +124,7 @@ def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_
     from keras_ecgpe.data.normalization import DatasetStandardizer
     from keras_ecgpe.data.pipeline import training_dataset
     from keras_ecgpe.training import distribute, model_setup, resume, run_data
-    from keras_ecgpe.training.callbacks import (BestCheckpoint, ValidationMetrics,
+    from keras_ecgpe.training.callbacks import (BestCheckpoint, HistoryCSV, ValidationMetrics,
                                                 atomic_save_model)
     from keras_ecgpe.training.contract import is_synthetic
     from keras_ecgpe.training.finish import finish_run
@@ -193,7 +193,7 @@ def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_
                           monitor=training.monitor,
                           fixed_specificity=config.evaluation.fixed_specificity,
                           fixed_sensitivity=config.evaluation.fixed_sensitivity),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        HistoryCSV(run_dir / "history.csv"),
         checkpoint,
     ] + extra
     # TensorBoard is an optional package (TensorFlow does not require it).
