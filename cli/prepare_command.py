@@ -80,12 +80,13 @@ def prepare(source, roots, out, task, sampling_rate, variant, target_fs, filter_
         config = PreprocessConfig(target_fs=target_fs, filter=filter_, low_hz=low_hz,
                                   high_hz=high_hz, normalize=normalize, duration_s=duration_s,
                                   pad=pad, crop=crop)
-        n_items = len(dataset.index()[0])
-        with click.progressbar(length=n_items, label=f"Preparing {source}",
+        index = dataset.index()
+        with click.progressbar(length=len(index[0]), label=f"Preparing {source}",
                                file=click.get_text_stream("stderr")) as bar:
             cache, reused = prepare_dataset(
                 dataset, out, config, split=SplitSettings(folds=folds, seed=seed), dtype=dtype,
-                workers=workers, overwrite=overwrite, progress=bar.update)
+                workers=workers, overwrite=overwrite, progress=bar.update,
+                index=index)
     report = json.loads((Path(out) / "report.json").read_text())
     verb = "Reused the identical cache" if reused else "Prepared"
     click.echo(f"{verb} {out}: {cache.n_records} records at {cache.fs:g} Hz, "

@@ -167,6 +167,7 @@ def prepare_dataset(
     workers: Optional[int] = None,
     overwrite: bool = False,
     progress: Optional[Callable[[int], None]] = None,
+    index: Optional[Tuple[List[SourceItem], List[SkippedItem]]] = None,
 ) -> Tuple[PreparedCache, bool]:
     """Prepares `source` into a cache at `out_dir`, or reuses the one already there.
 
@@ -179,6 +180,8 @@ def prepare_dataset(
         workers: processes reading in parallel (default: all cores).
         overwrite: replace a cache prepared with other settings instead of refusing.
         progress: called with the number of records handled since the last call.
+        index: `source.index()` when the caller already has it (it reads the dataset's
+            tables and checks every file, so it is not done twice).
 
     Returns:
         `(cache, reused)`: the opened cache and whether an identical one was reused.
@@ -188,7 +191,7 @@ def prepare_dataset(
         ECGPEError: the source is unreadable or no record survived.
     """
     out_dir = Path(out_dir)
-    items, skipped = source.index()
+    items, skipped = source.index() if index is None else index
     skipped = list(skipped)
     settings = {"preprocess": preprocess.to_dict(), "split": split.to_dict(), "dtype": dtype}
     description = describe_source(source, items)
