@@ -134,17 +134,37 @@ def test_parallel_workers_match_serial(synthetic_pe, tmp_path):
     assert reopened.key == parallel.key
 
 
-def test_a_file_that_crashes_the_reader_natively_is_skipped(real_ecg, tmp_path):
-    # tests/data/scipy_segfault.mat: a SYNTHETIC CPSC-style .mat (ramps) with 40 bytes
-    # overwritten, found by fuzzing; scipy 1.17's loadmat dies on it with a segfault.
+def _cpsc_folder_with_two_real_records(real_ecg, tmp_path):
     root = tmp_path / "cpsc"
     root.mkdir()
-    shutil.copy(Path(__file__).parent / "data" / "scipy_segfault.mat", root / "A0001.mat")
     for name in ("A1980", "A1981"):
         shutil.copy(real_ecg / "cpsc2018" / f"{name}.mat", root / f"{name}.mat")
     (root / "REFERENCE.csv").write_text("Recording,First_label,Second_label,Third_label\n"
                                         "A0001,1,,\nA1980,2,,\nA1981,1,,\n")
-    source = make_source("cpsc2018", root)
+    return root
+
+
+def test_a_corrupt_mat_that_breaks_scipy_is_skipped_with_its_reason(real_ecg, tmp_path):
+    # tests/data/scipy_segfault.mat: a SYNTHETIC CPSC-style .mat (ramps) with 40 bytes
+    # overwritten, found by fuzzing. scipy 1.17's loadmat reads freed memory on it: here it
+    # segfaults, on other machines it raises ZeroDivisionError. Either way the record is
+    # skipped with a reason and the others are prepared.
+    root = _cpsc_folder_with_two_real_records(real_ecg, tmp_path)
+    shutil.copy(Path(__file__).parent / "data" / "scipy_segfault.mat", root / "A0001.mat")
+    cache, _ = prepare_dataset(make_source("cpsc2018", root), tmp_path / "c", CONFIG,
+                               workers=2,
+                               split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
+    assert sorted(cache.record_ids) == ["A1980", "A1981"]
+    reason = _skips(tmp_path / "c")["A0001"]
+    assert "crashed the worker process" in reason or "cannot read MATLAB file" in reason
+
+
+def test_a_record_whose_reader_crashes_natively_is_skipped(real_ecg, tmp_path):
+    from crashing_source import CrashingCPSC2018Source
+
+    root = _cpsc_folder_with_two_real_records(real_ecg, tmp_path)
+    shutil.copy(root / "A1980.mat", root / "A0001.mat")
+    source = CrashingCPSC2018Source(root, crash_on={"A0001"})
     cache, _ = prepare_dataset(source, tmp_path / "c", CONFIG, workers=2,
                                split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
     assert sorted(cache.record_ids) == ["A1980", "A1981"]
