@@ -26,18 +26,17 @@ def inspect(records, as_json) -> None:
 
     Every record is read through the package's readers: format, fs, samples, duration,
     canonical leads present, units, labels and the lead-mapping policy applied. Records
-    that cannot be read get a message; the others are still shown (exit code 1).
+    that cannot be read get a message; the others are still shown (exit code 1). Files are
+    read in a worker process, so a reader crashing on a corrupt file is reported too.
     """
+    from keras_ecgpe.data.isolation import map_isolated
     from keras_ecgpe.data.readers import inspect_record
-    from keras_ecgpe.errors import ECGPEError
 
     results, failures = [], 0
-    for path in records:
-        try:
-            results.append(inspect_record(path))
-        except ECGPEError as exc:
+    for path, summary, error in map_isolated(inspect_record, records):
+        if error is not None:
             failures += 1
-            results.append({"record": path, "error": str(exc)})
+        results.append(summary if error is None else {"record": path, "error": error})
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:

@@ -1,4 +1,4 @@
-"""A CPSC2018 source whose reader dies with a real SIGSEGV on chosen records.
+"""Readers that die with a real SIGSEGV on chosen records.
 
 Used to test that `prepare_dataset` survives a native crash in a worker process. The
 scipy bug that first showed the problem (tests/data/scipy_segfault.mat) reads freed memory
@@ -23,3 +23,14 @@ class CrashingCPSC2018Source(CPSC2018Source):
         if item.record_id in self.crash_on:
             os.kill(os.getpid(), signal.SIGSEGV)
         return super().read(item, **read_options)
+
+
+def read_or_crash(path: str) -> str:
+    """Dies with SIGSEGV on a path containing "crash", raises RecordError on "bad"."""
+    from keras_ecgpe.errors import RecordError
+
+    if "crash" in path:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if "bad" in path:
+        raise RecordError(path, "not a record")
+    return path.upper()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -67,6 +68,9 @@ def test_records_that_do_not_fit_get_a_message(bundle, tmp_path):
     bad = {"limbs_only": _write_csv(tmp_path / "limbs.csv", leads[:6]),
            "too_short": _write_csv(tmp_path / "short.csv", leads, seconds=1.0),
            "wrong_units": _write_csv(tmp_path / "units.csv", leads, units="mmHg")}
+    # SYNTHETIC corrupt .mat on which scipy 1.17 segfaults or raises, depending on memory.
+    bad["corrupt_mat"] = str(tmp_path / "A0001.mat")
+    shutil.copy(pathlib.Path(__file__).parent / "data" / "scipy_segfault.mat", bad["corrupt_mat"])
     good = _write_csv(tmp_path / "good.csv", leads)
     results = Predictor.load(tflite).predict_files([good, *bad.values()])
     assert set(results[0]["decisions"]) == {"PE"} and "error" not in results[0]
@@ -74,10 +78,12 @@ def test_records_that_do_not_fit_get_a_message(bundle, tmp_path):
     assert "V1" in messages[0] or "precordial" in messages[0]
     assert "shorter than window=256" in messages[1] and "short.csv" in messages[1]
     assert "mmHg" in messages[2]
+    assert messages[3].startswith(bad["corrupt_mat"]) and (
+        "crashed the worker process" in messages[3] or "cannot read MATLAB" in messages[3])
     cli_result = CliRunner().invoke(cli, ["predict", str(run_dir), good, *bad.values(), "--json"])
     assert cli_result.exit_code == 1
     entries = json.loads(cli_result.stdout)
-    assert [("error" in e) for e in entries] == [False, True, True, True]
+    assert [("error" in e) for e in entries] == [False, True, True, True, True]
     assert entries[0]["probabilities"]["PE"] == pytest.approx(
         results[0]["probabilities"]["PE"], abs=1e-4)
 

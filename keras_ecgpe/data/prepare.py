@@ -8,21 +8,18 @@ cannot be used are skipped and listed in the cache's report with the reason.
 
 from __future__ import annotations
 
-import collections
+import dataclasses
+import glob
 import hashlib
 import json
-import concurrent.futures
-import concurrent.futures.process
-import glob
-import dataclasses
-import multiprocessing
 import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache, cache_key
+from keras_ecgpe.data.isolation import CRASH_REASON, ordered_process_map
 from keras_ecgpe.data.preprocessing import PreprocessConfig, apply_preprocessing
 from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem
 from keras_ecgpe.data.splits import patient_stratified_kfold, patient_stratified_split
@@ -33,7 +30,7 @@ from keras_ecgpe.errors import ConfigError, ECGPEError
 class SplitSettings:
     """How records without an official split are split by patient (seeded, stratified)."""
 
-    fractions: Tuple[float, float, float] = (0.7, 0.15, 0.15)
+    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     folds: int = 5
     seed: int = 0
 
@@ -49,6 +46,10 @@ def _process(source: DatasetSource, config: PreprocessConfig, item: SourceItem):
         return np.ascontiguousarray(signal, dtype=np.float32), float(fs), None
     except ECGPEError as exc:
         return None, None, str(exc)
+
+
+def _crashed(item: SourceItem):
+    return None, None, CRASH_REASON
 
 
 def _file_stamps(record_path: str) -> list:
@@ -78,62 +79,7 @@ def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
     return {**source.describe(), "index_sha256": digest.hexdigest()}
 
 
-CRASH_REASON = ("reading it crashed the worker process (a native crash inside a library, "
-                "e.g. scipy on a corrupt .mat file)")
-
-
-def _bounded_ordered_map(
-    function: Callable, items: Sequence, workers: int, *args
-) -> Iterator[Tuple[object, object]]:
-    """Yields (item, function(*args, item)) in order, never more than 4 per worker pending.
-
-    A worker killed by a native crash breaks the whole process pool; the item at the head
-    is then retried alone in a fresh process (its result, or `CRASH_REASON` as a skip if it
-    crashes again), the pool is rebuilt and the rest resubmitted, so one corrupt file
-    cannot stop a dataset.
-    """
-    if workers <= 1:
-        for item in items:
-            yield item, function(*args, item)
-        return
-    context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-    pending: collections.deque = collections.deque()
-
-    def head():
-        nonlocal pool, pending
-        first, future = pending.popleft()
-        try:
-            return first, future.result()
-        except concurrent.futures.process.BrokenProcessPool:
-            pool.shutdown(cancel_futures=True)
-            result = _run_isolated(function, args, first, context)
-            pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-            pending = collections.deque((item, pool.submit(function, *args, item))
-                                        for item, _ in pending)
-            return first, result
-
-    try:
-        for item in items:
-            pending.append((item, pool.submit(function, *args, item)))
-            if len(pending) >= 4 * workers:
-                yield head()
-        while pending:
-            yield head()
-    finally:
-        pool.shutdown(cancel_futures=True)
-
-
-def _run_isolated(function: Callable, args, item, context):
-    """Runs one item in its own process; a second native crash becomes a skip reason."""
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as alone:
-        try:
-            return alone.submit(function, *args, item).result()
-        except concurrent.futures.process.BrokenProcessPool:
-            return None, None, CRASH_REASON
-
-
-def _assign_splits(items: List[SourceItem], label_names, settings: SplitSettings):
+def _assign_splits(items: list[SourceItem], label_names, settings: SplitSettings):
     """Official splits and folds where the source has them, else patient-level ones."""
     labels = np.array([[name in item.labels for name in label_names] for item in items],
                       dtype=np.float32)
@@ -164,11 +110,11 @@ def prepare_dataset(
     *,
     split: SplitSettings = SplitSettings(),
     dtype: str = "float32",
-    workers: Optional[int] = None,
+    workers: int | None = None,
     overwrite: bool = False,
-    progress: Optional[Callable[[int], None]] = None,
-    index: Optional[Tuple[List[SourceItem], List[SkippedItem]]] = None,
-) -> Tuple[PreparedCache, bool]:
+    progress: Callable[[int], None] | None = None,
+    index: tuple[list[SourceItem], list[SkippedItem]] | None = None,
+) -> tuple[PreparedCache, bool]:
     """Prepares `source` into a cache at `out_dir`, or reuses the one already there.
 
     Args:
@@ -212,10 +158,10 @@ def prepare_dataset(
                          f"({len(skipped)} skipped: {_summarise(skipped)})")
 
     splits, folds = _assign_splits(items, source.label_names, split)
-    writer: Optional[CacheWriter] = None
+    writer: CacheWriter | None = None
     for position, (item, (signal, fs, reason)) in enumerate(
-            _bounded_ordered_map(_process, items, workers or os.cpu_count() or 1,
-                                 source, preprocess)):
+            ordered_process_map(_process, items, workers or os.cpu_count() or 1,
+                                source, preprocess, on_crash=_crashed, isolate=False)):
         if signal is not None and writer is None:
             writer = CacheWriter(out_dir, key=key, source=description, settings=settings,
                                  fs=fs, label_names=source.label_names, dtype=dtype,

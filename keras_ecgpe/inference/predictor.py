@@ -22,6 +22,7 @@ from keras_ecgpe.data.preprocessing import (
     centre_window,
     sliding_windows,
 )
+from keras_ecgpe.data.isolation import map_isolated
 from keras_ecgpe.data.readers import read_record
 from keras_ecgpe.errors import ConfigError, RecordError
 from keras_ecgpe.evaluation.aggregation import aggregate_windows
@@ -127,13 +128,20 @@ class Predictor:
         return self.predict_record(read_record(path))
 
     def predict_files(self, paths) -> list:
-        """Scores every file; one that cannot be scored gets `{"record", "error"}` instead."""
+        """Scores every file; one that cannot be scored gets `{"record", "error"}` instead.
+
+        Files are read in a worker process, so a reader that crashes natively on a corrupt
+        file (scipy on some .mat files) costs that file an error, not the whole call.
+        """
         results = []
-        for path in paths:
+        for path, record, error in map_isolated(read_record, [str(p) for p in paths]):
+            if error is not None:
+                results.append({"record": path, "error": error})
+                continue
             try:
-                results.append({**self.predict_file(path), "record": str(path)})
+                results.append({**self.predict_record(record), "record": path})
             except (RecordError, ConfigError) as exc:
-                results.append({"record": str(path), "error": str(exc)})
+                results.append({"record": path, "error": str(exc)})
         return results
 
 

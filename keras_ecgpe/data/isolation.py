@@ -1,0 +1,98 @@
+"""Runs reader calls in worker processes so a native crash costs one record, not the run.
+
+scipy's .mat reader (1.17) can segfault on a corrupt file (tests/data/scipy_segfault.mat);
+a segfault cannot be caught in the process it happens in. Here the call runs in a spawned
+worker: a crash breaks the pool, the item at the head is retried alone in a fresh process,
+and if it crashes again its result is `CRASH_REASON` instead.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import concurrent.futures.process
+import multiprocessing
+from collections.abc import Callable, Iterator, Sequence
+
+from keras_ecgpe.errors import ECGPEError
+
+CRASH_REASON = ("reading it crashed the worker process (a native crash inside a library, "
+                "e.g. scipy on a corrupt .mat file)")
+
+
+def ordered_process_map(
+    function: Callable, items: Sequence, workers: int, *args,
+    on_crash: Callable[[object], object], isolate: bool = True,
+) -> Iterator[tuple[object, object]]:
+    """Yields (item, function(*args, item)) in order, never more than 4 per worker pending.
+
+    Args:
+        function, items, *args: what to run on each item; `function` must be importable by
+            a spawned process and should return its failures rather than raise them.
+        workers: worker processes.
+        on_crash: gives the result for an item whose call crashed its process twice.
+        isolate: False with `workers <= 1` runs in this process (no crash protection,
+            no process start-up).
+    """
+    if workers <= 1 and not isolate:
+        for item in items:
+            yield item, function(*args, item)
+        return
+    workers = max(workers, 1)
+    context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    pending: collections.deque = collections.deque()
+
+    def head():
+        nonlocal pool, pending
+        first, future = pending.popleft()
+        try:
+            return first, future.result()
+        except concurrent.futures.process.BrokenProcessPool:
+            pool.shutdown(cancel_futures=True)
+            result = _run_alone(function, args, first, context, on_crash)
+            pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+            pending = collections.deque((item, pool.submit(function, *args, item))
+                                        for item, _ in pending)
+            return first, result
+
+    try:
+        for item in items:
+            pending.append((item, pool.submit(function, *args, item)))
+            if len(pending) >= 4 * workers:
+                yield head()
+        while pending:
+            yield head()
+    finally:
+        pool.shutdown(cancel_futures=True)
+
+
+def _run_alone(function: Callable, args, item, context, on_crash):
+    """Runs one item in its own process; a second native crash gives `on_crash(item)`."""
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as alone:
+        try:
+            return alone.submit(function, *args, item).result()
+        except concurrent.futures.process.BrokenProcessPool:
+            return on_crash(item)
+
+
+def _call_reporting_errors(function: Callable, item):
+    """Worker body: ("ok", function(item)) or ("error", message)."""
+    try:
+        return "ok", function(item)
+    except ECGPEError as exc:
+        return "error", str(exc)
+
+
+def map_isolated(function: Callable, items: Sequence) -> Iterator[tuple[object, object, str]]:
+    """Yields (item, result, None) or (item, None, error message), in order.
+
+    One worker process runs `function` (importable, e.g. `read_record`) on each item; an
+    `ECGPEError` or a native crash becomes that item's message.
+    """
+    def crashed(item):
+        return "error", f"{item}: {CRASH_REASON}"
+
+    for item, (status, value) in ordered_process_map(_call_reporting_errors, items, 1,
+                                                     function, on_crash=crashed):
+        yield (item, value, None) if status == "ok" else (item, None, value)
