@@ -27,6 +27,8 @@ MODES = ("none", "float16", "dynamic", "int8", "int16x8")
 @click.option("--max-auroc-drop", type=float,
               help="Largest AUROC loss allowed [default: 0.01 int8/int16x8, else 0.005].")
 @click.option("--force", is_flag=True, help="Write the model even if the parity gate fails.")
+@click.option("--overwrite", is_flag=True,
+              help="Replace an existing bundle folder (as a whole, once the new one is ready).")
 @click.option("--c-array", is_flag=True, help="Also write model_data.cc/.h for TFLite Micro.")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=300,
               show_default=True, help="Training windows used for calibration.")
@@ -46,12 +48,13 @@ MODES = ("none", "float16", "dynamic", "int8", "int16x8")
               help="Learning rate of the QAT/pruning fine-tune [default: a tenth of the "
                    "run's, 1e-4 without config.yaml].")
 def export(run_or_model, tflite, quantize, out_dir, target, int8_io, max_auroc_drop, force,
-           c_array, calibration_samples, cache, qat, qat_epochs, prune, prune_epochs,
+           overwrite, c_array, calibration_samples, cache, qat, qat_epochs, prune, prune_epochs,
            finetune_lr) -> None:
     """Export RUN_OR_MODEL (run directory or .keras with contract.json) to a verified .tflite.
 
     Writes model.tflite (contract embedded), model.json, golden.npz, parity.json and
-    parity.txt. Exits non-zero, without writing the model, when the AUROC drop on the
+    parity.txt, into a folder that appears whole (an existing bundle is replaced only with
+    --overwrite). Exits non-zero, without writing the model, when the AUROC drop on the
     validation records exceeds --max-auroc-drop (unless --force). --qat and --prune
     fine-tune in a child process (tensorflow-model-optimization) and pass the same gate
     against the run's own model.
@@ -65,7 +68,8 @@ def export(run_or_model, tflite, quantize, out_dir, target, int8_io, max_auroc_d
                                 int8_io=int8_io, max_auroc_drop=max_auroc_drop, force=force,
                                 c_array=c_array, calibration_samples=calibration_samples,
                                 cache=cache, qat=qat, qat_epochs=qat_epochs, prune=prune,
-                                prune_epochs=prune_epochs, finetune_lr=finetune_lr)
+                                prune_epochs=prune_epochs, finetune_lr=finetune_lr,
+                                overwrite=overwrite)
         except ParityError as exc:
             click.echo(exc.report.to_text(), err=True, nl=False)
             raise

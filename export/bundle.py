@@ -4,13 +4,15 @@ Order of work, and why: the contract and the run's prepared cache are checked fi
 data, no export); the model is converted (calibrated modes in a child process) and its
 operators checked; the parity gate runs on real validation windows and its report is
 written whatever the outcome; only a model that passed (or `force`) is written, with its
-contract embedded, `model.json`, golden vectors and optionally a C array. Every file is
-written atomically, so an interrupted export never leaves a truncated model.
+contract embedded, `model.json`, golden vectors and optionally a C array. The bundle is
+built in a hidden folder and moved into place whole, so an interrupted export never leaves
+a truncated model or a model beside another export's files.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 from typing import Optional
 
@@ -19,7 +21,11 @@ from keras_ecgpe.export import metadata
 from keras_ecgpe.export.c_array import write_c_array
 from keras_ecgpe.export.golden import golden_vectors, write_golden
 from keras_ecgpe.export.qat import DEFAULT_PRUNE_EPOCHS, DEFAULT_QAT_EPOCHS
-from keras_ecgpe.export.qat.handoff import fine_tune_and_convert, qat_mode
+from keras_ecgpe.export.qat.handoff import (
+    check_finetune_request,
+    fine_tune_and_convert,
+    qat_mode,
+)
 from keras_ecgpe.export.representative import (
     DEFAULT_CALIBRATION_SAMPLES,
     calibration_windows,
@@ -39,7 +45,12 @@ from keras_ecgpe.export.verify import (
     write_parity,
 )
 
-from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
+from keras_ecgpe.data.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    replace_directory,
+    staging_directory,
+)
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.inference.tflite_runner import TFLiteRunner
 
@@ -83,8 +94,11 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
                calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
                cache=None, qat: bool = False, qat_epochs: int = DEFAULT_QAT_EPOCHS,
                prune: Optional[float] = None, prune_epochs: int = DEFAULT_PRUNE_EPOCHS,
-               finetune_lr: Optional[float] = None) -> ExportResult:
+               finetune_lr: Optional[float] = None, overwrite: bool = False) -> ExportResult:
     """Exports a run's model to a verified TFLite bundle.
+
+    The bundle is built in a hidden folder beside `out_dir` and moved into place whole,
+    so `out_dir` never mixes files of two exports.
 
     Args:
         source: a run directory (`best.keras` + `contract.json`) or a `.keras` file with
@@ -103,13 +117,16 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
         prune: target sparsity in (0, 1): prune and fine-tune, then convert in `mode`.
         prune_epochs: epochs of the pruning fine-tune.
         finetune_lr: learning rate of either fine-tune (default: a tenth of the run's).
+        overwrite: replace an existing bundle in `out_dir` (a folder holding only the
+            report of a rejected export is replaced without it).
 
     Returns:
         An `ExportResult`.
 
     Raises:
         ExportError: no data, conversion failure, forbidden operators; `ParityError` when
-            the gate fails without `force` (parity.json and parity.txt are written).
+            the gate fails without `force` (the folder then holds only parity.json and
+            parity.txt); `out_dir` holds something else and `overwrite` is not set.
 
     Example:
     >>> export_run("runs/pe-resnet", mode="int8").out_dir  # doctest: +SKIP
@@ -123,7 +140,14 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
     files = contract_io.locate_run(source)
     contract = contract_io.load_contract(files.contract)
     run_cache = open_run_cache(contract, cache)
+    out_dir = (Path(out_dir) if out_dir else
+               files.run_dir / "export" / bundle_name(mode, int8_io, qat, prune))
     model = load_keras_model(files.model)
+    if qat or prune is not None:
+        check_finetune_request(model, qat=qat, prune=prune, qat_epochs=qat_epochs,
+                               prune_epochs=prune_epochs)
+    if not overwrite:
+        _refuse_occupied(out_dir)
     calibration = None
     representative = None
     if mode in CALIBRATED:
@@ -145,13 +169,27 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
     report = verify_tflite(runner, model, run_cache, contract, mode=mode,
                            max_auroc_drop=max_auroc_drop)
     report.forced = bool(force)
-    out_dir = (Path(out_dir) if out_dir else
-               files.run_dir / "export" / bundle_name(mode, int8_io, qat, prune))
-    write_parity(report, out_dir)
-    if not report.passed and not force:
-        raise ParityError(f"parity gate failed for {mode}: {report.reason}; the model was "
-                          f"not written (see {out_dir / 'parity.txt'}; --force writes it "
-                          "anyway)", report)
+    staging = staging_directory(out_dir)
+    try:
+        write_parity(report, staging)
+        if not report.passed and not force:
+            replace_directory(staging, out_dir)
+            raise ParityError(f"parity gate failed for {mode}: {report.reason}; the model was "
+                              f"not written (see {out_dir / 'parity.txt'}; --force writes it "
+                              "anyway)", report)
+        model_json = _write_model_files(staging, blob, runner, model, run_cache, contract,
+                                        mode=mode, int8_io=int8_io, calibration=calibration,
+                                        report=report, fine_tuned=fine_tuned, c_array=c_array)
+        names = sorted(path.name for path in staging.iterdir())
+        replace_directory(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already when it was published
+    return ExportResult(out_dir, [out_dir / name for name in names], report, model_json)
+
+
+def _write_model_files(folder: Path, blob: bytes, runner, model, run_cache, contract, *,
+                       mode, int8_io, calibration, report, fine_tuned, c_array) -> dict:
+    """Writes model.tflite (contract embedded), model.json, golden.npz [, C array]."""
     payload = metadata.build_model_json(contract, blob, mode=mode, int8_io=int8_io,
                                         calibration=calibration, parity=report.to_dict())
     payload.update(fine_tuned)  # "qat": {...} / "pruning": {...}
@@ -160,11 +198,21 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
     if not np.array_equal(runner.logits(golden["inputs"]), golden["expected_logits"]):
         raise ExportError("embedding the metadata changed the model's outputs; not written")
     model_json = metadata.file_facts(payload, final)
-    written = [out_dir / "model.tflite", out_dir / "model.json", out_dir / "golden.npz"]
-    atomic_write_bytes(written[0], final)
-    atomic_write_json(written[1], model_json)
-    write_golden(written[2], golden)
+    atomic_write_bytes(folder / "model.tflite", final)
+    atomic_write_json(folder / "model.json", model_json)
+    write_golden(folder / "golden.npz", golden)
     if c_array:
-        written += write_c_array(final, out_dir, sha256=model_json["file"]["sha256"])
-    return ExportResult(out_dir, written + [out_dir / "parity.json", out_dir / "parity.txt"],
-                        report, model_json)
+        write_c_array(final, folder, sha256=model_json["file"]["sha256"])
+    return model_json
+
+
+REJECTED_ONLY = {"parity.json", "parity.txt"}  # what a rejected export leaves
+
+
+def _refuse_occupied(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"--out {out_dir} is a file, not a folder")
+    names = {path.name for path in out_dir.iterdir()} if out_dir.is_dir() else set()
+    if names - REJECTED_ONLY:
+        raise ExportError(f"{out_dir} already holds a bundle or other files; choose another "
+                          "--out or pass --overwrite to replace the whole folder")

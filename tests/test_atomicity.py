@@ -141,8 +141,8 @@ _FUNCTIONS = {("np", "save"), ("np", "savez"), ("np", "savez_compressed"), ("np"
 _IN_MEMORY = {"handle", "buffer", "out", "stream"}
 ACCEPTED = {
     ("keras_ecgpe/data/atomic.py", "os.replace"): "the atomic rename itself",
-    ("keras_ecgpe/data/cache_writer.py", "os.rename"): "publishes the finished .partial "
-                                                        "directory (the cache's own commit)",
+    ("keras_ecgpe/data/atomic.py", "os.rename"): "replace_directory: moves a finished "
+                                                 "directory into place",
     ("keras_ecgpe/training/callbacks.py", "model.save"): "saves to a temporary name ...",
     ("keras_ecgpe/training/callbacks.py", "os.replace"): "... then renames it over the "
                                                           "checkpoint",

@@ -122,6 +122,48 @@ def test_gate_refuses_to_write_unless_forced(runs, tmp_path):
     assert "--force" in (tmp_path / "parity.txt").read_text()
 
 
+def _folder_state(folder):
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_a_bundle_folder_is_replaced_whole_and_only_with_overwrite(runs, tmp_path, monkeypatch):
+    import keras_ecgpe.export.bundle as bundle
+
+    out = tmp_path / "bundle"
+    first = export_run(runs["resnet1d18"], out_dir=out, c_array=True)
+    assert {p.name for p in first.files} == {p.name for p in out.iterdir()} >= {
+        "model.tflite", "model.json", "golden.npz", "model_data.cc", "parity.json"}
+    before = _folder_state(out)
+    with pytest.raises(ExportError, match="already holds a bundle.*--overwrite"):
+        export_run(runs["resnet1d18"], out_dir=out, mode="float16")
+    assert _folder_state(out) == before
+
+    # A failure while the new bundle is being written leaves the old one untouched.
+    def broken_golden(path, golden):
+        raise OSError("disk full (injected)")
+
+    monkeypatch.setattr(bundle, "write_golden", broken_golden)
+    with pytest.raises(OSError, match="injected"):
+        export_run(runs["resnet1d18"], out_dir=out, mode="float16", overwrite=True)
+    monkeypatch.undo()
+    assert _folder_state(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # no staging folder left
+
+    second = export_run(runs["resnet1d18"], out_dir=out, mode="float16", overwrite=True)
+    assert "model_data.cc" not in {p.name for p in out.iterdir()}  # no file of the old one
+    model_json = json.loads((out / "model.json").read_text())
+    assert model_json == second.model_json and model_json["model"]["quantization"] == "float16"
+    assert model_json["file"]["sha256"] == hashlib.sha256(
+        (out / "model.tflite").read_bytes()).hexdigest()
+
+    # With --overwrite a rejected export replaces the folder by its report alone, so no
+    # model ever sits beside a report that is not its own.
+    with pytest.raises(ParityError):
+        export_run(runs["resnet1d18"], out_dir=out, max_auroc_drop=-1.0, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["parity.json", "parity.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
+
+
 def test_quantised_export_needs_real_data(runs, tmp_path):
     contract = contract_io.load_contract(runs["resnet1d18"])
     with pytest.raises(ExportError, match="calibration windows"):
@@ -209,6 +251,13 @@ def test_cli_export_and_clean_errors(runs, tmp_path):
                              str(tmp_path / "t")])
     assert ok.exit_code == 0, ok.output
     assert "PASSED" in ok.output and (tmp_path / "t" / "model.tflite").is_file()
+    again = runner.invoke(cli, ["export", str(runs["transformer"]), "--tflite", "--out",
+                                str(tmp_path / "t")])
+    assert again.exit_code == 1 and "--overwrite" in again.output
+    assert "Traceback" not in again.output
+    replaced = runner.invoke(cli, ["export", str(runs["transformer"]), "--tflite", "--out",
+                                   str(tmp_path / "t"), "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
     for args, message in (
             (["--quantize", "float16", "--int8-io"], "--int8-io needs --quantize int8"),
             (["--quantize", "int8", "--cache", str(tmp_path / "missing")], "real data"),

@@ -96,6 +96,28 @@ def run_worker(params: dict, representative=None) -> tuple:
                 json.loads(Path(params["facts"]).read_text(encoding="utf-8")))
 
 
+def check_finetune_request(model, *, qat: bool, prune: Optional[float], qat_epochs: int,
+                           prune_epochs: int) -> int:
+    """Refuses an unsupported family, combination or setting; returns the fine-tune epochs.
+
+    Raises:
+        ConfigError: naming the option, before any work is done.
+    """
+    if qat and prune is not None:
+        raise ConfigError("--qat and --prune cannot be combined yet (the QAT fine-tune would "
+                          "refill the pruned weights); export one or the other")
+    if prune is not None and not 0.0 < float(prune) < 1.0:
+        raise ConfigError(f"--prune must be a sparsity in (0, 1). Received: {prune!r}")
+    epochs = qat_epochs if qat else prune_epochs
+    # At least one step: tfmot sets the kernels' int8 ranges (and pruning masks) in training.
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ConfigError(f"--{'qat' if qat else 'prune'}-epochs must be an integer >= 1. "
+                          f"Received: {epochs!r}")
+    check_supported(model, qat=qat, prune=prune)
+    require_tfmot()
+    return epochs
+
+
 def fine_tune_and_convert(files, contract: dict, cache, model, *, mode: str, int8_io: bool,
                           representative, qat: bool, qat_epochs: int,
                           prune: Optional[float], prune_epochs: int,
@@ -118,18 +140,8 @@ def fine_tune_and_convert(files, contract: dict, cache, model, *, mode: str, int
         ConfigError: unsupported family or combination, tfmot missing, bad settings.
         ExportError: the child's own error, crash or timeout.
     """
-    if qat and prune is not None:
-        raise ConfigError("--qat and --prune cannot be combined yet (the QAT fine-tune would "
-                          "refill the pruned weights); export one or the other")
-    if prune is not None and not 0.0 < float(prune) < 1.0:
-        raise ConfigError(f"--prune must be a sparsity in (0, 1). Received: {prune!r}")
-    epochs = qat_epochs if qat else prune_epochs
-    # At least one step: tfmot sets the kernels' int8 ranges (and pruning masks) in training.
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ConfigError(f"--{'qat' if qat else 'prune'}-epochs must be an integer >= 1. "
-                          f"Received: {epochs!r}")
-    check_supported(model, qat=qat, prune=prune)
-    require_tfmot()
+    epochs = check_finetune_request(model, qat=qat, prune=prune, qat_epochs=qat_epochs,
+                                    prune_epochs=prune_epochs)
     settings = finetune_settings(files.run_dir, cache, learning_rate)
     params = {"task": "qat" if qat else "prune", "model": str(files.model),
               "contract": str(files.contract), "cache": str(cache.path), "mode": mode,

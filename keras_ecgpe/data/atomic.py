@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -89,3 +90,32 @@ def atomic_save_npy(path: os.PathLike | str, array: np.ndarray) -> None:
     """Saves `array` in `.npy` format to `path` atomically, never with pickle."""
     with atomic_open(path) as handle:  # streamed: no second copy of a large array
         np.save(handle, np.asarray(array), allow_pickle=False)
+
+
+def staging_directory(target: os.PathLike | str) -> Path:
+    """A new empty hidden directory beside `target` to build its replacement in."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.with_name(f".{target.name}.staging-{os.getpid()}-{secrets.token_hex(4)}")
+    staging.mkdir()
+    return staging
+
+
+def replace_directory(finished: os.PathLike | str, target: os.PathLike | str) -> None:
+    """Moves the complete directory `finished` to `target`, replacing whatever is there.
+
+    Two renames: the old `target` moves aside, then `finished` moves in, so `target` is
+    never a mix of old and new files. A crash between the two leaves no `target` and the
+    old one whole under `.<name>.old-*` beside it.
+    """
+    finished, target = Path(finished), Path(target)
+    if target.is_dir() and not any(target.iterdir()):
+        target.rmdir()
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}")
+        os.rename(target, old)
+        os.rename(finished, target)
+        shutil.rmtree(old) if old.is_dir() else old.unlink()
+    else:
+        os.rename(finished, target)
+    fsync_directory(target.parent)

@@ -18,7 +18,7 @@ from keras_ecgpe.data.atomic import (
     atomic_open,
     atomic_write_bytes,
     atomic_write_json,
-    fsync_directory,
+    replace_directory,
 )
 from keras_ecgpe.data.cache_format import (
     DTYPES,
@@ -260,9 +260,7 @@ class CacheWriter:
 
     def _publish(self) -> "PreparedCache":
         target = self.out_dir
-        if target.exists() and target.is_dir() and not any(target.iterdir()):
-            target.rmdir()
-        if target.exists():
+        if target.exists() and not (target.is_dir() and not any(target.iterdir())):
             if not self.overwrite:
                 existing = manifest_key(target)
                 if existing == self.key:  # an identical cache was finished meanwhile
@@ -270,13 +268,7 @@ class CacheWriter:
                     return PreparedCache.open(target, verify=False)
                 self.abort()
                 refuse_occupied(target)
-            old = target.with_name(f"{target.name}.old-{os.getpid()}")
-            os.rename(target, old)
-            os.rename(self.partial_dir, target)
-            shutil.rmtree(old) if old.is_dir() else old.unlink()
-        else:
-            os.rename(self.partial_dir, target)
-        fsync_directory(target.parent)
+        replace_directory(self.partial_dir, target)
         return PreparedCache.open(target, verify=False)
 
 
