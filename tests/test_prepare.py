@@ -159,13 +159,14 @@ def test_a_corrupt_mat_that_breaks_scipy_is_skipped_with_its_reason(real_ecg, tm
     assert "crashed the worker process" in reason or "cannot read MATLAB file" in reason
 
 
-def test_a_record_whose_reader_crashes_natively_is_skipped(real_ecg, tmp_path):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_record_whose_reader_crashes_natively_is_skipped(real_ecg, tmp_path, workers):
     from crashing_source import CrashingCPSC2018Source
 
     root = _cpsc_folder_with_two_real_records(real_ecg, tmp_path)
     shutil.copy(root / "A1980.mat", root / "A0001.mat")
     source = CrashingCPSC2018Source(root, crash_on={"A0001"})
-    cache, _ = prepare_dataset(source, tmp_path / "c", CONFIG, workers=2,
+    cache, _ = prepare_dataset(source, tmp_path / "c", CONFIG, workers=workers,
                                split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
     assert sorted(cache.record_ids) == ["A1980", "A1981"]
     assert "crashed the worker process" in _skips(tmp_path / "c")["A0001"]

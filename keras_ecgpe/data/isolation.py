@@ -22,7 +22,7 @@ CRASH_REASON = ("reading it crashed the worker process (a native crash inside a 
 
 def ordered_process_map(
     function: Callable, items: Sequence, workers: int, *args,
-    on_crash: Callable[[object], object], isolate: bool = True,
+    on_crash: Callable[[object], object],
 ) -> Iterator[tuple[object, object]]:
     """Yields (item, function(*args, item)) in order, never more than 4 per worker pending.
 
@@ -31,13 +31,7 @@ def ordered_process_map(
             a spawned process and should return its failures rather than raise them.
         workers: worker processes.
         on_crash: gives the result for an item whose call crashed its process twice.
-        isolate: False with `workers <= 1` runs in this process (no crash protection,
-            no process start-up).
     """
-    if workers <= 1 and not isolate:
-        for item in items:
-            yield item, function(*args, item)
-        return
     workers = max(workers, 1)
     context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
     pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)

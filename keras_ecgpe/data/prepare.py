@@ -123,7 +123,8 @@ def prepare_dataset(
         preprocess: preprocessing applied to every record.
         split: patient-level split settings, used only when the source has no split.
         dtype: "float32" or "float16" storage.
-        workers: processes reading in parallel (default: all cores).
+        workers: processes reading in parallel (default: all cores); records are
+            never read in this process, so a native reader crash costs one record.
         overwrite: replace a cache prepared with other settings instead of refusing.
         progress: called with the number of records handled since the last call.
         index: `source.index()` when the caller already has it (it reads the dataset's
@@ -161,7 +162,7 @@ def prepare_dataset(
     writer: CacheWriter | None = None
     for position, (item, (signal, fs, reason)) in enumerate(
             ordered_process_map(_process, items, workers or os.cpu_count() or 1,
-                                source, preprocess, on_crash=_crashed, isolate=False)):
+                                source, preprocess, on_crash=_crashed)):
         if signal is not None and writer is None:
             writer = CacheWriter(out_dir, key=key, source=description, settings=settings,
                                  fs=fs, label_names=source.label_names, dtype=dtype,
