@@ -97,12 +97,15 @@ def preprocessing_steps(contract: dict) -> list:
 
 def _decision(contract: dict) -> dict:
     temperature = contract_io.temperature(contract)
+    bias = contract_io.calibration_bias(contract)
     cut = contract_io.logit_thresholds(contract)
-    calibrated = 1.0 / (1.0 + np.exp(-cut / temperature))
+    calibrated = 1.0 / (1.0 + np.exp(-(cut / temperature + bias)))
     return {**contract_io.threshold_choice(contract), "temperature": temperature,
+            "calibration_bias": bias.tolist(),
             "logit_thresholds": cut.tolist(), "calibrated_thresholds": calibrated.tolist(),
             "rule": "record logit z (aggregated over windows); probability = "
-                    "sigmoid(z / temperature); positive when z >= logit_threshold, i.e. "
+                    "sigmoid(z / temperature + calibration_bias); positive when "
+                    "z >= logit_threshold, i.e. "
                     "probability >= calibrated_threshold (`thresholds` = "
                     "sigmoid(logit_threshold): the raw-logit cuts chosen on validation)"}
 

@@ -5,7 +5,10 @@ import pytest
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation import (apply_temperature, auroc, expected_calibration_error,
-                                    fit_temperature, reliability_curve, sigmoid)
+                                    fit_calibration, fit_temperature, reliability_curve,
+                                    sigmoid)
+from keras_ecgpe.evaluation.calibration import TEMPERATURE_BOUNDS
+from keras_ecgpe.inference import contract_io
 
 
 def overconfident(n=4000, seed=0, temperature=3.0):
@@ -41,6 +44,52 @@ def test_fit_temperature_ignores_masked_entries_and_checks_arguments():
         fit_temperature(y, logits, bounds=(2.0, 1.0))
     with pytest.raises(ConfigError, match="temperature"):
         apply_temperature(logits, 0.0)
+
+
+def test_a_shifted_model_needs_the_bias_and_fit_calibration_recovers_both():
+    # SYNTHETIC: over-confident (x3) and shifted per class (+3, -1), as a positive-class
+    # weight or a focal loss shifts a trained model's logits.
+    y, logits = overconfident(n=20000, seed=3)
+    shifted = logits + np.array([3.0, -1.0])
+    t, bias = fit_calibration(y, shifted)
+    assert t == pytest.approx(3.0, rel=0.05)
+    np.testing.assert_allclose(bias, [-1.0, 1.0 / 3.0], atol=0.1)  # -3 / T, +1 / T
+    # Temperature alone cannot remove a shift.
+    ece = {name: expected_calibration_error(y, sigmoid(z))["macro"] for name, z in (
+        ("temperature", apply_temperature(shifted, fit_temperature(y, shifted))),
+        ("temperature+bias", apply_temperature(shifted, t, bias)))}
+    assert ece["temperature+bias"] < 0.02 < 0.1 < ece["temperature"]
+    calibrated = apply_temperature(shifted, t, bias)
+    for c in range(2):  # the order within each class is kept
+        assert auroc(y[:, c], calibrated[:, c]) == pytest.approx(auroc(y[:, c], logits[:, c]))
+
+
+def test_fit_calibration_ignores_masked_entries_and_keeps_its_bounds():
+    y, logits = overconfident(seed=4)
+    mask = np.ones_like(y)
+    mask[:, 1] = 0
+    noisy = logits.copy()
+    noisy[:, 1] = 50 * np.random.default_rng(5).normal(size=len(y))
+    t_masked, bias_masked = fit_calibration(y, noisy, mask=mask)
+    t_alone, bias_alone = fit_calibration(y[:, :1], logits[:, :1])
+    assert t_masked == pytest.approx(t_alone, rel=1e-3)
+    assert bias_masked[0] == pytest.approx(bias_alone[0], abs=1e-3)
+    separated = np.array([[0], [0], [1], [1]]), np.array([[-1.0], [-2.0], [1.0], [2.0]])
+    t, _ = fit_calibration(*separated)
+    assert TEMPERATURE_BOUNDS[0] <= t <= TEMPERATURE_BOUNDS[1]
+    with pytest.raises(ConfigError, match="mask"):
+        fit_calibration(y, logits, mask=np.zeros_like(y))
+
+
+def test_contract_probabilities_apply_the_bias_and_old_contracts_mean_zero():
+    contract = {"label_names": ["A", "B"], "temperature": 2.0,
+                "calibration_bias": [-1.0, 0.5]}
+    logits = np.array([[2.0, -2.0]])
+    np.testing.assert_allclose(contract_io.probabilities(contract, logits),
+                               sigmoid(np.array([[0.0, -0.5]])))
+    del contract["calibration_bias"]  # contracts written before the bias existed
+    np.testing.assert_allclose(contract_io.probabilities(contract, logits),
+                               sigmoid(np.array([[1.0, -1.0]])))
 
 
 def test_ece_and_reliability_curve_by_hand():

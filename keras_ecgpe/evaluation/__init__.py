@@ -9,7 +9,8 @@ here imports TensorFlow.
 from keras_ecgpe.evaluation.aggregation import aggregate_windows
 from keras_ecgpe.evaluation.bootstrap import bootstrap_ci, metrics_with_ci
 from keras_ecgpe.evaluation.calibration import (apply_temperature, expected_calibration_error,
-                                                fit_temperature, reliability_curve)
+                                                fit_calibration, fit_temperature,
+                                                reliability_curve)
 from keras_ecgpe.evaluation.inputs import sigmoid
 from keras_ecgpe.evaluation.metrics import (METRIC_NAMES, compute_metrics, confusion_counts,
                                             exact_match_accuracy, rates_from_counts)
@@ -26,7 +27,8 @@ __all__ = [
     "METRIC_NAMES", "ThresholdChoice", "aggregate_windows", "apply_temperature", "auroc",
     "average_precision", "bootstrap_ci", "choose_thresholds", "compute_metrics",
     "confusion_counts", "exact_match_accuracy", "expected_calibration_error",
-    "fit_temperature", "metrics_with_ci", "operating_point", "plot_precision_recall",
+    "fit_calibration", "fit_temperature", "metrics_with_ci", "operating_point",
+    "plot_precision_recall",
     "plot_reliability", "plot_roc", "plot_training_curves", "precision_recall_curve",
     "rates_from_counts", "reliability_curve", "roc_curve", "sensitivity_at_specificity",
     "sigmoid", "specificity_at_sensitivity", "write_report",

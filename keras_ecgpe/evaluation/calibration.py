@@ -1,8 +1,13 @@
-"""Temperature scaling and calibration measures.
+"""Temperature scaling (with a per-class bias) and calibration measures.
 
 Temperature scaling (Guo et al. 2017) divides every logit by one temperature `T` fitted on
-VALIDATION data; `T > 1` softens an over-confident model. Dividing by a positive number keeps
-the order of the logits, so AUROC and AP are unchanged; only probabilities (and therefore
+VALIDATION data; `T > 1` softens an over-confident model. Training with a positive-class
+weight `w` (or a focal loss) also shifts every logit of a class (by about `log w`), and
+dividing by `T` cannot undo a shift (on the SYNTHETIC demo's ResNet, trained with focal loss
+and pos_weight, the best temperature alone hit its bound of 100, every probability near 0.5).
+`fit_calibration` therefore fits `T` together with one bias per class,
+`p = sigmoid(z / T + b_c)` (Platt scaling with a shared slope). Both keep the order of the
+logits within a class, so AUROC and AP are unchanged; only probabilities (and therefore
 probability thresholds, which must be chosen after scaling) move.
 """
 
@@ -14,7 +19,12 @@ import numpy as np
 from scipy import optimize
 
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.evaluation.inputs import check_inputs, json_float, probability_to_logit
+from keras_ecgpe.evaluation.inputs import (
+    check_inputs,
+    json_float,
+    probability_to_logit,
+    sigmoid,
+)
 
 TEMPERATURE_BOUNDS = (0.01, 100.0)
 
@@ -58,24 +68,68 @@ def fit_temperature(y_true, logits, *, mask=None, bounds=TEMPERATURE_BOUNDS):
     >>> round(fit_temperature(y, 3 * z), 1)
     3.0
     """
+    y, z, m = _fit_inputs(y_true, logits, mask, bounds)
     low, high = bounds
-    if not 0 < low < high:
-        raise ConfigError(f"`bounds` must be 0 < low < high. Received: bounds={bounds}")
-    y, z, m = check_inputs(y_true, logits, mask)
-    y, z = y[m].astype(np.float64), z[m]
-    if z.size == 0:
-        raise ConfigError("`mask` leaves no labelled entry to fit a temperature on")
-    best = optimize.minimize_scalar(lambda log_t: _bce(y, z / np.exp(log_t)),
+    best = optimize.minimize_scalar(lambda log_t: _bce(y[m], z[m] / np.exp(log_t)),
                                     bounds=(np.log(low), np.log(high)), method="bounded",
                                     options={"xatol": 1e-6})
     return float(np.exp(best.x))
 
 
-def apply_temperature(logits, temperature):
-    """Returns `logits / temperature`."""
+def fit_calibration(y_true, logits, *, mask=None, bounds=TEMPERATURE_BOUNDS):
+    """Fits one temperature and one bias per class: `p = sigmoid(z / T + b_c)`.
+
+    Minimises the mean binary cross-entropy over all unmasked entries (L-BFGS-B over
+    `log T` within `log bounds` and the biases). Use validation data.
+
+    Args:
+        y_true, logits, mask, bounds: as for `fit_temperature`.
+
+    Returns:
+        `(temperature, biases)`: a positive float and a list of `C` floats.
+
+    Example:
+    >>> rng = np.random.default_rng(0)
+    >>> z = rng.normal(0, 2, 20000)
+    >>> y = rng.random(20000) < sigmoid(z)
+    >>> t, b = fit_calibration(y, 3 * z + 2.0)  # over-confident and shifted by +2
+    >>> round(t, 1), round(b[0], 1)
+    (3.0, -0.7)
+    """
+    y, z, m = _fit_inputs(y_true, logits, mask, bounds)
+    weight = m.astype(np.float64) / m.sum()
+
+    def loss_and_gradient(params):
+        log_t, bias = params[0], params[1:]
+        scaled = z / np.exp(log_t) + bias
+        residual = weight * (sigmoid(scaled) - y)  # d(mean BCE)/d(scaled), masked
+        gradient = np.concatenate([[-np.sum(residual * z / np.exp(log_t))],
+                                   residual.sum(axis=0)])
+        return float(np.sum(weight * (np.logaddexp(0.0, scaled) - y * scaled))), gradient
+
+    start = np.zeros(1 + z.shape[1])
+    limits = [(np.log(bounds[0]), np.log(bounds[1]))] + [(None, None)] * z.shape[1]
+    best = optimize.minimize(loss_and_gradient, start, jac=True, method="L-BFGS-B",
+                             bounds=limits, options={"maxiter": 500})
+    return float(np.exp(best.x[0])), [float(b) for b in best.x[1:]]
+
+
+def _fit_inputs(y_true, logits, mask, bounds):
+    low, high = bounds
+    if not 0 < low < high:
+        raise ConfigError(f"`bounds` must be 0 < low < high. Received: bounds={bounds}")
+    y, z, m = check_inputs(y_true, logits, mask)
+    if not m.any():
+        raise ConfigError("`mask` leaves no labelled entry to fit a temperature on")
+    return y.astype(np.float64), z, m
+
+
+def apply_temperature(logits, temperature, bias=None):
+    """Returns `logits / temperature (+ bias per class)`: the calibrated logits."""
     if not temperature > 0:
         raise ConfigError(f"`temperature` must be positive. Received: temperature={temperature}")
-    return np.asarray(logits, dtype=np.float64) / temperature
+    scaled = np.asarray(logits, dtype=np.float64) / temperature
+    return scaled if bias is None else scaled + np.asarray(bias, dtype=np.float64)
 
 
 def _check_probs(y_true, probs, mask, n_bins):

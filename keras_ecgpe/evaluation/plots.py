@@ -99,16 +99,18 @@ def plot_precision_recall(y_true, logits, path, *, label_names, thresholds=None,
     return _save(fig, path)
 
 
-def plot_reliability(y_true, logits, path, *, temperature=None, mask=None, n_bins=15,
-                     title="Reliability"):
-    """Reliability diagram of all unmasked entries, before and (given `temperature`) after
-    temperature scaling, with the expected calibration error in the legend."""
+def plot_reliability(y_true, logits, path, *, temperature=None, bias=None, mask=None,
+                     n_bins=15, title="Reliability"):
+    """Reliability diagram of all unmasked entries, before and (given `temperature`, and
+    optionally a per-class `bias`) after calibration, with the expected calibration error in
+    the legend."""
     fig = Figure(figsize=(6, 6))
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="0.7", lw=1, ls="--", label="perfect calibration")
     versions = [("uncalibrated", np.asarray(logits, dtype=np.float64))]
     if temperature is not None:
-        versions.append((f"T = {temperature:.2f}", apply_temperature(logits, temperature)))
+        name = f"T = {temperature:.2f}" + ("" if bias is None else ", per-class bias")
+        versions.append((name, apply_temperature(logits, temperature, bias)))
     for label, z in versions:
         probs = sigmoid(z)
         curve = reliability_curve(y_true, probs, n_bins=n_bins, mask=mask)

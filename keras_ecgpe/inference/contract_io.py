@@ -105,6 +105,9 @@ def check_contract(contract, where: str = "contract") -> dict:
                           f"{len(label_names(contract))} labels")
     if not temperature(contract) > 0:
         raise ConfigError(f"{where}: `temperature` must be positive")
+    if len(calibration_bias(contract)) != len(label_names(contract)):
+        raise ConfigError(f"{where}: {len(calibration_bias(contract))} calibration biases for "
+                          f"{len(label_names(contract))} labels")
     try:  # the settings' own checks (band below Nyquist, std >= 0, ...) name no file
         preprocess(contract)
         fitted = standardizer(contract)
@@ -155,19 +158,27 @@ def temperature(contract) -> float:
     return 1.0 if value is None else float(value)
 
 
+def calibration_bias(contract) -> np.ndarray:
+    """Per-class bias added after the temperature (zeros in contracts that predate it)."""
+    value = contract.get("calibration_bias")
+    return (np.zeros(len(label_names(contract))) if value is None
+            else np.asarray(value, dtype=np.float64))
+
+
 def logit_thresholds(contract) -> np.ndarray:
     """Thresholds on the raw logit: the decision rule is `logit >= logit_threshold`.
 
     The training contract's rule: positive when `sigmoid(raw logit) >= threshold`; the
-    temperature only calibrates the probability shown, so it never moves a decision.
+    temperature and bias only calibrate the probability shown, so they never move a decision.
     """
     t = np.clip(thresholds(contract), 1e-12, 1 - 1e-12)
     return np.log(t) - np.log1p(-t)
 
 
 def probabilities(contract, logits) -> np.ndarray:
-    """Calibrated probabilities `sigmoid(logit / temperature)` of record logits `(n, C)`."""
-    z = np.asarray(logits, dtype=np.float64) / temperature(contract)
+    """Calibrated probabilities `sigmoid(logit / temperature + calibration_bias)` of record
+    logits `(n, C)`."""
+    z = np.asarray(logits, dtype=np.float64) / temperature(contract) + calibration_bias(contract)
     return np.exp(-np.logaddexp(0.0, -z))
 
 

@@ -60,12 +60,12 @@ def data_description(cache) -> dict:
 
 def make_contract(*, cache, model_name: str, window: int, stride: int, eval_mode: str,
                   aggregate: str, label_names, threshold_choice: dict, temperature: float,
-                  standardizer: Optional[dict]) -> dict:
+                  standardizer: Optional[dict], calibration_bias=None) -> dict:
     """Assembles the contract of a model trained on `cache` (a flat, JSON-safe dict).
 
     Decision rule: class `c` is positive when `sigmoid(logit_c) >= thresholds[c]` on the
-    RAW logit; the temperature only calibrates the probability shown
-    (`sigmoid(logit / temperature)`), so it never moves a decision.
+    RAW logit; the temperature and per-class bias only calibrate the probability shown
+    (`sigmoid(logit / temperature + calibration_bias)`), so they never move a decision.
     `calibrated_thresholds` are the same cuts on that calibrated probability scale.
 
     Args:
@@ -77,10 +77,14 @@ def make_contract(*, cache, model_name: str, window: int, stride: int, eval_mode
         label_names: the output labels, in logit order.
         threshold_choice: `ThresholdChoice.to_dict()`, chosen on validation raw logits.
         temperature: fitted on validation logits (1: none).
+        calibration_bias: per-class biases fitted with it (None: zeros).
         standardizer: `DatasetStandardizer.to_dict()` or None.
     """
     cuts = [float(t) for t in threshold_choice["thresholds"]]
-    calibrated = [1.0 / (1.0 + math.exp(-_logit(t) / temperature)) for t in cuts]
+    bias = [0.0] * len(cuts) if calibration_bias is None else [float(b) for b in
+                                                                 calibration_bias]
+    calibrated = [1.0 / (1.0 + math.exp(-(_logit(t) / temperature + b)))
+                  for t, b in zip(cuts, bias)]
     return {
         "format": FORMAT,
         "keras_ecgpe_version": keras_ecgpe.__version__,
@@ -95,7 +99,8 @@ def make_contract(*, cache, model_name: str, window: int, stride: int, eval_mode
         "thresholds": {**threshold_choice,
                        "rule": "positive when sigmoid(raw logit) >= threshold"},
         "calibrated_thresholds": calibrated,
-        "temperature": float(temperature), "temperature_fitted_on": "validation",
+        "temperature": float(temperature), "calibration_bias": bias,
+        "temperature_fitted_on": "validation",
         "eval_mode": eval_mode, "eval_stride": int(stride), "aggregate": aggregate,
         "data": data_description(cache),
     }

@@ -2,8 +2,8 @@
 
 The model is applied exactly as its contract states: the cache must be compatible (fs,
 leads, preprocessing, labels), records are cut into the contract's unaugmented windows
-and aggregated per record, logits are divided by the validation temperature and compared
-with the validation thresholds. Nothing is fitted or chosen on the evaluated data.
+and aggregated per record, logits are calibrated with the validation temperature and bias,
+and compared with the validation thresholds. Nothing is fitted or chosen on the evaluated data.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from keras_ecgpe.evaluation import (ThresholdChoice, apply_temperature, compute_
                                     plot_roc, sigmoid)
 from keras_ecgpe.evaluation.inputs import probability_to_logit
 from keras_ecgpe.evaluation.report import summary_text
+from keras_ecgpe.inference import contract_io
 from keras_ecgpe.training.config import TrainConfig
 from keras_ecgpe.training.contract import check_compatible, is_synthetic, load_contract
 from keras_ecgpe.training.finish import calibration_summary
@@ -97,19 +98,21 @@ def evaluate_run(model_or_run, cache_path, *, split: str = "test", out_dir=None,
 
     names = list(contract["label_names"])
     y, logits, mask, ids = predict_records(model, cache, rows, WindowPlan.from_contract(contract))
-    temperature = float(contract["temperature"])
+    temperature = contract_io.temperature(contract)
+    bias = contract_io.calibration_bias(contract)
     choice = ThresholdChoice.from_dict(contract["thresholds"])
     patients = cache.patient_ids[ids]
     groups = patients if all(str(p) for p in patients) else None
     common = dict(mask=mask, label_names=names, prevalence=prevalence, **fixed)
-    # Decisions on raw logits (the contract's rule); the temperature only calibrates.
+    # Decisions on raw logits (the contract's rule); temperature and bias only calibrate.
     metrics = (metrics_with_ci(y, logits, choice, n_boot=n_boot, seed=seed,
                                groups=groups, **common)
                if n_boot > 0 else compute_metrics(y, logits, choice, **common))
     synthetic = is_synthetic(cache)
     metrics.update(split=split, synthetic=synthetic, model=str(model_path),
                    cache=str(cache.path), model_name=contract["model_name"],
-                   calibration=calibration_summary(y, logits, mask, temperature, names))
+                   calibration=calibration_summary(y, logits, mask, temperature, bias,
+                                                   names))
     metrics["files"] = _write(out, metrics, y, logits, mask, ids, cache, choice, plots,
                               synthetic)
     return metrics
@@ -121,13 +124,16 @@ def _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic):
     names = metrics["label_names"]
     calibration = metrics["calibration"]
     text = summary_text(metrics, title=title) + (
-        f"\nTemperature {calibration['temperature']:.3f} (fitted on validation): ECE "
+        f"\nCalibration (fitted on validation): temperature "
+        f"{calibration['temperature']:.3f}, bias "
+        f"{', '.join(f'{b:+.3f}' for b in calibration['bias'])}: ECE "
         f"{_num(calibration['ece_before'])} before, {_num(calibration['ece_after'])} after.\n")
     if synthetic:
         text += "SYNTHETIC DATA: these numbers say nothing about real ECGs.\n"
     files = {"metrics": str(out / "metrics.json"), "summary": str(out / "summary.txt"),
              "predictions": str(out / "predictions.csv")}
-    probs = sigmoid(apply_temperature(logits, calibration["temperature"]))
+    probs = sigmoid(apply_temperature(logits, calibration["temperature"],
+                                      calibration["bias"]))
     positive = logits >= probability_to_logit(choice.thresholds)
     header = ["record_id", "patient_id"] + [f"{n}_{k}" for n in names for k in (
         "label", "logit", "probability", "positive")]
@@ -152,6 +158,7 @@ def _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic):
                                                       f"{metrics['split']}{suffix}"))
         files["calibration"] = str(plot_reliability(
             y, logits, out / "calibration.png", temperature=calibration["temperature"],
+            bias=calibration["bias"],
             mask=mask, title=f"Reliability, {metrics['split']}{suffix}"))
     metrics_out = {k: v for k, v in metrics.items() if k != "files"}
     metrics_out["files"] = files

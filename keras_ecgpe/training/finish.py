@@ -1,11 +1,12 @@
 """The end of a run: reload the best model, calibrate and choose thresholds on VALIDATION.
 
 Thresholds are chosen on the RAW validation logits and the decision rule stays
-`sigmoid(raw logit) >= threshold`; the temperature (also fitted on validation) only
-calibrates the probability reported, `sigmoid(logit / T)`, so it never moves a decision
-(the contract also lists the thresholds on that calibrated scale). The metrics written here
-use thresholds tuned on that very split, so their thresholded values are optimistic - the
-summary says so; only the test evaluation (`evaluate_run`) is an unbiased estimate.
+`sigmoid(raw logit) >= threshold`; the temperature and per-class bias (also fitted on
+validation) only calibrate the probability reported, `sigmoid(logit / T + b)`, so they never
+move a decision (the contract also lists the thresholds on that calibrated scale). The
+metrics written here use thresholds tuned on that very split, so their thresholded values are
+optimistic - the summary says so; only the test evaluation (`evaluate_run`) is an unbiased
+estimate.
 """
 
 from __future__ import annotations
@@ -14,19 +15,20 @@ from pathlib import Path
 
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.evaluation import (apply_temperature, choose_thresholds, compute_metrics,
-                                    expected_calibration_error, fit_temperature,
+                                    expected_calibration_error, fit_calibration,
                                     plot_training_curves, sigmoid)
 from keras_ecgpe.evaluation.report import summary_text
 from keras_ecgpe.training.contract import make_contract, save_contract
 from keras_ecgpe.training.run_data import predict_records
 
 
-def calibration_summary(y, logits, mask, temperature, label_names) -> dict:
-    """Macro ECE of `sigmoid(logits)` and of `sigmoid(logits / T)` (15 bins)."""
+def calibration_summary(y, logits, mask, temperature, bias, label_names) -> dict:
+    """Macro ECE of `sigmoid(logits)` and of `sigmoid(logits / T + b)` (15 bins)."""
     before = expected_calibration_error(y, sigmoid(logits), mask=mask, label_names=label_names)
-    after = expected_calibration_error(y, sigmoid(apply_temperature(logits, temperature)),
+    after = expected_calibration_error(y, sigmoid(apply_temperature(logits, temperature, bias)),
                                        mask=mask, label_names=label_names)
-    return {"temperature": float(temperature), "fitted_on": "validation",
+    return {"temperature": float(temperature), "bias": [float(b) for b in bias],
+            "fitted_on": "validation",
             "ece_before": before["macro"], "ece_after": after["macro"],
             "ece_per_class_after": after["per_class"], "n_bins": after["n_bins"]}
 
@@ -46,13 +48,14 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
     best = keras.saving.load_model(run_dir / "best.keras", compile=False, safe_mode=True)
     names = list(cache.label_names)
     y, logits, mask, _ = predict_records(best, cache, val_rows, plan)
-    temperature = fit_temperature(y, logits, mask=mask) if config.evaluation.calibrate else 1.0
+    temperature, bias = (fit_calibration(y, logits, mask=mask) if config.evaluation.calibrate
+                         else (1.0, [0.0] * len(names)))
     choice = choose_thresholds(y, logits, method=config.thresholds.method,
                                target=config.thresholds.target, mask=mask)
     contract = make_contract(
         cache=cache, model_name=model_name, window=plan.window, stride=plan.stride,
         eval_mode=plan.mode, aggregate=plan.aggregate, label_names=names,
-        threshold_choice=choice.to_dict(), temperature=temperature,
+        threshold_choice=choice.to_dict(), temperature=temperature, calibration_bias=bias,
         standardizer=None if plan.standardizer is None else plan.standardizer.to_dict())
     contract["training"] = {k: details[k] for k in ("n_train", "n_validation", "best_epoch",
                                                      "monitor", "best_value",
@@ -62,16 +65,18 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
     metrics = compute_metrics(y, logits, choice, mask=mask, label_names=names,
                               fixed_specificity=config.evaluation.fixed_specificity,
                               fixed_sensitivity=config.evaluation.fixed_sensitivity)
-    metrics["calibration"] = calibration_summary(y, logits, mask, temperature, names)
+    metrics["calibration"] = calibration_summary(y, logits, mask, temperature, bias, names)
     metrics["split"] = "validation"
     metrics["synthetic"] = details["synthetic"]
-    metrics["caveat"] = ("temperature and thresholds were fitted on this validation split: "
+    metrics["caveat"] = ("calibration and thresholds were fitted on this validation split: "
                          "thresholded metrics here are optimistic; report the test evaluation")
     tag = "SYNTHETIC data - " if details["synthetic"] else ""
     title = f"Validation metrics ({tag}{model_name}, best epoch {details['best_epoch']})"
     text = summary_text(metrics, title=title)
-    text += (f"\nTemperature {temperature:.3f} (ECE {_num(metrics['calibration']['ece_before'])}"
-             f" -> {_num(metrics['calibration']['ece_after'])}).\nCaveat: "
+    text += (f"\nCalibration: temperature {temperature:.3f}, bias "
+             f"{', '.join(f'{b:+.3f}' for b in bias)} (ECE "
+             f"{_num(metrics['calibration']['ece_before'])} -> "
+             f"{_num(metrics['calibration']['ece_after'])}).\nCaveat: "
              f"{metrics['caveat']}.\n")
     if details["synthetic"]:
         text += "SYNTHETIC DATA: these numbers say nothing about real ECGs.\n"
@@ -83,8 +88,9 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
                                         f"{' (SYNTHETIC data)' if details['synthetic'] else ''}")
     macro = metrics["macro"]
     say(f"Validation{' (SYNTHETIC)' if details['synthetic'] else ''}: macro AUROC "
-        f"{_num(macro['auroc'])}, AP {_num(macro['average_precision'])}, temperature "
-        f"{temperature:.2f}; run directory {run_dir}")
+        f"{_num(macro['auroc'])}, AP {_num(macro['average_precision'])}, ECE "
+        f"{_num(metrics['calibration']['ece_after'])} after calibration; run directory "
+        f"{run_dir}")
     return macro, {"contract": contract_path,
                    "validation_metrics": run_dir / "validation_metrics.json",
                    "training_curves": curves}
