@@ -216,7 +216,7 @@ def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_
         raise ECGPEError(f"{run_dir}: `{training.monitor}` was never finite; no best model "
                          "was saved (diverged training?)")
     say(f"Best epoch {checkpoint.best_epoch + 1} of {epochs_run}: {training.monitor} = "
-        f"{checkpoint.best_value:.4f}; fitting temperature and thresholds on validation")
+        f"{checkpoint.best_value:.4f}; fitting calibration and thresholds on validation")
     details = {"n_train": int(len(train_rows)), "n_validation": int(len(val_rows)),
                "window": window, "stride": stride, "steps_per_epoch": steps,
                "pos_weight_auto": pos_weight, "epochs_run": epochs_run,
