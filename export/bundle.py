@@ -146,8 +146,7 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
     if qat or prune is not None:
         check_finetune_request(model, qat=qat, prune=prune, qat_epochs=qat_epochs,
                                prune_epochs=prune_epochs)
-    if not overwrite:
-        _refuse_occupied(out_dir)
+    _refuse_occupied(out_dir, overwrite)
     calibration = None
     representative = None
     if mode in CALIBRATED:
@@ -209,10 +208,10 @@ def _write_model_files(folder: Path, blob: bytes, runner, model, run_cache, cont
 REJECTED_ONLY = {"parity.json", "parity.txt"}  # what a rejected export leaves
 
 
-def _refuse_occupied(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
+def _refuse_occupied(out_dir: Path, overwrite: bool) -> None:
+    if out_dir.exists() and not out_dir.is_dir():  # never replaced, even with --overwrite
         raise ExportError(f"--out {out_dir} is a file, not a folder")
     names = {path.name for path in out_dir.iterdir()} if out_dir.is_dir() else set()
-    if names - REJECTED_ONLY:
+    if names - REJECTED_ONLY and not overwrite:
         raise ExportError(f"{out_dir} already holds a bundle or other files; choose another "
                           "--out or pass --overwrite to replace the whole folder")

@@ -137,6 +137,12 @@ def test_a_bundle_folder_is_replaced_whole_and_only_with_overwrite(runs, tmp_pat
     with pytest.raises(ExportError, match="already holds a bundle.*--overwrite"):
         export_run(runs["resnet1d18"], out_dir=out, mode="float16")
     assert _folder_state(out) == before
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a bundle")
+    with pytest.raises(ExportError, match="is a file, not a folder"):
+        export_run(runs["resnet1d18"], out_dir=a_file, overwrite=True)
+    assert a_file.read_text() == "not a bundle"
+    a_file.unlink()
 
     # A failure while the new bundle is being written leaves the old one untouched.
     def broken_golden(path, golden):
