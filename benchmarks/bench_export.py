@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_common import write_results
+
 MODELS = ("resnet1d18", "crnn_lstm")
 MODES = ("none", "float16", "dynamic", "int8")
 WINDOW, STRIDE = 2048, 1024
@@ -174,10 +176,7 @@ def main() -> None:
                    "n_train": int(cache.indices("train").size),
                    "n_validation": int(cache.indices("validation").size),
                    "models": {name: bench_model(cache, name, tmp, args) for name in MODELS}}
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_export.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results(args.out, "bench_export.json", results)
 
 
 if __name__ == "__main__":

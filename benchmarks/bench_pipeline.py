@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_common import write_results
+
 import numpy as np
 
 WINDOW = 2048
@@ -142,10 +144,7 @@ def main():
         "prepare_small": prepare_small, "prepare_full": prepare_full,
         "prepare_ms_per_record": round(1000 * prepare_full["seconds"] / prepare_full["records"], 2),
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "pipeline.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results(args.out, "pipeline.json", results)
 
 
 if __name__ == "__main__":

@@ -15,23 +15,17 @@ the figures are side by side on the same machine state.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_common import ecgpe, write_results
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-ecg"
 RECORDS = ([p.with_suffix("") for p in sorted((REAL / "ptbxl/records500/06000").glob("*.hea"))]
            + [p.with_suffix("") for p in sorted((REAL / "cinc").glob("*.hea"))]
            + [REAL / "cpsc2018/A1980.mat", REAL / "ptb/s0010_re", REAL / "ludb/1"])
-
-
-def ecgpe(*args) -> None:
-    command = Path(sys.executable).with_name("ecgpe-keras")  # the venv's entry point
-    subprocess.run([str(command), *map(str, args)], check=True, stdout=subprocess.DEVNULL)
 
 
 def demo_run(work: Path) -> Path:
@@ -89,10 +83,7 @@ def main():
         "decisions_agree": all(d == decisions["keras_eager_call"] for d in decisions.values()),
         "data": "SYNTHETIC-trained model, real records",
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "predict.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results(args.out, "predict.json", results)
 
 
 if __name__ == "__main__":

@@ -19,19 +19,13 @@ import argparse
 import csv
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench_common import ecgpe, write_results
+
 PRECISIONS = ("float32", "mixed_bfloat16")
-
-
-def ecgpe(*args) -> None:
-    command = Path(sys.executable).with_name("ecgpe-keras")  # the venv's entry point
-    subprocess.run([str(command), *map(str, args)], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
 
 
 def train_and_test(cache: Path, out: Path, precision: str, seed: int) -> dict:
@@ -69,10 +63,7 @@ def main():
         "mean_auroc": {p: round(statistics.mean(by[p, s]["test_auroc"] for s in args.seeds), 4)
                        for p in PRECISIONS},
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "precision_quality.json").write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write_results(args.out, "precision_quality.json", results)
 
 
 if __name__ == "__main__":

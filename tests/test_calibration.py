@@ -20,6 +20,17 @@ def overconfident(n=4000, seed=0, temperature=3.0):
     return y, temperature * z
 
 
+def second_class_masked_and_noisy(seed):
+    """SYNTHETIC: `overconfident` data whose second class is masked out and its logits
+    replaced by noise; returns `(y, logits, noisy logits, mask)`."""
+    y, logits = overconfident(seed=seed)
+    mask = np.ones_like(y)
+    mask[:, 1] = 0
+    noisy = logits.copy()
+    noisy[:, 1] = 50 * np.random.default_rng(seed + 1).normal(size=len(y))
+    return y, logits, noisy, mask
+
+
 def test_temperature_scaling_recovers_a_known_temperature_and_lowers_ece():
     y, logits = overconfident()
     t = fit_temperature(y, logits)
@@ -33,11 +44,7 @@ def test_temperature_scaling_recovers_a_known_temperature_and_lowers_ece():
 
 
 def test_fit_temperature_ignores_masked_entries_and_checks_arguments():
-    y, logits = overconfident(seed=1)
-    mask = np.ones_like(y)
-    mask[:, 1] = 0
-    noisy = logits.copy()
-    noisy[:, 1] = 50 * np.random.default_rng(2).normal(size=len(y))
+    y, logits, noisy, mask = second_class_masked_and_noisy(seed=1)
     assert fit_temperature(y, noisy, mask=mask) == pytest.approx(
         fit_temperature(y[:, :1], logits[:, :1]), rel=1e-4)
     with pytest.raises(ConfigError, match="bounds"):
@@ -65,11 +72,7 @@ def test_a_shifted_model_needs_the_bias_and_fit_calibration_recovers_both():
 
 
 def test_fit_calibration_ignores_masked_entries_and_keeps_its_bounds():
-    y, logits = overconfident(seed=4)
-    mask = np.ones_like(y)
-    mask[:, 1] = 0
-    noisy = logits.copy()
-    noisy[:, 1] = 50 * np.random.default_rng(5).normal(size=len(y))
+    y, logits, noisy, mask = second_class_masked_and_noisy(seed=4)
     t_masked, bias_masked = fit_calibration(y, noisy, mask=mask)
     t_alone, bias_alone = fit_calibration(y[:, :1], logits[:, :1])
     assert t_masked == pytest.approx(t_alone, rel=1e-3)
