@@ -10,9 +10,25 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
 from keras_ecgpe.errors import ECGPEError
+
+ERROR_PREFIX = "ERROR: "
+
+
+def report_errors(work: Callable[[], None]) -> int:
+    """The child's side: runs `work`; an `ECGPEError` becomes one `ERROR: ...` line on stderr.
+
+    Returns:
+        The child's exit status: 0, or 2 after an error it reported.
+    """
+    try:
+        work()
+    except ECGPEError as exc:
+        print(f"{ERROR_PREFIX}{exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def run_child(args: Sequence[str], *, task: str, timeout_s: float,
@@ -41,7 +57,7 @@ def run_child(args: Sequence[str], *, task: str, timeout_s: float,
     if done.returncode == 0:
         return
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    reported = [line[len("ERROR: "):] for line in lines if line.startswith("ERROR: ")]
+    reported = [line[len(ERROR_PREFIX):] for line in lines if line.startswith(ERROR_PREFIX)]
     if reported:
         raise error(reported[-1])
     if done.returncode < 0:

@@ -32,18 +32,16 @@ def main(argv=None) -> int:
 
     import keras_ecgpe.models  # noqa: F401  registers the zoo's classes for loading
     from keras_ecgpe.data.atomic import atomic_write_bytes
-    from keras_ecgpe.errors import ECGPEError
+    from keras_ecgpe.export.child_process import report_errors
 
-    try:
+    def convert_and_write():
         model = keras.saving.load_model(args.model, compile=False, safe_mode=True)
         windows = np.load(args.representative, allow_pickle=False)
         blob = convert_model(model, args.mode, window=args.window, representative=windows,
                              int8_io=args.int8_io)
         atomic_write_bytes(args.out, blob)
-    except ECGPEError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 2
-    return 0
+
+    return report_errors(convert_and_write)
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ def main(argv=None) -> int:
     if len(argv) != 1:
         print("usage: python -m keras_ecgpe.export.qat.worker PARAMS.json", file=sys.stderr)
         return 2
-    from keras_ecgpe.errors import ECGPEError
+    from keras_ecgpe.export.child_process import ERROR_PREFIX, report_errors
 
     try:
         with open(argv[0], encoding="utf-8") as handle:
@@ -98,14 +98,9 @@ def main(argv=None) -> int:
         if missing:
             raise ValueError(f"missing {', '.join(missing)}")
     except (OSError, ValueError) as exc:
-        print(f"ERROR: bad worker parameters {argv[0]}: {exc}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}bad worker parameters {argv[0]}: {exc}", file=sys.stderr)
         return 2
-    try:
-        run(params)
-    except ECGPEError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return report_errors(lambda: run(params))
 
 
 if __name__ == "__main__":
