@@ -7,13 +7,14 @@ here imports TensorFlow.
 """
 
 from keras_ecgpe.evaluation.aggregation import aggregate_windows
-from keras_ecgpe.evaluation.bootstrap import bootstrap_ci, metrics_with_ci
+from keras_ecgpe.evaluation.bootstrap import bootstrap_ci, metrics_with_ci, patient_groups
 from keras_ecgpe.evaluation.calibration import (apply_temperature, expected_calibration_error,
                                                 fit_calibration, fit_temperature,
                                                 reliability_curve)
 from keras_ecgpe.evaluation.inputs import sigmoid
 from keras_ecgpe.evaluation.metrics import (METRIC_NAMES, compute_metrics, confusion_counts,
-                                            exact_match_accuracy, rates_from_counts)
+                                            exact_match_accuracy, rates_from_counts,
+                                            undefined_reasons)
 from keras_ecgpe.evaluation.plots import (plot_precision_recall, plot_reliability, plot_roc,
                                           plot_training_curves)
 from keras_ecgpe.evaluation.ranking import (auroc, average_precision, operating_point,
@@ -21,7 +22,8 @@ from keras_ecgpe.evaluation.ranking import (auroc, average_precision, operating_
                                             sensitivity_at_specificity,
                                             specificity_at_sensitivity)
 from keras_ecgpe.evaluation.report import write_report
-from keras_ecgpe.evaluation.thresholds import ThresholdChoice, choose_thresholds
+from keras_ecgpe.evaluation.thresholds import (ThresholdChoice, choose_thresholds, decide,
+                                               legacy_probability_to_cut)
 
 __all__ = [
     "METRIC_NAMES", "ThresholdChoice", "aggregate_windows", "apply_temperature", "auroc",
@@ -32,4 +34,5 @@ __all__ = [
     "plot_reliability", "plot_roc", "plot_training_curves", "precision_recall_curve",
     "rates_from_counts", "reliability_curve", "roc_curve", "sensitivity_at_specificity",
     "sigmoid", "specificity_at_sensitivity", "write_report",
+    "decide", "legacy_probability_to_cut", "patient_groups", "undefined_reasons",
 ]

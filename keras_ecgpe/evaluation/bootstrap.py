@@ -2,8 +2,10 @@
 
 A resample draws `n` records with replacement (or, with `groups`, as many patients as there
 are, each bringing all its records: several ECGs of one patient are not independent, and
-resampling them apart makes intervals too narrow). A resample is stored as a row of draw
-counts per record, so `metrics_with_ci` scores all resamples at once as record weights.
+resampling them apart makes intervals too narrow). A record without a patient id counts as
+its own patient: one missing id never switches the whole bootstrap to record level. A
+resample is stored as a row of draw counts per record, so `metrics_with_ci` scores all
+resamples at once as record weights.
 Resamples in which a scored class has no positive or no negative example are skipped and
 counted, never scored as zero. The same seed gives the same resamples and intervals.
 """
@@ -13,10 +15,14 @@ from __future__ import annotations
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.evaluation.inputs import (check_inputs, json_float, prevalence_array,
-                                           probability_to_logit, threshold_array)
-from keras_ecgpe.evaluation.metrics import (METRIC_NAMES, class_values, compute_metrics,
-                                            exclusion_reasons, macro_means)
+from keras_ecgpe.evaluation.inputs import check_inputs, cut_array, json_float, prevalence_array
+from keras_ecgpe.evaluation.metrics import (
+    METRIC_NAMES,
+    class_values,
+    compute_metrics,
+    exclusion_reasons,
+    macro_means,
+)
 
 _CHUNK = 256  # resamples scored together: bounds memory at _CHUNK x n weights
 
@@ -28,6 +34,51 @@ def _check(n_boot, alpha):
         raise ConfigError(f"`alpha` must be in (0, 1). Received: alpha={alpha}")
 
 
+def _missing(patient_id) -> bool:
+    if patient_id is None:
+        return True
+    if isinstance(patient_id, float) and np.isnan(patient_id):
+        return True
+    return str(patient_id).strip() == ""
+
+
+def patient_groups(patient_ids, record_ids=None) -> tuple[list[str], int]:
+    """Per-record cluster keys for the patient bootstrap, and how many records lack an id.
+
+    A record whose patient id is missing (None, NaN, empty or blank) becomes its own
+    cluster, keyed by its record id (or its position), so it can never merge with another
+    record or with a real patient.
+
+    Args:
+        patient_ids: `(n,)` patient ids.
+        record_ids: optional `(n,)` record ids, used to key records without a patient id.
+
+    Returns:
+        `(keys, n_missing)`: `n` string keys and the count of records without a patient id.
+
+    Example:
+    >>> patient_groups(["p1", "", "p1", None], ["a", "b", "c", "d"])
+    (['patient:p1', 'record:b', 'patient:p1', 'record:d'], 2)
+    """
+    patient_ids = list(patient_ids)
+    records = (list(range(len(patient_ids))) if record_ids is None else list(record_ids))
+    if len(records) != len(patient_ids):
+        raise ConfigError(f"`record_ids` must have one id per record ({len(patient_ids)}). "
+                          f"Received {len(records)} ids")
+    keys, missing = [], 0
+    for position, (patient, record) in enumerate(zip(patient_ids, records, strict=True)):
+        if _missing(patient):
+            missing += 1
+            keys.append(f"record:{record}" if record_ids is not None else f"record#{position}")
+        else:
+            keys.append(f"patient:{patient}")
+    alone = [k for k in keys if not k.startswith("patient:")]
+    if len(set(alone)) < len(alone):
+        raise ConfigError("`record_ids` must be unique among records without a patient id. "
+                          f"Received duplicates among {sorted(alone)[:5]}")
+    return keys, missing
+
+
 def resample_weights(n, *, n_boot, seed, groups=None):
     """Yields `(b, n)` arrays of draw counts, `n_boot` rows in all, in chunks.
 
@@ -35,18 +86,20 @@ def resample_weights(n, *, n_boot, seed, groups=None):
         n: number of records.
         n_boot: number of resamples.
         seed: seed of the random generator.
-        groups: optional `(n,)` patient ids; patients are drawn whole.
+        groups: optional `(n,)` patient ids; patients are drawn whole, and a record
+            without an id (None, NaN, blank) is drawn as its own patient.
     """
     rng = np.random.default_rng(seed)
     if groups is None:
         inverse, units = np.arange(n), n
     else:
-        groups = [str(g) for g in groups]
+        groups = list(groups)
         if len(groups) != n:
             raise ConfigError(f"`groups` must have one id per record ({n}). "
                               f"Received {len(groups)} ids")
         codes = {}
-        inverse = np.array([codes.setdefault(g, len(codes)) for g in groups])
+        inverse = np.array([codes.setdefault(key, len(codes))
+                            for key in patient_groups(groups)[0]])
         units = len(codes)
     for start in range(0, n_boot, _CHUNK):
         b = min(_CHUNK, n_boot - start)
@@ -82,7 +135,8 @@ def bootstrap_ci(y_true, logits, metric_fn, *, n_boot=1000, seed=0, alpha=0.05, 
 
     Returns:
         A dict: "value", "ci_low", "ci_high" (None without usable resamples), "alpha",
-        "n_boot", "n_skipped", "resampled_by".
+        "n_boot", "n_used", "n_skipped" (resamples without a positive or a negative of a
+        scored class, or whose metric was NaN), "resampled_by", "method" ("percentile").
 
     Example:
     >>> from keras_ecgpe.evaluation.ranking import auroc
@@ -105,15 +159,16 @@ def bootstrap_ci(y_true, logits, metric_fn, *, n_boot=1000, seed=0, alpha=0.05, 
     samples, skipped = [], 0
     for weights in resample_weights(len(y), n_boot=n_boot, seed=seed, groups=groups):
         usable = ((weights @ pos > 0) & (weights @ neg > 0)).all(axis=1)
-        for w, ok in zip(weights.astype(np.int64), usable):
+        for w, ok in zip(weights.astype(np.int64), usable, strict=True):
             value = call(np.repeat(np.arange(len(y)), w)) if ok else np.nan
             skipped += int(np.isnan(value))
             if not np.isnan(value):
                 samples.append(value)
     low, high = _interval(np.asarray(samples), alpha)
     return {"value": json_float(call(np.arange(len(y)))), "ci_low": low, "ci_high": high,
-            "alpha": float(alpha), "n_boot": int(n_boot), "n_skipped": skipped,
-            "resampled_by": "record" if groups is None else "group"}
+            "alpha": float(alpha), "n_boot": int(n_boot), "n_used": int(n_boot) - skipped,
+            "n_skipped": skipped, "resampled_by": "record" if groups is None else "group",
+            "method": "percentile"}
 
 
 def metrics_with_ci(y_true, logits, thresholds, *, mask=None, label_names, prevalence=None,
@@ -126,7 +181,8 @@ def metrics_with_ci(y_true, logits, thresholds, *, mask=None, label_names, preva
 
     Returns:
         The `compute_metrics` dict with "macro_ci" (metric -> {"value", "ci_low",
-        "ci_high"}) and "bootstrap" ("n_boot", "n_used", "n_skipped", "alpha", "seed",
+        "ci_high", "n_undefined"}: the usable resamples where the metric was undefined, left
+        out of its interval) and "bootstrap" ("n_boot", "n_used", "n_skipped", "alpha", "seed",
         "resampled_by", "method").
     """
     _check(n_boot, alpha)
@@ -134,7 +190,7 @@ def metrics_with_ci(y_true, logits, thresholds, *, mask=None, label_names, preva
                              prevalence=prevalence, fixed_specificity=fixed_specificity,
                              fixed_sensitivity=fixed_sensitivity)
     y, z, m = check_inputs(y_true, logits, mask)
-    cuts = probability_to_logit(threshold_array(thresholds, y.shape[1]))
+    cuts = cut_array(thresholds, y.shape[1])
     prev = prevalence_array(prevalence, y.shape[1])
     scored = np.array([not r for r in exclusion_reasons(y, m)])
     samples, skipped = {k: [] for k in METRIC_NAMES}, 0
@@ -148,9 +204,11 @@ def metrics_with_ci(y_true, logits, thresholds, *, mask=None, label_names, preva
             samples[name].append(value[usable])
     result["macro_ci"] = {}
     for name in METRIC_NAMES:
-        low, high = _interval(np.concatenate(samples[name]), alpha)
+        values = np.concatenate(samples[name])
+        low, high = _interval(values[~np.isnan(values)], alpha)
         result["macro_ci"][name] = {"value": result["macro"][name], "ci_low": low,
-                                    "ci_high": high}
+                                    "ci_high": high,
+                                    "n_undefined": int(np.isnan(values).sum())}
     result["bootstrap"] = {"n_boot": int(n_boot), "n_used": int(n_boot) - skipped,
                            "n_skipped": skipped, "alpha": float(alpha), "seed": seed,
                            "resampled_by": "record" if groups is None else "group",

@@ -66,6 +66,19 @@ def threshold_array(thresholds, num_classes):
     return t
 
 
+def cut_array(thresholds, num_classes):
+    """Logit cuts `(C,)` from a `ThresholdChoice` (its `cuts`, exact) or from probability
+    thresholds (a scalar or `(C,)`, converted by `probability_to_logit`)."""
+    cuts = getattr(thresholds, "cuts", None)
+    if cuts is None:
+        return probability_to_logit(threshold_array(thresholds, num_classes))
+    cuts = np.asarray(cuts, dtype=np.float64)
+    if cuts.shape != (num_classes,):
+        raise ConfigError(f"The threshold choice must hold {num_classes} logit cuts. "
+                          f"Received {cuts.shape[0] if cuts.ndim else 1}")
+    return cuts
+
+
 def prevalence_array(prevalence, num_classes):
     """None (each class's own prevalence) or a scalar/`(C,)` value in (0, 1) as `(C,)`."""
     if prevalence is None:

@@ -20,8 +20,7 @@ from keras_ecgpe.errors import ConfigError, RecordError
 from keras_ecgpe.evaluation import ranking
 from keras_ecgpe.evaluation.calibration import (apply_temperature, expected_calibration_error,
                                                 reliability_curve)
-from keras_ecgpe.evaluation.inputs import (check_inputs, probability_to_logit, sigmoid,
-                                           threshold_array)
+from keras_ecgpe.evaluation.inputs import check_inputs, cut_array, sigmoid
 from keras_ecgpe.evaluation.metrics import exclusion_reasons, label_name_list
 
 
@@ -36,8 +35,7 @@ def _classes(y_true, logits, mask, label_names, thresholds):
     """Yields `(name, y, z, cut or None, reason)` per class over its unmasked entries."""
     y, z, m = check_inputs(y_true, logits, mask)
     names = label_name_list(label_names, y.shape[1])
-    cuts = (None if thresholds is None else
-            probability_to_logit(threshold_array(thresholds, y.shape[1])))
+    cuts = None if thresholds is None else cut_array(thresholds, y.shape[1])
     for c, reason in enumerate(exclusion_reasons(y, m)):
         keep = m[:, c]
         yield names[c], y[keep, c], z[keep, c], None if cuts is None else cuts[c], reason
@@ -49,7 +47,7 @@ def plot_roc(y_true, logits, path, *, label_names, thresholds=None, mask=None, t
     Args:
         y_true: `(n, C)` labels; logits: `(n, C)` logits; path: the PNG to write.
         label_names: the C class names.
-        thresholds: optional `(C,)` probability thresholds (from validation) to mark.
+        thresholds: optional `ThresholdChoice` (or `(C,)` probabilities) from validation.
         mask: optional `(n, C)` label mask.
         title: figure title.
     """

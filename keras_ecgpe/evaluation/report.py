@@ -19,8 +19,11 @@ _SHORT = {"auroc": "AUROC", "average_precision": "AP", "sensitivity": "sens",
           "sensitivity_at_specificity": "sens@spec"}
 
 
-def _num(value):
-    return "n/a" if value is None else f"{value:.3f}"
+def _num(value, reason=None):
+    """A metric to 3 decimals; None is "n/a", with its reason when one is known."""
+    if value is None:
+        return "n/a" if reason is None else f"n/a ({reason})"
+    return f"{value:.3f}"
 
 
 def _metric_title(name, point):
@@ -59,6 +62,9 @@ def _header(metrics, title):
                      "negatives).")
     for name, reason in macro.get("excluded", {}).items():
         lines.append(f"Excluded from macro averages: {name} ({reason}).")
+    for metric, classes in macro.get("undefined", {}).items():
+        lines.append(f"{_TITLES.get(metric, metric)} undefined, left out of its macro average: "
+                     + ", ".join(f"{c} ({r})" for c, r in classes.items()) + ".")
     return lines
 
 
@@ -68,7 +74,9 @@ def summary_text(metrics, *, title):
     level = f"{100 * (1 - metrics['bootstrap']['alpha']):g} % CI" if ci else ""
     lines = _header(metrics, title) + ["", f"{'Macro metric':<40}{'value':>8}   {level}"]
     for name in METRIC_NAMES:
-        row = f"{_metric_title(name, point):<40}{_num(macro[name]):>8}"
+        reason = ("undefined in every scored class" if macro[name] is None
+                  and name in macro.get("undefined", {}) else None)
+        row = f"{_metric_title(name, point):<40}{_num(macro[name], reason):>8}"
         if name in ci and ci[name]["ci_low"] is not None:
             row += f"   [{_num(ci[name]['ci_low'])}, {_num(ci[name]['ci_high'])}]"
         lines.append(row)
@@ -82,6 +90,8 @@ def summary_text(metrics, *, title):
             lines.append(f"{row}   excluded: {entry['reason']}")
         else:
             lines.append(row + "".join(f"{_num(entry[k]):>10}" for k in _COLUMNS))
+            lines += [f"{'':<{width}}{_SHORT.get(k, k)} "
+                      f"{_num(None, why)}" for k, why in entry.get("undefined", {}).items()]
     return "\n".join(lines) + "\n"
 
 
