@@ -11,10 +11,15 @@ Layout of a cache directory and why:
 - `index.npz` (no pickle): per record `record_ids`, `patient_ids` ("" unknown), `splits`
   (train/validation/test/""), `folds` (-1 none), `shard`, `offset`, `length` (samples),
   `labels` and `label_mask` float32 `(n, C)`; the mask is 1 where the source annotates
-  the class, so sets with partial labels can be trained with a masked loss.
+  the class, so sets with partial labels can be trained with a masked loss. Optional
+  column `content_sha256`: the raw signal's hash for leakage checks (data/content_hash.py;
+  "" when unknown, absent in older caches, which read as before).
 - `report.json`: records read and records skipped, each with its path and reason.
 - `manifest.json`, written last: key, source, settings, fs, lead order, label names,
   dtype, shard and index SHA-256. Its presence means the cache is complete.
+- `test_ledger.jsonl` (+ `.lock`), appended after the cache is finished: every look at the
+  test split (evaluation/ledger.py). Not in the manifest's checksums; kept when the cache
+  is prepared again with overwrite.
 
 Everything is written into `<out_dir>.partial-<pid>` and renamed to `out_dir` at the end,
 so a crash never leaves a directory a reader accepts; `PreparedCache.open` checks the

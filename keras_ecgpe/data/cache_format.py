@@ -18,6 +18,14 @@ INDEX = "index.npz"
 REPORT = "report.json"
 INDEX_FIELDS = ("record_ids", "patient_ids", "splits", "folds", "shard", "offset", "length",
                  "labels", "label_mask")
+# Optional index column (absent in caches written before it existed, so never read as one
+# of INDEX_FIELDS): per record the SHA-256 of the raw signal (see data/content_hash.py),
+# "" where the writer was given none.
+CONTENT_HASH_FIELD = "content_sha256"
+# The sealed-test ledger (evaluation/ledger.py) lives beside the cache's files. It is not in
+# the manifest's checksums: it grows after the cache is finished.
+LEDGER = "test_ledger.jsonl"
+LEDGER_LOCK = "test_ledger.jsonl.lock"
 
 
 def canonical_json(obj, what: str) -> str:

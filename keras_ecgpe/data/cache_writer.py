@@ -21,10 +21,12 @@ from keras_ecgpe.data.atomic import (
     replace_directory,
 )
 from keras_ecgpe.data.cache_format import (
+    CONTENT_HASH_FIELD,
     DTYPES,
     FORMAT_VERSION,
     INDEX,
     INDEX_FIELDS,
+    LEDGER,
     MANIFEST,
     REPORT,
     SPLITS,
@@ -93,6 +95,7 @@ class CacheWriter:
             shutil.rmtree(self.partial_dir)
         self.partial_dir.mkdir(parents=True)
         self._rows = {field: [] for field in INDEX_FIELDS}
+        self._content_hashes: list = []
         self._seen: set = set()
         self._pending: list = []
         self._pending_samples = 0
@@ -106,7 +109,7 @@ class CacheWriter:
 
     def add(self, signal, *, record_id: str, patient_id: Optional[str] = None, labels,
             label_mask=None, split: Optional[str] = None, fold: Optional[int] = None,
-            path: Optional[str] = None) -> None:
+            path: Optional[str] = None, content_sha256: Optional[str] = None) -> None:
         """Appends one record `(time, 12)` in mV, already preprocessed.
 
         Args:
@@ -118,9 +121,11 @@ class CacheWriter:
             split: "train", "validation", "test" or None.
             fold: fold number >= 0, or None.
             path: the record's source file, used in error messages.
+            content_sha256: `content_hash.content_sha256` of the record's RAW signal
+                (before preprocessing), for leakage checks across caches; None if unknown.
 
         Raises:
-            RecordError: bad shape, NaN/inf, duplicate id, bad labels/split/fold.
+            RecordError: bad shape, NaN/inf, duplicate id, bad labels/split/fold/hash.
         """
         self._check_open()
         record_id = str(record_id)
@@ -152,6 +157,11 @@ class CacheWriter:
         elif isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or fold < 0:
             raise RecordError(where, f"record {record_id!r}: fold must be an integer >= 0 or "
                                      f"None; got {fold!r}")
+        if content_sha256 is not None and not (
+                isinstance(content_sha256, str) and len(content_sha256) == 64
+                and set(content_sha256) <= set("0123456789abcdef")):
+            raise RecordError(where, f"record {record_id!r}: content_sha256 must be 64 lower-case "
+                                     f"hex digits or None; got {content_sha256!r:.80}")
         if self._pending and (self._pending_samples + x.shape[0]) * x.itemsize * x.shape[1] \
                 > self.shard_bytes:
             self._flush_shard()
@@ -162,6 +172,7 @@ class CacheWriter:
                    label_mask=mask)
         for field, value in row.items():
             self._rows[field].append(value)
+        self._content_hashes.append(content_sha256 or "")
         self._pending.append(x)
         self._pending_samples += x.shape[0]
 
@@ -251,6 +262,7 @@ class CacheWriter:
             "length": np.array(rows["length"], dtype=np.int64),
             "labels": np.stack(rows["labels"]).astype(np.float32),
             "label_mask": np.stack(rows["label_mask"]).astype(np.float32),
+            CONTENT_HASH_FIELD: np.array(self._content_hashes, dtype=np.str_),
         }
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)
@@ -268,6 +280,8 @@ class CacheWriter:
                     return PreparedCache.open(target, verify=False)
                 self.abort()
                 refuse_occupied(target)
+            if (target / LEDGER).is_file():  # the test split's looks outlive a re-prepare
+                shutil.copy2(target / LEDGER, self.partial_dir / LEDGER)
         replace_directory(self.partial_dir, target)
         return PreparedCache.open(target, verify=False)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache, cache_key
+from keras_ecgpe.data.content_hash import content_sha256
 from keras_ecgpe.data.isolation import CRASH_REASON, ordered_process_map
 from keras_ecgpe.data.preprocessing import PreprocessConfig, apply_preprocessing
 from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem
@@ -39,17 +40,18 @@ class SplitSettings:
 
 
 def _process(source: DatasetSource, config: PreprocessConfig, item: SourceItem):
-    """Worker body: returns (signal, fs, None) or (None, None, reason)."""
+    """Worker body: (signal, fs, None, raw content hash) or (None, None, reason, None)."""
     try:
         record = source.read(item)
         signal, fs = apply_preprocessing(record.signal, record.fs, config)
-        return np.ascontiguousarray(signal, dtype=np.float32), float(fs), None
+        return (np.ascontiguousarray(signal, dtype=np.float32), float(fs), None,
+                content_sha256(record.signal))
     except ECGPEError as exc:
-        return None, None, str(exc)
+        return None, None, str(exc), None
 
 
 def _crashed(item: SourceItem):
-    return None, None, CRASH_REASON
+    return None, None, CRASH_REASON, None
 
 
 def _file_stamps(record_path: str) -> list:
@@ -160,7 +162,7 @@ def prepare_dataset(
 
     splits, folds = _assign_splits(items, source.label_names, split)
     writer: CacheWriter | None = None
-    for position, (item, (signal, fs, reason)) in enumerate(
+    for position, (item, (signal, fs, reason, content)) in enumerate(
             ordered_process_map(_process, items, workers or os.cpu_count() or 1,
                                 source, preprocess, on_crash=_crashed)):
         if signal is not None and writer is None:
@@ -182,7 +184,7 @@ def prepare_dataset(
                 [name in item.annotated for name in source.label_names], np.float32)
             writer.add(signal, record_id=item.record_id, patient_id=item.patient_id,
                        labels=labels, label_mask=mask, split=splits[position],
-                       fold=folds[position])
+                       fold=folds[position], content_sha256=content)
         if progress is not None:
             progress(1)
     if writer is None:
