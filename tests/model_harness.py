@@ -2,7 +2,9 @@
 
 Each check builds nothing itself: it takes a built `ECGClassifier` and verifies one part of
 the contract (shape, config round trip, `.keras` save/load, one training step, float
-TFLite conversion with builtin operators and LiteRT parity).
+TFLite conversion with builtin operators and LiteRT parity). Conversion goes through the
+export's own route (`keras_ecgpe.export.tflite.convert_model`), so a family that converts
+here converts in `ecgpe-keras export`.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import json
 
 import keras
 import numpy as np
-import tensorflow as tf
-from ai_edge_litert.interpreter import Interpreter
 
-from keras_ecgpe.models import ECGClassifier, export_view
+from keras_ecgpe.export.tflite import check_ops, convert_model
+from keras_ecgpe.inference.tflite_runner import TFLiteRunner, flatbuffer_ops
+from keras_ecgpe.models import ECGClassifier
 
 
 def toy_batch(model, batch=8, seed=0):
@@ -81,40 +83,27 @@ def check_training_step(model):
     assert np.isfinite(before) and after < before - 1e-5, (before, after)
 
 
-def convert_to_tflite(model):
-    """Float TFLite flatbuffer, builtin operators only, static `[1, time, leads]` input."""
-    shape = [1, *model.input_shape[1:]]
-    function = tf.function(lambda x: model(x, training=False),
-                           input_signature=[tf.TensorSpec(shape, tf.float32)])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [function.get_concrete_function()])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+def ops_without_export_view(model) -> set:
+    """Operators of `model` converted as built, bypassing its export view.
+
+    A plain functional wrapper is not an `ECGClassifier`, so `convert_model` converts it as
+    it is: this shows what the export view is there to avoid (a recurrent WHILE loop).
+    """
+    inputs = keras.Input(model.input_shape[1:])
+    wrapper = keras.Model(inputs, model(inputs, training=False))
+    return set(flatbuffer_ops(convert_model(wrapper, "none", window=model.input_shape[1])))
 
 
-def tflite_ops(blob):
-    interpreter = Interpreter(model_content=blob)
-    return {detail["op_name"] for detail in interpreter._get_ops_details()}
-
-
-def check_tflite_parity(model, atol=1e-4):
-    """The export view converts with builtins only and LiteRT matches Keras on 3 windows.
+def check_tflite_parity(model, atol=1e-4) -> set:
+    """Float export (`convert_model`, mode "none") has builtins only, no WHILE loop, a
+    `[1, time, leads]` input, and LiteRT matches Keras on 3 windows.
 
     Returns the operator names of the converted model.
     """
-    view = export_view(model)
-    blob = convert_to_tflite(view)
-    interpreter = Interpreter(model_content=blob)
-    interpreter.allocate_tensors()
-    ops = {detail["op_name"] for detail in interpreter._get_ops_details()}
-    assert "WHILE" not in ops and not any(op.startswith("Flex") for op in ops), ops
-    source = interpreter.get_input_details()[0]
-    assert list(source["shape"]) == [1, *model.input_shape[1:]]
-    sink = interpreter.get_output_details()[0]["index"]
+    _, time, leads = model.input_shape
+    runner = TFLiteRunner(convert_model(model, "none", window=time))
+    check_ops(runner.ops, target="micro")  # raises on Flex/custom operators and WHILE
+    assert (runner.window, runner.num_leads) == (time, leads)
     x, _ = toy_batch(model, 3, seed=2)
-    expected = model.predict(x, verbose=0)
-    for window, reference in zip(x, expected):
-        interpreter.set_tensor(source["index"], window[None])
-        interpreter.invoke()
-        np.testing.assert_allclose(interpreter.get_tensor(sink)[0], reference, atol=atol)
-    return ops
+    np.testing.assert_allclose(runner.logits(x), model.predict(x, verbose=0), atol=atol)
+    return set(runner.ops)

@@ -22,18 +22,13 @@ from keras_ecgpe.export.qat.twin import (
     keras_layers_by_name,
 )
 
+from fixtures import TINY
+
 from keras_ecgpe.models import build_model
 
-CASES = {
-    "resnet1d18": dict(width=8),                          # basic blocks
-    "resnet1d50": dict(width=4),                          # bottleneck blocks
-    "xresnet1d18": dict(width=8),
-    "xresnet1d50": dict(width=4),
-    "vgg11": dict(width=4, fc_units=16),
-    "vgg11_bn": dict(width=4, fc_units=16),
-    "alexnet1d": dict(width=4, fc_units=16),
-    "inception1d": dict(width=4, bottleneck=4, depth=3),
-}
+# Every family with a twin: basic and bottleneck blocks, VGG with and without BatchNorm.
+CASES = ("resnet1d18", "resnet1d50", "xresnet1d18", "xresnet1d50", "vgg11", "vgg11_bn",
+         "alexnet1d", "inception1d")
 
 
 def _randomise_batch_norm(model, rng) -> None:
@@ -46,7 +41,8 @@ def _randomise_batch_norm(model, rng) -> None:
 
 
 def check(name: str, layout: str, rng) -> dict:
-    model = build_model(name, input_len=256, num_classes=2, dropout=0.1, **CASES[name])
+    # A dropout layer in the graph, as in trained models: the twin must carry it too.
+    model = build_model(name, input_len=256, num_classes=2, **{**TINY[name], "dropout": 0.1})
     _randomise_batch_norm(model, rng)
     twin = build_twin(model, layout=layout)
     x = rng.normal(size=(4, 256, 12)).astype("float32")
@@ -76,7 +72,7 @@ def main() -> int:
         for layout in ("1d", "2d"):
             results[f"{name}/{layout}"] = check(name, layout, rng)
     try:  # families without a twin are refused by name
-        build_twin(build_model("crnn_gru", input_len=256, num_classes=1, width=8, units=8))
+        build_twin(build_model("crnn_gru", input_len=256, num_classes=1, **TINY["crnn_gru"]))
         results["crnn_gru refused"] = False
     except TwinError as exc:
         results["crnn_gru refused"] = str(exc)

@@ -5,20 +5,13 @@ import os
 
 import numpy as np
 import pytest
+from fixtures import index_signal
 
 from keras_ecgpe.data.atomic import atomic_save_npy, atomic_write_json
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache, cache_key
 from keras_ecgpe.errors import ConfigError, ECGPEError, RecordError
 
 LABELS = ["NORM", "MI", "PE"]
-
-
-def synthetic_signal(record: int, length: int) -> np.ndarray:
-    """Synthetic (not an ECG): lead 0 = record number, lead 1 = time, others = lead number."""
-    x = np.tile(np.arange(12, dtype=np.float32), (length, 1))
-    x[:, 0] = record
-    x[:, 1] = np.arange(length)
-    return x
 
 
 def writer(tmp_path, name="cache", **kwargs):
@@ -32,7 +25,7 @@ def test_round_trip_variable_lengths(tmp_path):
     lengths = [50, 300, 120, 77]
     w = writer(tmp_path)
     for r, length in enumerate(lengths):
-        w.add(synthetic_signal(r, length), record_id=f"rec{r}",
+        w.add(index_signal(r, length), record_id=f"rec{r}",
               patient_id=None if r == 3 else f"p{r // 2}", labels=np.eye(3)[r % 3],
               label_mask=[1, 1, 0] if r == 1 else None, split=["train", "test", "train", None][r],
               fold=None if r == 0 else r)
@@ -54,7 +47,7 @@ def test_round_trip_variable_lengths(tmp_path):
     for r, length in enumerate(lengths):
         signal = cache.signal(r)
         assert signal.dtype == np.float32
-        np.testing.assert_array_equal(signal, synthetic_signal(r, length))
+        np.testing.assert_array_equal(signal, index_signal(r, length))
     assert cache.indices("train").tolist() == [0, 2]
     assert cache.indices(["train", "test"], folds=[1, 2]).tolist() == [1, 2]
     assert cache.indices(folds=3).tolist() == [3]
@@ -89,7 +82,7 @@ def test_float16_storage(tmp_path):
 def test_corrupted_shard_is_named(tmp_path):
     w = writer(tmp_path, shard_bytes=2000)
     for r in range(3):
-        w.add(synthetic_signal(r, 40), record_id=f"r{r}", labels=[0, 0, 1])
+        w.add(index_signal(r, 40), record_id=f"r{r}", labels=[0, 0, 1])
     w.close()
     shard = tmp_path / "cache" / "signals-00001.npy"
     data = bytearray(shard.read_bytes())
@@ -106,7 +99,7 @@ def test_corrupted_shard_is_named(tmp_path):
 def test_unfinished_write_is_refused(tmp_path):
     w = writer(tmp_path, shard_bytes=1000)
     for r in range(3):
-        w.add(synthetic_signal(r, 30), record_id=f"r{r}", labels=[0, 0, 1])
+        w.add(index_signal(r, 30), record_id=f"r{r}", labels=[0, 0, 1])
     # Simulated crash: never closed. Shards exist, but no manifest and no cache directory.
     partial = tmp_path / f"cache.partial-{os.getpid()}"
     assert (partial / "signals-00000.npy").exists()
@@ -116,16 +109,16 @@ def test_unfinished_write_is_refused(tmp_path):
             PreparedCache.open(path)
     assert PreparedCache.find(tmp_path / "cache", "k1") is None
     retry = writer(tmp_path)  # a new writer of the same process starts clean
-    retry.add(synthetic_signal(9, 30), record_id="r9", labels=[1, 0, 0])
+    retry.add(index_signal(9, 30), record_id="r9", labels=[1, 0, 0])
     assert retry.close().record_ids.tolist() == ["r9"]
 
 
 def test_bad_records_refused_writer_stays_usable(tmp_path):
     w = writer(tmp_path)
-    w.add(synthetic_signal(0, 20), record_id="a", labels=[1, 0, 0])
+    w.add(index_signal(0, 20), record_id="a", labels=[1, 0, 0])
     with pytest.raises(RecordError, match="duplicate record_id 'a'"):
-        w.add(synthetic_signal(1, 20), record_id="a", labels=[1, 0, 0])
-    nan = synthetic_signal(2, 20)
+        w.add(index_signal(1, 20), record_id="a", labels=[1, 0, 0])
+    nan = index_signal(2, 20)
     nan[5, 7] = np.nan
     with pytest.raises(RecordError, match="/data/b.mat.*NaN"):
         w.add(nan, record_id="b", labels=[1, 0, 0], path="/data/b.mat")
@@ -134,9 +127,9 @@ def test_bad_records_refused_writer_stays_usable(tmp_path):
     with pytest.raises(RecordError, match=r"\(20, 11\)"):
         w.add(np.zeros((20, 11)), record_id="d", labels=[1, 0, 0])
     with pytest.raises(RecordError, match="labels"):
-        w.add(synthetic_signal(3, 20), record_id="e", labels=[1, 0])
+        w.add(index_signal(3, 20), record_id="e", labels=[1, 0])
     with pytest.raises(RecordError, match="split"):
-        w.add(synthetic_signal(3, 20), record_id="f", labels=[1, 0, 0], split="val")
+        w.add(index_signal(3, 20), record_id="f", labels=[1, 0, 0], split="val")
     assert w.close().record_ids.tolist() == ["a"]
 
 
@@ -164,13 +157,13 @@ def test_shards_roll_over(tmp_path):
     w = writer(tmp_path, shard_bytes=100 * 12 * 4)  # room for 100 samples per shard
     lengths = [40, 50, 30, 120, 10]  # -> shards [40+50], [30], [120], [10]
     for r, length in enumerate(lengths):
-        w.add(synthetic_signal(r, length), record_id=f"r{r}", labels=[0, 1, 0])
+        w.add(index_signal(r, length), record_id=f"r{r}", labels=[0, 1, 0])
     cache = w.close()
     manifest = json.loads((tmp_path / "cache" / "manifest.json").read_text())
     assert [s["n_samples"] for s in manifest["shards"]] == [90, 30, 120, 10]
     assert cache.shard.tolist() == [0, 0, 1, 2, 3] and cache.offset.tolist() == [0, 40, 0, 0, 0]
     for r, length in enumerate(lengths):
-        np.testing.assert_array_equal(cache.signal(r), synthetic_signal(r, length))
+        np.testing.assert_array_equal(cache.signal(r), index_signal(r, length))
     batch = cache.gather([3, 1, 0, 4], [100, 45, 0, 2], 5)
     assert batch[:, 0, 0].tolist() == [3, 1, 0, 4]
     assert batch[:, :, 1].tolist()[1] == [45, 46, 47, 48, 49]
@@ -180,7 +173,7 @@ def test_shards_roll_over(tmp_path):
 
 def test_existing_cache_reused_or_refused(tmp_path):
     w = writer(tmp_path)
-    w.add(synthetic_signal(0, 20), record_id="a", labels=[1, 0, 0])
+    w.add(index_signal(0, 20), record_id="a", labels=[1, 0, 0])
     w.close()
     assert PreparedCache.find(tmp_path / "cache", "k1").record_ids.tolist() == ["a"]
     with pytest.raises(ConfigError, match="other settings"):
@@ -188,7 +181,7 @@ def test_existing_cache_reused_or_refused(tmp_path):
     with pytest.raises(ConfigError, match=str(tmp_path / "cache")):
         writer(tmp_path, key="k2")
     replacing = writer(tmp_path, key="k2", overwrite=True)
-    replacing.add(synthetic_signal(1, 20), record_id="b", labels=[0, 1, 0])
+    replacing.add(index_signal(1, 20), record_id="b", labels=[0, 1, 0])
     assert replacing.close().key == "k2"
     assert PreparedCache.open(tmp_path / "cache").record_ids.tolist() == ["b"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]

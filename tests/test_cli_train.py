@@ -8,10 +8,9 @@ import pytest
 from click.testing import CliRunner
 
 from keras_ecgpe.cli.main import cli
-from training_toys import toy_cache
+from fixtures import set_options, tiny_overrides, toy_cache
 
-TINY = ["--set", "model.overrides.width=8", "--set", "training.batch_size=16",
-        "--set", "evaluation.bootstrap=20", "--epochs", "1"]
+TINY = set_options(tiny_overrides(evaluation__bootstrap=20)) + ["--epochs", "1"]
 
 
 def invoke(*args):

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 keras = pytest.importorskip("keras")
 
-from training_toys import tiny_overrides, toy_cache  # noqa: E402
+from fixtures import set_options, tiny_overrides, toy_cache  # noqa: E402
 
 from keras_ecgpe.cli.train_commands import compare, train  # noqa: E402
 from keras_ecgpe.errors import ConfigError  # noqa: E402
@@ -17,7 +17,7 @@ from keras_ecgpe.evaluation.ranking import auroc  # noqa: E402
 from keras_ecgpe.training.cv_plan import plan_folds  # noqa: E402
 from keras_ecgpe.training.cv_summary import paired_auroc_ci, repeat_mean_auroc  # noqa: E402
 
-TINY = [item for o in tiny_overrides() for item in ("--set", o)]
+TINY = set_options(tiny_overrides())
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from training_toys import tiny_overrides, toy_cache
+from fixtures import tiny_overrides, toy_cache
 
 from keras_ecgpe.errors import ConfigError
 

@@ -15,6 +15,8 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from fixtures import set_options, tiny_overrides
+
 from keras_ecgpe.cli.main import cli
 
 
@@ -38,8 +40,7 @@ def run_dir(tmp_path_factory):
     assert demo.exit_code == 0, demo.output
     out = root / "run"
     result = invoke("train", "--data", root / "demo" / "cache" / "pe", "--out", out,
-                    "--set", "model.overrides.width=8", "--set", "training.batch_size=16",
-                    "--set", "evaluation.bootstrap=20", "--set", "schedule.name=cosine",
+                    *set_options(tiny_overrides(evaluation__bootstrap=20, schedule__name="cosine")),
                     "--epochs", "1", "--seed", "1")
     assert result.exit_code == 0, result.output
     return out, root / "demo" / "cache" / "pe"

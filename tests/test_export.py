@@ -1,7 +1,7 @@
 """TFLite export: every mode for three families, the parity gate, metadata, golden vectors.
 
 Runs are tiny models trained for a few steps on a SYNTHETIC prepared cache
-(`export_fixtures`), so AUROC deltas are measured on a model that is not random.
+(`fixtures.pulse_cache`), so AUROC deltas are measured on a model that is not random.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from export_fixtures import make_run, write_cache
+from fixtures import make_run, pulse_cache
 from keras_ecgpe.cli.main import cli
 from keras_ecgpe.export.bundle import export_run
 from keras_ecgpe.export.c_array import c_array_sources
@@ -38,7 +38,7 @@ LOGIT_ATOL = {"none": 1e-4, "float16": 0.05, "dynamic": 0.5, "int8": 1.5}
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
-    cache = write_cache(root / "cache")
+    cache = pulse_cache(root / "cache")
     return {name: make_run(root / name, cache, name)[0] for name in FAMILIES}
 
 
@@ -182,7 +182,7 @@ def test_quantised_export_needs_real_data(runs, tmp_path):
         export_run(runs["resnet1d18"], mode="int8", cache=tmp_path / "nowhere")
     with pytest.raises(ExportError, match="no train record"):
         validation_only = tmp_path / "validation_only"
-        write_cache(validation_only, n_train=0, n_validation=8)
+        pulse_cache(validation_only, n_train=0, n_validation=8)
         export_run(runs["resnet1d18"], mode="int8", cache=validation_only,
                    out_dir=tmp_path / "out")
     assert not (tmp_path / "out" / "model.tflite").exists()

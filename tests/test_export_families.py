@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import pytest
 
-from export_fixtures import make_run, write_cache
+from fixtures import FAMILY_REPRESENTATIVES, make_run, pulse_cache
 from keras_ecgpe.export.bundle import export_run
-from test_models import FAMILIES as TINY_BUILDS
 
-OTHERS = [name for name in TINY_BUILDS if name not in ("resnet1d18", "crnn_lstm", "transformer")]
+OTHERS = [name for name in FAMILY_REPRESENTATIVES if name not in ("resnet1d18", "crnn_lstm", "transformer")]
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    return write_cache(tmp_path_factory.mktemp("families") / "cache")
+    return pulse_cache(tmp_path_factory.mktemp("families") / "cache")
 
 
 @pytest.mark.parametrize("family", OTHERS)
 def test_family_exports_dynamic_and_int8(family, cache, tmp_path):
-    run_dir, _, _ = make_run(tmp_path / family, cache, family, **TINY_BUILDS[family])
+    run_dir, _, _ = make_run(tmp_path / family, cache, family)
     for mode in ("dynamic", "int8"):
         result = export_run(run_dir, mode=mode, force=True)
         report = result.report

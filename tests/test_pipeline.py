@@ -2,37 +2,17 @@
 
 import numpy as np
 import pytest
+from fixtures import index_cache
 
-tf = pytest.importorskip("tensorflow")
-
-from keras_ecgpe.data.augment import AugmentConfig  # noqa: E402
-from keras_ecgpe.data.cache import CacheWriter  # noqa: E402
-from keras_ecgpe.data.normalization import DatasetStandardizer  # noqa: E402
-from keras_ecgpe.data.pipeline import (  # noqa: E402
+import tensorflow as tf
+from keras_ecgpe.data.augment import AugmentConfig
+from keras_ecgpe.data.normalization import DatasetStandardizer
+from keras_ecgpe.data.pipeline import (
     evaluation_dataset, evaluation_windows, fit_standardizer, training_dataset)
-from keras_ecgpe.data.preprocessing import sliding_windows  # noqa: E402
-from keras_ecgpe.errors import ConfigError  # noqa: E402
+from keras_ecgpe.data.preprocessing import sliding_windows
+from keras_ecgpe.errors import ConfigError
 
 WINDOW = 16
-
-
-def synthetic_signal(record: int, length: int, offset: float = 0.0) -> np.ndarray:
-    """Synthetic (not an ECG): lead 0 = record number, lead 1 = time, leads 2.. = lead + offset."""
-    x = np.tile(np.arange(12, dtype=np.float32) + offset, (length, 1))
-    x[:, 0] = record
-    x[:, 1] = np.arange(length)
-    return x
-
-
-def make_cache(tmp_path, lengths, splits=None, masks=None, offsets=None, shard_bytes=2000):
-    w = CacheWriter(tmp_path / "cache", key="k", source={}, settings={}, fs=100.0,
-                    label_names=["r", "odd"], shard_bytes=shard_bytes)
-    for r, length in enumerate(lengths):
-        w.add(synthetic_signal(r, length, 0.0 if offsets is None else offsets[r]),
-              record_id=f"rec{r}", labels=[r, r % 2],
-              label_mask=None if masks is None else masks[r],
-              split=None if splits is None else splits[r])
-    return w.close()
 
 
 def batches(dataset):
@@ -42,7 +22,7 @@ def batches(dataset):
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     lengths = [16, 40, 25, 60, 17, 33, 90, 20, 48, 31, 16, 70]  # several shards (2000 B)
-    return make_cache(tmp_path_factory.mktemp("pipe"), lengths)
+    return index_cache(tmp_path_factory.mktemp("pipe") / "cache", lengths)
 
 
 def test_training_shapes_and_crops_inside_records(cache):
@@ -134,7 +114,7 @@ def test_evaluation_sliding_covers_records(cache):
 def test_standardizer_fitted_on_train_only(tmp_path):
     splits = ["train", "train", "train", "test", "validation"]
     offsets = [1.0, 3.0, 2.0, 500.0, -800.0]  # evaluation records would shift the mean a lot
-    cache = make_cache(tmp_path, [20, 30, 25, 20, 20], splits=splits, offsets=offsets)
+    cache = index_cache(tmp_path / "cache", [20, 30, 25, 20, 20], splits=splits, offsets=offsets)
     train = cache.indices("train")
     standardizer = fit_standardizer(cache, train)
     expected = np.concatenate([cache.signal(i) for i in train]).astype(np.float64)
@@ -156,7 +136,7 @@ def test_standardizer_fitted_on_train_only(tmp_path):
 
 def test_partial_masks_passed_through(tmp_path):
     masks = [[1, 1], [1, 0], [1, 1], [0, 1]]
-    cache = make_cache(tmp_path, [20, 20, 20, 20], masks=masks)
+    cache = index_cache(tmp_path / "cache", [20, 20, 20, 20], masks=masks)
     elements = batches(training_dataset(cache, np.arange(4), window=WINDOW, batch_size=2, seed=0))
     for x, y, mask in elements:
         np.testing.assert_array_equal(mask, np.asarray(masks, np.float32)[x[:, 0, 0].astype(int)])

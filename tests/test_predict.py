@@ -1,6 +1,6 @@
 """`predict`: real records through a `.keras` model and its float `.tflite` decide alike.
 
-The model is a tiny ResNet trained on SYNTHETIC data (`export_fixtures`): its decisions on
+The model is a tiny ResNet trained on SYNTHETIC data (`fixtures.pulse_cache`): its decisions on
 the real records mean nothing clinically; the test is that both backends share one
 preprocessing path (resampling from 1000 Hz included) and agree.
 """
@@ -14,7 +14,7 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from export_fixtures import make_run, write_cache
+from fixtures import make_run, pulse_cache
 from keras_ecgpe.cli.main import cli
 from keras_ecgpe.export.bundle import export_run
 from keras_ecgpe.export.tflite import convert
@@ -30,7 +30,7 @@ RECORDS = ([str(p.with_suffix("")) for p in sorted((REAL / "ptbxl/records500/060
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict")
-    run_dir, _, contract = make_run(root / "run", write_cache(root / "cache"), "resnet1d18")
+    run_dir, _, contract = make_run(root / "run", pulse_cache(root / "cache"), "resnet1d18")
     result = export_run(run_dir, mode="none")
     return run_dir, result.out_dir / "model.tflite", contract
 

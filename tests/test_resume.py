@@ -21,7 +21,7 @@ import yaml
 
 keras = pytest.importorskip("keras")
 
-from training_toys import tiny_overrides, toy_cache  # noqa: E402
+from fixtures import tiny_overrides, toy_cache  # noqa: E402
 
 from keras_ecgpe.errors import ConfigError  # noqa: E402
 from keras_ecgpe.training import TrainConfig, train_run  # noqa: E402

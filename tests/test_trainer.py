@@ -9,7 +9,7 @@ import yaml
 
 keras = pytest.importorskip("keras")
 
-from training_toys import PREPROCESS, tiny_overrides, toy_cache  # noqa: E402
+from fixtures import TOY_PREPROCESS, tiny_overrides, toy_cache  # noqa: E402
 
 from keras_ecgpe.errors import ConfigError  # noqa: E402
 from keras_ecgpe.training import TrainConfig, evaluate_run, train_run  # noqa: E402
@@ -51,7 +51,7 @@ def test_run_directory_holds_everything(run, config, toy):
     assert contract["window"] == 250 and contract["eval_stride"] == 125
     assert contract["aggregate"] == "max" and contract["label_names"] == ["A", "B"]
     assert contract["thresholds"]["chosen_on"] == "validation" and contract["temperature"] > 0
-    assert contract["preprocess"] == PREPROCESS and contract["data"]["synthetic"] is True
+    assert contract["preprocess"] == TOY_PREPROCESS and contract["data"]["synthetic"] is True
     metrics = json.loads((folder / "validation_metrics.json").read_text())
     assert metrics["split"] == "validation" and metrics["synthetic"] is True
     assert "optimistic" in metrics["caveat"]

@@ -8,7 +8,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from training_toys import PREPROCESS, toy_cache  # noqa: E402
+from fixtures import TOY_PREPROCESS, toy_cache  # noqa: E402
 
 from keras_ecgpe.errors import ConfigError  # noqa: E402
 from keras_ecgpe.models import build_model  # noqa: E402
@@ -151,7 +151,7 @@ def test_contract_round_trip_and_compatibility(pretrained_run, toy, tmp_path):
     assert contract["data"]["synthetic"] is True and contract["calibrated_thresholds"] == [0.5, 0.5]
     other = toy_cache(tmp_path / "other", n_classes=1, label_names=["PE"],
                       splits={"train": 4, "validation": 2, "test": 2}, seconds=2.0,
-                      preprocess={**PREPROCESS, "normalize": "zscore", "filter": "bandpass"})
+                      preprocess={**TOY_PREPROCESS, "normalize": "zscore", "filter": "bandpass"})
     with pytest.raises(ConfigError) as error:
         check_compatible(contract, other)
     for words in ("window", "normalize", "filter", "labels"):
