@@ -18,8 +18,11 @@ from matplotlib.figure import Figure
 from keras_ecgpe.data.atomic import atomic_open
 from keras_ecgpe.errors import ConfigError, RecordError
 from keras_ecgpe.evaluation import ranking
-from keras_ecgpe.evaluation.calibration import (apply_temperature, expected_calibration_error,
-                                                reliability_curve)
+from keras_ecgpe.evaluation.calibration import (
+    apply_temperature,
+    expected_calibration_error,
+    reliability_curve,
+)
 from keras_ecgpe.evaluation.inputs import check_inputs, cut_array, sigmoid
 from keras_ecgpe.evaluation.metrics import exclusion_reasons, label_name_list
 
@@ -124,6 +127,34 @@ def plot_reliability(y_true, logits, path, *, temperature=None, bias=None, mask=
     return _save(fig, path)
 
 
+def plot_decision_curve(curve, path, *, title="Decision curve"):
+    """Net benefit of the model, treat-all and treat-none against the threshold probability.
+
+    Args:
+        curve: the dict of `decision_curve` (its "rows").
+        path: the PNG to write.
+        title: figure title.
+    """
+    rows = curve.get("rows") if isinstance(curve, dict) else None
+    if not rows:
+        raise ConfigError("`curve` must be a `decision_curve` result with rows. "
+                          f"Received: {type(curve).__name__}")
+    pt = 100 * np.array([r["threshold"] for r in rows])
+    model = np.array([r["net_benefit_model"] for r in rows])
+    treat_all = np.array([r["net_benefit_treat_all"] for r in rows])
+    fig = Figure(figsize=(7, 5))
+    ax = fig.subplots()
+    ax.plot(pt, model, "o-", ms=4, color="tab:blue", label="model")
+    ax.plot(pt, treat_all, "s--", ms=3, color="tab:red", label="treat all")
+    ax.axhline(0.0, color="0.3", lw=1, label="treat none")
+    top = max(float(model.max()), float(treat_all.max()), 0.0)
+    ax.set(xlabel="threshold probability (%)", ylabel="net benefit", title=title,
+           ylim=(min(-0.05 * max(top, 0.01), float(model.min())), 1.1 * max(top, 0.01)))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", fontsize=8)
+    return _save(fig, path)
+
+
 def _read_history(history_csv):
     try:
         with open(history_csv, newline="", encoding="utf-8") as handle:
@@ -161,7 +192,7 @@ def plot_training_curves(history_csv, path, *, metric=None, title="Training"):
     if not panels:
         raise RecordError(history_csv, "the training history has no loss or metric column")
     fig = Figure(figsize=(5 * len(panels), 4))
-    for ax, key in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels):
+    for ax, key in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels, strict=True):
         ax.plot(epochs, history[key], "o-", ms=3, label="train")
         if f"val_{key}" in history:
             ax.plot(epochs, history[f"val_{key}"], "s-", ms=3, label="validation")
