@@ -81,6 +81,7 @@ def _kill(child: subprocess.Popen) -> None:
     assert child.returncode == -signal.SIGKILL
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("old", [OLD, None])
 def test_sigkill_mid_write_leaves_the_old_file_or_nothing(tmp_path, old):
     target = tmp_path / "signals-00000.npy"
@@ -111,6 +112,7 @@ time.sleep(600)  # killed before close(): nothing is published
 """
 
 
+@pytest.mark.slow
 def test_sigkill_while_overwriting_a_cache_keeps_the_old_cache(tmp_path):
     out = tmp_path / "cache"
     writer = CacheWriter(out, key="old", source={}, settings={}, fs=100.0, label_names=["PE"])

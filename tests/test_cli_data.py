@@ -6,9 +6,15 @@ import json
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from keras_ecgpe.cli.main import cli
+
+
+# Slow tier: every test starts processes: `data inspect` and `prepare` read records in
+# isolated workers, and one test runs a fresh interpreter.
+pytestmark = pytest.mark.slow
 
 
 def run(*args):

@@ -38,6 +38,7 @@ def trained(toy, tmp_path_factory):
     return out, result
 
 
+@pytest.mark.slow
 def test_train_writes_a_run(trained):
     out, result = trained
     assert "SYNTHETIC" in result.output and "validation macro AUROC" in result.output
@@ -47,6 +48,7 @@ def test_train_writes_a_run(trained):
     assert "seed: 3" in config and "epochs: 1" in config and "width: 8" in config
 
 
+@pytest.mark.slow
 def test_evaluate_prints_a_report_and_json(trained, toy, tmp_path):
     run_dir, _ = trained
     result = invoke("evaluate", run_dir, "--data", toy.path, "--out", tmp_path / "text")
@@ -62,6 +64,7 @@ def test_evaluate_prints_a_report_and_json(trained, toy, tmp_path):
     assert_clean_error(again, "Error:", "not empty")
 
 
+@pytest.mark.slow
 def test_bad_options_give_one_line_errors(trained, toy, tmp_path):
     run_dir, _ = trained
     assert_clean_error(invoke("train", "--data", toy.path, "--finetune", "bogus"),

@@ -67,6 +67,7 @@ def test_pooled_auroc_and_paired_bootstrap():
     assert better["value"] > 0 and better["ci_low"] > 0 and better["resampled_by"] == "group"
 
 
+@pytest.mark.slow
 def test_cv_command_writes_folds_and_summary_and_resume_skips_finished_folds(pe, tmp_path):
     out = tmp_path / "cv"
     args = ["--data", str(pe.path), "--cv", "3", "--out", str(out), *TINY,
@@ -106,6 +107,7 @@ def test_cv_command_writes_folds_and_summary_and_resume_skips_finished_folds(pe,
     assert resumed["per_fold"] == summary["per_fold"]  # deterministic: the same fold 3
 
 
+@pytest.mark.slow
 def test_compare_runs_every_arm_on_the_same_folds(pe, tmp_path):
     from keras_ecgpe.training import TrainConfig, train_run
 

@@ -102,6 +102,7 @@ def test_strategy_errors_name_the_problem(monkeypatch):
         make_strategy("multiworker")
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_logical_cpus_matches_one_device(setup):
     root, config_file, run, single = setup
     mirrored = _result(run(config_file("mirrored", "training.strategy=mirrored",
@@ -130,6 +131,7 @@ def _free_ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_multiworker_two_local_processes_match_one_device(setup):
     root, config_file, _, single = setup
     config = config_file("multi", "training.strategy=multiworker", "training.batch_size=8")

@@ -20,6 +20,10 @@ from fixtures import set_options, tiny_overrides
 from keras_ecgpe.cli.main import cli
 
 
+# Slow tier: trains, exports and predicts in fresh processes.
+pytestmark = pytest.mark.slow
+
+
 def invoke(*args):
     return CliRunner().invoke(cli, [str(arg) for arg in args])
 

@@ -30,6 +30,9 @@ from keras_ecgpe.export.verify import ParityError, verify_tflite
 
 from keras_ecgpe.inference import TFLiteRunner, contract_io
 
+# Slow tier: trains tiny models and converts them to TFLite (calibrated modes in a child).
+pytestmark = pytest.mark.slow
+
 FAMILIES = ("resnet1d18", "crnn_lstm", "transformer")
 # Largest |logit| difference from Keras on validation windows, per mode (logits span ~+-10).
 LOGIT_ATOL = {"none": 1e-4, "float16": 0.05, "dynamic": 0.5, "int8": 1.5}

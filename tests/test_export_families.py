@@ -13,6 +13,9 @@ import pytest
 from fixtures import FAMILY_REPRESENTATIVES, make_run, pulse_cache
 from keras_ecgpe.export.bundle import export_run
 
+# Slow tier: trains and converts one tiny model per family.
+pytestmark = pytest.mark.slow
+
 OTHERS = [name for name in FAMILY_REPRESENTATIVES if name not in ("resnet1d18", "crnn_lstm", "transformer")]
 
 

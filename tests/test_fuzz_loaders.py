@@ -338,6 +338,7 @@ def exported(contract):
             "model_json": file_facts(payload, final), "embed": embed}
 
 
+@pytest.mark.slow
 def test_valid_model_json_loads(exported, tmp_path):
     from keras_ecgpe.inference import TFLiteRunner
 
@@ -351,6 +352,7 @@ def test_valid_model_json_loads(exported, tmp_path):
         load_model_json(tmp_path / "model.tflite")
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data(), embedded=st.booleans())
 def test_fuzzed_model_json(exported, data, embedded):
@@ -365,6 +367,7 @@ def test_fuzzed_model_json(exported, data, embedded):
         _outcome(lambda: load_model_json(path), path.name)
 
 
+@pytest.mark.slow
 @FUZZ
 @given(data=st.data(), kind=st.sampled_from(["random", "tfl3", "flipped", "cut"]))
 def test_fuzzed_tflite_bytes(exported, data, kind):

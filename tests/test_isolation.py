@@ -5,11 +5,16 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from crashing_source import read_or_crash
 
 from keras_ecgpe.cli.main import cli
 from keras_ecgpe.data.isolation import CRASH_REASON, map_isolated, ordered_process_map
+
+
+# Slow tier: every test starts worker processes.
+pytestmark = pytest.mark.slow
 
 
 def test_a_crash_and_an_error_each_cost_one_item_and_order_is_kept():

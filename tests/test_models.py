@@ -40,6 +40,7 @@ def test_one_training_step_lowers_loss(name):
     harness.check_training_step(tiny(name))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
 def test_tflite_float_parity(name):
     ops = harness.check_tflite_parity(tiny(name))
@@ -146,6 +147,7 @@ def test_backbone_weights_transfer_to_a_new_label_set(tmp_path):
                                   pretrained.backbone.predict(x, verbose=0))
 
 
+@pytest.mark.slow
 def test_export_view_unrolls_recurrent_models_with_identical_weights():
     model = tiny("bigru")
     view = export_view(model)

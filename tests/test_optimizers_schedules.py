@@ -33,6 +33,7 @@ def test_factors_scale_the_step_of_each_variable(weight_decay):
     np.testing.assert_allclose(moved_b / moved_a, 0.1, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_plain_adamw_equals_factor_one_and_factor_zero_freezes():
     reference, ours = two_layer_model(), two_layer_model()
     ours.set_weights(reference.get_weights())
@@ -49,6 +50,7 @@ def test_plain_adamw_equals_factor_one_and_factor_zero_freezes():
     assert not np.allclose(ours.get_layer("late").get_weights()[0], start[1])
 
 
+@pytest.mark.slow
 def test_optimizer_round_trips_in_a_saved_model(tmp_path):
     model = two_layer_model()
     model.compile(DiscriminativeAdamW(learning_rate=CosineSchedule(1e-3, 100, 5),

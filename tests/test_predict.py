@@ -21,6 +21,9 @@ from keras_ecgpe.export.tflite import convert
 
 from keras_ecgpe.inference import Predictor
 
+# Slow tier: trains and exports a tiny model.
+pytestmark = pytest.mark.slow
+
 REAL = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "real-ecg"
 RECORDS = ([str(p.with_suffix("")) for p in sorted((REAL / "ptbxl/records500/06000").glob("*.hea"))]
            + [str(p.with_suffix("")) for p in sorted((REAL / "cinc").glob("*.hea"))]

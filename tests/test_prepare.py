@@ -17,6 +17,9 @@ from keras_ecgpe.data.readers import read_record
 from keras_ecgpe.data.sources.registry import make_source
 from keras_ecgpe.errors import ConfigError
 
+# Slow tier: prepare_dataset reads every record in worker processes.
+pytestmark = pytest.mark.slow
+
 CONFIG = PreprocessConfig(target_fs=None, filter="bandpass", normalize="none")
 
 

@@ -29,6 +29,9 @@ from keras_ecgpe.export.tflite import ExportError
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.inference import TFLiteRunner
 
+# Slow tier: trains tiny models, exports them in the QAT/pruning worker process.
+pytestmark = pytest.mark.slow
+
 LEGACY = ("tensorflow_model_optimization", "tf_keras")
 # Found without importing them (importing tfmot would switch this process to Keras 2).
 needs_tfmot = pytest.mark.skipif(
@@ -195,7 +198,6 @@ SLOW_FAMILIES = {"xresnet1d18": {"width": 8}, "vgg11_bn": {"width": 4, "fc_units
 
 
 @needs_tfmot
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SLOW_FAMILIES))
 def test_qat_and_pruning_of_the_other_conv_families(root, cache, name):
     run = make_run(root / f"slow-{name}", cache, name, build=SLOW_FAMILIES[name])[0]

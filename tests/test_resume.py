@@ -27,6 +27,9 @@ from keras_ecgpe.errors import ConfigError  # noqa: E402
 from keras_ecgpe.training import TrainConfig, train_run  # noqa: E402
 from keras_ecgpe.training.resume import TrainingState, run_status  # noqa: E402
 
+# Slow tier: trains, and kills training processes mid-run.
+pytestmark = pytest.mark.slow
+
 BIN = Path(sys.executable).parent
 KILLED_RUN = """
 import sys, time

@@ -36,6 +36,7 @@ def run(tmp_path_factory, config):
     return train_run(config, tmp_path_factory.mktemp("runs") / "run", progress=False)
 
 
+@pytest.mark.slow
 def test_run_directory_holds_everything(run, config, toy):
     folder = run.run_dir
     for name in ("config.yaml", "best.keras", "last.keras", "contract.json", "history.csv",
@@ -65,6 +66,7 @@ def test_run_directory_holds_everything(run, config, toy):
     assert run.synthetic and run.val_metrics["auroc"] == pytest.approx(metrics["macro"]["auroc"])
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_run(run, config, tmp_path):
     again = train_run(config, tmp_path / "again", progress=False)
     first, second = read_history(run.history), read_history(again.history)
@@ -77,6 +79,7 @@ def test_same_seed_gives_the_same_run(run, config, tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 def test_evaluate_applies_the_contract_once(run, toy, tmp_path):
     metrics = evaluate_run(run.run_dir, toy.path, n_boot=50)
     out = run.run_dir / "eval-test"
@@ -119,6 +122,7 @@ def test_config_is_written_before_work_and_validation_is_required(config, tmp_pa
         train_run(TrainConfig(), tmp_path / "nodata", progress=False)
 
 
+@pytest.mark.slow
 def test_learnable_task_is_learned_and_random_labels_are_not(tmp_path):
     # Honest check: the feature is visible, so test AUROC must be high; with labels that
     # carry no signal, the same recipe must stay near chance.
@@ -136,6 +140,7 @@ def test_learnable_task_is_learned_and_random_labels_are_not(tmp_path):
     assert results[False] < 0.8, results
 
 
+@pytest.mark.slow
 def test_gradual_transfer_through_train_run(run, tmp_path):
     target = toy_cache(tmp_path / "pe", n_classes=1, label_names=["PE"], seed=3)
     config = TrainConfig().with_overrides(tiny_overrides() + [
@@ -155,6 +160,7 @@ def test_gradual_transfer_through_train_run(run, tmp_path):
                   progress=False)
 
 
+@pytest.mark.slow
 def test_precision_policy_is_reset_and_steps_per_epoch_is_honoured(config, tmp_path):
     short = config.with_overrides(["training.precision=mixed_bfloat16", "training.epochs=1",
                                    "training.steps_per_epoch=2", "data.standardize=true",
@@ -167,6 +173,7 @@ def test_precision_policy_is_reset_and_steps_per_epoch_is_honoured(config, tmp_p
     assert len(contract["standardizer"]["mean"]) == 12
 
 
+@pytest.mark.slow
 def test_default_demo_runs_end_to_end_on_a_small_synthetic_set(tmp_path, capsys):
     from keras_ecgpe.training.demo_run import default_demo_run
 

@@ -52,6 +52,7 @@ def pretrained_run(tmp_path_factory, toy):
     return run
 
 
+@pytest.mark.slow
 def test_load_pretrained_from_a_run_or_a_keras_file(pretrained_run, tmp_path):
     model, contract = load_pretrained(pretrained_run)
     assert contract["model_name"] == "resnet1d18" and contract["window"] == WINDOW
@@ -68,6 +69,7 @@ def test_load_pretrained_from_a_run_or_a_keras_file(pretrained_run, tmp_path):
         load_pretrained(tmp_path / "missing.keras")
 
 
+@pytest.mark.slow
 def test_transfer_copies_the_backbone_and_makes_a_fresh_head(pretrained_run):
     pretrained, _ = load_pretrained(pretrained_run)
     keras.utils.set_random_seed(7)
@@ -94,6 +96,7 @@ def fit_one_epoch(model, toy):
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
 
 
+@pytest.mark.slow
 def test_linear_probe_keeps_backbone_and_batchnorm_statistics(pretrained_run, toy):
     pretrained, _ = load_pretrained(pretrained_run)
     model = transfer_model(pretrained, num_classes=1, finetune="linear")
@@ -109,6 +112,7 @@ def test_linear_probe_keeps_backbone_and_batchnorm_statistics(pretrained_run, to
     assert not np.allclose(head_before, model.get_layer("head").get_weights()[0])
 
 
+@pytest.mark.slow
 def test_full_finetuning_does_update_batchnorm_statistics(pretrained_run, toy):
     # The control of the test above: the same epoch with a trainable backbone moves them.
     pretrained, _ = load_pretrained(pretrained_run)
@@ -118,6 +122,7 @@ def test_full_finetuning_does_update_batchnorm_statistics(pretrained_run, toy):
     assert any(not np.allclose(a, b) for a, b in zip(stats, batch_norm_stats(model)))
 
 
+@pytest.mark.slow
 def test_stages_unfreezing_and_discriminative_rates(pretrained_run):
     pretrained, _ = load_pretrained(pretrained_run)
     model = transfer_model(pretrained, num_classes=1, finetune="gradual")
@@ -144,6 +149,7 @@ def test_gradual_plan():
     assert gradual_plan(1, 1, 4) == [(0, 1, 0)]
 
 
+@pytest.mark.slow
 def test_contract_round_trip_and_compatibility(pretrained_run, toy, tmp_path):
     contract = load_contract(pretrained_run)
     check_compatible(contract, toy)
