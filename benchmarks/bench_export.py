@@ -54,11 +54,9 @@ def keras_latency(model_path: str, threads: int, runs: int) -> float:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    import keras
+    from keras_ecgpe.run_directory import load_model
 
-    import keras_ecgpe.models  # noqa: F401
-
-    model = keras.saving.load_model(model_path)
+    model = load_model(model_path)
     x = tf.constant(np.random.default_rng(0).normal(size=(1, WINDOW, 12)).astype("float32"))
     call = tf.function(lambda v: model(v, training=False))
     return median_ms(lambda: call(x).numpy(), runs)
@@ -83,7 +81,8 @@ def train_run(cache, name: str, run_dir: Path, epochs: int):
     from keras_ecgpe.data.pipeline import evaluation_dataset, fit_standardizer, training_dataset
     from keras_ecgpe.evaluation import aggregate_windows, choose_thresholds
     from keras_ecgpe.models import build_model
-    from keras_ecgpe.training.contract import make_contract, save_contract
+    from keras_ecgpe.run_directory import BEST_MODEL, save_contract
+    from keras_ecgpe.training.contract import make_contract
 
     keras.utils.set_random_seed(0)
     standardizer = fit_standardizer(cache, cache.indices("train"))
@@ -107,7 +106,7 @@ def train_run(cache, name: str, run_dir: Path, epochs: int):
     records, z = aggregate_windows(np.concatenate(logits), np.concatenate(rows), "mean")
     choice = choose_thresholds(cache.labels[records], z, method="youden")
     run_dir.mkdir(parents=True)
-    model.save(run_dir / "best.keras")
+    model.save(run_dir / BEST_MODEL)
     save_contract(make_contract(cache=cache, model_name=name, window=WINDOW, stride=STRIDE,
                                 eval_mode="sliding", aggregate="mean",
                                 label_names=list(cache.label_names),
@@ -122,21 +121,22 @@ def bench_model(cache, name: str, tmp: Path, args) -> dict:
     from keras_ecgpe.export.bundle import export_run
     from keras_ecgpe.inference import TFLiteRunner
     from keras_ecgpe.models import model_complexity
+    from keras_ecgpe.run_directory import BEST_MODEL, export_dir
 
     run_dir = tmp / name
     model, train_s = train_run(cache, name, run_dir, args.epochs)
     cost = model_complexity(model)
     row = {"parameters": cost.parameters, "macs": cost.macs, "train_seconds": train_s,
-           "keras": {"size_bytes": (run_dir / "best.keras").stat().st_size}}
+           "keras": {"size_bytes": (run_dir / BEST_MODEL).stat().st_size}}
     for threads in (1, 2):
         out = subprocess.run([sys.executable, __file__, "--keras-latency",
-                              str(run_dir / "best.keras"), "--threads", str(threads),
+                              str(run_dir / BEST_MODEL), "--threads", str(threads),
                               "--runs", str(args.runs)], capture_output=True, text=True)
         row["keras"][f"latency_ms_{threads}t"] = float(out.stdout.strip().splitlines()[-1])
     x = np.random.default_rng(0).normal(size=(1, WINDOW, 12)).astype("float32")
     for mode in MODES:
         start = time.perf_counter()
-        result = export_run(run_dir, mode=mode, force=True, out_dir=run_dir / "export" / mode)
+        result = export_run(run_dir, mode=mode, force=True, out_dir=export_dir(run_dir, mode))
         entry = {"export_seconds": time.perf_counter() - start,
                  "size_bytes": result.model_json["file"]["size_bytes"],
                  "auroc_keras": result.report.auroc_keras[0],

@@ -57,16 +57,17 @@ def main():
 
     from keras_ecgpe.data.readers import read_record
     from keras_ecgpe.inference import Predictor, contract_io
-    from keras_ecgpe.inference.predictor import _load_keras, eager_keras_logits
+    from keras_ecgpe.inference.predictor import eager_keras_logits
+    from keras_ecgpe.run_directory import load_model, locate_run
 
     with tempfile.TemporaryDirectory() as work:
         run = Path(args.run) if args.run else demo_run(Path(work))
         bundle = Path(work) / "float32"
         ecgpe("export", run, "--tflite", "--out", bundle, "--force")
         records = [read_record(path) for path in RECORDS]
-        files = contract_io.locate_run(run)
+        files = locate_run(run)
         contract = contract_io.load_contract(files.contract)
-        eager = Predictor(contract, eager_keras_logits(_load_keras(files.model)), "keras",
+        eager = Predictor(contract, eager_keras_logits(load_model(files.model)), "keras",
                           str(files.model))
         paths = {"keras_eager_call": eager, "keras_tf_function": Predictor.load(run),
                  "tflite_float32_1_thread": Predictor.load(bundle / "model.tflite")}

@@ -45,6 +45,7 @@ from keras_ecgpe.export.verify import (
     write_parity,
 )
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import (
     atomic_write_bytes,
     atomic_write_json,
@@ -74,18 +75,6 @@ def bundle_name(mode: str, int8_io: bool = False, qat: bool = False,
     return ({"none": "float32"}.get(mode, mode) + ("_io" if int8_io else "")
             + ("_qat" if qat else "")
             + (f"_pruned{round(100 * float(prune))}" if prune is not None else ""))
-
-
-def load_keras_model(path):
-    """Loads a zoo `.keras` model in safe mode; errors name the file."""
-    import keras
-
-    import keras_ecgpe.models  # noqa: F401  registers the zoo's classes
-
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ExportError(f"{path}: cannot load the Keras model ({exc})") from None
 
 
 def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str] = None,
@@ -124,6 +113,7 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
         An `ExportResult`.
 
     Raises:
+        ConfigError: no model or contract, or one that cannot be loaded (named).
         ExportError: no data, conversion failure, forbidden operators; `ParityError` when
             the gate fails without `force` (the folder then holds only parity.json and
             parity.txt); `out_dir` holds something else and `overwrite` is not set.
@@ -137,12 +127,12 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
     check_mode(mode, int8_io)
     if target not in TARGETS:
         raise ExportError(f"--target must be micro or absent. Received: {target!r}")
-    files = contract_io.locate_run(source)
+    files = run_directory.locate_run(source)
     contract = contract_io.load_contract(files.contract)
     run_cache = open_run_cache(contract, cache)
     out_dir = (Path(out_dir) if out_dir else
-               files.run_dir / "export" / bundle_name(mode, int8_io, qat, prune))
-    model = load_keras_model(files.model)
+               run_directory.export_dir(files.run_dir, bundle_name(mode, int8_io, qat, prune)))
+    model = run_directory.load_model(files.model)
     if qat or prune is not None:
         check_finetune_request(model, qat=qat, prune=prune, qat_epochs=qat_epochs,
                                prune_epochs=prune_epochs)

@@ -26,16 +26,15 @@ def main(argv=None) -> int:
     parser.add_argument("--int8-io", action="store_true")
     args = parser.parse_args(argv)
 
-    import keras
     import numpy as np
     from keras_ecgpe.export.tflite import convert_model
 
-    import keras_ecgpe.models  # noqa: F401  registers the zoo's classes for loading
     from keras_ecgpe.data.atomic import atomic_write_bytes
     from keras_ecgpe.export.child_process import report_errors
+    from keras_ecgpe.run_directory import load_model
 
     def convert_and_write():
-        model = keras.saving.load_model(args.model, compile=False, safe_mode=True)
+        model = load_model(args.model)
         windows = np.load(args.representative, allow_pickle=False)
         blob = convert_model(model, args.mode, window=args.window, representative=windows,
                              int8_io=args.int8_io)

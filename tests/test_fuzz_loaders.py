@@ -37,7 +37,8 @@ from keras_ecgpe.errors import ConfigError, ECGPEError, RecordError
 from keras_ecgpe.evaluation.thresholds import ThresholdChoice
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.inference.tflite_runner import load_model_json, read_embedded_json
-from keras_ecgpe.training.contract import load_contract, make_contract
+from keras_ecgpe.run_directory import load_contract
+from keras_ecgpe.training.contract import make_contract
 
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -24,8 +24,9 @@ keras = pytest.importorskip("keras")
 from fixtures import tiny_overrides, toy_cache  # noqa: E402
 
 from keras_ecgpe.errors import ConfigError  # noqa: E402
+from keras_ecgpe.run_directory import run_status  # noqa: E402
 from keras_ecgpe.training import TrainConfig, train_run  # noqa: E402
-from keras_ecgpe.training.resume import TrainingState, run_status  # noqa: E402
+from keras_ecgpe.training.resume import TrainingState  # noqa: E402
 
 # Slow tier: trains, and kills training processes mid-run.
 pytestmark = pytest.mark.slow

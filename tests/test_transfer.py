@@ -12,8 +12,8 @@ from fixtures import TOY_PREPROCESS, toy_cache  # noqa: E402
 
 from keras_ecgpe.errors import ConfigError  # noqa: E402
 from keras_ecgpe.models import build_model  # noqa: E402
-from keras_ecgpe.training.contract import (check_compatible, load_contract,  # noqa: E402
-                                           make_contract, save_contract)
+from keras_ecgpe.run_directory import load_contract, save_contract  # noqa: E402
+from keras_ecgpe.training.contract import check_compatible, make_contract  # noqa: E402
 from keras_ecgpe.training.transfer import (backbone_stages, discriminative_multipliers,  # noqa: E402,E501
                                            gradual_plan, load_pretrained, set_unfrozen_stages,
                                            transfer_model)

@@ -19,6 +19,7 @@ from keras_ecgpe.export.child_process import run_child
 from keras_ecgpe.export.qat import check_supported, require_tfmot
 from keras_ecgpe.export.tflite import ExportError
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.errors import ConfigError
 
 DEFAULT_LEARNING_RATE = 1e-4  # runs without config.yaml
@@ -47,7 +48,7 @@ def finetune_settings(run_dir, cache, learning_rate: Optional[float] = None) -> 
     Returns:
         `{"loss": {...}, "learning_rate": float, "batch_size": int, "source": str}`.
     """
-    path = Path(run_dir) / "config.yaml"
+    path = Path(run_dir) / run_directory.CONFIG
     if path.is_file():
         from keras_ecgpe.training.config import TrainConfig
         from keras_ecgpe.training.run_data import positive_weights

@@ -35,20 +35,17 @@ def run(params: dict) -> None:
     from keras_ecgpe.export.representative import calibration_windows, open_run_cache
     from keras_ecgpe.export.tflite import CALIBRATED, convert_model
 
-    import keras_ecgpe.models  # noqa: F401  registers the zoo's classes for loading
     from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
     from keras_ecgpe.errors import ConfigError
     from keras_ecgpe.inference import contract_io
+    from keras_ecgpe.run_directory import load_model
     from keras_ecgpe.training.losses import make_loss
 
     task = params.get("task")
     if task not in TASKS:
         raise ConfigError(f"task must be one of {TASKS}. Received: {task!r}")
     keras.utils.set_random_seed(int(params.get("seed", 0)))
-    try:
-        model = keras.saving.load_model(params["model"], safe_mode=True)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{params['model']}: cannot load the Keras model ({exc})") from None
+    model = load_model(params["model"], compile=True)
     contract = contract_io.load_contract(params["contract"])
     cache = open_run_cache(contract, params["cache"])
     spec = params["loss"]

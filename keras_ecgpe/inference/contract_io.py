@@ -5,7 +5,7 @@ lead order, units), the preprocessing and standardiser the model was trained beh
 labels, thresholds and temperature chosen on validation data, how windows aggregate, and
 where the data came from. Export and inference read it only through the functions here,
 so adapting to a change of the training side's contract is a change of this file alone.
-Files are read with the training side's own `keras_ecgpe.training.contract.load_contract`.
+Files are found and read by `keras_ecgpe.run_directory` (`locate_run`, `load_contract`).
 """
 
 from __future__ import annotations
@@ -16,53 +16,22 @@ from typing import Optional
 
 import numpy as np
 
-from keras_ecgpe import schemas
+from keras_ecgpe import run_directory, schemas
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.leads import CANONICAL_LEADS
 
-CONTRACT_FILE = "contract.json"
-MODEL_FILE = "best.keras"
 REQUIRED = ("fs", "window", "lead_order", "units", "preprocess", "label_names", "thresholds",
             "aggregate", "eval_stride")
 AGGREGATIONS = ("mean", "max")
 EVAL_MODES = ("sliding", "centre")
 
 
-@dataclasses.dataclass(frozen=True)
-class RunFiles:
-    """Where a model and its contract live: `run_dir/best.keras` + `run_dir/contract.json`."""
-
-    model: Path
-    contract: Path
-    run_dir: Path
-
-
-def locate_run(path) -> RunFiles:
-    """Finds the model and contract of a run directory or of a `.keras` file.
-
-    Raises:
-        ConfigError: no model, or no `contract.json` beside it (the message names both).
-    """
-    path = Path(path)
-    model = path / MODEL_FILE if path.is_dir() else path
-    if not model.is_file() or model.suffix != ".keras":
-        raise ConfigError(f"{path}: expected a run directory holding {MODEL_FILE} or a "
-                          ".keras model file")
-    contract = model.parent / CONTRACT_FILE
-    if not contract.is_file():
-        raise ConfigError(f"{contract}: missing; a .keras model is used only with the "
-                          "contract.json its training run wrote beside it")
-    return RunFiles(model, contract, model.parent)
-
-
 def load_contract(path) -> dict:
-    """Reads and checks a contract file (or the contract of a run directory)."""
+    """Reads a contract file (or the contract of a run directory) and checks the fields
+    export and inference rely on (`run_directory.load_contract`, then `check_contract`)."""
     path = Path(path)
-    path = path / CONTRACT_FILE if path.is_dir() else path
-    from keras_ecgpe.training.contract import load_contract as read_training_contract
-
-    data = read_training_contract(path)  # checks the format tag and the required keys
-    return check_contract(data, where=str(path))
+    path = path / run_directory.CONTRACT if path.is_dir() else path
+    return check_contract(run_directory.load_contract(path), where=str(path))
 
 
 def check_contract(contract, where: str = "contract") -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.preprocessing import (
     apply_preprocessing,
     centre_window,
@@ -39,7 +40,7 @@ class Predictor:
     `contract.json` beside it, or an exported `.tflite` carrying its contract as metadata.
 
     Args:
-        contract: the run's contract (see `keras_ecgpe.export.contract_io`).
+        contract: the run's contract (see `keras_ecgpe.inference.contract_io`).
         logits_fn: `(n, window, 12)` float32 windows -> `(n, C)` logits.
         backend: "keras" or "tflite", for reports.
         source: where the model came from.
@@ -76,9 +77,9 @@ class Predictor:
                     contract_io.window(contract), len(contract_io.label_names(contract))):
                 raise ConfigError(f"{path}: input/output shapes do not match its contract")
             return cls(contract, runner.logits, "tflite", str(path))
-        files = contract_io.locate_run(path)
+        files = run_directory.locate_run(path)
         contract = contract_io.load_contract(files.contract)
-        model = _load_keras(files.model)
+        model = run_directory.load_model(files.model)
         if model.input_shape[1] != contract_io.window(contract):
             raise ConfigError(f"{files.model}: input length {model.input_shape[1]} differs "
                               f"from the contract's window {contract_io.window(contract)}")
@@ -143,17 +144,6 @@ class Predictor:
             except (RecordError, ConfigError) as exc:
                 results.append({"record": path, "error": str(exc)})
         return results
-
-
-def _load_keras(path):
-    import keras
-
-    import keras_ecgpe.models  # noqa: F401  registers the zoo's classes
-
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: cannot load the Keras model ({exc})") from None
 
 
 def eager_keras_logits(model):

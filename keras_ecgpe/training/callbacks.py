@@ -28,6 +28,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes
 from keras_ecgpe.evaluation import compute_metrics
 from keras_ecgpe.training.run_data import aggregate, predict_windows
@@ -144,7 +145,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         if self.monitor not in logs:
             raise KeyError(f"BestCheckpoint: `{self.monitor}` is not in the epoch logs "
                            f"({sorted(logs)}); put ValidationMetrics before it")
-        atomic_save_model(self.model, self.directory / "last.keras")
+        atomic_save_model(self.model, self.directory / run_directory.LAST_MODEL)
         value = float(logs[self.monitor])
         improved = self._improved(value)
         if improved:
@@ -162,7 +163,7 @@ class BestCheckpoint(keras.callbacks.Callback):
                 best_epoch=self.best_epoch, best_value=self.best_value, wait=self.wait,
                 stopped=self.stopped))
         if improved:
-            atomic_save_model(self.model, self.directory / "best.keras")
+            atomic_save_model(self.model, self.directory / run_directory.BEST_MODEL)
 
 
 class HistoryCSV(keras.callbacks.Callback):

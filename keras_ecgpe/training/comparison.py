@@ -29,6 +29,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
 
@@ -38,8 +39,6 @@ ARMS = ("scratch", "linear", "full", "gradual")
 def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
     """`{arm: TrainConfig}` derived from `config` and the pretrained run `init_from`."""
     from keras_ecgpe.training.config import TrainConfig
-    from keras_ecgpe.training.contract import load_contract
-    from keras_ecgpe.training.transfer import BEST_MODEL
 
     unknown = [a for a in arms if a not in ARMS]
     if unknown or not arms:
@@ -47,14 +46,14 @@ def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
                           f"arms={','.join(arms)!r}")
     path = Path(init_from)
     run = path if path.is_dir() else path.parent
-    if not (run / BEST_MODEL).is_file() and not path.is_file():
+    if not (run / run_directory.BEST_MODEL).is_file() and not path.is_file():
         raise ConfigError(f"{init_from}: not a pretrained run directory or .keras file")
-    contract = load_contract(run)
+    contract = run_directory.load_contract(run)
     common = {"data.window_s": float(contract["window"]) / float(contract["fs"]),
               "data.standardize": contract.get("standardizer") is not None}
     model = {"model.name": contract["model_name"], "model.overrides": {}}
-    if (run / "config.yaml").is_file():
-        pretrained = TrainConfig.from_file(run / "config.yaml").model
+    if (run / run_directory.CONFIG).is_file():
+        pretrained = TrainConfig.from_file(run / run_directory.CONFIG).model
         model = {"model.name": pretrained.name, "model.overrides": pretrained.overrides}
     out = {}
     for arm in arms:

@@ -8,7 +8,8 @@ VALIDATION data with their operating point, and how window outputs are aggregate
 record. `check_compatible` refuses a cache that would silently change the meaning of the
 inputs. The same file travels with exported models (issue 5); its keys are flat
 (`fs`, `window`, `lead_order`, `units`, `preprocess`, `standardizer`, `label_names`,
-`thresholds`, `temperature`, `eval_mode`, `eval_stride`, `aggregate`, ...).
+`thresholds`, `temperature`, `eval_mode`, `eval_stride`, `aggregate`, ...). The file is
+written and read by `keras_ecgpe.run_directory` (`save_contract`, `load_contract`).
 """
 
 from __future__ import annotations
@@ -18,19 +19,13 @@ from pathlib import Path
 from typing import Optional
 
 import keras_ecgpe
-from keras_ecgpe import schemas
-from keras_ecgpe.data.atomic import atomic_write_json
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.leads import CANONICAL_LEADS
+from keras_ecgpe.run_directory import CONTRACT_FORMAT
 
-CONTRACT_FILE = "contract.json"
-FORMAT = "keras_ecgpe.contract/1"
 # Preprocessing settings whose change alters what the model sees (not just record length).
 _MEANINGFUL = ("target_fs", "filter", "low_hz", "high_hz", "normalize")
 _SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"
-REQUIRED = ("model_name", "fs", "window", "lead_order", "units", "preprocess", "standardizer",
-            "label_names", "thresholds", "temperature", "eval_mode", "eval_stride",
-            "aggregate")
 
 
 def is_synthetic(cache) -> bool:
@@ -86,7 +81,7 @@ def make_contract(*, cache, model_name: str, window: int, stride: int, eval_mode
     calibrated = [1.0 / (1.0 + math.exp(-(_logit(t) / temperature + b)))
                   for t, b in zip(cuts, bias)]
     return {
-        "format": FORMAT,
+        "format": CONTRACT_FORMAT,
         "keras_ecgpe_version": keras_ecgpe.__version__,
         "model_name": model_name,
         "fs": float(cache.fs), "window": int(window), "window_s": float(window) / float(cache.fs),
@@ -109,43 +104,6 @@ def make_contract(*, cache, model_name: str, window: int, stride: int, eval_mode
 def _logit(p: float) -> float:
     p = min(max(p, 1e-12), 1 - 1e-12)
     return math.log(p) - math.log1p(-p)
-
-
-def save_contract(contract: dict, directory) -> Path:
-    """Writes `contract.json` into `directory` atomically; returns its path."""
-    path = Path(directory) / CONTRACT_FILE
-    atomic_write_json(path, contract)
-    return path
-
-
-def load_contract(path) -> dict:
-    """Reads a `contract.json` (or the one in a directory), checked against its schema.
-
-    Raises:
-        ConfigError: no file, a file above `schemas.MAX_BYTES["contract"]`, not strict
-            JSON, another format, or a value the schema refuses; the message names the
-            file (and the JSON path of the problem).
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / CONTRACT_FILE
-    try:
-        contract = schemas.read_json(path, max_bytes=schemas.MAX_BYTES["contract"],
-                                     what="model contract", error_type=ConfigError)
-    except (FileNotFoundError, NotADirectoryError):
-        raise ConfigError(f"{path}: no model contract found; a model is usable only with the "
-                          "contract.json its training run wrote beside it") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: unreadable model contract ({exc.strerror})") from None
-    if not isinstance(contract, dict) or contract.get("format") != FORMAT:
-        got = contract.get("format") if isinstance(contract, dict) else type(contract).__name__
-        raise ConfigError(f"{path}: not a keras_ecgpe model contract (format {got!r:.80}, "
-                          f"expected {FORMAT!r})")
-    missing = [key for key in REQUIRED if key not in contract]
-    if missing:
-        raise ConfigError(f"{path}: the model contract lacks {', '.join(missing)}")
-    schemas.validate(contract, "contract", path, error_type=ConfigError)
-    return contract
 
 
 def contract_mismatches(contract: dict, cache, *, check_labels: bool = True) -> list:

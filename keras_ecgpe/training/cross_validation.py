@@ -22,9 +22,9 @@ import json
 from pathlib import Path
 from typing import Optional
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.training.runtime import prepare_run_dir
 
 PLAN_FILE = "cv_plan.json"
 SUMMARY_FILE = "cv_summary.json"
@@ -45,7 +45,7 @@ def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> Option
         if (out / SUMMARY_FILE).is_file():
             return json.loads((out / SUMMARY_FILE).read_text("utf-8"))
         return None
-    prepare_run_dir(out, overwrite=overwrite, marker=PLAN_FILE)
+    run_directory.prepare_run_dir(out, overwrite=overwrite, marker=PLAN_FILE)
     return None
 
 
@@ -83,7 +83,6 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
     from keras_ecgpe.training.cv_report import summary_text
     from keras_ecgpe.training.cv_summary import (HELDOUT_FILE, read_heldout, score_heldout,
                                                  summarize)
-    from keras_ecgpe.training.resume import run_status
     from keras_ecgpe.training.trainer import train_run
 
     say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
@@ -104,7 +103,7 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
         say(f"{out}: cross-validation already finished; nothing to do")
         return finished
     if not (out / PLAN_FILE).is_file():
-        atomic_write_bytes(out / "config.yaml", config.to_yaml().encode("utf-8"))
+        atomic_write_bytes(out / run_directory.CONFIG, config.to_yaml().encode("utf-8"))
         atomic_write_json(out / PLAN_FILE, plan)
     synthetic = is_synthetic(cache)
     say(f"Cross-validation{' (SYNTHETIC data)' if synthetic else ''}: {repeats} x {k} folds "
@@ -117,7 +116,7 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
             say(f"[{fold.name}] finished earlier: skipped")
             results.append(read_heldout(run_dir))
             continue
-        status = run_status(run_dir)
+        status = run_directory.run_status(run_dir)
         if status != "finished":
             say(f"[{fold.name}] {'resuming' if status == 'unfinished' else 'training'}: "
                 f"{len(fold.train)} train / {len(fold.validation)} validation / "

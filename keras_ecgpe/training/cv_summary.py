@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_json
 from keras_ecgpe.evaluation import (METRIC_NAMES, ThresholdChoice, bootstrap_ci,
                                     compute_metrics, metrics_with_ci)
@@ -31,10 +32,9 @@ HELDOUT_FILE = "heldout.json"
 
 def score_heldout(run_dir, cache, fold, config) -> dict:
     """Scores `fold.heldout` with the fold run's best model; writes `heldout.json`."""
-    from keras_ecgpe.training.evaluate import _model_and_contract
     from keras_ecgpe.training.run_data import WindowPlan, predict_records
 
-    model, contract, _ = _model_and_contract(run_dir)
+    model, contract, _ = run_directory.load_run(run_dir)
     y, logits, mask, ids = predict_records(model, cache, fold.heldout,
                                            WindowPlan.from_contract(contract))
     choice = ThresholdChoice.from_dict(contract["thresholds"])

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.training.config import TrainConfig
 
@@ -107,9 +108,10 @@ def default_demo_run(out_dir, *, n_ptbxl: int = 2000, n_pe: int = 900, seed: int
     say(f"SYNTHETIC demo done in {result['seconds']:.0f} s. PE test AUROC "
         f"{_num(auroc)} (95 % CI {_num(ci.get('ci_low'))}-{_num(ci.get('ci_high'))}) on "
         "SYNTHETIC data: it shows the pipeline works, not how well real ECGs are read.")
-    say(f"  pretrained model:  {pre.run_dir}/best.keras (validation macro AUROC "
-        f"{_num(pre.val_metrics['auroc'])})")
-    say(f"  fine-tuned model:  {fine.run_dir}/best.keras + contract.json")
+    say(f"  pretrained model:  {pre.run_dir / run_directory.BEST_MODEL} (validation macro "
+        f"AUROC {_num(pre.val_metrics['auroc'])})")
+    say(f"  fine-tuned model:  {fine.run_dir / run_directory.BEST_MODEL} + "
+        f"{run_directory.CONTRACT}")
     say(f"  test report:       {metrics['files']['summary']}")
     plots = ", ".join(metrics["files"][k] for k in ("roc", "pr", "calibration"))
     say(f"  plots:             {plots}")

@@ -8,9 +8,9 @@ and compared with the validation thresholds. Nothing is fitted or chosen on the 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.data.cache import PreparedCache
 from keras_ecgpe.errors import ConfigError
@@ -21,36 +21,15 @@ from keras_ecgpe.evaluation.inputs import probability_to_logit
 from keras_ecgpe.evaluation.report import summary_text
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.training.config import TrainConfig
-from keras_ecgpe.training.contract import check_compatible, is_synthetic, load_contract
+from keras_ecgpe.training.contract import check_compatible, is_synthetic
 from keras_ecgpe.training.finish import calibration_summary
-from keras_ecgpe.training.runtime import prepare_run_dir
-from keras_ecgpe.training.transfer import BEST_MODEL
 
 
-def _model_and_contract(model_or_run):
-    import keras
-
-    import keras_ecgpe.models  # noqa: F401  (registers the model classes)
-
-    path = Path(model_or_run)
-    model_path = path / BEST_MODEL if path.is_dir() else path
-    if not model_path.is_file() or model_path.suffix != ".keras":
-        raise ConfigError(f"{path}: expected a run directory (with {BEST_MODEL}) or a .keras "
-                          "model file")
-    contract = load_contract(model_path.parent)
-    try:
-        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-    except (ValueError, OSError, TypeError) as exc:
-        raise ConfigError(f"{model_path}: cannot load the model ({exc})") from None
-    return model, contract, model_path
-
-
-def _run_settings(model_path: Path) -> dict:
+def _run_settings(files: run_directory.RunFiles) -> dict:
     """The run's `evaluation` section (bootstrap, fixed operating points), if it has one."""
-    config = model_path.parent / "config.yaml"
-    if not config.is_file():
+    if not files.config.is_file():
         return {}
-    return TrainConfig.from_file(config).evaluation.to_dict()
+    return TrainConfig.from_file(files.config).evaluation.to_dict()
 
 
 def evaluate_run(model_or_run, cache_path, *, split: str = "test", out_dir=None,
@@ -80,19 +59,19 @@ def evaluate_run(model_or_run, cache_path, *, split: str = "test", out_dir=None,
         ConfigError: a missing model/contract, an incompatible cache (each mismatch
             named), an empty split.
     """
-    model, contract, model_path = _model_and_contract(model_or_run)
+    model, contract, files = run_directory.load_run(model_or_run)
     cache = PreparedCache.open(cache_path)
     check_compatible(contract, cache)
     rows = cache.indices(split)
     if rows.size == 0:
         raise ConfigError(f"{cache.path}: no records in split {split!r}")
-    settings = _run_settings(model_path)
+    settings = _run_settings(files)
     n_boot = int(settings.get("bootstrap", 1000) if n_boot is None else n_boot)
     fixed = dict(fixed_specificity=float(settings.get("fixed_specificity", 0.9)),
                  fixed_sensitivity=float(settings.get("fixed_sensitivity", 0.9)))
-    out = prepare_run_dir(model_path.parent / f"eval-{split or 'unsplit'}"
-                          if out_dir is None else out_dir, overwrite=overwrite,
-                          marker="metrics.json")
+    out = run_directory.prepare_run_dir(
+        run_directory.eval_dir(files.run_dir, split) if out_dir is None else out_dir,
+        overwrite=overwrite, marker=run_directory.METRICS)
 
     from keras_ecgpe.training.run_data import WindowPlan, predict_records
 
@@ -109,7 +88,7 @@ def evaluate_run(model_or_run, cache_path, *, split: str = "test", out_dir=None,
                                groups=groups, **common)
                if n_boot > 0 else compute_metrics(y, logits, choice, **common))
     synthetic = is_synthetic(cache)
-    metrics.update(split=split, synthetic=synthetic, model=str(model_path),
+    metrics.update(split=split, synthetic=synthetic, model=str(files.model),
                    cache=str(cache.path), model_name=contract["model_name"],
                    calibration=calibration_summary(y, logits, mask, temperature, bias,
                                                    names))
@@ -130,8 +109,9 @@ def _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic):
         f"{_num(calibration['ece_before'])} before, {_num(calibration['ece_after'])} after.\n")
     if synthetic:
         text += "SYNTHETIC DATA: these numbers say nothing about real ECGs.\n"
-    files = {"metrics": str(out / "metrics.json"), "summary": str(out / "summary.txt"),
-             "predictions": str(out / "predictions.csv")}
+    files = {"metrics": str(out / run_directory.METRICS),
+             "summary": str(out / run_directory.SUMMARY),
+             "predictions": str(out / run_directory.PREDICTIONS)}
     probs = sigmoid(apply_temperature(logits, calibration["temperature"],
                                       calibration["bias"]))
     positive = logits >= probability_to_logit(choice.thresholds)
@@ -145,25 +125,26 @@ def _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic):
             cells += [label, f"{logits[row, c]:.6g}", f"{probs[row, c]:.6g}",
                       str(int(positive[row, c]))]
         lines.append(",".join(cells))
-    atomic_write_bytes(out / "predictions.csv", ("\n".join(lines) + "\n").encode("utf-8"))
+    atomic_write_bytes(out / run_directory.PREDICTIONS,
+                       ("\n".join(lines) + "\n").encode("utf-8"))
     if plots:
         suffix = " (SYNTHETIC data)" if synthetic else ""
-        files["roc"] = str(plot_roc(y, logits, out / "roc.png", label_names=names,
-                                    thresholds=choice, mask=mask,
+        files["roc"] = str(plot_roc(y, logits, out / run_directory.ROC_PLOT,
+                                    label_names=names, thresholds=choice, mask=mask,
                                     title=f"ROC, {metrics['split']}{suffix}"))
-        files["pr"] = str(plot_precision_recall(y, logits, out / "pr.png",
+        files["pr"] = str(plot_precision_recall(y, logits, out / run_directory.PR_PLOT,
                                                 label_names=names, thresholds=choice,
                                                 mask=mask,
                                                 title=f"Precision-recall, "
                                                       f"{metrics['split']}{suffix}"))
         files["calibration"] = str(plot_reliability(
-            y, logits, out / "calibration.png", temperature=calibration["temperature"],
-            bias=calibration["bias"],
-            mask=mask, title=f"Reliability, {metrics['split']}{suffix}"))
+            y, logits, out / run_directory.CALIBRATION_PLOT,
+            temperature=calibration["temperature"], bias=calibration["bias"], mask=mask,
+            title=f"Reliability, {metrics['split']}{suffix}"))
     metrics_out = {k: v for k, v in metrics.items() if k != "files"}
     metrics_out["files"] = files
-    atomic_write_json(out / "metrics.json", metrics_out)
-    atomic_write_bytes(out / "summary.txt", text.encode("utf-8"))
+    atomic_write_json(out / run_directory.METRICS, metrics_out)
+    atomic_write_bytes(out / run_directory.SUMMARY, text.encode("utf-8"))
     return files
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.evaluation import (apply_temperature, choose_thresholds, compute_metrics,
                                     expected_calibration_error, fit_calibration,
                                     plot_training_curves, sigmoid)
 from keras_ecgpe.evaluation.report import summary_text
-from keras_ecgpe.training.contract import make_contract, save_contract
+from keras_ecgpe.training.contract import make_contract
 from keras_ecgpe.training.run_data import predict_records
 
 
@@ -41,11 +42,7 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
         `(macro validation metrics dict, {"contract", "validation_metrics",
         "training_curves"} paths)`.
     """
-    import keras
-
-    import keras_ecgpe.models  # noqa: F401  (registers the model classes for loading)
-
-    best = keras.saving.load_model(run_dir / "best.keras", compile=False, safe_mode=True)
+    best = run_directory.load_model(run_dir / run_directory.BEST_MODEL)
     names = list(cache.label_names)
     y, logits, mask, _ = predict_records(best, cache, val_rows, plan)
     temperature, bias = (fit_calibration(y, logits, mask=mask) if config.evaluation.calibrate
@@ -60,7 +57,7 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
     contract["training"] = {k: details[k] for k in ("n_train", "n_validation", "best_epoch",
                                                      "monitor", "best_value",
                                                      "transferred_from")}
-    contract_path = save_contract(contract, run_dir)
+    contract_path = run_directory.save_contract(contract, run_dir)
 
     metrics = compute_metrics(y, logits, choice, mask=mask, label_names=names,
                               fixed_specificity=config.evaluation.fixed_specificity,
@@ -80,9 +77,10 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
              f"{metrics['caveat']}.\n")
     if details["synthetic"]:
         text += "SYNTHETIC DATA: these numbers say nothing about real ECGs.\n"
-    atomic_write_json(run_dir / "validation_metrics.json", metrics)
-    atomic_write_bytes(run_dir / "validation_summary.txt", text.encode("utf-8"))
-    curves = plot_training_curves(run_dir / "history.csv", run_dir / "training_curves.png",
+    atomic_write_json(run_dir / run_directory.VALIDATION_METRICS, metrics)
+    atomic_write_bytes(run_dir / run_directory.VALIDATION_SUMMARY, text.encode("utf-8"))
+    curves = plot_training_curves(run_dir / run_directory.HISTORY,
+                                  run_dir / run_directory.TRAINING_CURVES,
                                   metric="macro_auroc",
                                   title=f"Training {model_name}"
                                         f"{' (SYNTHETIC data)' if details['synthetic'] else ''}")
@@ -92,7 +90,7 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
         f"{_num(metrics['calibration']['ece_after'])} after calibration; run directory "
         f"{run_dir}")
     return macro, {"contract": contract_path,
-                   "validation_metrics": run_dir / "validation_metrics.json",
+                   "validation_metrics": run_dir / run_directory.VALIDATION_METRICS,
                    "training_curves": curves}
 
 

@@ -27,12 +27,10 @@ from typing import Optional
 
 import numpy as np
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_open, atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
 
-STATE_FILE = "train_state.json"
-STATE_ARRAYS = "resume/state.npz"
-FINISHED_FILE = "run.json"  # written last by a run that ended normally
 
 
 @dataclasses.dataclass
@@ -49,7 +47,7 @@ class TrainingState:
 
     @classmethod
     def read(cls, run_dir) -> Optional["TrainingState"]:
-        path = Path(run_dir) / STATE_FILE
+        path = Path(run_dir) / run_directory.STATE
         if not path.is_file():
             return None
         try:
@@ -59,18 +57,7 @@ class TrainingState:
             raise ConfigError(f"{path}: unreadable training state ({exc})") from None
 
     def write(self, run_dir) -> None:
-        atomic_write_json(Path(run_dir) / STATE_FILE, dataclasses.asdict(self))
-
-
-def run_status(run_dir) -> str:
-    """"new" (absent or empty), "finished", "unfinished" (a run that did not end) or
-    "other" (a non-empty folder that is not a run)."""
-    path = Path(run_dir)
-    if not path.is_dir() or not any(path.iterdir()):
-        return "new"
-    if (path / FINISHED_FILE).is_file():
-        return "finished"
-    return "unfinished" if (path / "config.yaml").is_file() else "other"
+        atomic_write_json(Path(run_dir) / run_directory.STATE, dataclasses.asdict(self))
 
 
 def open_run(out_dir, config, *, overwrite: bool, resume: bool):
@@ -86,7 +73,7 @@ def open_run(out_dir, config, *, overwrite: bool, resume: bool):
         ConfigError: a finished run without `overwrite`; an unfinished run without
             `resume` or `overwrite`; a continued run whose config differs (keys named).
     """
-    status = run_status(out_dir)
+    status = run_directory.run_status(out_dir)
     if status == "finished" and not overwrite:
         raise ConfigError(f"{out_dir}: the run directory is not empty: it holds a finished "
                           "run; choose another directory or replace it (--overwrite)")
@@ -100,7 +87,7 @@ def open_run(out_dir, config, *, overwrite: bool, resume: bool):
                           "--resume or replace it with --overwrite")
     from keras_ecgpe.training.config import TrainConfig
 
-    saved = TrainConfig.from_file(Path(out_dir) / "config.yaml")
+    saved = TrainConfig.from_file(Path(out_dir) / run_directory.CONFIG)
     if saved != config:
         old, new = saved.to_dict(), config.to_dict()
         keys = [f"{s}.{k}" for s in new for k in new[s] if old[s].get(k) != new[s][k]]
@@ -118,7 +105,7 @@ def save_state(run_dir, model, state: TrainingState) -> None:
     arrays = {f"model_{i:05d}": v.value.numpy() for i, v in enumerate(model.variables)}
     arrays.update({f"optimizer_{i:05d}": v.value.numpy()
                    for i, v in enumerate(model.optimizer.variables)})
-    path = Path(run_dir) / STATE_ARRAYS
+    path = Path(run_dir) / run_directory.STATE_ARRAYS
     path.parent.mkdir(exist_ok=True)
     with atomic_open(path) as handle:
         np.savez(handle, **arrays)
@@ -132,7 +119,7 @@ def restore_state(run_dir, model, optimizer, steps_per_epoch: int) -> TrainingSt
         ConfigError: no state, or variables that do not match the rebuilt model.
     """
     state = TrainingState.read(run_dir)
-    path = Path(run_dir) / STATE_ARRAYS
+    path = Path(run_dir) / run_directory.STATE_ARRAYS
     if state is None or not path.is_file():
         raise ConfigError(f"{run_dir}: no training state to resume from (the run stopped "
                           "before its first epoch ended); start it again with --overwrite")
@@ -149,7 +136,7 @@ def restore_state(run_dir, model, optimizer, steps_per_epoch: int) -> TrainingSt
                                   "rebuilt model; was the configuration changed?")
             for name, variable in zip(names, variables):
                 variable.assign(data[name])
-    _trim_history(Path(run_dir) / "history.csv", state.epochs_done)
+    _trim_history(Path(run_dir) / run_directory.HISTORY, state.epochs_done)
     return state
 
 
@@ -169,4 +156,4 @@ def mark_finished(run_dir) -> None:
     if state is not None:
         state.status = "finished"
         state.write(run_dir)
-    shutil.rmtree(Path(run_dir) / "resume", ignore_errors=True)
+    shutil.rmtree((Path(run_dir) / run_directory.STATE_ARRAYS).parent, ignore_errors=True)

@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ECGPEError
-from keras_ecgpe.training.runtime import RUN_MARKER, prepare_run_dir
 
 
 @dataclasses.dataclass
@@ -96,12 +96,12 @@ def train_run(config, out_dir, *, progress: bool = True, overwrite: bool = False
                                                   resume=resume)
     else:  # decided from files only the chief's earlier attempt wrote: no race with it
         continuing, replace = resume and not overwrite and \
-            resume_lib.run_status(out_dir) == "unfinished" and \
-            (Path(out_dir) / resume_lib.STATE_FILE).is_file(), True
+            run_directory.run_status(out_dir) == "unfinished" and \
+            (Path(out_dir) / run_directory.STATE).is_file(), True
     run_dir = distribute.worker_dir(out_dir, strategy)
     if not continuing:
-        run_dir = prepare_run_dir(run_dir, overwrite=replace)
-        atomic_write_bytes(run_dir / RUN_MARKER, config.to_yaml().encode("utf-8"))
+        run_dir = run_directory.prepare_run_dir(run_dir, overwrite=replace)
+        atomic_write_bytes(run_dir / run_directory.CONFIG, config.to_yaml().encode("utf-8"))
     from keras_ecgpe.training.runtime import precision_policy, seed_everything
 
     try:
@@ -184,7 +184,7 @@ def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_
         initial_epoch = state.epochs_done
         if state.best_epoch is not None and state.best_epoch == state.epochs_done - 1:
             # The kill may have come between the state and best.keras: write it again.
-            atomic_save_model(model, run_dir / "best.keras")
+            atomic_save_model(model, run_dir / run_directory.BEST_MODEL)
         say(f"Resuming after epoch {initial_epoch} of {training.epochs} (best so far: "
             f"epoch {None if state.best_epoch is None else state.best_epoch + 1})")
     callbacks = [
@@ -193,14 +193,14 @@ def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_
                           monitor=training.monitor,
                           fixed_specificity=config.evaluation.fixed_specificity,
                           fixed_sensitivity=config.evaluation.fixed_sensitivity),
-        HistoryCSV(run_dir / "history.csv"),
+        HistoryCSV(run_dir / run_directory.HISTORY),
         checkpoint,
     ] + extra
     # TensorBoard is an optional package (TensorFlow does not require it).
     tensorboard = importlib.util.find_spec("tensorboard") is not None
     if tensorboard:
         callbacks.insert(3, keras.callbacks.TensorBoard(
-            log_dir=str(run_dir / "logs"), write_graph=False, profile_batch=0))
+            log_dir=str(run_dir / run_directory.LOGS), write_graph=False, profile_batch=0))
     verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
     example = distribute.example_batch(cache, window, training.batch_size)
     if checkpoint.stopped or initial_epoch >= training.epochs:
@@ -228,17 +228,17 @@ def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_
                "given by the caller (cross-validation fold)",
                "strategy": training.strategy, "replicas": replicas,
                "global_batch": global_batch, "resumed_after_epoch": initial_epoch or None,
-               "tensorboard_logs": str(run_dir / "logs") if tensorboard else
+               "tensorboard_logs": str(run_dir / run_directory.LOGS) if tensorboard else
                "not written: the tensorboard package is not installed",
                "keras_version": keras.__version__}
     val_metrics, paths = finish_run(run_dir, config, cache, val_rows, plan,
                                     run_model.model_name, details, say)
     details["seconds"] = round(time.perf_counter() - started, 1)
     resume.mark_finished(run_dir)
-    atomic_write_json(run_dir / "run.json", details)  # last: marks the run finished
-    return RunResult(run_dir=run_dir, best_model=run_dir / "best.keras",
-                     last_model=run_dir / "last.keras", contract=paths["contract"],
-                     history=run_dir / "history.csv",
+    atomic_write_json(run_dir / run_directory.FINISHED, details)  # last: marks it finished
+    return RunResult(run_dir=run_dir, best_model=run_dir / run_directory.BEST_MODEL,
+                     last_model=run_dir / run_directory.LAST_MODEL, contract=paths["contract"],
+                     history=run_dir / run_directory.HISTORY,
                      validation_metrics=paths["validation_metrics"],
                      training_curves=paths["training_curves"],
                      best_epoch=checkpoint.best_epoch + 1, epochs_run=epochs_run,

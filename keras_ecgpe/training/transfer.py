@@ -21,11 +21,10 @@ import re
 from pathlib import Path
 from typing import Dict, List, Tuple
 
+from keras_ecgpe import run_directory
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.training.contract import CONTRACT_FILE, load_contract
 
 FINETUNE_MODES = ("linear", "full", "gradual")
-BEST_MODEL = "best.keras"
 # A stage is named by the first of these tokens in a layer name (see backbone_stages).
 _STAGE_TOKEN = re.compile(r"(stem|stage\d+|module\d+|layer\d+|conv\d+|fc\d+|lstm\d+|gru\d+"
                           r"|embedding)")
@@ -46,25 +45,17 @@ def load_pretrained(init_from) -> Tuple[object, dict]:
     Raises:
         ConfigError: a missing model or contract, naming the path.
     """
-    import keras
-
-    import keras_ecgpe.models  # noqa: F401  (registers the serializable model classes)
-
     path = Path(init_from)
-    model_path = path / BEST_MODEL if path.is_dir() else path
-    if path.is_dir() and not model_path.is_file():
-        raise ConfigError(f"{path}: not a finished training run (no {BEST_MODEL}); "
-                          f"Received: transfer.init_from={str(init_from)!r}")
-    if not model_path.is_file() or model_path.suffix != ".keras":
+    if path.is_dir() and not (path / run_directory.BEST_MODEL).is_file():
+        raise ConfigError(f"{path}: not a finished training run (no "
+                          f"{run_directory.BEST_MODEL}); Received: "
+                          f"transfer.init_from={str(init_from)!r}")
+    if not path.is_dir() and (not path.is_file() or path.suffix != ".keras"):
         raise ConfigError(f"`transfer.init_from` must be a run directory or a .keras file. "
                           f"Received: transfer.init_from={str(init_from)!r}")
-    contract = load_contract(model_path.parent / CONTRACT_FILE)
-    try:
-        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-    except (ValueError, OSError, TypeError) as exc:
-        raise ConfigError(f"{model_path}: cannot load the pretrained model ({exc})") from None
+    model, contract, files = run_directory.load_run(path)
     if not hasattr(model, "with_new_head"):
-        raise ConfigError(f"{model_path}: not a keras_ecgpe ECGClassifier "
+        raise ConfigError(f"{files.model}: not a keras_ecgpe ECGClassifier "
                           f"({type(model).__name__}); cannot give it a new head")
     return model, contract
 

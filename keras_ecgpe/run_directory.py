@@ -1,0 +1,223 @@
+"""The run directory: what a training run writes, where, and how it is read back.
+
+Layout of a run directory and who writes what:
+
+- `config.yaml`: the resolved `TrainConfig`, written first; its presence makes a folder
+  a run (a later `--overwrite` may delete only folders that hold it).
+- `history.csv`, `logs/` (TensorBoard), `last.keras` and `best.keras` (by
+  `training.monitor`), all rewritten atomically each epoch, with the resume state
+  `train_state.json` + `resume/state.npz` (see `training/resume.py`).
+- `contract.json`: the model's input contract (see `training/contract.py`), then
+  `validation_metrics.json`, `validation_summary.txt` and `training_curves.png`.
+- `run.json`, written last: its presence means the run finished.
+- `eval-<split>/` per `evaluate_run` (`metrics.json`, `summary.txt`, `predictions.csv`,
+  `roc.png`, `pr.png`, `calibration.png`) and `export/<bundle>/` per export.
+
+Every module that reads or writes these files takes the names from here, loads models with
+`load_model` (safe mode, the zoo's classes registered, errors naming the file) and
+contracts with `load_contract` (size limit, strict JSON, format tag, schema). This module
+depends on neither `keras_ecgpe.training` nor `keras_ecgpe.inference`: both import it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+from keras_ecgpe import schemas
+from keras_ecgpe.data.atomic import atomic_write_json
+from keras_ecgpe.errors import ConfigError
+
+CONFIG = "config.yaml"
+HISTORY = "history.csv"
+LOGS = "logs"
+BEST_MODEL = "best.keras"
+LAST_MODEL = "last.keras"
+STATE = "train_state.json"
+STATE_ARRAYS = "resume/state.npz"
+CONTRACT = "contract.json"
+VALIDATION_METRICS = "validation_metrics.json"
+VALIDATION_SUMMARY = "validation_summary.txt"
+TRAINING_CURVES = "training_curves.png"
+FINISHED = "run.json"  # written last by a run that ended normally
+EXPORTS = "export"
+# Inside an evaluation folder (`eval-<split>/`).
+METRICS = "metrics.json"
+SUMMARY = "summary.txt"
+PREDICTIONS = "predictions.csv"
+ROC_PLOT, PR_PLOT, CALIBRATION_PLOT = "roc.png", "pr.png", "calibration.png"
+
+CONTRACT_FORMAT = "keras_ecgpe.contract/1"
+CONTRACT_REQUIRED = ("model_name", "fs", "window", "lead_order", "units", "preprocess",
+                     "standardizer", "label_names", "thresholds", "temperature", "eval_mode",
+                     "eval_stride", "aggregate")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFiles:
+    """Where a model and its contract live: `run_dir/best.keras` + `run_dir/contract.json`."""
+
+    model: Path
+    contract: Path
+    run_dir: Path
+
+    @property
+    def config(self) -> Path:
+        """The run's `config.yaml` (absent for a model trained outside this package)."""
+        return self.run_dir / CONFIG
+
+
+def locate_run(path) -> RunFiles:
+    """Finds the model and contract of a run directory or of a `.keras` file.
+
+    Args:
+        path: a run directory (its `best.keras` is used) or a `.keras` file whose run's
+            `contract.json` lies beside it.
+
+    Returns:
+        A `RunFiles`.
+
+    Raises:
+        ConfigError: no model, or no `contract.json` beside it (the message names both).
+
+    Example:
+    >>> locate_run("runs/pe").model  # doctest: +SKIP
+    PosixPath('runs/pe/best.keras')
+    """
+    path = Path(path)
+    model = path / BEST_MODEL if path.is_dir() else path
+    if not model.is_file() or model.suffix != ".keras":
+        raise ConfigError(f"{path}: expected a run directory holding {BEST_MODEL} or a "
+                          ".keras model file")
+    contract = model.parent / CONTRACT
+    if not contract.is_file():
+        raise ConfigError(f"{contract}: missing; a .keras model is used only with the "
+                          f"{CONTRACT} its training run wrote beside it")
+    return RunFiles(model, contract, model.parent)
+
+
+def load_model(path, *, compile: bool = False):
+    """Loads a model of the zoo from a `.keras` file in Keras' safe mode.
+
+    The zoo's classes are registered first (importing `keras_ecgpe.models`), so any
+    architecture the package trains loads; safe mode refuses serialized Python code.
+
+    Args:
+        path: the `.keras` file.
+        compile: restore the training configuration too (False: inference only).
+
+    Returns:
+        The Keras model.
+
+    Raises:
+        ConfigError: a missing, truncated or foreign file, naming it.
+    """
+    import keras
+
+    import keras_ecgpe.models  # noqa: F401  (registers the zoo's classes for loading)
+
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: cannot load the Keras model ({exc})") from None
+
+
+def load_run(path) -> tuple:
+    """Loads the model and the contract of a run directory or of a `.keras` file.
+
+    Returns:
+        `(model, contract, RunFiles)`; the model is not compiled.
+
+    Raises:
+        ConfigError: see `locate_run`, `load_contract` and `load_model`.
+    """
+    files = locate_run(path)
+    contract = load_contract(files.contract)
+    return load_model(files.model), contract, files
+
+
+def save_contract(contract: dict, directory) -> Path:
+    """Writes `contract.json` into `directory` atomically; returns its path."""
+    path = Path(directory) / CONTRACT
+    atomic_write_json(path, contract)
+    return path
+
+
+def load_contract(path) -> dict:
+    """Reads a `contract.json` (or the one in a directory), checked against its schema.
+
+    Raises:
+        ConfigError: no file, a file above `schemas.MAX_BYTES["contract"]`, not strict
+            JSON, another format, or a value the schema refuses; the message names the
+            file (and the JSON path of the problem).
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / CONTRACT
+    try:
+        contract = schemas.read_json(path, max_bytes=schemas.MAX_BYTES["contract"],
+                                     what="model contract", error_type=ConfigError)
+    except (FileNotFoundError, NotADirectoryError):
+        raise ConfigError(f"{path}: no model contract found; a model is usable only with the "
+                          f"{CONTRACT} its training run wrote beside it") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: unreadable model contract ({exc.strerror})") from None
+    if not isinstance(contract, dict) or contract.get("format") != CONTRACT_FORMAT:
+        got = contract.get("format") if isinstance(contract, dict) else type(contract).__name__
+        raise ConfigError(f"{path}: not a keras_ecgpe model contract (format {got!r:.80}, "
+                          f"expected {CONTRACT_FORMAT!r})")
+    missing = [key for key in CONTRACT_REQUIRED if key not in contract]
+    if missing:
+        raise ConfigError(f"{path}: the model contract lacks {', '.join(missing)}")
+    schemas.validate(contract, "contract", path, error_type=ConfigError)
+    return contract
+
+
+def eval_dir(run_dir, split: str) -> Path:
+    """The default folder of an evaluation on `split`: `<run>/eval-<split>` ("unsplit" for
+    the records of no split)."""
+    return Path(run_dir) / f"eval-{split or 'unsplit'}"
+
+
+def export_dir(run_dir, bundle: str) -> Path:
+    """The default folder of an export bundle: `<run>/export/<bundle>`."""
+    return Path(run_dir) / EXPORTS / bundle
+
+
+def run_status(run_dir) -> str:
+    """"new" (absent or empty), "finished", "unfinished" (a run that did not end) or
+    "other" (a non-empty folder that is not a run)."""
+    path = Path(run_dir)
+    if not path.is_dir() or not any(path.iterdir()):
+        return "new"
+    if (path / FINISHED).is_file():
+        return "finished"
+    return "unfinished" if (path / CONFIG).is_file() else "other"
+
+
+def prepare_run_dir(out_dir, *, overwrite: bool = False, marker: str = CONFIG) -> Path:
+    """Creates the run (or evaluation) directory, refusing to mix two runs in one folder.
+
+    An existing non-empty directory is refused unless `overwrite` is set AND it is a
+    previous run (it holds `marker`: `config.yaml` for runs, `metrics.json` for
+    evaluations); then its contents are removed. A non-empty folder that is not a run is
+    never deleted.
+
+    Raises:
+        ConfigError: naming the directory.
+    """
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{path}: the run directory is an existing file")
+    if path.is_dir() and any(path.iterdir()):
+        if not overwrite:
+            raise ConfigError(f"{path}: the run directory exists and is not empty; choose "
+                              "another one or overwrite it (--overwrite)")
+        if not (path / marker).is_file():
+            raise ConfigError(f"{path}: not empty and not a previous run (no {marker}); "
+                              "refusing to delete its contents even with overwrite")
+        for entry in path.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
