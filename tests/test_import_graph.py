@@ -145,7 +145,7 @@ def _cycle_through(group: set, graph) -> list:
 def describe(cycle: list, edges: dict) -> str:
     """`a -> b (file:line) -> a (file:line)`: each step with the import that makes it."""
     steps = [cycle[0]]
-    for a, b in zip(cycle, cycle[1:]):
+    for a, b in zip(cycle[:-1], cycle[1:], strict=True):
         path, line = edges[(a, b)][0]
         steps.append(f"{b} ({path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
                      f":{line})")
