@@ -10,6 +10,7 @@ from statsmodels.stats.proportion import proportion_confint
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation import (
     accuracy_at_cut,
+    bootstrap_interval_warnings,
     brier_score,
     calibration_intercept_slope,
     corrected_resampled_ttest,
@@ -103,7 +104,7 @@ def test_wilson_formula_by_hand():
     p = x / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    r = proportion_ci(x, n)
+    r = proportion_ci(x, n, method="wilson")
     assert (r["ci_low"], r["ci_high"]) == pytest.approx((centre - half, centre + half))
 
 
@@ -144,6 +145,8 @@ def test_two_by_two_and_accuracy_at_cut():
 def test_small_sample_warnings():
     assert small_sample_warnings(10, 10) == []
     assert len(small_sample_warnings(9, 3, label="PE")) == 2
+    assert bootstrap_interval_warnings(30, 300) == []
+    assert ["sensitivity" in w for w in bootstrap_interval_warnings(29, 300)] == [True]
 
 
 @pytest.mark.parametrize("tied", [False, True])

@@ -50,7 +50,7 @@ from keras_ecgpe.evaluation.ranking import (
                                                 specificity_at_sensitivity,
 )
 from keras_ecgpe.evaluation.report import write_report
-from keras_ecgpe.evaluation.small_samples import small_sample_warnings
+from keras_ecgpe.evaluation.small_samples import bootstrap_interval_warnings, small_sample_warnings
 from keras_ecgpe.evaluation.thresholds import (
                                                 ThresholdChoice,
                                                 choose_thresholds,
@@ -73,5 +73,11 @@ __all__ = [
     "calibration_intercept_slope", "corrected_resampled_ttest", "decision_curve",
     "delong_auroc", "delong_test", "ece_with_noise_floor", "holm_adjust",
     "plot_decision_curve", "predictive_values_at_prevalence", "proportion_ci", "sign_test",
-    "small_sample_warnings", "two_by_two",
+    "small_sample_warnings", "two_by_two", "bootstrap_interval_warnings",
 ]
+
+# The study's sealed-test ledger and prespecified analysis plan (docs/study.md).
+from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan  # noqa: E402
+from keras_ecgpe.evaluation.ledger import Ledger, LedgerError, Looks  # noqa: E402
+
+__all__ += ["AnalysisPlan", "Ledger", "LedgerError", "Looks"]

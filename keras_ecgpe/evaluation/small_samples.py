@@ -10,6 +10,9 @@ from __future__ import annotations
 from keras_ecgpe.errors import ConfigError
 
 MIN_CLASS_COUNT = 10
+# Below this many positives (negatives) the percentile bootstrap interval of sensitivity
+# (specificity) covered the truth in 42-88 % of simulations instead of 95 %.
+BOOTSTRAP_MIN_CLASS_COUNT = 30
 
 
 def small_sample_warnings(n_positive: int, n_negative: int, *, minimum: int = MIN_CLASS_COUNT,
@@ -53,3 +56,21 @@ def skipped_resample_warning(n_skipped: int, n_boot: int) -> list[str]:
         return []
     return [f"{int(n_skipped)} of {int(n_boot)} bootstrap resamples skipped (no positive or "
             "no negative drawn)"]
+
+
+def bootstrap_interval_warnings(n_positive: int, n_negative: int, *,
+                                minimum: int = BOOTSTRAP_MIN_CLASS_COUNT) -> list[str]:
+    """Flags percentile bootstrap intervals of sensitivity/specificity that under-cover.
+
+    Example:
+    >>> bootstrap_interval_warnings(12, 300)
+    ['bootstrap interval of sensitivity unreliable with 12 positives (< 30): it under-covers; \
+use the exact interval']
+    """
+    out = []
+    for name, count, what in (("sensitivity", n_positive, "positives"),
+                              ("specificity", n_negative, "negatives")):
+        if count < minimum:
+            out.append(f"bootstrap interval of {name} unreliable with {int(count)} {what} "
+                       f"(< {minimum}): it under-covers; use the exact interval")
+    return out

@@ -18,8 +18,12 @@ from keras_ecgpe.evaluation.metrics import (
     NO_NEGATIVE,
     NO_POSITIVE,
 )
-from keras_ecgpe.evaluation.proportions import predictive_values_at_prevalence, proportion_ci
-from keras_ecgpe.evaluation.small_samples import small_sample_warnings
+from keras_ecgpe.evaluation.proportions import (
+    DEFAULT_INTERVAL,
+    predictive_values_at_prevalence,
+    proportion_ci,
+)
+from keras_ecgpe.evaluation.small_samples import bootstrap_interval_warnings, small_sample_warnings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,7 +85,7 @@ def two_by_two(y_true, logits, cut: float) -> TwoByTwo:
                     int((y & ~called).sum()), int((~y & ~called).sum()))
 
 
-def accuracy_at_cut(y_true, logits, cut: float, *, method: str = "wilson",
+def accuracy_at_cut(y_true, logits, cut: float, *, method: str = DEFAULT_INTERVAL,
                     alpha: float = 0.05, prevalence: float | None = None) -> dict:
     """The 2x2 table and its accuracy estimates with intervals at one logit cut.
 
@@ -89,19 +93,21 @@ def accuracy_at_cut(y_true, logits, cut: float, *, method: str = "wilson",
         y_true: `(n,)` labels in {0, 1} of the data evaluated (e.g. the test split).
         logits: `(n,)` logits.
         cut: logit cut chosen on validation data.
-        method: proportion interval, "wilson" or "clopper-pearson".
+        method: proportion interval, "clopper-pearson" (default) or "wilson".
         alpha: 1 - confidence level.
         prevalence: optional target-population prevalence for PPV/NPV beside the cohort's.
 
     Returns:
         `{"cut", "table": TwoByTwo.to_dict(), "sensitivity", "specificity", "ppv", "npv"`
         (each a `proportion_ci` dict; PPV/NPV here at the cohort's prevalence),
-        `"at_prevalence"` (None, or `predictive_values_at_prevalence`), `"warnings"`}.
+        `"at_prevalence"` (None, or `predictive_values_at_prevalence`), `"warnings"` (small
+        classes), `"bootstrap_warnings"` (when a percentile bootstrap interval of sensitivity
+        or specificity shown beside these would under-cover)}.
 
     Example:
-    >>> r = accuracy_at_cut([1] * 10 + [0] * 30, list(range(40)), 9.5)
-    >>> r["sensitivity"]["value"], r["specificity"]["value"], r["table"]["fp"]
-    (0.0, 0.0, 30)
+    >>> r = accuracy_at_cut([1] * 10 + [0] * 30, list(range(40, 0, -1)), 30.5)
+    >>> r["sensitivity"]["value"], r["specificity"]["value"], r["sensitivity"]["method"]
+    (1.0, 1.0, 'Clopper-Pearson exact interval')
     """
     table = two_by_two(y_true, logits, cut)
     t = table
@@ -116,5 +122,6 @@ def accuracy_at_cut(y_true, logits, cut: float, *, method: str = "wilson",
                                 undefined_reason=NO_CALLED_NEGATIVE),
            "at_prevalence": None if prevalence is None else predictive_values_at_prevalence(
                t.tp, t.fp, t.tn, t.fn, prevalence, alpha=alpha),
-           "warnings": small_sample_warnings(t.n_positive, t.n_negative)}
+           "warnings": small_sample_warnings(t.n_positive, t.n_negative),
+           "bootstrap_warnings": bootstrap_interval_warnings(t.n_positive, t.n_negative)}
     return out
