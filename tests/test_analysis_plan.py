@@ -27,7 +27,7 @@ def test_the_documented_example_loads():
     assert plan.age_band_labels() == ["18-<50", "50-<65", "65-<80", ">=80"]
     assert [plan.age_band(a) for a in (17, 18, 64.9, 65, 93, None)] == [
         None, "18-<50", "50-<65", "65-<80", ">=80", None]
-    assert plan.target_prevalence == 0.10 and plan.proportion_interval == "wilson"
+    assert plan.target_prevalence == 0.10 and plan.proportion_interval == "clopper-pearson"
     assert (plan.bootstrap_resamples, plan.seed, plan.small_sample_min) == (2000, 0, 10)
     assert plan.source == str(EXAMPLE)
     # The documented example spells out what it sets; defaults fill the rest alike.

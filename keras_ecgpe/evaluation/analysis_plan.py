@@ -43,8 +43,9 @@ class AnalysisPlan:
         target_prevalence: PPV/NPV are also reported at this prevalence; None for only the
             cohort's own.
         interval_level: confidence level of every interval.
-        proportion_interval: "wilson" or "clopper-pearson" for sensitivity, specificity,
-            PPV and NPV.
+        proportion_interval: "clopper-pearson" (default: the interval whose simulated
+            coverage held at 5 positives, docs/statistics.md) or "wilson", for sensitivity,
+            specificity, PPV and NPV.
         bootstrap_resamples: patient-level bootstrap resamples (0: none).
         seed: seed of every resampling.
         small_sample_min: fewer positives or negatives than this flags an interval.
@@ -64,7 +65,7 @@ class AnalysisPlan:
     age_bands: tuple[float, ...] = (18.0, 50.0, 65.0, 80.0)
     target_prevalence: float | None = None
     interval_level: float = 0.95
-    proportion_interval: str = "wilson"
+    proportion_interval: str = "clopper-pearson"  # see docs/statistics.md
     bootstrap_resamples: int = 2000
     seed: int = 0
     small_sample_min: int = 10
