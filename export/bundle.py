@@ -119,8 +119,11 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
             parity.txt); `out_dir` holds something else and `overwrite` is not set.
 
     Example:
-    >>> export_run("runs/pe-resnet", mode="int8").out_dir  # doctest: +SKIP
-    PosixPath('runs/pe-resnet/export/int8')
+
+    ```python
+    export_run("runs/pe-resnet", mode="int8").out_dir
+    # PosixPath('runs/pe-resnet/export/int8')
+    ```
     """
     if qat:
         mode = qat_mode(mode)

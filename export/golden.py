@@ -61,8 +61,11 @@ def check_golden(model, path) -> float:
         ExportError: an output differs from `expected_logits` by more than `atol`.
 
     Example:
-    >>> check_golden("out/model.tflite", "out/golden.npz")  # doctest: +SKIP
-    2.4e-07
+
+    ```python
+    check_golden("out/model.tflite", "out/golden.npz")
+    # 2.4e-07
+    ```
     """
     runner = model if isinstance(model, TFLiteRunner) else TFLiteRunner(model)
     with np.load(path, allow_pickle=False) as data:

@@ -106,7 +106,10 @@ def calibration_windows(cache: PreparedCache, contract: dict,
     """Up to `n` real training windows for post-training quantisation.
 
     Example:
-    >>> windows = calibration_windows(open_run_cache(contract), contract)  # doctest: +SKIP
+
+    ```python
+    windows = calibration_windows(open_run_cache(contract), contract)
+    ```
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ExportError(f"--calibration-samples must be a positive integer. Received: {n!r}")

@@ -131,7 +131,10 @@ def convert(model, mode: str, *, window: int, representative=None, int8_io: bool
         ExportError: as `convert_model`, or the child process crashed or timed out.
 
     Example:
-    >>> blob = convert(model, "int8", window=1000, representative=windows)  # doctest: +SKIP
+
+    ```python
+    blob = convert(model, "int8", window=1000, representative=windows)
+    ```
     """
     check_mode(mode, int8_io)
     if mode not in CALIBRATED:

@@ -113,9 +113,12 @@ def verify_tflite(tflite, model, cache, contract: dict, *, mode: str,
         LiteRT returns NaN/inf.
 
     Example:
-    >>> report = verify_tflite(blob, model, cache, contract, mode="int8")  # doctest: +SKIP
-    >>> report.passed, report.auroc_drop  # doctest: +SKIP
-    (True, 0.002)
+
+    ```python
+    report = verify_tflite(blob, model, cache, contract, mode="int8")
+    report.passed, report.auroc_drop
+    # (True, 0.002)
+    ```
     """
     runner = tflite if isinstance(tflite, TFLiteRunner) else TFLiteRunner(tflite)
     allowed = default_max_auroc_drop(mode) if max_auroc_drop is None else float(max_auroc_drop)

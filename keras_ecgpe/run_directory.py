@@ -82,8 +82,11 @@ def locate_run(path) -> RunFiles:
         ConfigError: no model, or no `contract.json` beside it (the message names both).
 
     Example:
-    >>> locate_run("runs/pe").model  # doctest: +SKIP
-    PosixPath('runs/pe/best.keras')
+
+    ```python
+    locate_run("runs/pe").model
+    # PosixPath('runs/pe/best.keras')
+    ```
     """
     path = Path(path)
     model = path / BEST_MODEL if path.is_dir() else path

@@ -29,7 +29,12 @@ class OutputQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
         quantize_output: put a fake-quantiser on the output.
 
     Example:
-    >>> tfmot.quantization.keras.quantize_annotate_layer(bn, OutputQuantizeConfig(False))
+    >>> import tf_keras
+    >>> bn = tf_keras.layers.BatchNormalization(name="bn")
+    >>> annotated = tfmot.quantization.keras.quantize_annotate_layer(
+    ...     bn, OutputQuantizeConfig(False))
+    >>> type(annotated).__name__, annotated.quantize_config.quantize_output
+    ('QuantizeAnnotate', False)
     """
 
     def __init__(self, quantize_output: bool = True):

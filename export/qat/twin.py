@@ -139,7 +139,11 @@ def build_twin(model, *, layout: str = "1d", batch_size: Optional[int] = None,
         TwinError: a layer has no twin.
 
     Example:
-    >>> twin = build_twin(build_model("resnet1d18", input_len=256, num_classes=1, width=8))
+    >>> from keras_ecgpe.models import build_model
+    >>> model = build_model("resnet1d18", input_len=256, num_classes=1, width=8)
+    >>> twin = build_twin(model)
+    >>> type(twin).__module__.split(".")[0], twin.count_params() == model.count_params()
+    ('tf_keras', True)
     """
     if len(model.inputs) != 1 or len(model.outputs) != 1:
         raise TwinError(f"{model.name}: only single-input, single-output models are twinned")

@@ -62,10 +62,13 @@ class CacheWriter:
         ConfigError: a bad argument, or `out_dir` already holds something.
 
     Example:
-    >>> writer = CacheWriter("/tmp/c", key="k", source={}, settings={}, fs=500.0,
-    ...                      label_names=["PE"])  # doctest: +SKIP
-    >>> writer.add(np.zeros((5000, 12)), record_id="r1", labels=[1.0])  # doctest: +SKIP
-    >>> cache = writer.close()  # doctest: +SKIP
+
+    ```python
+    writer = CacheWriter("/tmp/c", key="k", source={}, settings={}, fs=500.0,
+                         label_names=["PE"])
+    writer.add(np.zeros((5000, 12)), record_id="r1", labels=[1.0])
+    cache = writer.close()
+    ```
     """
 
     def __init__(self, out_dir, *, key: str, source: dict, settings: dict, fs: float,

@@ -173,7 +173,10 @@ def find_leaks(fine_tune_cache, pretrain_caches: Sequence = (), split: str = "te
         ConfigError: a bad `split`; ECGPEError: a cache that cannot be opened.
 
     Example:
-    >>> find_leaks("prepared/pe", ["prepared/cinc2021"]).raise_unless(False)  # doctest: +SKIP
+
+    ```python
+    find_leaks("prepared/pe", ["prepared/cinc2021"]).raise_unless(False)
+    ```
     """
     if split not in ("train", "validation", "test"):
         raise ConfigError(f"`split` must be 'train', 'validation' or 'test'. "

@@ -135,8 +135,11 @@ def training_dataset(cache: PreparedCache, indices, *, window: int, batch_size: 
         ConfigError: bad arguments, or records shorter than `window` (listed by id).
 
     Example:
-    >>> ds = training_dataset(cache, cache.indices("train"), window=2048, batch_size=64,
-    ...                       seed=0, augment=AugmentConfig())  # doctest: +SKIP
+
+    ```python
+    ds = training_dataset(cache, cache.indices("train"), window=2048, batch_size=64,
+                          seed=0, augment=AugmentConfig())
+    ```
     """
     rows = _rows(cache, indices)
     window, batch_size = _positive_int("window", window), _positive_int("batch_size", batch_size)
@@ -247,8 +250,11 @@ def evaluation_dataset(cache: PreparedCache, indices, *, window: int, mode: str 
         ConfigError: bad arguments, or records shorter than `window` (listed by id).
 
     Example:
-    >>> ds = evaluation_dataset(cache, cache.indices("test"), window=250, mode="sliding",
-    ...                         stride=125, batch_size=256)  # doctest: +SKIP
+
+    ```python
+    ds = evaluation_dataset(cache, cache.indices("test"), window=250, mode="sliding",
+                            stride=125, batch_size=256)
+    ```
     """
     batch_size = _positive_int("batch_size", batch_size)
     records, starts = evaluation_windows(cache, indices, window=window, mode=mode, stride=stride)

@@ -37,9 +37,12 @@ class PreparedCache:
         shard, offset: int64 `(n,)`, where each record lives.
 
     Example:
-    >>> cache = PreparedCache.open("prepared/ptbxl")  # doctest: +SKIP
-    >>> cache.signal(cache.indices("train")[0]).shape  # doctest: +SKIP
-    (1000, 12)
+
+    ```python
+    cache = PreparedCache.open("prepared/ptbxl")
+    cache.signal(cache.indices("train")[0]).shape
+    # (1000, 12)
+    ```
     """
 
     def __init__(self, path: Path, manifest: dict, index: dict, shards: list):
@@ -136,7 +139,10 @@ class PreparedCache:
             folds: a fold number or a list of them.
 
         Example:
-        >>> cache.indices("train", folds=range(1, 9))  # doctest: +SKIP
+
+        ```python
+        cache.indices("train", folds=range(1, 9))
+        ```
         """
         keep = np.ones(len(self), dtype=bool)
         if split is not None:

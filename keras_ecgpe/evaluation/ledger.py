@@ -96,12 +96,15 @@ class Ledger:
     ledger is never extended or counted from.
 
     Example:
-    >>> ledger = Ledger.open("prepared/pe")  # doctest: +SKIP
-    >>> ledger.check_new_look("test", model_sha, declaration=None)  # doctest: +SKIP
-    >>> ledger.append(split="test", model_sha256=model_sha, config_sha256=config_sha,
-    ...               metrics={"auroc": 0.81})  # doctest: +SKIP
-    >>> ledger.looks("test")  # doctest: +SKIP
-    Looks(n_looks=1, n_models=1)
+
+    ```python
+    ledger = Ledger.open("prepared/pe")
+    ledger.check_new_look("test", model_sha, declaration=None)
+    ledger.append(split="test", model_sha256=model_sha, config_sha256=config_sha,
+                  metrics={"auroc": 0.81})
+    ledger.looks("test")
+    # Looks(n_looks=1, n_models=1)
+    ```
     """
 
     def __init__(self, cache_path: Path, cache_key: str | None):

@@ -7,8 +7,11 @@ preprocessing path, so the same record gets the same decision from either.
 its embedded contract without TensorFlow.
 
 Example:
->>> from keras_ecgpe.inference import Predictor
->>> Predictor.load("runs/pe").predict_files(["real-ecg/cinc/HR06000"])  # doctest: +SKIP
+
+```python
+from keras_ecgpe.inference import Predictor
+Predictor.load("runs/pe").predict_files(["real-ecg/cinc/HR06000"])
+```
 """
 
 from keras_ecgpe.inference.predictor import Predictor

@@ -46,9 +46,12 @@ class Predictor:
         source: where the model came from.
 
     Example:
-    >>> predictor = Predictor.load("runs/pe/export/float32/model.tflite")  # doctest: +SKIP
-    >>> predictor.predict_file("real-ecg/cinc/HR06000")["decisions"]  # doctest: +SKIP
-    {'PE': 0}
+
+    ```python
+    predictor = Predictor.load("runs/pe/export/float32/model.tflite")
+    predictor.predict_file("real-ecg/cinc/HR06000")["decisions"]
+    # {'PE': 0}
+    ```
     """
 
     def __init__(self, contract: dict, logits_fn, backend: str, source: str):

@@ -44,8 +44,11 @@ def read_embedded_json(blob: bytes, name: str = METADATA_NAME, *,
             entry is not strict UTF-8 JSON; the message starts with `where`.
 
     Example:
-    >>> read_embedded_json(open("model.tflite", "rb").read())["input"]["fs"]  # doctest: +SKIP
-    100.0
+
+    ```python
+    read_embedded_json(open("model.tflite", "rb").read())["input"]["fs"]
+    # 100.0
+    ```
     """
     from ai_edge_litert import schema_py_generated as schema
 
@@ -109,8 +112,11 @@ def load_model_json(path) -> dict:
             the schema refuses; the message names the file.
 
     Example:
-    >>> load_model_json("export/float32/model.json")["output"]["labels"]  # doctest: +SKIP
-    ['PE']
+
+    ```python
+    load_model_json("export/float32/model.json")["output"]["labels"]
+    # ['PE']
+    ```
     """
     where = os.fspath(path)
     try:
@@ -167,9 +173,12 @@ class TFLiteRunner:
         ConfigError: unreadable file, or a model without the `ecg` -> `logits` signature.
 
     Example:
-    >>> runner = TFLiteRunner("export/float32/model.tflite")  # doctest: +SKIP
-    >>> runner.logits(np.zeros((3, runner.window, 12), np.float32)).shape  # doctest: +SKIP
-    (3, 1)
+
+    ```python
+    runner = TFLiteRunner("export/float32/model.tflite")
+    runner.logits(np.zeros((3, runner.window, 12), np.float32)).shape
+    # (3, 1)
+    ```
     """
 
     def __init__(self, model, num_threads: int = 1):

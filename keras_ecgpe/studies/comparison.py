@@ -97,8 +97,11 @@ def compare_arms(config, out_dir, *, init_from, arms=("scratch", "linear", "full
         The dict written to `comparison.json`.
 
     Example:
-    >>> table = compare_arms(config, "runs/cmp", init_from="runs/ptbxl", k=5,
-    ...                      max_train_records=150)  # doctest: +SKIP
+
+    ```python
+    table = compare_arms(config, "runs/cmp", init_from="runs/ptbxl", k=5,
+                         max_train_records=150)
+    ```
     """
     from keras_ecgpe.data.cache import PreparedCache
     from keras_ecgpe.training.comparison_report import markdown_table

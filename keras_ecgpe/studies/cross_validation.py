@@ -74,8 +74,11 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
         ConfigError: no cache, unusable folds, or an occupied `out_dir`.
 
     Example:
-    >>> summary = cross_validate(config, "runs/cv", k=5, repeats=2)  # doctest: +SKIP
-    >>> summary["pooled_auroc_mean_over_repeats"]["value"]  # doctest: +SKIP
+
+    ```python
+    summary = cross_validate(config, "runs/cv", k=5, repeats=2)
+    summary["pooled_auroc_mean_over_repeats"]["value"]
+    ```
     """
     from keras_ecgpe.data.cache import PreparedCache
     from keras_ecgpe.training.contract import is_synthetic

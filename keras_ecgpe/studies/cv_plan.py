@@ -96,9 +96,12 @@ def plan_folds(cache, *, k: int, repeats: int = 1, seed: int = 0,
         ConfigError: bad options, too few records or patients of some label for k.
 
     Example:
-    >>> folds = plan_folds(cache, k=5, repeats=2, seed=0)  # doctest: +SKIP
-    >>> folds[0].name, len(folds)  # doctest: +SKIP
-    ('r1-f1', 10)
+
+    ```python
+    folds = plan_folds(cache, k=5, repeats=2, seed=0)
+    folds[0].name, len(folds)
+    # ('r1-f1', 10)
+    ```
     """
     if not 0.0 < inner_validation < 1.0:
         raise ConfigError(f"`inner_validation` must be in (0, 1). Received: "

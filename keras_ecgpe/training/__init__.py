@@ -7,10 +7,13 @@ model once on the test split with bootstrap intervals. Importing this package do
 import TensorFlow; the functions do.
 
 Example:
->>> from keras_ecgpe.training import TrainConfig, train_run, evaluate_run
->>> config = TrainConfig().with_overrides(["data.cache=prepared/pe"])  # doctest: +SKIP
->>> result = train_run(config, "runs/pe")  # doctest: +SKIP
->>> metrics = evaluate_run("runs/pe", "prepared/pe")  # doctest: +SKIP
+
+```python
+from keras_ecgpe.training import TrainConfig, train_run, evaluate_run
+config = TrainConfig().with_overrides(["data.cache=prepared/pe"])
+result = train_run(config, "runs/pe")
+metrics = evaluate_run("runs/pe", "prepared/pe")
+```
 """
 
 from keras_ecgpe.training.config import TrainConfig

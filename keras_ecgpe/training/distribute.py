@@ -70,8 +70,11 @@ def make_strategy(name: str):
         ConfigError: an unknown name, or a missing/malformed TF_CONFIG for "multiworker".
 
     Example:
-    >>> make_strategy("auto").num_replicas_in_sync  # doctest: +SKIP
-    1
+
+    ```python
+    make_strategy("auto").num_replicas_in_sync
+    # 1
+    ```
     """
     import tensorflow as tf
 

@@ -84,8 +84,11 @@ def train_run(config, out_dir, *, progress: bool = True, overwrite: bool = False
             without `resume` or `overwrite`), or any invalid setting (named).
 
     Example:
-    >>> config = TrainConfig.from_dict({"data": {"cache": "prepared/pe"}})  # doctest: +SKIP
-    >>> result = train_run(config, "runs/pe-resnet", resume=True)  # doctest: +SKIP
+
+    ```python
+    config = TrainConfig.from_dict({"data": {"cache": "prepared/pe"}})
+    result = train_run(config, "runs/pe-resnet", resume=True)
+    ```
     """
     from keras_ecgpe.training import distribute, resume as resume_lib
 

@@ -133,7 +133,10 @@ def transfer_model(pretrained, num_classes: int, finetune: str = "full", *, drop
         ConfigError: an unknown `finetune` mode.
 
     Example:
-    >>> model = transfer_model(pretrained, num_classes=1, finetune="linear")  # doctest: +SKIP
+
+    ```python
+    model = transfer_model(pretrained, num_classes=1, finetune="linear")
+    ```
     """
     if finetune not in FINETUNE_MODES:
         raise ConfigError(f"`transfer.finetune` must be one of {', '.join(FINETUNE_MODES)}. "

@@ -168,8 +168,11 @@ def table_rows(path, required, *, allowed=None) -> Iterator[Tuple[int, Dict[str,
             where the line stops early.
 
     Example:
-    >>> for line, row in table_rows("REFERENCE.csv", ("Recording",)):  # doctest: +SKIP
-    ...     print(line, row["Recording"])
+
+    ```python
+    for line, row in table_rows("REFERENCE.csv", ("Recording",)):
+        print(line, row["Recording"])
+    ```
     """
     path = Path(path)
     try:

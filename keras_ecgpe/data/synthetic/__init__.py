@@ -6,10 +6,13 @@ says so. They let every command of the package run end to end without downloads;
 accuracy measured on them says anything about real ECGs.
 
 Example:
-    >>> from keras_ecgpe.data.synthetic import write_demo
-    >>> summary = write_demo("/tmp/ecgpe_demo", n_ptbxl=40, n_pe=40)  # doctest: +SKIP
-    >>> summary["pe"]["manifest"]  # doctest: +SKIP
-    '/tmp/ecgpe_demo/pe_synthetic/manifest.csv'
+
+    ```python
+    from keras_ecgpe.data.synthetic import write_demo
+    summary = write_demo("/tmp/ecgpe_demo", n_ptbxl=40, n_pe=40)
+    summary["pe"]["manifest"]
+    # '/tmp/ecgpe_demo/pe_synthetic/manifest.csv'
+    ```
 """
 
 from __future__ import annotations
