@@ -11,8 +11,12 @@ from pathlib import Path
 def ecgpe(*args) -> None:
     """Runs `ecgpe-keras ARGS...` from this Python's environment; output discarded."""
     command = Path(sys.executable).with_name("ecgpe-keras")  # the venv's entry point
-    subprocess.run([str(command), *map(str, args)], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(command), *map(str, args)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def write_results(out_dir, filename: str, results: dict) -> None:

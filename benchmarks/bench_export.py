@@ -69,8 +69,9 @@ def prepare(tmp: Path, n_pe: int):
     from keras_ecgpe.data.synthetic import write_demo
 
     write_demo(tmp / "demo", n_ptbxl=10, n_pe=n_pe)
-    config = PreprocessConfig(target_fs=500.0, filter="bandpass", normalize="zscore",
-                              duration_s=10.0)
+    config = PreprocessConfig(
+        target_fs=500.0, filter="bandpass", normalize="zscore", duration_s=10.0
+    )
     source = make_source("pe", tmp / "demo" / "pe_synthetic" / "manifest.csv")
     return prepare_dataset(source, tmp / "pe500", config)[0]
 
@@ -87,16 +88,30 @@ def train_run(cache, name: str, run_dir: Path, epochs: int):
     keras.utils.set_random_seed(0)
     standardizer = fit_standardizer(cache, cache.indices("train"))
     model = build_model(name, input_len=WINDOW, num_classes=1)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
-    train = training_dataset(cache, cache.indices("train"), window=WINDOW, batch_size=32,
-                             seed=0, standardizer=standardizer)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
+    train = training_dataset(
+        cache,
+        cache.indices("train"),
+        window=WINDOW,
+        batch_size=32,
+        seed=0,
+        standardizer=standardizer,
+    )
     start = time.perf_counter()
     model.fit(train, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
-    validation = evaluation_dataset(cache, cache.indices("validation"), window=WINDOW,
-                                    mode="sliding", stride=STRIDE, batch_size=32,
-                                    standardizer=standardizer)
+    validation = evaluation_dataset(
+        cache,
+        cache.indices("validation"),
+        window=WINDOW,
+        mode="sliding",
+        stride=STRIDE,
+        batch_size=32,
+        standardizer=standardizer,
+    )
     logits, rows = [], []
     for x, _, index in validation:
         logits.append(model(x, training=False).numpy())
@@ -107,11 +122,21 @@ def train_run(cache, name: str, run_dir: Path, epochs: int):
     choice = choose_thresholds(cache.labels[records], z, method="youden")
     run_dir.mkdir(parents=True)
     model.save(run_dir / BEST_MODEL)
-    save_contract(make_contract(cache=cache, model_name=name, window=WINDOW, stride=STRIDE,
-                                eval_mode="sliding", aggregate="mean",
-                                label_names=list(cache.label_names),
-                                threshold_choice=choice.to_dict(), temperature=1.0,
-                                standardizer=standardizer.to_dict()), run_dir)
+    save_contract(
+        make_contract(
+            cache=cache,
+            model_name=name,
+            window=WINDOW,
+            stride=STRIDE,
+            eval_mode="sliding",
+            aggregate="mean",
+            label_names=list(cache.label_names),
+            threshold_choice=choice.to_dict(),
+            temperature=1.0,
+            standardizer=standardizer.to_dict(),
+        ),
+        run_dir,
+    )
     return model, seconds
 
 
@@ -126,29 +151,46 @@ def bench_model(cache, name: str, tmp: Path, args) -> dict:
     run_dir = tmp / name
     model, train_s = train_run(cache, name, run_dir, args.epochs)
     cost = model_complexity(model)
-    row = {"parameters": cost.parameters, "macs": cost.macs, "train_seconds": train_s,
-           "keras": {"size_bytes": (run_dir / BEST_MODEL).stat().st_size}}
+    row = {
+        "parameters": cost.parameters,
+        "macs": cost.macs,
+        "train_seconds": train_s,
+        "keras": {"size_bytes": (run_dir / BEST_MODEL).stat().st_size},
+    }
     for threads in (1, 2):
-        out = subprocess.run([sys.executable, __file__, "--keras-latency",
-                              str(run_dir / BEST_MODEL), "--threads", str(threads),
-                              "--runs", str(args.runs)], capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--keras-latency",
+                str(run_dir / BEST_MODEL),
+                "--threads",
+                str(threads),
+                "--runs",
+                str(args.runs),
+            ],
+            capture_output=True,
+            text=True,
+        )
         row["keras"][f"latency_ms_{threads}t"] = float(out.stdout.strip().splitlines()[-1])
     x = np.random.default_rng(0).normal(size=(1, WINDOW, 12)).astype("float32")
     for mode in MODES:
         start = time.perf_counter()
         result = export_run(run_dir, mode=mode, force=True, out_dir=export_dir(run_dir, mode))
-        entry = {"export_seconds": time.perf_counter() - start,
-                 "size_bytes": result.model_json["file"]["size_bytes"],
-                 "auroc_keras": result.report.auroc_keras[0],
-                 "auroc_tflite": result.report.auroc_tflite[0],
-                 "auroc_delta": result.report.auroc_drop,
-                 "max_abs_window_logit_error": result.report.max_abs_window_logit_error,
-                 "decision_agreement": result.report.decision_agreement,
-                 "gate_passed": result.report.passed,
-                 "validation_records": result.report.n_records}
+        entry = {
+            "export_seconds": time.perf_counter() - start,
+            "size_bytes": result.model_json["file"]["size_bytes"],
+            "auroc_keras": result.report.auroc_keras[0],
+            "auroc_tflite": result.report.auroc_tflite[0],
+            "auroc_delta": result.report.auroc_drop,
+            "max_abs_window_logit_error": result.report.max_abs_window_logit_error,
+            "decision_agreement": result.report.decision_agreement,
+            "gate_passed": result.report.passed,
+            "validation_records": result.report.n_records,
+        }
         for threads in (1, 2):
             runner = TFLiteRunner(result.out_dir / "model.tflite", num_threads=threads)
-            entry[f"latency_ms_{threads}t"] = median_ms(lambda: runner.runner(ecg=x), args.runs)
+            entry[f"latency_ms_{threads}t"] = median_ms(lambda r=runner: r.runner(ecg=x), args.runs)
         row[mode] = entry
         print(name, mode, json.dumps(entry), flush=True)
     return row
@@ -171,11 +213,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         tmp = Path(tmp)
         cache = prepare(tmp, args.n_pe)
-        results = {"window": WINDOW, "stride": STRIDE, "fs": cache.fs, "data": "SYNTHETIC demo "
-                   f"PE cohort, {args.n_pe} records", "epochs": args.epochs, "runs": args.runs,
-                   "n_train": int(cache.indices("train").size),
-                   "n_validation": int(cache.indices("validation").size),
-                   "models": {name: bench_model(cache, name, tmp, args) for name in MODELS}}
+        results = {
+            "window": WINDOW,
+            "stride": STRIDE,
+            "fs": cache.fs,
+            "data": f"SYNTHETIC demo PE cohort, {args.n_pe} records",
+            "epochs": args.epochs,
+            "runs": args.runs,
+            "n_train": int(cache.indices("train").size),
+            "n_validation": int(cache.indices("validation").size),
+            "models": {name: bench_model(cache, name, tmp, args) for name in MODELS},
+        }
     write_results(args.out, "bench_export.json", results)
 
 

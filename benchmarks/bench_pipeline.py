@@ -25,9 +25,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import write_results
-
 import numpy as np
+
+from bench_common import write_results
 
 WINDOW = 2048
 BATCH = 64
@@ -48,7 +48,7 @@ def naive_windows_per_second(record_paths, seconds=20.0, seed=0):
         filtered = np.stack([sps.sosfiltfilt(sos, data[:, lead]) for lead in range(12)], 1)
         filtered = (filtered - filtered.mean(0)) / (filtered.std(0) + 1e-8)
         offset = rng.integers(0, filtered.shape[0] - WINDOW + 1)
-        window = filtered[offset:offset + WINDOW].astype(np.float32)
+        window = filtered[offset : offset + WINDOW].astype(np.float32)
         choice = rng.integers(0, 3)
         if choice == 1:
             window = -window
@@ -65,8 +65,16 @@ def pipeline_windows_per_second(cache_dir, batches=150, seed=0):
     from keras_ecgpe.data.pipeline import training_dataset
 
     cache = PreparedCache.open(cache_dir)
-    dataset = training_dataset(cache, cache.indices(), window=WINDOW, batch_size=BATCH,
-                               seed=seed, augment=AugmentConfig(), fs=cache.fs, repeat=True)
+    dataset = training_dataset(
+        cache,
+        cache.indices(),
+        window=WINDOW,
+        batch_size=BATCH,
+        seed=seed,
+        augment=AugmentConfig(),
+        fs=cache.fs,
+        repeat=True,
+    )
     iterator = iter(dataset)
     for _ in range(10):
         next(iterator)
@@ -95,14 +103,18 @@ print(json.dumps({"records": cache.n_records, "seconds": elapsed,
 
 
 def timed_prepare(manifest, out_dir, workers):
-    result = subprocess.run([sys.executable, "-c", PREPARE_CHILD, str(manifest), str(out_dir),
-                             str(workers)], check=True, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-c", PREPARE_CHILD, str(manifest), str(out_dir), str(workers)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def subset_manifest(manifest, n, out):
     lines = manifest.read_text().splitlines()
-    header, rows = lines[0], lines[1:n + 1]
+    header, rows = lines[0], lines[1 : n + 1]
     base = manifest.parent
     fixed = []
     for row in rows:
@@ -126,8 +138,10 @@ def main():
         write_demo(tmp / "demo", n_ptbxl=20, n_pe=args.records, seed=0)
         manifest = tmp / "demo" / "pe_synthetic" / "manifest.csv"
         small = subset_manifest(manifest, args.records // 3, tmp / "small.csv")
-        paths = [str(tmp / "demo" / "pe_synthetic" / line.split(",")[0])
-                 for line in manifest.read_text().splitlines()[1:]]
+        paths = [
+            str(tmp / "demo" / "pe_synthetic" / line.split(",")[0])
+            for line in manifest.read_text().splitlines()[1:]
+        ]
 
         naive = naive_windows_per_second(paths, seconds=args.naive_seconds)
         prepare_small = timed_prepare(small, tmp / "cache_small", workers=os.cpu_count())
@@ -137,11 +151,13 @@ def main():
     results = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "data": f"SYNTHETIC demo PE set, {args.records} records, 12 x 5000 at 500 Hz",
-        "window": WINDOW, "batch": BATCH,
+        "window": WINDOW,
+        "batch": BATCH,
         "naive_windows_per_s": round(naive, 1),
         "pipeline_windows_per_s": round(ours, 1),
         "speedup": round(ours / naive, 1),
-        "prepare_small": prepare_small, "prepare_full": prepare_full,
+        "prepare_small": prepare_small,
+        "prepare_full": prepare_full,
         "prepare_ms_per_record": round(1000 * prepare_full["seconds"] / prepare_full["records"], 2),
     }
     write_results(args.out, "pipeline.json", results)

@@ -23,16 +23,27 @@ from pathlib import Path
 from bench_common import ecgpe, write_results
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-ecg"
-RECORDS = ([p.with_suffix("") for p in sorted((REAL / "ptbxl/records500/06000").glob("*.hea"))]
-           + [p.with_suffix("") for p in sorted((REAL / "cinc").glob("*.hea"))]
-           + [REAL / "cpsc2018/A1980.mat", REAL / "ptb/s0010_re", REAL / "ludb/1"])
+RECORDS = (
+    [p.with_suffix("") for p in sorted((REAL / "ptbxl/records500/06000").glob("*.hea"))]
+    + [p.with_suffix("") for p in sorted((REAL / "cinc").glob("*.hea"))]
+    + [REAL / "cpsc2018/A1980.mat", REAL / "ptb/s0010_re", REAL / "ludb/1"]
+)
 
 
 def demo_run(work: Path) -> Path:
     """Trains the benchmark's model on the SYNTHETIC demo cohort and exports it."""
     ecgpe("data", "demo", work / "demo", "--n-ptbxl", 40, "--n-pe", 200)
-    ecgpe("train", "--data", work / "demo" / "cache" / "pe", "--out", work / "run",
-          "--model", "resnet1d18", "--epochs", 1)
+    ecgpe(
+        "train",
+        "--data",
+        work / "demo" / "cache" / "pe",
+        "--out",
+        work / "run",
+        "--model",
+        "resnet1d18",
+        "--epochs",
+        1,
+    )
     return work / "run"
 
 
@@ -67,20 +78,28 @@ def main():
         records = [read_record(path) for path in RECORDS]
         files = locate_run(run)
         contract = contract_io.load_contract(files.contract)
-        eager = Predictor(contract, eager_keras_logits(load_model(files.model)), "keras",
-                          str(files.model))
-        paths = {"keras_eager_call": eager, "keras_tf_function": Predictor.load(run),
-                 "tflite_float32_1_thread": Predictor.load(bundle / "model.tflite")}
+        eager = Predictor(
+            contract, eager_keras_logits(load_model(files.model)), "keras", str(files.model)
+        )
+        paths = {
+            "keras_eager_call": eager,
+            "keras_tf_function": Predictor.load(run),
+            "tflite_float32_1_thread": Predictor.load(bundle / "model.tflite"),
+        }
         timings, decisions = {}, {}
         for name, predictor in paths.items():
             timings[name], decisions[name] = per_record_ms(predictor, records, args.passes)
     windows = sum(len(paths["keras_tf_function"].windows(record)) for record in records)
     results = {
-        "records": len(records), "windows": windows, "passes": args.passes,
-        "model": contract_io.model_name(contract), "window": contract_io.window(contract),
+        "records": len(records),
+        "windows": windows,
+        "passes": args.passes,
+        "model": contract_io.model_name(contract),
+        "window": contract_io.window(contract),
         "ms_per_record": {name: round(ms, 2) for name, ms in timings.items()},
-        "speed_up_vs_eager": {name: round(timings["keras_eager_call"] / ms, 2)
-                              for name, ms in timings.items()},
+        "speed_up_vs_eager": {
+            name: round(timings["keras_eager_call"] / ms, 2) for name, ms in timings.items()
+        },
         "decisions_agree": all(d == decisions["keras_eager_call"] for d in decisions.values()),
         "data": "SYNTHETIC-trained model, real records",
     }

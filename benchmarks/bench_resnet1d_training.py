@@ -43,9 +43,12 @@ def main() -> None:
     parser.add_argument("--latency-calls", type=int, default=50)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--out", help="Also write the results as JSON here.")
-    parser.add_argument("--torch-python", help="A Python interpreter with torch installed: "
-                        "also time the PyTorch twin (benchmarks/pytorch_resnet1d18.py) in "
-                        "this run, as the baseline to beat.")
+    parser.add_argument(
+        "--torch-python",
+        help="A Python interpreter with torch installed: "
+        "also time the PyTorch twin (benchmarks/pytorch_resnet1d18.py) in "
+        "this run, as the baseline to beat.",
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, args)))
@@ -53,15 +56,28 @@ def main() -> None:
     results = []
     if args.torch_python:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pytorch_resnet1d18.py")
-        done = subprocess.run([args.torch_python, script, f"--batch={args.batch}",
-                               f"--input-len={args.input_len}", f"--steps={args.steps}",
-                               f"--warmup={args.warmup}", f"--threads={os.cpu_count()}",
-                               f"--latency-calls={args.latency_calls}"],
-                              capture_output=True, text=True, check=True)
+        done = subprocess.run(
+            [
+                args.torch_python,
+                script,
+                f"--batch={args.batch}",
+                f"--input-len={args.input_len}",
+                f"--steps={args.steps}",
+                f"--warmup={args.warmup}",
+                f"--threads={os.cpu_count()}",
+                f"--latency-calls={args.latency_calls}",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         pytorch = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"pytorch    {pytorch['samples_per_s']:7.1f} samples/s  step "
-              f"{pytorch['step_s']:.2f} s  latency eager {pytorch['latency_eager_ms']:.1f} ms "
-              f"({pytorch['framework']}, {pytorch['parameters']} parameters)", flush=True)
+        print(
+            f"pytorch    {pytorch['samples_per_s']:7.1f} samples/s  step "
+            f"{pytorch['step_s']:.2f} s  latency eager {pytorch['latency_eager_ms']:.1f} ms "
+            f"({pytorch['framework']}, {pytorch['parameters']} parameters)",
+            flush=True,
+        )
     for lever in args.levers.split(","):
         if lever not in LEVERS:
             parser.error(f"unknown lever {lever!r}; choose from {', '.join(LEVERS)}")
@@ -70,8 +86,10 @@ def main() -> None:
             env["TF_ENABLE_ONEDNN_OPTS"] = "0"
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         command = [sys.executable, __file__, "--child", lever] + [
-            f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
-            if key in ("model", "batch", "input_len", "steps", "warmup", "latency_calls")]
+            f"--{key.replace('_', '-')}={value}"
+            for key, value in vars(args).items()
+            if key in ("model", "batch", "input_len", "steps", "warmup", "latency_calls")
+        ]
         done = subprocess.run(command, env=env, capture_output=True, text=True)
         if done.returncode:
             results.append({"lever": lever, "error": done.stderr.strip().splitlines()[-1]})
@@ -90,9 +108,9 @@ def main() -> None:
 
 def measure(lever: str, args) -> dict:
     """Builds the model under `lever`, then times training steps and batch-1 calls."""
+    import keras
     import numpy as np
     import tensorflow as tf
-    import keras
 
     parts = _PARTS.get(lever, (lever,))
     cores = os.cpu_count() or 1
@@ -108,9 +126,11 @@ def measure(lever: str, args) -> dict:
 
     keras.utils.set_random_seed(0)
     model = build_model(args.model, input_len=args.input_len, num_classes=1)
-    model.compile(optimizer=keras.optimizers.AdamW(1e-4),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True),
-                  jit_compile="xla" in parts)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(1e-4),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        jit_compile="xla" in parts,
+    )
     rng = np.random.default_rng(0)
     x = rng.normal(size=(args.batch, args.input_len, 12)).astype("float32")
     y = rng.integers(0, 2, size=(args.batch, 1)).astype("float32")
@@ -130,15 +150,22 @@ def measure(lever: str, args) -> dict:
         model(single, training=False)
         infer(single)
     for _ in range(args.latency_calls):
-        for kind, call in (("eager", lambda: model(single, training=False)),
-                           ("function", lambda: infer(single))):
+        for kind, call in (
+            ("eager", lambda: model(single, training=False)),
+            ("function", lambda: infer(single)),
+        ):
             start = time.perf_counter()
             np.asarray(call())
             latencies[kind].append(time.perf_counter() - start)
     return {
-        "lever": lever, "model": args.model, "parameters": model.count_params(),
-        "batch": args.batch, "input_len": args.input_len, "cores": cores,
-        "step_s": round(step, 4), "samples_per_s": round(args.batch / step, 2),
+        "lever": lever,
+        "model": args.model,
+        "parameters": model.count_params(),
+        "batch": args.batch,
+        "input_len": args.input_len,
+        "cores": cores,
+        "step_s": round(step, 4),
+        "samples_per_s": round(args.batch / step, 2),
         "latency_eager_ms": round(1e3 * statistics.median(latencies["eager"]), 2),
         "latency_function_ms": round(1e3 * statistics.median(latencies["function"]), 2),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
@@ -159,16 +186,22 @@ def _fused_batch_norm_class(keras, tf):
                 return super().call(inputs, training=training, mask=mask)
             x = tf.cast(inputs, "float32")[:, :, None, :]  # (batch, time, 1, channels)
             y, mean, variance, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=x, scale=tf.cast(self.gamma, "float32"), offset=tf.cast(self.beta, "float32"),
-                mean=tf.constant([], "float32"), variance=tf.constant([], "float32"),
-                epsilon=self.epsilon, data_format="NHWC", is_training=True)
+                x=x,
+                scale=tf.cast(self.gamma, "float32"),
+                offset=tf.cast(self.beta, "float32"),
+                mean=tf.constant([], "float32"),
+                variance=tf.constant([], "float32"),
+                epsilon=self.epsilon,
+                data_format="NHWC",
+                is_training=True,
+            )
             # FusedBatchNormV3 returns the unbiased variance; Keras keeps the biased one.
             count = tf.cast(tf.shape(x)[0] * tf.shape(x)[1], "float32")
             variance = variance * (count - 1.0) / count
-            self.moving_mean.assign(self.moving_mean * self.momentum
-                                    + mean * (1.0 - self.momentum))
-            self.moving_variance.assign(self.moving_variance * self.momentum
-                                        + variance * (1.0 - self.momentum))
+            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+            self.moving_variance.assign(
+                self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+            )
             return tf.cast(y[:, :, 0, :], self.compute_dtype)
 
     return FusedBatchNormalization
@@ -178,9 +211,11 @@ def _row(result: dict, baseline: dict) -> str:
     if "error" in result:
         return f"{result['lever']:<10} failed: {result['error']}"
     ratio = result["samples_per_s"] / baseline.get("samples_per_s", result["samples_per_s"])
-    return (f"{result['lever']:<10} {result['samples_per_s']:7.1f} samples/s ({ratio:4.2f}x)  "
-            f"step {result['step_s']:.2f} s  latency eager {result['latency_eager_ms']:.1f} ms"
-            f"  tf.function {result['latency_function_ms']:.1f} ms")
+    return (
+        f"{result['lever']:<10} {result['samples_per_s']:7.1f} samples/s ({ratio:4.2f}x)  "
+        f"step {result['step_s']:.2f} s  latency eager {result['latency_eager_ms']:.1f} ms"
+        f"  tf.function {result['latency_function_ms']:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

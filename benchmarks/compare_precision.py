@@ -36,10 +36,14 @@ def train_and_test(cache: Path, out: Path, precision: str, seed: int) -> dict:
     metrics = json.loads((out / "test" / "metrics.json").read_text())
     with open(out / "history.csv", newline="") as handle:
         epochs = sum(1 for _ in csv.DictReader(handle))
-    return {"precision": precision, "seed": seed, "epochs": epochs,
-            "train_command_s": round(seconds, 1),
-            "test_auroc": round(metrics["macro"]["auroc"], 4),
-            "test_ece_calibrated": round(metrics["calibration"]["ece_after"], 4)}
+    return {
+        "precision": precision,
+        "seed": seed,
+        "epochs": epochs,
+        "train_command_s": round(seconds, 1),
+        "test_auroc": round(metrics["macro"]["auroc"], 4),
+        "test_ece_calibrated": round(metrics["calibration"]["ece_after"], 4),
+    }
 
 
 def main():
@@ -51,17 +55,23 @@ def main():
         work = Path(work)
         ecgpe("data", "demo", work / "demo", "--n-ptbxl", 40)
         cache = work / "demo" / "cache" / "pe"
-        runs = [train_and_test(cache, work / f"{precision}-{seed}", precision, seed)
-                for seed in args.seeds for precision in PRECISIONS]
+        runs = [
+            train_and_test(cache, work / f"{precision}-{seed}", precision, seed)
+            for seed in args.seeds
+            for precision in PRECISIONS
+        ]
     by = {(r["precision"], r["seed"]): r for r in runs}
-    differences = [by["mixed_bfloat16", s]["test_auroc"] - by["float32", s]["test_auroc"]
-                   for s in args.seeds]
+    differences = [
+        by["mixed_bfloat16", s]["test_auroc"] - by["float32", s]["test_auroc"] for s in args.seeds
+    ]
     results = {
         "data": "SYNTHETIC demo PE cohort (630 train / 135 validation / 135 test records)",
         "runs": runs,
         "auroc_bf16_minus_fp32": [round(d, 4) for d in differences],
-        "mean_auroc": {p: round(statistics.mean(by[p, s]["test_auroc"] for s in args.seeds), 4)
-                       for p in PRECISIONS},
+        "mean_auroc": {
+            p: round(statistics.mean(by[p, s]["test_auroc"] for s in args.seeds), 4)
+            for p in PRECISIONS
+        },
     }
     write_results(args.out, "precision_quality.json", results)
 

@@ -31,7 +31,6 @@ from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import write_results  # noqa: E402
-
 from keras_ecgpe.evaluation.bootstrap import resample_weights  # noqa: E402
 from keras_ecgpe.evaluation.proportions import proportion_ci  # noqa: E402
 
@@ -65,8 +64,9 @@ def simulate(n_pos, sensitivity, n_sims, n_boot, rng):
     for _ in range(n_sims):
         called = (rng.random(n_pos) < sensitivity).astype(float)
         x = int(called.sum())
-        low, high, n_skipped = bootstrap_interval(called, n_pos, n_neg, n_boot,
-                                                  seed=int(rng.integers(2**31)))
+        low, high, n_skipped = bootstrap_interval(
+            called, n_pos, n_neg, n_boot, seed=int(rng.integers(2**31))
+        )
         skipped += n_skipped
         covered["patient_bootstrap_percentile"] += low <= sensitivity <= high
         for method in METHODS:
@@ -102,19 +102,36 @@ def main(argv=None):
             row = simulate(n_pos, sensitivity, args.sims, args.boot, rng)
             simulated.append({"n_positive": n_pos, "true_sensitivity": sensitivity, **row})
             print(simulated[-1], flush=True)
-    exact = [{"n_positive": n_pos, "true_sensitivity": s,
-              **{m: exact_coverage(n_pos, s, m) for m in METHODS}}
-             for n_pos in POSITIVES for s in EXACT_SENSITIVITIES]
-    minimum = {m: {str(n): min(r[m] for r in exact if r["n_positive"] == n)
-                   for n in POSITIVES} for m in METHODS}
-    write_results(args.out, "interval_coverage.json", {
-        "design": "n_pos positives and 4 n_pos negatives, one record per patient; nominal "
-                  "95 % two-sided intervals for sensitivity",
-        "seed": args.seed, "n_simulations": args.sims, "n_bootstrap": args.boot,
-        "target_coverage": TARGET, "simulated": simulated,
-        "exact_binomial": exact, "exact_minimum_over_grid": minimum,
-        "monte_carlo_se": float(np.sqrt(0.95 * 0.05 / args.sims)),
-        "seconds": round(time.perf_counter() - start, 1)})
+    exact = [
+        {
+            "n_positive": n_pos,
+            "true_sensitivity": s,
+            **{m: exact_coverage(n_pos, s, m) for m in METHODS},
+        }
+        for n_pos in POSITIVES
+        for s in EXACT_SENSITIVITIES
+    ]
+    minimum = {
+        m: {str(n): min(r[m] for r in exact if r["n_positive"] == n) for n in POSITIVES}
+        for m in METHODS
+    }
+    write_results(
+        args.out,
+        "interval_coverage.json",
+        {
+            "design": "n_pos positives and 4 n_pos negatives, one record per patient; nominal "
+            "95 % two-sided intervals for sensitivity",
+            "seed": args.seed,
+            "n_simulations": args.sims,
+            "n_bootstrap": args.boot,
+            "target_coverage": TARGET,
+            "simulated": simulated,
+            "exact_binomial": exact,
+            "exact_minimum_over_grid": minimum,
+            "monte_carlo_se": float(np.sqrt(0.95 * 0.05 / args.sims)),
+            "seconds": round(time.perf_counter() - start, 1),
+        },
+    )
 
 
 if __name__ == "__main__":

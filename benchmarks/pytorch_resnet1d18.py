@@ -32,8 +32,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm1d(cout)
         self.project = None
         if stride != 1 or cin != cout:
-            self.project = nn.Sequential(nn.Conv1d(cin, cout, 1, stride, bias=False),
-                                         nn.BatchNorm1d(cout))
+            self.project = nn.Sequential(
+                nn.Conv1d(cin, cout, 1, stride, bias=False), nn.BatchNorm1d(cout)
+            )
 
     def forward(self, x):
         shortcut = x if self.project is None else self.project(x)
@@ -44,8 +45,12 @@ class BasicBlock(nn.Module):
 class ResNet1D18(nn.Module):
     def __init__(self, leads=12, classes=1):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv1d(leads, 64, 7, 2, 3, bias=False), nn.BatchNorm1d(64),
-                                  nn.ReLU(), nn.MaxPool1d(3, 2, 1))
+        self.stem = nn.Sequential(
+            nn.Conv1d(leads, 64, 7, 2, 3, bias=False),
+            nn.BatchNorm1d(64),
+            nn.ReLU(),
+            nn.MaxPool1d(3, 2, 1),
+        )
         blocks, cin = [], 64
         for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
             blocks += [BasicBlock(cin, cout, stride), BasicBlock(cout, cout, 1)]
@@ -91,13 +96,21 @@ def main():
             if call >= 5:
                 latencies.append(time.perf_counter() - start)
     step = statistics.median(times)
-    print(json.dumps({
-        "lever": "pytorch", "framework": f"torch {torch.__version__}",
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "batch": args.batch, "input_len": args.input_len, "threads": args.threads,
-        "step_s": round(step, 4), "samples_per_s": round(args.batch / step, 2),
-        "latency_eager_ms": round(1e3 * statistics.median(latencies), 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "lever": "pytorch",
+                "framework": f"torch {torch.__version__}",
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "batch": args.batch,
+                "input_len": args.input_len,
+                "threads": args.threads,
+                "step_s": round(step, 4),
+                "samples_per_s": round(args.batch / step, 2),
+                "latency_eager_ms": round(1e3 * statistics.median(latencies), 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

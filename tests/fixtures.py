@@ -55,18 +55,32 @@ TINY = {
     "inception1d": dict(width=4, bottleneck=4, depth=3),
 }
 # One representative per family, and per variant that changes the graph.
-FAMILY_REPRESENTATIVES = ("resnet1d18", "xresnet1d18", "vgg11_bn", "alexnet1d", "attresnet18",
-                          "attresnet18_flatten", "lstm", "bigru", "crnn_lstm", "transformer",
-                          "transformer_patch", "resnet_transformer", "inception1d")
+FAMILY_REPRESENTATIVES = (
+    "resnet1d18",
+    "xresnet1d18",
+    "vgg11_bn",
+    "alexnet1d",
+    "attresnet18",
+    "attresnet18_flatten",
+    "lstm",
+    "bigru",
+    "crnn_lstm",
+    "transformer",
+    "transformer_patch",
+    "resnet_transformer",
+    "inception1d",
+)
 INPUT_LEN = 256
 
 
-def tiny_model(name: str, *, num_classes: int = 3, input_len: int = INPUT_LEN, seed: int = 0,
-               **extra):
+def tiny_model(
+    name: str, *, num_classes: int = 3, input_len: int = INPUT_LEN, seed: int = 0, **extra
+):
     """`build_model(name)` at its `TINY` settings (plus `extra`), seeded for repeatability."""
     keras.utils.set_random_seed(seed)
-    return build_model(name, input_len=input_len, num_classes=num_classes,
-                       **{**TINY[name], **extra})
+    return build_model(
+        name, input_len=input_len, num_classes=num_classes, **{**TINY[name], **extra}
+    )
 
 
 def tiny_overrides(**extra) -> list:
@@ -75,8 +89,13 @@ def tiny_overrides(**extra) -> list:
     resnet1d18 at width 8, batch 16, 2 epochs, no bootstrap; `extra` adds or replaces keys,
     `__` standing for the dot: `tiny_overrides(training__epochs=1)`.
     """
-    values = {"model.name": "resnet1d18", "model.overrides.width": 8,
-              "training.batch_size": 16, "training.epochs": 2, "evaluation.bootstrap": 0}
+    values = {
+        "model.name": "resnet1d18",
+        "model.overrides.width": 8,
+        "training.batch_size": 16,
+        "training.epochs": 2,
+        "evaluation.bootstrap": 0,
+    }
     values.update({key.replace("__", "."): value for key, value in extra.items()})
     return [f"{key}={value}" for key, value in values.items()]
 
@@ -88,6 +107,7 @@ def set_options(overrides) -> list:
 
 # --- index caches ------------------------------------------------------------------------
 
+
 def index_signal(record: int, length: int, offset: float = 0.0) -> np.ndarray:
     """`(length, 12)` float32: lead 0 = record number, lead 1 = time, lead k = k + offset."""
     x = np.tile(np.arange(12, dtype=np.float32) + offset, (length, 1))
@@ -98,26 +118,54 @@ def index_signal(record: int, length: int, offset: float = 0.0) -> np.ndarray:
 
 def index_cache(path, lengths, *, splits=None, masks=None, offsets=None, shard_bytes=2000):
     """A cache of `index_signal` records, labels `[r, r % 2]` ("r", "odd"); returns it opened."""
-    writer = CacheWriter(path, key="k", source={}, settings={}, fs=100.0,
-                         label_names=["r", "odd"], shard_bytes=shard_bytes)
+    writer = CacheWriter(
+        path,
+        key="k",
+        source={},
+        settings={},
+        fs=100.0,
+        label_names=["r", "odd"],
+        shard_bytes=shard_bytes,
+    )
     for r, length in enumerate(lengths):
-        writer.add(index_signal(r, length, 0.0 if offsets is None else offsets[r]),
-                   record_id=f"rec{r}", labels=[r, r % 2],
-                   label_mask=None if masks is None else masks[r],
-                   split=None if splits is None else splits[r])
+        writer.add(
+            index_signal(r, length, 0.0 if offsets is None else offsets[r]),
+            record_id=f"rec{r}",
+            labels=[r, r % 2],
+            label_mask=None if masks is None else masks[r],
+            split=None if splits is None else splits[r],
+        )
     return writer.close()
 
 
 # --- training toys -------------------------------------------------------------------------
 
 TOY_FS = 100.0
-TOY_PREPROCESS = {"target_fs": 100.0, "filter": "none", "low_hz": 1.0, "high_hz": 45.0,
-                  "normalize": "none", "duration_s": 5.0, "pad": "none", "crop": "centre"}
+TOY_PREPROCESS = {
+    "target_fs": 100.0,
+    "filter": "none",
+    "low_hz": 1.0,
+    "high_hz": 45.0,
+    "normalize": "none",
+    "duration_s": 5.0,
+    "pad": "none",
+    "crop": "centre",
+}
 TOY_SPLITS = {"train": 48, "validation": 24, "test": 24}
 
 
-def toy_cache(path, *, learnable=True, n_classes=2, seed=0, seconds=5.0, splits=None,
-              partial_mask=False, preprocess=None, label_names=None):
+def toy_cache(
+    path,
+    *,
+    learnable=True,
+    n_classes=2,
+    seed=0,
+    seconds=5.0,
+    splits=None,
+    partial_mask=False,
+    preprocess=None,
+    label_names=None,
+):
     """Writes a toy training cache (see the module docstring) and returns it opened.
 
     Args:
@@ -133,9 +181,14 @@ def toy_cache(path, *, learnable=True, n_classes=2, seed=0, seconds=5.0, splits=
     """
     rng = np.random.default_rng(seed)
     names = label_names or [chr(ord("A") + c) for c in range(n_classes)]
-    writer = CacheWriter(path, key=f"toy-{seed}-{learnable}", source={
-        "name": "toy", "synthetic": True}, settings={"preprocess": preprocess or TOY_PREPROCESS},
-        fs=TOY_FS, label_names=names)
+    writer = CacheWriter(
+        path,
+        key=f"toy-{seed}-{learnable}",
+        source={"name": "toy", "synthetic": True},
+        settings={"preprocess": preprocess or TOY_PREPROCESS},
+        fs=TOY_FS,
+        label_names=names,
+    )
     n = int(round(seconds * TOY_FS))
     t = np.arange(n) / TOY_FS
     record = 0
@@ -151,8 +204,14 @@ def toy_cache(path, *, learnable=True, n_classes=2, seed=0, seconds=5.0, splits=
             mask = np.ones(n_classes, np.float32)
             if partial_mask and split == "train" and n_classes > 1 and k % 3 == 0:
                 mask[1] = 0.0
-            writer.add(x, record_id=f"r{record:04d}", patient_id=f"p{record // 2:04d}",
-                       labels=labels[k], label_mask=mask, split=split)
+            writer.add(
+                x,
+                record_id=f"r{record:04d}",
+                patient_id=f"p{record // 2:04d}",
+                labels=labels[k],
+                label_mask=mask,
+                split=split,
+            )
             record += 1
     return writer.close()
 
@@ -161,8 +220,9 @@ def toy_cache(path, *, learnable=True, n_classes=2, seed=0, seconds=5.0, splits=
 
 PULSE_FS_RAW, PULSE_FS = 500.0, 100.0
 RUN_WINDOW, RUN_STRIDE = 256, 128
-PULSE_PREPROCESS = PreprocessConfig(target_fs=PULSE_FS, filter="bandpass", low_hz=1.0,
-                                    high_hz=45.0, normalize="zscore")
+PULSE_PREPROCESS = PreprocessConfig(
+    target_fs=PULSE_FS, filter="bandpass", low_hz=1.0, high_hz=45.0, normalize="zscore"
+)
 
 
 def pulse_record(rng, positive: bool, seconds: float = 8.0) -> np.ndarray:
@@ -182,16 +242,28 @@ def pulse_cache(path, n_train: int = 48, n_validation: int = 40, seed: int = 0):
     rng = np.random.default_rng(seed)
     source = {"name": "synthetic-export-test", "seed": seed, "synthetic": True}
     settings = {"preprocess": PULSE_PREPROCESS.to_dict()}
-    writer = CacheWriter(path, key=cache_key(source, settings), source=source,
-                         settings=settings, fs=PULSE_FS, label_names=["PE"])
+    writer = CacheWriter(
+        path,
+        key=cache_key(source, settings),
+        source=source,
+        settings=settings,
+        fs=PULSE_FS,
+        label_names=["PE"],
+    )
     for split, count in (("train", n_train), ("validation", n_validation)):
         for k in range(count):
             positive = k % 2 == 1
-            signal, _ = apply_preprocessing(pulse_record(rng, positive), PULSE_FS_RAW,
-                                            PULSE_PREPROCESS)
+            signal, _ = apply_preprocessing(
+                pulse_record(rng, positive), PULSE_FS_RAW, PULSE_PREPROCESS
+            )
             label = positive != (k % 8 == 3)  # label noise: records 3, 11, 19, ... flipped
-            writer.add(signal, record_id=f"{split}-{k:03d}", patient_id=f"{split}-{k:03d}",
-                       labels=[float(label)], split=split)
+            writer.add(
+                signal,
+                record_id=f"{split}-{k:03d}",
+                patient_id=f"{split}-{k:03d}",
+                labels=[float(label)],
+                split=split,
+            )
     return writer.close()
 
 
@@ -212,24 +284,40 @@ def make_run(run_dir, cache, name: str, *, epochs: int = 4, seed: int = 0, build
     """
     run_dir.mkdir(parents=True, exist_ok=True)
     standardizer = fit_standardizer(cache, cache.indices("train"))
-    plan = {"fs": PULSE_FS, "window": RUN_WINDOW, "eval_stride": RUN_STRIDE,
-            "eval_mode": "sliding", "standardizer": standardizer.to_dict()}
+    plan = {
+        "fs": PULSE_FS,
+        "window": RUN_WINDOW,
+        "eval_stride": RUN_STRIDE,
+        "eval_mode": "sliding",
+        "standardizer": standardizer.to_dict(),
+    }
     keras.utils.set_random_seed(seed)
-    model = build_model(name, input_len=RUN_WINDOW, num_classes=1,
-                        **(TINY[name] if build is None else build))
+    model = build_model(
+        name, input_len=RUN_WINDOW, num_classes=1, **(TINY[name] if build is None else build)
+    )
     rows, starts = split_plan(cache, plan, "train")
     x, y = read_windows(cache, plan, rows, starts), cache.labels[rows]
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
     model.fit(x, y, batch_size=32, epochs=epochs, shuffle=True, verbose=0)
     rows, starts = split_plan(cache, plan, "validation")
     z = model.predict(read_windows(cache, plan, rows, starts), verbose=0)
     records, record_z = aggregate_windows(z, rows, "mean")
     choice = choose_thresholds(cache.labels[records], record_z, method="f1")
-    contract = make_contract(cache=cache, model_name=name, window=RUN_WINDOW, stride=RUN_STRIDE,
-                             eval_mode="sliding", aggregate="mean", label_names=["PE"],
-                             threshold_choice=choice.to_dict(), temperature=1.5,
-                             standardizer=standardizer.to_dict())
+    contract = make_contract(
+        cache=cache,
+        model_name=name,
+        window=RUN_WINDOW,
+        stride=RUN_STRIDE,
+        eval_mode="sliding",
+        aggregate="mean",
+        label_names=["PE"],
+        threshold_choice=choice.to_dict(),
+        temperature=1.5,
+        standardizer=standardizer.to_dict(),
+    )
     model.save(run_dir / BEST_MODEL)
     save_contract(contract, run_dir)
     return run_dir, model, load_contract(run_dir)

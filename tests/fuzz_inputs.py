@@ -14,18 +14,52 @@ import json
 
 from hypothesis import strategies as st
 
-JSON_SCALARS = (st.none() | st.booleans() | st.integers(-(2**70), 2**70)
-                | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12))
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+)
 JSON_VALUES = st.recursive(
-    JSON_SCALARS, lambda children: (st.lists(children, max_size=3)
-                                    | st.dictionaries(st.text(max_size=8), children, max_size=3)),
-    max_leaves=8)
+    JSON_SCALARS,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=8,
+)
 # Values next to the valid ones: wrong type, empty, negative, huge, a 10 kB string.
-NASTY = [None, "", 0, -1, 0.5, 10**30, 1e300, -1e-300, True, [], {}, [None, None], "x" * 10_000,
-         "../../etc/passwd", {"thresholds": [0.5]}]
+NASTY = [
+    None,
+    "",
+    0,
+    -1,
+    0.5,
+    10**30,
+    1e300,
+    -1e-300,
+    True,
+    [],
+    {},
+    [None, None],
+    "x" * 10_000,
+    "../../etc/passwd",
+    {"thresholds": [0.5]},
+]
 # Spliced into valid JSON text: none of these may ever be accepted.
-TOKENS = ["NaN", "Infinity", "-Infinity", "1e999", '"format": 1, "format": 1, ', "[" * 5000,
-          "\x00", "\ufeff", '"\\ud800"', "}", ","]
+TOKENS = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e999",
+    '"format": 1, "format": 1, ',
+    "[" * 5000,
+    "\x00",
+    "\ufeff",
+    '"\\ud800"',
+    "}",
+    ",",
+]
 
 
 def _places(document, prefix=()):
@@ -59,7 +93,8 @@ def mutated(draw, document):
         else:
             # A copy: a later mutation must not change the shared NASTY values in place.
             parent[place[-1]] = copy.deepcopy(
-                draw(JSON_VALUES if action == "random" else st.sampled_from(NASTY)))
+                draw(JSON_VALUES if action == "random" else st.sampled_from(NASTY))
+            )
     return document
 
 
@@ -83,5 +118,6 @@ def damaged_json(draw, document):
 
 def csv_line(values) -> str:
     """One CSV line, quoted where needed (a field may hold commas, quotes, newlines)."""
-    return ",".join('"' + v.replace('"', '""') + '"' if set(v) & set(',"\r\n') else v
-                    for v in values)
+    return ",".join(
+        '"' + v.replace('"', '""') + '"' if set(v) & set(',"\r\n') else v for v in values
+    )

@@ -51,11 +51,13 @@ def check_config_round_trip(model):
     assert type(rebuilt.backbone) is type(model.backbone)
     assert rebuilt.get_config() == model.get_config()
     assert [layer.name for layer in rebuilt.backbone.layers] == [
-        layer.name for layer in model.backbone.layers]
+        layer.name for layer in model.backbone.layers
+    ]
     rebuilt.set_weights(model.get_weights())
     x, _ = toy_batch(model, 2)
-    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), model.predict(x, verbose=0),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        rebuilt.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6
+    )
 
 
 def check_save_load(model, directory):
@@ -66,8 +68,9 @@ def check_save_load(model, directory):
     assert type(loaded) is ECGClassifier
     x, _ = toy_batch(model, 2)
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
-    np.testing.assert_array_equal(loaded.backbone.predict(x, verbose=0),
-                                  model.backbone.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        loaded.backbone.predict(x, verbose=0), model.backbone.predict(x, verbose=0)
+    )
 
 
 def check_training_step(model):
@@ -75,8 +78,10 @@ def check_training_step(model):
 
     Callers pass dropout-free builds so the two forward passes differ only by the update.
     """
-    model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+    )
     x, y = toy_batch(model, 8, seed=1)
     before = float(model.train_on_batch(x, y))  # loss of the forward pass before the update
     after = float(model.train_on_batch(x, y))

@@ -15,20 +15,27 @@ import sys
 
 import keras
 import numpy as np
+
+from fixtures import TINY
 from keras_ecgpe.export.qat.twin import (
     TwinError,
     build_twin,
     copy_weights_by_name,
     keras_layers_by_name,
 )
-
-from fixtures import TINY
-
 from keras_ecgpe.models import build_model
 
 # Every family with a twin: basic and bottleneck blocks, VGG with and without BatchNorm.
-CASES = ("resnet1d18", "resnet1d50", "xresnet1d18", "xresnet1d50", "vgg11", "vgg11_bn",
-         "alexnet1d", "inception1d")
+CASES = (
+    "resnet1d18",
+    "resnet1d50",
+    "xresnet1d18",
+    "xresnet1d50",
+    "vgg11",
+    "vgg11_bn",
+    "alexnet1d",
+    "inception1d",
+)
 
 
 def _randomise_batch_norm(model, rng) -> None:
@@ -50,19 +57,25 @@ def check(name: str, layout: str, rng) -> dict:
     twin_out = twin(x, training=False).numpy()
     keras_weighted = {n for n, layer in keras_layers_by_name(model).items() if layer.weights}
     twin_weighted = {layer.name for layer in twin.layers if layer.weights}
-    same_numbers = all(np.array_equal(a.ravel(), b.ravel())
-                       for a, b in zip(model.get_weights(), twin.get_weights()))
+    same_numbers = all(
+        np.array_equal(a.ravel(), b.ravel())
+        for a, b in zip(model.get_weights(), twin.get_weights())
+    )
     # Back again (pruning's way): perturb the twin, copy into the Keras 3 model.
     twin.set_weights([w * np.float32(0.5) for w in twin.get_weights()])
     copy_weights_by_name(twin, model)
-    back = all(np.array_equal(a.ravel(), b.ravel())
-               for a, b in zip(model.get_weights(), twin.get_weights()))
-    return {"max_abs_diff": float(np.abs(reference - twin_out).max()),
-            "output_scale": float(np.abs(reference).max()),
-            "same_weighted_layers": keras_weighted == twin_weighted,
-            "weights_in_same_order": same_numbers and len(model.get_weights()) == len(
-                twin.get_weights()),
-            "copied_back_exactly": bool(back)}
+    back = all(
+        np.array_equal(a.ravel(), b.ravel())
+        for a, b in zip(model.get_weights(), twin.get_weights())
+    )
+    return {
+        "max_abs_diff": float(np.abs(reference - twin_out).max()),
+        "output_scale": float(np.abs(reference).max()),
+        "same_weighted_layers": keras_weighted == twin_weighted,
+        "weights_in_same_order": same_numbers
+        and len(model.get_weights()) == len(twin.get_weights()),
+        "copied_back_exactly": bool(back),
+    }
 
 
 def main() -> int:

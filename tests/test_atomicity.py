@@ -64,8 +64,9 @@ with atomic_open(sys.argv[1]) as handle:
 
 def _run_until(script: str, *args) -> subprocess.Popen:
     """Starts `script` in a child; returns once it prints its first line."""
-    child = subprocess.Popen([sys.executable, "-c", script, *map(str, args)],
-                             stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, *map(str, args)], stdout=subprocess.PIPE, text=True
+    )
     line = child.stdout.readline().strip()
     if not line:
         child.kill()
@@ -96,7 +97,8 @@ def test_sigkill_mid_write_leaves_the_old_file_or_nothing(tmp_path, old):
     assert _content(target) == old
     # What remains is the temporary file, under a hidden name no loader opens.
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        [partial[0].name] + ([target.name] if old is not None else []))
+        [partial[0].name] + ([target.name] if old is not None else [])
+    )
 
 
 _CACHE_OVERWRITER = """
@@ -134,29 +136,48 @@ def test_sigkill_while_overwriting_a_cache_keeps_the_old_cache(tmp_path):
 
 # Calls that put bytes into a file; each must write into an open handle or buffer (which
 # atomic_open provides) or be listed below with the reason it is acceptable.
-_METHODS = {"write_text", "write_bytes", "tofile", "savefig", "to_csv", "save", "save_weights",
-            "CSVLogger", "ModelCheckpoint"}
-_FUNCTIONS = {("np", "save"), ("np", "savez"), ("np", "savez_compressed"), ("np", "savetxt"),
-              ("shutil", "copy"), ("shutil", "copyfile"), ("shutil", "copy2"),
-              ("shutil", "copytree"), ("shutil", "move"), ("os", "rename"), ("os", "replace"),
-              ("json", "dump"), ("pickle", "dump")}
+_METHODS = {
+    "write_text",
+    "write_bytes",
+    "tofile",
+    "savefig",
+    "to_csv",
+    "save",
+    "save_weights",
+    "CSVLogger",
+    "ModelCheckpoint",
+}
+_FUNCTIONS = {
+    ("np", "save"),
+    ("np", "savez"),
+    ("np", "savez_compressed"),
+    ("np", "savetxt"),
+    ("shutil", "copy"),
+    ("shutil", "copyfile"),
+    ("shutil", "copy2"),
+    ("shutil", "copytree"),
+    ("shutil", "move"),
+    ("os", "rename"),
+    ("os", "replace"),
+    ("json", "dump"),
+    ("pickle", "dump"),
+}
 _IN_MEMORY = {"handle", "buffer", "out", "stream"}
 ACCEPTED = {
     ("keras_ecgpe/data/atomic.py", "os.replace"): "the atomic rename itself",
     ("keras_ecgpe/data/atomic.py", "os.rename"): "replace_directory: moves a finished "
-                                                 "directory into place",
+    "directory into place",
     ("keras_ecgpe/training/callbacks.py", "model.save"): "saves to a temporary name ...",
-    ("keras_ecgpe/training/callbacks.py", "os.replace"): "... then renames it over the "
-                                                          "checkpoint",
+    ("keras_ecgpe/training/callbacks.py", "os.replace"): "... then renames it over the checkpoint",
     ("keras_ecgpe/data/readers/wfdb_reader.py", "write_text"): "scratch copy in a "
-                                                               "temporary directory",
+    "temporary directory",
     ("keras_ecgpe/data/readers/wfdb_reader.py", "shutil.copyfile"): "scratch copy in a "
-                                                                     "temporary directory",
+    "temporary directory",
     ("export/tflite.py", "model.save"): "scratch file for the converter child, in a "
-                                        "temporary directory",
+    "temporary directory",
     ("export/tflite.py", "np.save"): "scratch file for the converter child",
     ("export/qat/handoff.py", "np.save"): "scratch file for the QAT child, in a temporary "
-                                          "directory",
+    "directory",
     ("export/qat/handoff.py", "write_text"): "scratch file for the QAT child",
 }
 # The SYNTHETIC demo writer: plain writes, but its SYNTHETIC_DATA.txt marker comes last
@@ -176,20 +197,34 @@ def write_sites(source: str) -> list:
         first = node.args[0] if node.args else None
         if isinstance(first, ast.Name) and first.id in _IN_MEMORY:
             continue  # into an open handle (atomic_open's) or an in-memory buffer
-        mode = node.args[1] if name == "open" and len(node.args) > 1 else next(
-            (k.value for k in node.keywords if k.arg == "mode"), None)
-        opens = name == "open" and isinstance(mode, ast.Constant) and any(
-            c in str(mode.value) for c in "wax+")
+        mode = (
+            node.args[1]
+            if name == "open" and len(node.args) > 1
+            else next((k.value for k in node.keywords if k.arg == "mode"), None)
+        )
+        opens = (
+            name == "open"
+            and isinstance(mode, ast.Constant)
+            and any(c in str(mode.value) for c in "wax+")
+        )
         if name in _METHODS or (owner, name) in _FUNCTIONS or opens:
             sites.append((node.lineno, node.col_offset, ast.unparse(func)))
     return [(line, call) for line, _, call in sorted(sites)]
 
 
 def test_write_sites_scan_finds_plain_writes():
-    source = ("open(p, 'w').write(t)\nopen(p, mode='ab')\np.write_text(t)\nnp.save(p, a)\n"
-              "fig.savefig(p)\nshutil.copy(a, b)\nnp.savez(handle, **a)\nopen(p)\n")
+    source = (
+        "open(p, 'w').write(t)\nopen(p, mode='ab')\np.write_text(t)\nnp.save(p, a)\n"
+        "fig.savefig(p)\nshutil.copy(a, b)\nnp.savez(handle, **a)\nopen(p)\n"
+    )
     assert [call for _, call in write_sites(source)] == [
-        "open", "open", "p.write_text", "np.save", "fig.savefig", "shutil.copy"]
+        "open",
+        "open",
+        "p.write_text",
+        "np.save",
+        "fig.savefig",
+        "shutil.copy",
+    ]
 
 
 def test_every_non_atomic_write_has_a_reason():
@@ -199,8 +234,10 @@ def test_every_non_atomic_write_has_a_reason():
             name = path.relative_to(ROOT).as_posix()
             for line, call in write_sites(path.read_text("utf-8")):
                 accepted = name.startswith(DEMO) or any(
-                    name == file and call.endswith(suffix) for file, suffix in ACCEPTED)
+                    name == file and call.endswith(suffix) for file, suffix in ACCEPTED
+                )
                 if not accepted:
                     unexplained.append(f"{name}:{line}: {call}")
-    assert unexplained == [], ("write these through keras_ecgpe.data.atomic, or add the "
-                               "reason they are safe to ACCEPTED")
+    assert unexplained == [], (
+        "write these through keras_ecgpe.data.atomic, or add the reason they are safe to ACCEPTED"
+    )

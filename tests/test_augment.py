@@ -65,8 +65,14 @@ def test_drop_samples_zeroes_ten_percent_of_time_steps():
 
 def test_sine_adds_the_configured_amplitude_and_frequency():
     x = _batch(batch=16, time=2000).numpy()
-    y = _run(x, "sine", sine_min_hz=10.0, sine_max_hz=10.0, sine_min_amplitude=0.5,
-             sine_max_amplitude=0.5)
+    y = _run(
+        x,
+        "sine",
+        sine_min_hz=10.0,
+        sine_max_hz=10.0,
+        sine_min_amplitude=0.5,
+        sine_max_amplitude=0.5,
+    )
     added = y - x
     np.testing.assert_allclose(added, added[:, :, :1].repeat(12, axis=2), atol=1e-5)
     std = x.std(axis=(1, 2))
@@ -78,8 +84,14 @@ def test_sine_adds_the_configured_amplitude_and_frequency():
 
 def test_pulse_adds_a_square_of_configured_width_and_height():
     x = _batch(batch=32, time=2000).numpy()
-    y = _run(x, "pulse", pulse_min_width_s=0.1, pulse_max_width_s=0.1, pulse_min_amplitude=0.8,
-             pulse_max_amplitude=0.8)
+    y = _run(
+        x,
+        "pulse",
+        pulse_min_width_s=0.1,
+        pulse_max_width_s=0.1,
+        pulse_min_amplitude=0.8,
+        pulse_max_amplitude=0.8,
+    )
     added = (y - x)[:, :, 0]
     std = x.std(axis=(1, 2))
     signs = set()
@@ -103,11 +115,16 @@ def test_shapes_dtypes_and_compiled_functions():
     spec = [tf.TensorSpec([None, None, 12], tf.float32), tf.TensorSpec([2], tf.int64)]
     graph = tf.function(lambda a, s: augment_batch(a, s, AugmentConfig(), FS), input_signature=spec)
     assert graph(x, tf.constant([4, 2], tf.int64)).shape == x.shape
-    xla = tf.function(lambda a, s: augment_batch(a, s, AugmentConfig.only("flip"), FS),
-                      jit_compile=True)
+    xla = tf.function(
+        lambda a, s: augment_batch(a, s, AugmentConfig.only("flip"), FS), jit_compile=True
+    )
     assert np.array_equal(xla(x, tf.constant([4, 2])), -x.numpy())
-    data = tf.data.Dataset.from_tensor_slices(x).batch(4).enumerate().map(
-        lambda i, b: augment_batch(b, tf.stack([i, i]), AugmentConfig(), FS))
+    data = (
+        tf.data.Dataset.from_tensor_slices(x)
+        .batch(4)
+        .enumerate()
+        .map(lambda i, b: augment_batch(b, tf.stack([i, i]), AugmentConfig(), FS))
+    )
     assert [b.shape[0] for b in data] == [4, 4]
 
 

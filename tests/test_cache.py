@@ -5,8 +5,8 @@ import os
 
 import numpy as np
 import pytest
-from fixtures import index_signal
 
+from fixtures import index_signal
 from keras_ecgpe.data.atomic import atomic_save_npy, atomic_write_json
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache, cache_key
 from keras_ecgpe.errors import ConfigError, ECGPEError, RecordError
@@ -15,8 +15,13 @@ LABELS = ["NORM", "MI", "PE"]
 
 
 def writer(tmp_path, name="cache", **kwargs):
-    options = dict(key="k1", source={"name": "synthetic"}, settings={"window": 10}, fs=100.0,
-                   label_names=LABELS)
+    options = dict(
+        key="k1",
+        source={"name": "synthetic"},
+        settings={"window": 10},
+        fs=100.0,
+        label_names=LABELS,
+    )
     options.update(kwargs)
     return CacheWriter(tmp_path / name, **options)
 
@@ -25,10 +30,15 @@ def test_round_trip_variable_lengths(tmp_path):
     lengths = [50, 300, 120, 77]
     w = writer(tmp_path)
     for r, length in enumerate(lengths):
-        w.add(index_signal(r, length), record_id=f"rec{r}",
-              patient_id=None if r == 3 else f"p{r // 2}", labels=np.eye(3)[r % 3],
-              label_mask=[1, 1, 0] if r == 1 else None, split=["train", "test", "train", None][r],
-              fold=None if r == 0 else r)
+        w.add(
+            index_signal(r, length),
+            record_id=f"rec{r}",
+            patient_id=None if r == 3 else f"p{r // 2}",
+            labels=np.eye(3)[r % 3],
+            label_mask=[1, 1, 0] if r == 1 else None,
+            split=["train", "test", "train", None][r],
+            fold=None if r == 0 else r,
+        )
     w.skip("bad", "/data/bad.hea", "unreadable header")
     cache = w.close()
     assert not (tmp_path / f"cache.partial-{os.getpid()}").exists()
@@ -60,7 +70,8 @@ def test_round_trip_variable_lengths(tmp_path):
     report = json.loads((tmp_path / "cache" / "report.json").read_text())
     assert report["records_read"] == 4
     assert report["records_skipped"] == [
-        {"record_id": "bad", "path": "/data/bad.hea", "reason": "unreadable header"}]
+        {"record_id": "bad", "path": "/data/bad.hea", "reason": "unreadable header"}
+    ]
     with np.load(tmp_path / "cache" / "index.npz", allow_pickle=False) as index:
         assert index["record_ids"].dtype.kind == "U"
 

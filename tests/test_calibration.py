@@ -4,9 +4,15 @@ import numpy as np
 import pytest
 
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.evaluation import (apply_temperature, auroc, expected_calibration_error,
-                                    fit_calibration, fit_temperature, reliability_curve,
-                                    sigmoid)
+from keras_ecgpe.evaluation import (
+    apply_temperature,
+    auroc,
+    expected_calibration_error,
+    fit_calibration,
+    fit_temperature,
+    reliability_curve,
+    sigmoid,
+)
 from keras_ecgpe.evaluation.calibration import TEMPERATURE_BOUNDS
 from keras_ecgpe.inference import contract_io
 
@@ -40,13 +46,15 @@ def test_temperature_scaling_recovers_a_known_temperature_and_lowers_ece():
     assert after < 0.5 * before
     # Scaling by a positive temperature never changes the ranking.
     assert auroc(y[:, 0], apply_temperature(logits, t)[:, 0]) == pytest.approx(
-        auroc(y[:, 0], logits[:, 0]))
+        auroc(y[:, 0], logits[:, 0])
+    )
 
 
 def test_fit_temperature_ignores_masked_entries_and_checks_arguments():
     y, logits, noisy, mask = second_class_masked_and_noisy(seed=1)
     assert fit_temperature(y, noisy, mask=mask) == pytest.approx(
-        fit_temperature(y[:, :1], logits[:, :1]), rel=1e-4)
+        fit_temperature(y[:, :1], logits[:, :1]), rel=1e-4
+    )
     with pytest.raises(ConfigError, match="bounds"):
         fit_temperature(y, logits, bounds=(2.0, 1.0))
     with pytest.raises(ConfigError, match="temperature"):
@@ -62,9 +70,13 @@ def test_a_shifted_model_needs_the_bias_and_fit_calibration_recovers_both():
     assert t == pytest.approx(3.0, rel=0.05)
     np.testing.assert_allclose(bias, [-1.0, 1.0 / 3.0], atol=0.1)  # -3 / T, +1 / T
     # Temperature alone cannot remove a shift.
-    ece = {name: expected_calibration_error(y, sigmoid(z))["macro"] for name, z in (
-        ("temperature", apply_temperature(shifted, fit_temperature(y, shifted))),
-        ("temperature+bias", apply_temperature(shifted, t, bias)))}
+    ece = {
+        name: expected_calibration_error(y, sigmoid(z))["macro"]
+        for name, z in (
+            ("temperature", apply_temperature(shifted, fit_temperature(y, shifted))),
+            ("temperature+bias", apply_temperature(shifted, t, bias)),
+        )
+    }
     assert ece["temperature+bias"] < 0.02 < 0.1 < ece["temperature"]
     calibrated = apply_temperature(shifted, t, bias)
     for c in range(2):  # the order within each class is kept
@@ -85,14 +97,15 @@ def test_fit_calibration_ignores_masked_entries_and_keeps_its_bounds():
 
 
 def test_contract_probabilities_apply_the_bias_and_old_contracts_mean_zero():
-    contract = {"label_names": ["A", "B"], "temperature": 2.0,
-                "calibration_bias": [-1.0, 0.5]}
+    contract = {"label_names": ["A", "B"], "temperature": 2.0, "calibration_bias": [-1.0, 0.5]}
     logits = np.array([[2.0, -2.0]])
-    np.testing.assert_allclose(contract_io.probabilities(contract, logits),
-                               sigmoid(np.array([[0.0, -0.5]])))
+    np.testing.assert_allclose(
+        contract_io.probabilities(contract, logits), sigmoid(np.array([[0.0, -0.5]]))
+    )
     del contract["calibration_bias"]  # contracts written before the bias existed
-    np.testing.assert_allclose(contract_io.probabilities(contract, logits),
-                               sigmoid(np.array([[1.0, -1.0]])))
+    np.testing.assert_allclose(
+        contract_io.probabilities(contract, logits), sigmoid(np.array([[1.0, -1.0]]))
+    )
 
 
 def test_ece_and_reliability_curve_by_hand():

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 
 from keras_ecgpe.cli.main import cli
 
-
 # Slow tier: every test starts processes: `data inspect` and `prepare` read records in
 # isolated workers, and one test runs a fresh interpreter.
 pytestmark = pytest.mark.slow
@@ -23,15 +22,23 @@ def run(*args):
 
 
 def test_help_does_not_import_tensorflow():
-    code = ("import sys, keras_ecgpe.cli.main as m; "
-            "print('tensorflow' in sys.modules or 'keras' in sys.modules)")
+    code = (
+        "import sys, keras_ecgpe.cli.main as m; "
+        "print('tensorflow' in sys.modules or 'keras' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_inspect_json_on_real_records(real_ecg):
-    result = run("data", "inspect", "--json", real_ecg / "cinc" / "E00666",
-                 real_ecg / "ptb" / "s0010_re.hea", real_ecg / "cpsc2018" / "A1981.mat")
+    result = run(
+        "data",
+        "inspect",
+        "--json",
+        real_ecg / "cinc" / "E00666",
+        real_ecg / "ptb" / "s0010_re.hea",
+        real_ecg / "cpsc2018" / "A1981.mat",
+    )
     assert result.exit_code == 0, result.output
     entries = json.loads(result.output)
     assert [entry["format"] for entry in entries] == ["cinc-mat", "wfdb", "cpsc2018-mat"]
@@ -55,17 +62,57 @@ def test_inspect_reports_bad_record_and_still_shows_others(real_ecg, tmp_path):
 
 def test_prepare_real_ptbxl_and_clean_errors(real_ecg, tmp_path):
     out = tmp_path / "cache"
-    result = run("data", "prepare", "--source", "ptbxl", "--root", real_ecg / "ptbxl",
-                 "--out", out, "--sampling-rate", "500", "--folds", "0", "--workers", "1")
+    result = run(
+        "data",
+        "prepare",
+        "--source",
+        "ptbxl",
+        "--root",
+        real_ecg / "ptbxl",
+        "--out",
+        out,
+        "--sampling-rate",
+        "500",
+        "--folds",
+        "0",
+        "--workers",
+        "1",
+    )
     assert result.exit_code == 0, result.output
     assert "Prepared" in result.output and "10 records at 500 Hz" in result.output
     assert "skipped 1: file missing" in result.output
-    again = run("data", "prepare", "--source", "ptbxl", "--root", real_ecg / "ptbxl",
-                "--out", out, "--sampling-rate", "500", "--folds", "0", "--low-hz", "0.5")
+    again = run(
+        "data",
+        "prepare",
+        "--source",
+        "ptbxl",
+        "--root",
+        real_ecg / "ptbxl",
+        "--out",
+        out,
+        "--sampling-rate",
+        "500",
+        "--folds",
+        "0",
+        "--low-hz",
+        "0.5",
+    )
     assert again.exit_code == 1 and "other settings" in again.output
     assert "Traceback" not in again.output
-    bad = run("data", "prepare", "--source", "ptbxl", "--root", real_ecg / "ptbxl",
-              "--out", tmp_path / "x", "--high-hz", "400", "--sampling-rate", "500")
+    bad = run(
+        "data",
+        "prepare",
+        "--source",
+        "ptbxl",
+        "--root",
+        real_ecg / "ptbxl",
+        "--out",
+        tmp_path / "x",
+        "--high-hz",
+        "400",
+        "--sampling-rate",
+        "500",
+    )
     assert bad.exit_code == 1 and "high_hz" in bad.output and "Traceback" not in bad.output
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from keras_ecgpe.cli.main import cli
 from fixtures import set_options, tiny_overrides, toy_cache
+from keras_ecgpe.cli.main import cli
 
 TINY = set_options(tiny_overrides(evaluation__bootstrap=20)) + ["--epochs", "1"]
 
@@ -54,8 +54,19 @@ def test_evaluate_prints_a_report_and_json(trained, toy, tmp_path):
     result = invoke("evaluate", run_dir, "--data", toy.path, "--out", tmp_path / "text")
     assert result.exit_code == 0, result.output
     assert "AUROC" in result.output and "SYNTHETIC DATA" in result.output
-    result = invoke("evaluate", run_dir, "--data", toy.path, "--out", tmp_path / "json",
-                    "--json", "--split", "validation", "--bootstrap", "0")
+    result = invoke(
+        "evaluate",
+        run_dir,
+        "--data",
+        toy.path,
+        "--out",
+        tmp_path / "json",
+        "--json",
+        "--split",
+        "validation",
+        "--bootstrap",
+        "0",
+    )
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout)
     assert metrics["split"] == "validation" and metrics["synthetic"] is True
@@ -67,25 +78,42 @@ def test_evaluate_prints_a_report_and_json(trained, toy, tmp_path):
 @pytest.mark.slow
 def test_bad_options_give_one_line_errors(trained, toy, tmp_path):
     run_dir, _ = trained
-    assert_clean_error(invoke("train", "--data", toy.path, "--finetune", "bogus"),
-                       "Invalid value", "bogus", code=2)
-    assert_clean_error(invoke("train", "--data", toy.path, "--out", run_dir, *TINY),
-                       "Error:", "not empty")
-    assert_clean_error(invoke("train", "--data", toy.path, "--set", "training.epoch=3",
-                              "--out", tmp_path / "x"), "Error:", "training.epoch")
-    assert_clean_error(invoke("train", "--data", toy.path, "--model", "resnet9",
-                              "--out", tmp_path / "y"), "Error:", "resnet9")
+    assert_clean_error(
+        invoke("train", "--data", toy.path, "--finetune", "bogus"), "Invalid value", "bogus", code=2
+    )
+    assert_clean_error(
+        invoke("train", "--data", toy.path, "--out", run_dir, *TINY), "Error:", "not empty"
+    )
+    assert_clean_error(
+        invoke("train", "--data", toy.path, "--set", "training.epoch=3", "--out", tmp_path / "x"),
+        "Error:",
+        "training.epoch",
+    )
+    assert_clean_error(
+        invoke("train", "--data", toy.path, "--model", "resnet9", "--out", tmp_path / "y"),
+        "Error:",
+        "resnet9",
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("trainig:\n  epochs: 2\n")
     assert_clean_error(invoke("train", "--config", bad), "Error:", "bad.yaml", "trainig")
-    other = toy_cache(tmp_path / "other", n_classes=1, label_names=["PE"],
-                      splits={"train": 4, "validation": 4, "test": 4})
-    assert_clean_error(invoke("evaluate", run_dir, "--data", other.path, "--out",
-                              tmp_path / "z"), "Error:", "incompatible", "labels")
+    other = toy_cache(
+        tmp_path / "other",
+        n_classes=1,
+        label_names=["PE"],
+        splits={"train": 4, "validation": 4, "test": 4},
+    )
+    assert_clean_error(
+        invoke("evaluate", run_dir, "--data", other.path, "--out", tmp_path / "z"),
+        "Error:",
+        "incompatible",
+        "labels",
+    )
     assert_clean_error(invoke("evaluate", run_dir), "--data", code=2)
     # Options without data are a forgotten --data, not a request for the demo.
-    assert_clean_error(invoke("train", "--epochs", 3, "--out", tmp_path / "d"), "Error:",
-                       "no training data")
+    assert_clean_error(
+        invoke("train", "--epochs", 3, "--out", tmp_path / "d"), "Error:", "no training data"
+    )
     assert not (tmp_path / "d").exists()
 
 

@@ -54,8 +54,7 @@ def test_old_probability_contracts_convert_once_by_the_documented_rule():
     assert choice.cuts[0] == 0.0 and choice.cuts[3] == pytest.approx(np.log(1 / 3))
     # p = 1 meant "nothing positive", p = 0 "everything positive": kept, and JSON-safe.
     z = np.array([[0.0, 1e300, 1e300, -1.0], [-1e-9, -1e300, -1e300, -1.2]])
-    assert decide(z, choice).tolist() == [[True, False, True, True],
-                                          [False, False, True, False]]
+    assert decide(z, choice).tolist() == [[True, False, True, True], [False, False, True, False]]
     json.dumps(choice.to_dict(), allow_nan=False)
     np.testing.assert_array_equal(legacy_probability_to_cut([0.5]), [0.0])
     with pytest.raises(ConfigError, match="probabilities"):

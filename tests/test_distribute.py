@@ -19,7 +19,6 @@ import sys
 import pytest
 
 from fixtures import tiny_overrides, toy_cache
-
 from keras_ecgpe.errors import ConfigError
 
 WORKER = """
@@ -35,14 +34,20 @@ print("RESULT " + json.dumps({"history": open(result.history).read() if result.h
                               else None, "val": result.val_metrics, "run_dir": str(result.run_dir),
                               "exists": result.run_dir.exists()}))
 """
-NO_BATCHNORM = ["model.name=vgg11", "model.overrides.fc_layers=0", "data.augment=false",
-                "loss.name=bce", "optimizer.learning_rate=0.003", "training.epochs=3"]
+NO_BATCHNORM = [
+    "model.name=vgg11",
+    "model.overrides.fc_layers=0",
+    "data.augment=false",
+    "loss.name=bce",
+    "optimizer.learning_rate=0.003",
+    "training.epochs=3",
+]
 
 
 def _result(completed):
     assert completed.returncode == 0, completed.stderr[-4000:]
     line = [x for x in completed.stdout.splitlines() if x.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def _history(text):
@@ -73,9 +78,14 @@ def setup(tmp_path_factory):
         return path
 
     def run(config, out, mode="one-cpu", env=None, timeout=240):
-        return subprocess.run([sys.executable, str(root / "worker.py"), str(config), str(out),
-                               mode], capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, **(env or {})}, cwd=root)
+        return subprocess.run(
+            [sys.executable, str(root / "worker.py"), str(config), str(out), mode],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, **(env or {})},
+            cwd=root,
+        )
 
     single = _result(run(config_file("single", "training.batch_size=16"), root / "single"))
     return root, config_file, run, single
@@ -93,8 +103,12 @@ def test_strategy_errors_name_the_problem(monkeypatch):
     monkeypatch.setenv("TF_CONFIG", "{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         make_strategy("multiworker")
-    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["localhost:1"]},
-                                                "task": {"type": "worker", "index": 3}}))
+    monkeypatch.setenv(
+        "TF_CONFIG",
+        json.dumps(
+            {"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 3}}
+        ),
+    )
     with pytest.raises(ConfigError, match="task"):
         make_strategy("multiworker")
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": "localhost:1"}}))
@@ -105,8 +119,13 @@ def test_strategy_errors_name_the_problem(monkeypatch):
 @pytest.mark.slow
 def test_mirrored_on_two_logical_cpus_matches_one_device(setup):
     root, config_file, run, single = setup
-    mirrored = _result(run(config_file("mirrored", "training.strategy=mirrored",
-                                       "training.batch_size=8"), root / "mirrored", "two-cpus"))
+    mirrored = _result(
+        run(
+            config_file("mirrored", "training.strategy=mirrored", "training.batch_size=8"),
+            root / "mirrored",
+            "two-cpus",
+        )
+    )
     details = json.loads((root / "mirrored" / "run.json").read_text())
     assert details["replicas"] == 2 and details["global_batch"] == 16
     assert (root / "mirrored" / "best.keras").is_file()
@@ -114,10 +133,19 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(setup):
     assert mirrored["val"]["auroc"] > 0.6  # the toy signal is being learned
 
     # A BatchNorm network still trains sanely when each replica normalises its own half.
-    resnet = _result(run(config_file("resnet", "training.strategy=mirrored",
-                                     "training.batch_size=8", "model.name=resnet1d18",
-                                     "model.overrides={width: 8}"), root / "resnet",
-                         "two-cpus"))
+    resnet = _result(
+        run(
+            config_file(
+                "resnet",
+                "training.strategy=mirrored",
+                "training.batch_size=8",
+                "model.name=resnet1d18",
+                "model.overrides={width: 8}",
+            ),
+            root / "resnet",
+            "two-cpus",
+        )
+    )
     assert 0.0 <= resnet["val"]["auroc"] <= 1.0 and (root / "resnet" / "best.keras").is_file()
 
 
@@ -138,18 +166,35 @@ def test_multiworker_two_local_processes_match_one_device(setup):
     cluster = {"worker": [f"localhost:{p}" for p in _free_ports(2)]}
     processes = []
     for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": index}})}
-        processes.append(subprocess.Popen(
-            [sys.executable, str(root / "worker.py"), str(config), str(root / "multi"),
-             "one-cpu"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-            cwd=root))
+        env = {
+            **os.environ,
+            "TF_CONFIG": json.dumps(
+                {"cluster": cluster, "task": {"type": "worker", "index": index}}
+            ),
+        }
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(root / "worker.py"),
+                    str(config),
+                    str(root / "multi"),
+                    "one-cpu",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=root,
+            )
+        )
     outputs = []
     try:
         for process in processes:
             stdout, stderr = process.communicate(timeout=300)
-            outputs.append(subprocess.CompletedProcess(process.args, process.returncode,
-                                                       stdout, stderr))
+            outputs.append(
+                subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+            )
     finally:
         for process in processes:  # never leave a worker waiting for its peer
             if process.poll() is None:

@@ -23,8 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # Source folder -> installed package name (setup.cfg's package_dir).
-PACKAGES = {"keras_ecgpe": "keras_ecgpe", "cli": "keras_ecgpe.cli",
-            "export": "keras_ecgpe.export"}
+PACKAGES = {"keras_ecgpe": "keras_ecgpe", "cli": "keras_ecgpe.cli", "export": "keras_ecgpe.export"}
 FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
 _PROMPT = re.compile(r"^\s*>>> ", re.MULTILINE)
 _LEGACY = re.compile(r"^import (tf_keras|tensorflow_model_optimization)\b", re.MULTILINE)
@@ -68,22 +67,28 @@ def test_docstring_examples_run(name):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(any(importlib.util.find_spec(p) is None for p in LEGACY_PACKAGES),
-                    reason="needs the optional QAT extra (tf_keras, tfmot)")
+@pytest.mark.skipif(
+    any(importlib.util.find_spec(p) is None for p in LEGACY_PACKAGES),
+    reason="needs the optional QAT extra (tf_keras, tfmot)",
+)
 @pytest.mark.parametrize("name", LEGACY_MODULES)
 def test_legacy_keras_examples_run_in_a_child(name):
-    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); "
-            f"from test_doctests import run_examples; "
-            f"failed, attempted = run_examples({name!r}); "
-            f"sys.exit(1 if failed or not attempted else 0)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=600)
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r}); "
+        f"from test_doctests import run_examples; "
+        f"failed, attempted = run_examples({name!r}); "
+        f"sys.exit(1 if failed or not attempted else 0)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
 
 
 def test_no_example_is_skipped():
-    skipped = [f"{path.relative_to(ROOT)}:{number}"
-               for folder in PACKAGES for path in sorted((ROOT / folder).rglob("*.py"))
-               for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-               if "doctest: +SKIP" in line]
+    skipped = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in PACKAGES
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "doctest: +SKIP" in line
+    ]
     assert not skipped, f"examples that never run (make them run or a code block): {skipped}"

@@ -6,14 +6,30 @@ import numpy as np
 import pytest
 
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.evaluation import (ThresholdChoice, aggregate_windows, auroc,
-                                    average_precision, bootstrap_ci, choose_thresholds,
-                                    compute_metrics, confusion_counts, exact_match_accuracy,
-                                    metrics_with_ci, operating_point, rates_from_counts,
-                                    sensitivity_at_specificity, sigmoid,
-                                    specificity_at_sensitivity, write_report)
-from keras_ecgpe.evaluation.plots import (plot_precision_recall, plot_reliability, plot_roc,
-                                          plot_training_curves)
+from keras_ecgpe.evaluation import (
+    ThresholdChoice,
+    aggregate_windows,
+    auroc,
+    average_precision,
+    bootstrap_ci,
+    choose_thresholds,
+    compute_metrics,
+    confusion_counts,
+    exact_match_accuracy,
+    metrics_with_ci,
+    operating_point,
+    rates_from_counts,
+    sensitivity_at_specificity,
+    sigmoid,
+    specificity_at_sensitivity,
+    write_report,
+)
+from keras_ecgpe.evaluation.plots import (
+    plot_precision_recall,
+    plot_reliability,
+    plot_roc,
+    plot_training_curves,
+)
 
 
 def synthetic(n=300, classes=3, seed=0, separation=1.5):
@@ -53,7 +69,8 @@ def test_auroc_is_invariant_to_monotone_transforms_and_nan_without_both_classes(
 def test_average_precision_by_hand():
     # Ranked: P N P N P -> precision at each positive 1, 2/3, 3/5, recall steps of 1/3.
     assert average_precision([1, 0, 1, 0, 1], [0.9, 0.8, 0.7, 0.6, 0.2]) == pytest.approx(
-        (1 + 2 / 3 + 3 / 5) / 3)
+        (1 + 2 / 3 + 3 / 5) / 3
+    )
     # A tie between a positive and a negative is one threshold: precision 1/2 at recall 1.
     assert average_precision([1, 0], [0.5, 0.5]) == pytest.approx(0.5)
     assert average_precision([1, 1, 0], [0.1, 0.2, 0.3]) == pytest.approx((1 / 2 + 2 / 3) / 2)
@@ -69,11 +86,22 @@ def hand_confusion():
 def test_thresholded_metrics_on_hand_made_confusion():
     y, z = hand_confusion()
     assert {k: int(v[0]) for k, v in confusion_counts(y, z, 0.5).items()} == {
-        "tp": 3, "fp": 1, "tn": 4, "fn": 2}
+        "tp": 3,
+        "fp": 1,
+        "tn": 4,
+        "fn": 2,
+    }
     m = compute_metrics(y, z, [0.5], label_names=["PE"])["per_label"]["PE"]
     assert (m["tp"], m["fp"], m["tn"], m["fn"]) == (3, 1, 4, 2)
-    expected = {"precision": 0.75, "sensitivity": 0.6, "specificity": 0.8, "f1": 6 / 9,
-                "g_mean": np.sqrt(0.48), "ppv": 0.75, "npv": 4 / 6}
+    expected = {
+        "precision": 0.75,
+        "sensitivity": 0.6,
+        "specificity": 0.8,
+        "f1": 6 / 9,
+        "g_mean": np.sqrt(0.48),
+        "ppv": 0.75,
+        "npv": 4 / 6,
+    }
     assert {k: m[k] for k in expected} == pytest.approx(expected)
     # Threshold sigmoid(0.3): the negative at logit 0.2 becomes a true negative.
     assert compute_metrics(y, z, sigmoid(0.3), label_names=["PE"])["per_label"]["PE"]["fp"] == 0
@@ -138,7 +166,8 @@ def test_class_without_positives_is_null_with_reason_and_left_out_of_macro():
     assert m["macro"]["classes"] == ["MI", "CD"]
     assert m["macro"]["excluded"] == {"PE": "no positive examples"}
     assert m["macro"]["auroc"] == pytest.approx(
-        np.mean([auroc(y[:, c], z[:, c]) for c in range(2)]))
+        np.mean([auroc(y[:, c], z[:, c]) for c in range(2)])
+    )
     json.dumps(m, allow_nan=False)  # JSON-safe: NaN never leaks
 
 
@@ -205,7 +234,8 @@ def test_vectorised_bootstrap_matches_the_generic_one():
     fast = metrics_with_ci(y, z, 0.5, label_names=["PE"], n_boot=100, seed=3)
     keys = ("value", "ci_low", "ci_high")
     assert {k: fast["macro_ci"]["auroc"][k] for k in keys} == pytest.approx(
-        {k: generic[k] for k in keys})
+        {k: generic[k] for k in keys}
+    )
 
 
 def test_bootstrap_skips_resamples_without_both_classes():
@@ -231,8 +261,9 @@ def test_group_bootstrap_keeps_patients_whole():
         ids, counts = np.unique(z_s[:, 1].astype(int), return_counts=True)
         return float(np.all(counts % sizes[ids] == 0)) * len(ids)
 
-    grouped = bootstrap_ci(y, z, whole_patients, groups=[f"p{p}" for p in patient],
-                           mask=mask, n_boot=100)
+    grouped = bootstrap_ci(
+        y, z, whole_patients, groups=[f"p{p}" for p in patient], mask=mask, n_boot=100
+    )
     assert grouped["resampled_by"] == "group" and grouped["ci_low"] > 0
     assert grouped["ci_high"] < 40  # a resample repeats some patients and misses others
     by_record = bootstrap_ci(y, z, whole_patients, mask=mask, n_boot=100)
@@ -264,12 +295,13 @@ def test_plots_write_png_files(tmp_path):
     y[:, 2] = 0  # an excluded class is named in the legend, not drawn
     names, thr = ["NORM", "MI", "PE"], [0.5, 0.3, 0.5]
     assert_png(plot_roc(y, z, tmp_path / "roc.png", label_names=names, thresholds=thr))
-    assert_png(plot_precision_recall(y, z, tmp_path / "pr.png", label_names=names,
-                                     thresholds=thr))
+    assert_png(plot_precision_recall(y, z, tmp_path / "pr.png", label_names=names, thresholds=thr))
     assert_png(plot_reliability(y, 3 * z, tmp_path / "rel.png", temperature=3.0))
     history = tmp_path / "history.csv"
-    history.write_text("epoch,auc,loss,val_auc,val_loss\n0,0.6,0.9,0.55,1.0\n"
-                       "1,0.7,0.7,0.62,0.8\n2,0.8,0.5,0.66,0.75\n")
+    history.write_text(
+        "epoch,auc,loss,val_auc,val_loss\n0,0.6,0.9,0.55,1.0\n"
+        "1,0.7,0.7,0.62,0.8\n2,0.8,0.5,0.66,0.75\n"
+    )
     assert_png(plot_training_curves(history, tmp_path / "train.png"))
     with pytest.raises(ConfigError, match="metric"):
         plot_training_curves(history, tmp_path / "x.png", metric="accuracy")

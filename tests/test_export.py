@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from fixtures import make_run, pulse_cache
 from keras_ecgpe.cli.main import cli
 from keras_ecgpe.export.bundle import export_run
@@ -27,7 +28,6 @@ from keras_ecgpe.export.tflite import (
     convert_model,
 )
 from keras_ecgpe.export.verify import ParityError, verify_tflite
-
 from keras_ecgpe.inference import TFLiteRunner, contract_io
 
 # Slow tier: trains tiny models and converts them to TFLite (calibrated modes in a child).
@@ -50,7 +50,8 @@ def _check_bundle(result, run_dir, mode):
     blob = (out / "model.tflite").read_bytes()
     runner = TFLiteRunner(out / "model.tflite")  # loads and runs with its metadata inside
     assert runner.interpreter.get_signature_list() == {
-        "serving_default": {"inputs": ["ecg"], "outputs": ["logits"]}}
+        "serving_default": {"inputs": ["ecg"], "outputs": ["logits"]}
+    }
     assert list(runner.input["shape"]) == [1, 256, 12]
     assert not any(op.startswith("Flex") or op == "WHILE" for op in runner.ops)
     model_json = json.loads((out / "model.json").read_text())
@@ -59,14 +60,22 @@ def _check_bundle(result, run_dir, mode):
     embedded = read_metadata(out / "model.tflite")
     assert embedded["file"]["sha256"] is None and "cannot contain" in embedded["file"]["note"]
     assert {k: v for k, v in embedded.items() if k != "file"} == {
-        k: v for k, v in model_json.items() if k != "file"}
+        k: v for k, v in model_json.items() if k != "file"
+    }
     assert embedded["contract"] == contract_io.load_contract(run_dir)
     assert model_json["model"]["ops"] == runner.ops
     assert model_json["output"]["labels"] == ["PE"]
     assert model_json["input"]["lead_order"][6:] == ["V1", "V2", "V3", "V4", "V5", "V6"]
     steps = [step["step"] for step in model_json["preprocessing"]["steps"]]
-    assert steps == ["leads", "resample", "bandpass", "normalize", "standardize", "windows",
-                     "aggregate"]
+    assert steps == [
+        "leads",
+        "resample",
+        "bandpass",
+        "normalize",
+        "standardize",
+        "windows",
+        "aggregate",
+    ]
     assert check_golden(runner, out / "golden.npz") <= 1e-6  # same runtime: exact
     parity = json.loads((out / "parity.json").read_text())
     assert parity["passed"] and parity["mode"] == mode
@@ -111,8 +120,9 @@ def test_gate_fails_a_broken_export(runs):
     report = verify_tflite(blob, model, cache, contract, mode="none")
     assert not report.passed and report.auroc_drop > 0.4
     assert "exceeds" in report.reason
-    assert verify_tflite(convert(model, "none", window=256), model, cache, contract,
-                         mode="none").passed
+    assert verify_tflite(
+        convert(model, "none", window=256), model, cache, contract, mode="none"
+    ).passed
 
 
 def test_gate_refuses_to_write_unless_forced(runs, tmp_path):
@@ -134,8 +144,11 @@ def test_a_bundle_folder_is_replaced_whole_and_only_with_overwrite(runs, tmp_pat
 
     out = tmp_path / "bundle"
     first = export_run(runs["resnet1d18"], out_dir=out, c_array=True)
-    assert {p.name for p in first.files} == {p.name for p in out.iterdir()} >= {
-        "model.tflite", "model.json", "golden.npz", "model_data.cc", "parity.json"}
+    assert (
+        {p.name for p in first.files}
+        == {p.name for p in out.iterdir()}
+        >= {"model.tflite", "model.json", "golden.npz", "model_data.cc", "parity.json"}
+    )
     before = _folder_state(out)
     with pytest.raises(ExportError, match="already holds a bundle.*--overwrite"):
         export_run(runs["resnet1d18"], out_dir=out, mode="float16")
@@ -162,8 +175,10 @@ def test_a_bundle_folder_is_replaced_whole_and_only_with_overwrite(runs, tmp_pat
     assert "model_data.cc" not in {p.name for p in out.iterdir()}  # no file of the old one
     model_json = json.loads((out / "model.json").read_text())
     assert model_json == second.model_json and model_json["model"]["quantization"] == "float16"
-    assert model_json["file"]["sha256"] == hashlib.sha256(
-        (out / "model.tflite").read_bytes()).hexdigest()
+    assert (
+        model_json["file"]["sha256"]
+        == hashlib.sha256((out / "model.tflite").read_bytes()).hexdigest()
+    )
 
     # With --overwrite a rejected export replaces the folder by its report alone, so no
     # model ever sits beside a report that is not its own.
@@ -176,18 +191,25 @@ def test_a_bundle_folder_is_replaced_whole_and_only_with_overwrite(runs, tmp_pat
 def test_quantised_export_needs_real_data(runs, tmp_path):
     contract = contract_io.load_contract(runs["resnet1d18"])
     with pytest.raises(ExportError, match="calibration windows"):
-        convert_model(keras.saving.load_model(runs["resnet1d18"] / "best.keras"), "int8",
-                      window=256, representative=None)
+        convert_model(
+            keras.saving.load_model(runs["resnet1d18"] / "best.keras"),
+            "int8",
+            window=256,
+            representative=None,
+        )
     with pytest.raises(ExportError, match="calibration windows"):
-        convert_model(keras.saving.load_model(runs["resnet1d18"] / "best.keras"), "int8",
-                      window=256, representative=np.full((4, 256, 12), np.nan, np.float32))
+        convert_model(
+            keras.saving.load_model(runs["resnet1d18"] / "best.keras"),
+            "int8",
+            window=256,
+            representative=np.full((4, 256, 12), np.nan, np.float32),
+        )
     with pytest.raises(ExportError, match="real data"):
         export_run(runs["resnet1d18"], mode="int8", cache=tmp_path / "nowhere")
     with pytest.raises(ExportError, match="no train record"):
         validation_only = tmp_path / "validation_only"
         pulse_cache(validation_only, n_train=0, n_validation=8)
-        export_run(runs["resnet1d18"], mode="int8", cache=validation_only,
-                   out_dir=tmp_path / "out")
+        export_run(runs["resnet1d18"], mode="int8", cache=validation_only, out_dir=tmp_path / "out")
     assert not (tmp_path / "out" / "model.tflite").exists()
     assert contract["data"]["synthetic"] is True
 
@@ -211,8 +233,7 @@ def test_flex_operators_are_refused():
 
     ecg = keras.Input((64, 12))
     cumprod = keras.layers.Lambda(lambda x: tf.math.cumprod(x, axis=1))(ecg)  # no builtin
-    model = keras.Model(ecg, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(
-        cumprod)))
+    model = keras.Model(ecg, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling1D()(cumprod)))
     with pytest.raises(ExportError, match=r"Flex\) operators \(Cumprod\)"):
         convert(model, "none", window=64)
 
@@ -225,8 +246,10 @@ def test_int8_io_and_c_array(runs):
         assert model_json[tensor]["dtype"] == "int8"
         assert model_json[tensor]["quantization"]["scale"] > 0
     runner = TFLiteRunner(out / "model.tflite")
-    assert runner.input_quantization == (model_json["input"]["quantization"]["scale"],
-                                         model_json["input"]["quantization"]["zero_point"])
+    assert runner.input_quantization == (
+        model_json["input"]["quantization"]["scale"],
+        model_json["input"]["quantization"]["zero_point"],
+    )
     check_golden(runner, out / "golden.npz")
     source = (out / "model_data.cc").read_text()
     assert "alignas(16) const unsigned char g_model_data[]" in source
@@ -236,8 +259,10 @@ def test_int8_io_and_c_array(runs):
 
 
 def test_metadata_entry_is_replaced_and_model_still_runs(runs):
-    blob = embed(convert(keras.saving.load_model(runs["resnet1d18"] / "best.keras"), "none",
-                         window=256), {"first": 1})
+    blob = embed(
+        convert(keras.saving.load_model(runs["resnet1d18"] / "best.keras"), "none", window=256),
+        {"first": 1},
+    )
     again = embed(blob, {"hello": "world"})
     assert read_metadata(again) == {"hello": "world"}
     x = np.zeros((2, 256, 12), np.float32)
@@ -247,32 +272,55 @@ def test_metadata_entry_is_replaced_and_model_still_runs(runs):
 
 def test_child_crash_becomes_a_message():
     with pytest.raises(ExportError, match="int8 conversion child process died from SIGSEGV"):
-        run_child(["-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"],
-                  task="int8 conversion", timeout_s=60, error=ExportError)
+        run_child(
+            ["-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"],
+            task="int8 conversion",
+            timeout_s=60,
+            error=ExportError,
+        )
     with pytest.raises(ExportError, match="not_a_model.keras"):
-        convert(None, "int8", window=256, representative=np.zeros((2, 256, 12), np.float32),
-                model_path="not_a_model.keras")
+        convert(
+            None,
+            "int8",
+            window=256,
+            representative=np.zeros((2, 256, 12), np.float32),
+            model_path="not_a_model.keras",
+        )
 
 
 def test_cli_export_and_clean_errors(runs, tmp_path):
     runner = CliRunner()
-    ok = runner.invoke(cli, ["export", str(runs["transformer"]), "--tflite", "--out",
-                             str(tmp_path / "t")])
+    ok = runner.invoke(
+        cli, ["export", str(runs["transformer"]), "--tflite", "--out", str(tmp_path / "t")]
+    )
     assert ok.exit_code == 0, ok.output
     assert "PASSED" in ok.output and (tmp_path / "t" / "model.tflite").is_file()
-    again = runner.invoke(cli, ["export", str(runs["transformer"]), "--tflite", "--out",
-                                str(tmp_path / "t")])
+    again = runner.invoke(
+        cli, ["export", str(runs["transformer"]), "--tflite", "--out", str(tmp_path / "t")]
+    )
     assert again.exit_code == 1 and "--overwrite" in again.output
     assert "Traceback" not in again.output
-    replaced = runner.invoke(cli, ["export", str(runs["transformer"]), "--tflite", "--out",
-                                   str(tmp_path / "t"), "--overwrite"])
+    replaced = runner.invoke(
+        cli,
+        [
+            "export",
+            str(runs["transformer"]),
+            "--tflite",
+            "--out",
+            str(tmp_path / "t"),
+            "--overwrite",
+        ],
+    )
     assert replaced.exit_code == 0, replaced.output
     for args, message in (
-            (["--quantize", "float16", "--int8-io"], "--int8-io needs --quantize int8"),
-            (["--quantize", "int8", "--cache", str(tmp_path / "missing")], "real data"),
-            (["--max-auroc-drop", "-1"], "parity gate failed")):
-        result = runner.invoke(cli, ["export", str(runs["transformer"]), "--tflite",
-                                     "--out", str(tmp_path / "x"), *args])
+        (["--quantize", "float16", "--int8-io"], "--int8-io needs --quantize int8"),
+        (["--quantize", "int8", "--cache", str(tmp_path / "missing")], "real data"),
+        (["--max-auroc-drop", "-1"], "parity gate failed"),
+    ):
+        result = runner.invoke(
+            cli,
+            ["export", str(runs["transformer"]), "--tflite", "--out", str(tmp_path / "x"), *args],
+        )
         assert result.exit_code == 1, result.output
         assert message in result.output and "Traceback" not in result.output
     missing = runner.invoke(cli, ["export", str(tmp_path), "--tflite"])

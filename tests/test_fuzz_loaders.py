@@ -20,10 +20,10 @@ import tempfile
 
 import numpy as np
 import pytest
-from fuzz_inputs import csv_line, damaged_json, mutated
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fuzz_inputs import csv_line, damaged_json, mutated
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache
 from keras_ecgpe.data.cache_format import INDEX, INDEX_FIELDS, MANIFEST
 from keras_ecgpe.data.normalization import DatasetStandardizer
@@ -40,8 +40,13 @@ from keras_ecgpe.inference.tflite_runner import load_model_json, read_embedded_j
 from keras_ecgpe.run_directory import load_contract
 from keras_ecgpe.training.contract import make_contract
 
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 WINDOW = 64
 RARELY = st.sampled_from([False] * 7 + [True])  # integers would favour their bounds
 
@@ -57,20 +62,48 @@ def _outcome(load, name: str):
 
 # --- label tables ---------------------------------------------------------------------------
 
-_CODES = ["{'NORM': 100.0}", "{'NORM': 100.0, 'SR': 0.0}", "{'IMI': 35.0, 'ABQRS': 0.0}", "{}",
-          "{'XYZ': 1}", "[]", "{[]: 1}", "{'a': {'b': 1}}", "{1: 2}", "None", "(" * 300,
-          "{" * 2000, "1" * 5000, "{'NORM': 1e999}", "__import__('os').getcwd()",
-          "{'NORM': __import__('os').getpid()}", "(lambda: {})()", "{**{}}", "x" * 20_000]
-_FILES = ["records100/00001_lr", "records100/00002_lr", "../outside", "records100/../../x",
-          "/etc/passwd", "C:\\x", "", "a\x00b", "y" * 300, "records100/" + "z" * 300]
+_CODES = [
+    "{'NORM': 100.0}",
+    "{'NORM': 100.0, 'SR': 0.0}",
+    "{'IMI': 35.0, 'ABQRS': 0.0}",
+    "{}",
+    "{'XYZ': 1}",
+    "[]",
+    "{[]: 1}",
+    "{'a': {'b': 1}}",
+    "{1: 2}",
+    "None",
+    "(" * 300,
+    "{" * 2000,
+    "1" * 5000,
+    "{'NORM': 1e999}",
+    "__import__('os').getcwd()",
+    "{'NORM': __import__('os').getpid()}",
+    "(lambda: {})()",
+    "{**{}}",
+    "x" * 20_000,
+]
+_FILES = [
+    "records100/00001_lr",
+    "records100/00002_lr",
+    "../outside",
+    "records100/../../x",
+    "/etc/passwd",
+    "C:\\x",
+    "",
+    "a\x00b",
+    "y" * 300,
+    "records100/" + "z" * 300,
+]
 _PTBXL_VALUES = {
     "ecg_id": st.sampled_from(["1", "2", "", "1.0"]),
     "patient_id": st.sampled_from(["15709.0", "", "x"]),
     "age": st.sampled_from(["56.0", "300", "nan", "inf", "-1", "", "1" * 400]),
     "sex": st.sampled_from(["0", "1", "1.0", "", "x"]),
     "scp_codes": st.one_of(*[st.sampled_from(_CODES[:3] * 8 + _CODES)] * 7, st.text(max_size=40)),
-    "strat_fold": st.sampled_from(["1", "9", "10"] * 3 + ["0", "11", "inf", "nan", "1e400", "",
-                                                         "x"]),
+    "strat_fold": st.sampled_from(
+        ["1", "9", "10"] * 3 + ["0", "11", "inf", "nan", "1e400", "", "x"]
+    ),
     "filename_lr": st.sampled_from(_FILES[:2] * 4 + _FILES),
     "filename_hr": st.sampled_from(_FILES[:2] * 4 + _FILES),
 }
@@ -82,9 +115,11 @@ def ptbxl_tables(draw):
     columns = list(_PTBXL_VALUES)
     if draw(RARELY):  # a missing, repeated or extra column now and then
         columns = draw(st.permutations(columns + [draw(st.sampled_from(columns + ["x"]))]))
-        columns = columns[:draw(st.integers(0, len(columns)))]
-    rows = [csv_line([draw(_PTBXL_VALUES.get(c, st.text(max_size=5))) for c in columns])
-            for _ in range(draw(st.integers(1, 4)))]
+        columns = columns[: draw(st.integers(0, len(columns)))]
+    rows = [
+        csv_line([draw(_PTBXL_VALUES.get(c, st.text(max_size=5))) for c in columns])
+        for _ in range(draw(st.integers(1, 4)))
+    ]
     database = "\n".join([csv_line(columns)] + rows).encode("utf-8", errors="surrogatepass")
     if draw(RARELY):
         database = draw(st.binary(max_size=200))
@@ -92,23 +127,34 @@ def ptbxl_tables(draw):
     if draw(RARELY):
         text = SCP_STATEMENTS.read_bytes()
         cut = draw(st.integers(0, 400))
-        statements = draw(st.sampled_from([text[:cut], text[:cut] + b"\xff\xfe" + text[cut:],
-                                           text.replace(b"diagnostic_class", b"dc"),
-                                           text[:cut] + b'"' + text[cut:]]))
+        statements = draw(
+            st.sampled_from(
+                [
+                    text[:cut],
+                    text[:cut] + b"\xff\xfe" + text[cut:],
+                    text.replace(b"diagnostic_class", b"dc"),
+                    text[:cut] + b'"' + text[cut:],
+                ]
+            )
+        )
     return database, statements
 
 
 @FUZZ
-@given(tables=ptbxl_tables(), task=st.sampled_from(["superdiagnostic", "rhythm", "all"]),
-       rate=st.sampled_from([100, 500]))
+@given(
+    tables=ptbxl_tables(),
+    task=st.sampled_from(["superdiagnostic", "rhythm", "all"]),
+    rate=st.sampled_from([100, 500]),
+)
 def test_fuzzed_ptbxl_tables(tables, task, rate):
     database, statements = tables
     with tempfile.TemporaryDirectory() as tmp:
         root = pathlib.Path(tmp)
         (root / "scp_statements.csv").write_bytes(statements or SCP_STATEMENTS.read_bytes())
         (root / "ptbxl_database.csv").write_bytes(database)
-        source = _outcome(lambda: PTBXLSource(root, task=task, sampling_rate=rate),
-                          "scp_statements.csv")
+        source = _outcome(
+            lambda: PTBXLSource(root, task=task, sampling_rate=rate), "scp_statements.csv"
+        )
         assert source is not None or statements is not None  # the real table always loads
         result = source and _outcome(source.index, "ptbxl_database.csv")
         for item in (result or ([], []))[0]:  # every accepted record lies inside the root
@@ -121,23 +167,37 @@ def test_ptbxl_scp_codes_are_never_evaluated(tmp_path):
     shutil.copyfile(SCP_STATEMENTS, tmp_path / "scp_statements.csv")
     code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
     (tmp_path / "ptbxl_database.csv").write_text(
-        csv_line(_PTBXL_VALUES) + "\n" + csv_line(["1", "1", "50", "0", code, "1", "a", "b"]))
+        csv_line(_PTBXL_VALUES) + "\n" + csv_line(["1", "1", "50", "0", code, "1", "a", "b"])
+    )
     with pytest.raises(RecordError, match="line 2: scp_codes is not a dict literal"):
         PTBXLSource(tmp_path).index()
     assert not marker.exists()
 
 
 _CPSC_HEADERS = ["Recording,First_label,Second_label,Third_label"] * 6 + [
-    "Recording,First_label", "First_label,Recording,Second_label,Third_label,Extra",
-    "Recording,Recording,First_label,Second_label,Third_label", ""]
+    "Recording,First_label",
+    "First_label,Recording,Second_label,Third_label,Extra",
+    "Recording,Recording,First_label,Second_label,Third_label",
+    "",
+]
 _CPSC_VALUES = ["A0001", "A0002", "A0003", "1", "5", "9", "", ""]
 _CPSC_BAD = ["0", "10", "\u00b2", "05", "1" * 5000, "x", " 3 ", "A0001"]
 
 
 @FUZZ
-@given(header=st.sampled_from(_CPSC_HEADERS), raw=RARELY, noise=st.binary(max_size=40),
-       rows=st.lists(st.lists(st.sampled_from(_CPSC_VALUES) | st.sampled_from(_CPSC_BAD)
-                              | st.text(max_size=4), min_size=1, max_size=5), max_size=5))
+@given(
+    header=st.sampled_from(_CPSC_HEADERS),
+    raw=RARELY,
+    noise=st.binary(max_size=40),
+    rows=st.lists(
+        st.lists(
+            st.sampled_from(_CPSC_VALUES) | st.sampled_from(_CPSC_BAD) | st.text(max_size=4),
+            min_size=1,
+            max_size=5,
+        ),
+        max_size=5,
+    ),
+)
 def test_fuzzed_cpsc2018_reference(cpsc_root, header, rows, noise, raw):
     rows = [[f"A000{k % 3 + 1}"] + row[1:] if k % 2 else row for k, row in enumerate(rows)]
     text = "\n".join([header] + [csv_line(row) for row in rows]).encode("utf-8", "surrogatepass")
@@ -156,6 +216,7 @@ def cpsc_root(tmp_path_factory):
 
 # --- PE manifests ---------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory):
     """A cohort folder with records, links leading outside and a link loop."""
@@ -172,15 +233,30 @@ def cohort(tmp_path_factory):
     return folder, outside
 
 
-_RECORDS = ["records/a", "records/a.hea", "records/b", "records/c.csv", "records/out",
-            "linkdir/secret", "records/loop", "records/missing", "../outside/secret",
-            "records/../../outside/secret", "./records/b", "", "a\x00b", "C:\\x", "x" * 300,
-            "records/" + "y" * 300, "..\\outside\\secret"]
+_RECORDS = [
+    "records/a",
+    "records/a.hea",
+    "records/b",
+    "records/c.csv",
+    "records/out",
+    "linkdir/secret",
+    "records/loop",
+    "records/missing",
+    "../outside/secret",
+    "records/../../outside/secret",
+    "./records/b",
+    "",
+    "a\x00b",
+    "C:\\x",
+    "x" * 300,
+    "records/" + "y" * 300,
+    "..\\outside\\secret",
+]
 _PE_VALUES = {
     "record": st.sampled_from(_RECORDS[:7] * 2 + _RECORDS) | st.text(max_size=12),
     "label": st.sampled_from(["0", "1"] * 4 + ["2", "", "yes"]),
-    "patient_id": st.sampled_from(["p1", "p2", "p3", "p4"] * 2 + [""]) | st.text(min_size=1,
-                                                                                max_size=5),
+    "patient_id": st.sampled_from(["p1", "p2", "p3", "p4"] * 2 + [""])
+    | st.text(min_size=1, max_size=5),
     "split": st.sampled_from(list(SPLITS) * 3 + ["", "dev"]),
     "fold": st.sampled_from(["0", "1", "2"] * 3 + ["-1", "x", "9" * 5000, "", "1.5"]),
     "age": st.sampled_from(["50", "71.5"] * 3 + ["nan", "inf", "-1e999", "", "x", "1e400"]),
@@ -193,13 +269,20 @@ _PE_VALUES = {
 def test_fuzzed_pe_manifest(cohort, data, allow):
     folder, outside = cohort
     columns = ["record", "label", "patient_id"] + data.draw(
-        st.lists(st.sampled_from(["split", "fold", "age", "sex"] * 3 + ["site", "label"]),
-                 max_size=3, unique=True))
+        st.lists(
+            st.sampled_from(["split", "fold", "age", "sex"] * 3 + ["site", "label"]),
+            max_size=3,
+            unique=True,
+        )
+    )
     if data.draw(RARELY):
         columns = columns[1:]  # no record column
     pool = dict(_PE_VALUES, record=_PE_VALUES["record"] | st.just(str(outside / "secret")))
-    rows = data.draw(st.lists(st.tuples(*[pool.get(c, st.text(max_size=4)) for c in columns]),
-                              min_size=1, max_size=5))
+    rows = data.draw(
+        st.lists(
+            st.tuples(*[pool.get(c, st.text(max_size=4)) for c in columns]), min_size=1, max_size=5
+        )
+    )
     text = "\n".join(csv_line(row) for row in [columns] + rows)
     if data.draw(RARELY):
         text = data.draw(st.text(max_size=200))
@@ -208,9 +291,12 @@ def test_fuzzed_pe_manifest(cohort, data, allow):
     result = _outcome(source.index, "manifest.csv")
     for item in (result or ([], []))[0]:
         path = pathlib.Path(item.record_path)
-        files = [f for f in [path] + [path.with_name(path.name + e) for e in (".hea", ".mat",
-                                                                            ".csv", ".dat")]
-                 if f.is_file()]
+        files = [
+            f
+            for f in [path]
+            + [path.with_name(path.name + e) for e in (".hea", ".mat", ".csv", ".dat")]
+            if f.is_file()
+        ]
         assert files
         if not allow:  # nothing reachable outside the manifest's folder
             assert all(f.resolve().is_relative_to(folder.resolve()) for f in files)
@@ -218,15 +304,28 @@ def test_fuzzed_pe_manifest(cohort, data, allow):
 
 # --- prepared cache -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
     """A small valid cache: 3 records in 2 shards, 2 labels."""
     path = tmp_path_factory.mktemp("cache") / "cache"
-    writer = CacheWriter(path, key="k", source={"name": "fuzz"}, settings={}, fs=100.0,
-                         label_names=["A", "B"], shard_bytes=2000)
+    writer = CacheWriter(
+        path,
+        key="k",
+        source={"name": "fuzz"},
+        settings={},
+        fs=100.0,
+        label_names=["A", "B"],
+        shard_bytes=2000,
+    )
     for r, length in enumerate((20, 30, 25)):
-        writer.add(np.full((length, 12), r, np.float32), record_id=f"r{r}", labels=[r % 2, 1],
-                   split=SPLITS[r], fold=r)
+        writer.add(
+            np.full((length, 12), r, np.float32),
+            record_id=f"r{r}",
+            labels=[r % 2, 1],
+            split=SPLITS[r],
+            fold=r,
+        )
     writer.close()
     return path
 
@@ -260,8 +359,12 @@ def _index_variants(draw, path):
 
 
 @FUZZ
-@given(data=st.data(), target=st.sampled_from([MANIFEST, MANIFEST, INDEX]),
-       update_sha=st.booleans(), verify=st.booleans())
+@given(
+    data=st.data(),
+    target=st.sampled_from([MANIFEST, MANIFEST, INDEX]),
+    update_sha=st.booleans(),
+    verify=st.booleans(),
+)
 def test_fuzzed_cache_manifest_and_index(cache_dir, data, target, update_sha, verify):
     manifest = json.loads((cache_dir / MANIFEST).read_text())
     with tempfile.TemporaryDirectory() as tmp:
@@ -285,20 +388,38 @@ def test_fuzzed_cache_manifest_and_index(cache_dir, data, target, update_sha, ve
 
 # --- contract.json and model.json -----------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def contract(tmp_path_factory):
     """A valid contract, made by the training side's own `make_contract`."""
     path = tmp_path_factory.mktemp("contract-cache") / "cache"
-    writer = CacheWriter(path, key="c", source={"name": "fuzz", "synthetic": True},
-                         settings={"preprocess": PreprocessConfig(
-                             target_fs=100.0, filter="none", normalize="none").to_dict()},
-                         fs=100.0, label_names=["PE"])
+    writer = CacheWriter(
+        path,
+        key="c",
+        source={"name": "fuzz", "synthetic": True},
+        settings={
+            "preprocess": PreprocessConfig(
+                target_fs=100.0, filter="none", normalize="none"
+            ).to_dict()
+        },
+        fs=100.0,
+        label_names=["PE"],
+    )
     writer.add(np.zeros((200, 12), np.float32), record_id="r", labels=[1.0], split="train")
     choice = ThresholdChoice(np.array([0.4]), "f1").to_dict()
     standardizer = DatasetStandardizer(np.zeros(12), np.ones(12), 200).to_dict()
-    return make_contract(cache=writer.close(), model_name="fuzz", window=WINDOW, stride=32,
-                         eval_mode="sliding", aggregate="mean", label_names=["PE"],
-                         threshold_choice=choice, temperature=1.5, standardizer=standardizer)
+    return make_contract(
+        cache=writer.close(),
+        model_name="fuzz",
+        window=WINDOW,
+        stride=32,
+        eval_mode="sliding",
+        aggregate="mean",
+        label_names=["PE"],
+        threshold_choice=choice,
+        temperature=1.5,
+        standardizer=standardizer,
+    )
 
 
 @FUZZ
@@ -326,17 +447,29 @@ def test_valid_contract_loads_everywhere(contract, tmp_path):
 def exported(contract):
     """A converted tiny model, its model.json and the .tflite with the description embedded."""
     import keras
+
     from keras_ecgpe.export.metadata import build_model_json, embed, file_facts
     from keras_ecgpe.export.tflite import convert_model
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((WINDOW, 12)), keras.layers.Conv1D(2, 5),
-                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    model = keras.Sequential(
+        [
+            keras.Input((WINDOW, 12)),
+            keras.layers.Conv1D(2, 5),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
     blob = convert_model(model, "none", window=WINDOW)
     payload = build_model_json(contract, blob, mode="none")
     final = embed(blob, payload)
-    return {"blob": blob, "payload": payload, "final": final,
-            "model_json": file_facts(payload, final), "embed": embed}
+    return {
+        "blob": blob,
+        "payload": payload,
+        "final": final,
+        "model_json": file_facts(payload, final),
+        "embed": embed,
+    }
 
 
 @pytest.mark.slow
@@ -360,8 +493,9 @@ def test_fuzzed_model_json(exported, data, embedded):
     with tempfile.TemporaryDirectory() as tmp:
         if embedded:  # a damaged description inside an intact flatbuffer
             path = pathlib.Path(tmp) / "model.tflite"
-            path.write_bytes(exported["embed"](exported["blob"],
-                                               data.draw(mutated(exported["payload"]))))
+            path.write_bytes(
+                exported["embed"](exported["blob"], data.draw(mutated(exported["payload"])))
+            )
         else:
             path = pathlib.Path(tmp) / "model.json"
             path.write_bytes(data.draw(damaged_json(exported["model_json"])))
@@ -376,10 +510,13 @@ def test_fuzzed_tflite_bytes(exported, data, kind):
     if kind == "random":
         blob = data.draw(st.binary(max_size=400))
     elif kind == "tfl3":  # passes the identifier check, then garbage offsets
-        blob = data.draw(st.binary(min_size=4, max_size=4)) + b"TFL3" + data.draw(
-            st.binary(max_size=400))
+        blob = (
+            data.draw(st.binary(min_size=4, max_size=4))
+            + b"TFL3"
+            + data.draw(st.binary(max_size=400))
+        )
     elif kind == "cut":
-        blob = final[:data.draw(st.integers(8, len(final)))]
+        blob = final[: data.draw(st.integers(8, len(final)))]
     else:
         blob = bytearray(final)
         for _ in range(data.draw(st.integers(1, 8))):
@@ -393,6 +530,7 @@ def test_fuzzed_tflite_bytes(exported, data, kind):
 
 
 # --- sizes ----------------------------------------------------------------------------------
+
 
 def _sparse(path, size):
     """A file of `size` zero bytes that takes no disk space."""

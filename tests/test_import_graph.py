@@ -19,8 +19,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where each installed package's sources live (see setup.cfg's package_dir).
-SOURCES = {"keras_ecgpe": ROOT / "keras_ecgpe", "keras_ecgpe.cli": ROOT / "cli",
-           "keras_ecgpe.export": ROOT / "export"}
+SOURCES = {
+    "keras_ecgpe": ROOT / "keras_ecgpe",
+    "keras_ecgpe.cli": ROOT / "cli",
+    "keras_ecgpe.export": ROOT / "export",
+}
 OUTSIDE_THE_LIBRARY = ("keras_ecgpe.cli", "keras_ecgpe.export")
 
 
@@ -147,8 +150,9 @@ def describe(cycle: list, edges: dict) -> str:
     steps = [cycle[0]]
     for a, b in zip(cycle[:-1], cycle[1:], strict=True):
         path, line = edges[(a, b)][0]
-        steps.append(f"{b} ({path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
-                     f":{line})")
+        steps.append(
+            f"{b} ({path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{line})"
+        )
     return " -> ".join(steps)
 
 
@@ -160,9 +164,12 @@ def test_no_import_cycle_between_units():
 
 def test_the_library_never_imports_the_cli_or_export():
     edges = import_graph(SOURCES)
-    wrong = [f"{a} imports {b} at {path.relative_to(ROOT)}:{line}"
-             for (a, b), places in sorted(edges.items()) if a not in OUTSIDE_THE_LIBRARY
-             and b in OUTSIDE_THE_LIBRARY for path, line in places]
+    wrong = [
+        f"{a} imports {b} at {path.relative_to(ROOT)}:{line}"
+        for (a, b), places in sorted(edges.items())
+        if a not in OUTSIDE_THE_LIBRARY and b in OUTSIDE_THE_LIBRARY
+        for path, line in places
+    ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -177,18 +184,20 @@ def test_the_graph_sees_the_known_edges():
 
 def test_a_cycle_is_found_and_named(tmp_path):
     package = tmp_path / "keras_ecgpe"
-    for folder, text in {"training": "from keras_ecgpe.inference import reader\n",
-                         "inference": "def load():\n    from ..training import contract\n",
-                         "data": "import keras_ecgpe.errors\n"}.items():
+    for folder, text in {
+        "training": "from keras_ecgpe.inference import reader\n",
+        "inference": "def load():\n    from ..training import contract\n",
+        "data": "import keras_ecgpe.errors\n",
+    }.items():
         (package / folder).mkdir(parents=True)
         (package / folder / "__init__.py").write_text("")
-        (package / folder / ("contract.py" if folder == "training" else "reader.py")
-         ).write_text(text)
+        (package / folder / ("contract.py" if folder == "training" else "reader.py")).write_text(
+            text
+        )
     (package / "__init__.py").write_text("")
     (package / "errors.py").write_text("")
     edges = import_graph({"keras_ecgpe": package})
     cycles = find_cycles(edges)
-    assert cycles == [["keras_ecgpe.inference", "keras_ecgpe.training",
-                       "keras_ecgpe.inference"]]
+    assert cycles == [["keras_ecgpe.inference", "keras_ecgpe.training", "keras_ecgpe.inference"]]
     text = describe(cycles[0], edges)
     assert "inference/reader.py:2" in text and "training/contract.py:1" in text

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from crashing_source import read_or_crash
 
+from crashing_source import read_or_crash
 from keras_ecgpe.cli.main import cli
 from keras_ecgpe.data.isolation import CRASH_REASON, map_isolated, ordered_process_map
-
 
 # Slow tier: every test starts worker processes.
 pytestmark = pytest.mark.slow
@@ -30,16 +29,16 @@ def test_two_workers_with_more_items_than_in_flight_keep_order():
     items = [f"r{k}" for k in range(9)] + ["crash"] + [f"s{k}" for k in range(9)]
     results = list(ordered_process_map(read_or_crash, items, 2, on_crash=lambda item: None))
     assert [item for item, _ in results] == items
-    assert [value for _, value in results] == [i.upper() if i != "crash" else None
-                                               for i in items]
+    assert [value for _, value in results] == [i.upper() if i != "crash" else None for i in items]
 
 
 def test_cli_inspect_survives_the_scipy_corrupt_mat(real_ecg, tmp_path):
     # SYNTHETIC corrupt .mat on which scipy 1.17 segfaults or raises, depending on memory.
     corrupt = tmp_path / "A0001.mat"
     shutil.copy(Path(__file__).parent / "data" / "scipy_segfault.mat", corrupt)
-    result = CliRunner().invoke(cli, ["data", "inspect", str(corrupt),
-                                      str(real_ecg / "cpsc2018" / "A1980.mat")])
+    result = CliRunner().invoke(
+        cli, ["data", "inspect", str(corrupt), str(real_ecg / "cpsc2018" / "A1980.mat")]
+    )
     assert result.exit_code == 1, result.output
     first, second = result.output.strip().splitlines()
     assert first.startswith(f"{corrupt}: ERROR {corrupt}: ")

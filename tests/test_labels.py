@@ -6,8 +6,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from keras_ecgpe.data.labels import (HarmonisedVocabulary, canonical_code, label_mappings,
-                                     TABLES_DIR)
+from keras_ecgpe.data.labels import TABLES_DIR, HarmonisedVocabulary, canonical_code, label_mappings
 from keras_ecgpe.data.sources.cinc import CinCSource, parse_header_comments
 from keras_ecgpe.data.sources.cpsc2018 import CLASSES as CPSC_CLASSES
 from keras_ecgpe.data.sources.medalcare_xl import CLASSES as MEDALCARE_CLASSES
@@ -41,14 +40,24 @@ def test_equivalent_codes_merge_onto_the_first_code_of_the_pair():
     assert canonical_code("164889003") == "164889003"
 
 
-@pytest.mark.parametrize("scp, cpsc, code", [
-    ("AFIB", "AF", "164889003"), ("CRBBB", "RBBB", "713427006"), ("1AVB", "IAVB", "270492004"),
-    ("CLBBB", "LBBB", "733534002"), ("PAC", "PAC", "284470004"), ("PVC", "PVC", "164884008"),
-    ("STD_", "STD", "429622005"), ("STE_", "STE", "164931005"), ("SR", "SNR", "426783006"),
-])
+@pytest.mark.parametrize(
+    "scp, cpsc, code",
+    [
+        ("AFIB", "AF", "164889003"),
+        ("CRBBB", "RBBB", "713427006"),
+        ("1AVB", "IAVB", "270492004"),
+        ("CLBBB", "LBBB", "733534002"),
+        ("PAC", "PAC", "284470004"),
+        ("PVC", "PVC", "164884008"),
+        ("STD_", "STD", "429622005"),
+        ("STE_", "STE", "164931005"),
+        ("SR", "SNR", "426783006"),
+    ],
+)
 def test_ptbxl_and_cpsc_labels_meet_on_one_code(scp, cpsc, code):
-    vocabulary = HarmonisedVocabulary.from_sources([PTBXLSource(PTBXL, task="all"),
-                                                    ("cpsc2018", "cpsc", CPSC_CLASSES)])
+    vocabulary = HarmonisedVocabulary.from_sources(
+        [PTBXLSource(PTBXL, task="all"), ("cpsc2018", "cpsc", CPSC_CLASSES)]
+    )
     assert codes_of(vocabulary, vocabulary.to_multi_hot("ptbxl", [scp])[0]) == {code}
     assert codes_of(vocabulary, vocabulary.to_multi_hot("cpsc2018", [cpsc])[0]) == {code}
 
@@ -66,13 +75,23 @@ def test_ptbxl_mapping_reproduces_the_challenge_headers_of_the_same_records():
 
 
 def test_masks_mark_only_what_each_source_annotates():
-    vocabulary = HarmonisedVocabulary.from_sources([
-        PTBXLSource(PTBXL, task="superdiagnostic"), ("cpsc2018", "cpsc", CPSC_CLASSES)])
+    vocabulary = HarmonisedVocabulary.from_sources(
+        [PTBXLSource(PTBXL, task="superdiagnostic"), ("cpsc2018", "cpsc", CPSC_CLASSES)]
+    )
     index = {code: i for i, code in enumerate(vocabulary.codes)}
     mi, af, nsr = index["164865005"], index["164889003"], index["426783006"]
-    assert set(vocabulary.codes) == {"164865005", "426783006", "164889003", "270492004",
-                                     "733534002", "713427006", "284470004", "164884008",
-                                     "429622005", "164931005"}
+    assert set(vocabulary.codes) == {
+        "164865005",
+        "426783006",
+        "164889003",
+        "270492004",
+        "733534002",
+        "713427006",
+        "284470004",
+        "164884008",
+        "429622005",
+        "164931005",
+    }
     y, mask = vocabulary.to_multi_hot("ptbxl", ["MI"])
     assert (y[mi], mask[mi], mask[af]) == (1, 1, 0)
     assert mask[nsr] == 0  # NORM only implies sinus rhythm: unknown for an MI record
@@ -92,7 +111,7 @@ def test_cinc_source_joins_with_its_scored_classes():
     assert vocabulary.codes[:26] == cinc.label_names
     y, mask = vocabulary.to_multi_hot("cinc", ["713427006"])
     assert y.sum() == 1 and mask[: len(cinc.label_names)].all()
-    assert not mask[len(cinc.label_names):].any()  # PVC/STD/STE codes: CinC's unscored
+    assert not mask[len(cinc.label_names) :].any()  # PVC/STD/STE codes: CinC's unscored
 
 
 def test_vocabulary_errors():

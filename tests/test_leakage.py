@@ -8,8 +8,8 @@ import shutil
 
 import numpy as np
 import pytest
-from fixtures import toy_cache
 
+from fixtures import toy_cache
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache
 from keras_ecgpe.data.cache_format import CONTENT_HASH_FIELD, INDEX, INDEX_FIELDS, MANIFEST
 from keras_ecgpe.data.content_hash import content_sha256, raw_hashes, record_hashes
@@ -27,17 +27,29 @@ def _noise(seed, n=200):
 
 def _cache(path, rows, *, raw=True):
     """rows: (record_id, patient_id, split, signal seed); raw hashes stored unless `raw=False`."""
-    writer = CacheWriter(path, key="k", source={"synthetic": True}, settings={}, fs=100.0,
-                         label_names=["PE"])
+    writer = CacheWriter(
+        path, key="k", source={"synthetic": True}, settings={}, fs=100.0, label_names=["PE"]
+    )
     for record, patient, split, seed in rows:
         signal = _noise(seed)
-        writer.add(signal, record_id=record, patient_id=patient, labels=[seed % 2], split=split,
-                   content_sha256=content_sha256(signal) if raw else None)
+        writer.add(
+            signal,
+            record_id=record,
+            patient_id=patient,
+            labels=[seed % 2],
+            split=split,
+            content_sha256=content_sha256(signal) if raw else None,
+        )
     return writer.close()
 
 
-CLEAN = [("a", "p1", "train", 1), ("b", "p1", "train", 2), ("c", "p2", "validation", 3),
-         ("d", "p3", "test", 4), ("e", "p4", "test", 5)]
+CLEAN = [
+    ("a", "p1", "train", 1),
+    ("b", "p1", "train", 2),
+    ("c", "p2", "validation", 3),
+    ("d", "p3", "test", 4),
+    ("e", "p4", "test", 5),
+]
 
 
 def test_clean_cache_reports_nothing(tmp_path):
@@ -49,17 +61,21 @@ def test_clean_cache_reports_nothing(tmp_path):
 
 
 def test_shared_patient_and_duplicate_recording_are_named(tmp_path):
-    rows = CLEAN + [("f", "p2", "test", 6),  # p2 is also in validation
-                    ("g", "p5", "test", 1)]  # the signal of record "a" (train) again
+    rows = CLEAN + [
+        ("f", "p2", "test", 6),  # p2 is also in validation
+        ("g", "p5", "test", 1),
+    ]  # the signal of record "a" (train) again
     report = find_leaks(_cache(tmp_path / "c", rows))
     assert not report.clean
     [patient] = report.shared_patients
     assert (patient.patient_id, patient.splits, patient.record_ids) == (
-        "p2", ("test", "validation"), ("c", "f"))
+        "p2",
+        ("test", "validation"),
+        ("c", "f"),
+    )
     [copy] = report.shared_recordings
     assert copy.kind == "across_splits" and copy.method == "raw"
-    assert [(split, record) for _, split, record in copy.records] == [("train", "a"),
-                                                                      ("test", "g")]
+    assert [(split, record) for _, split, record in copy.records] == [("train", "a"), ("test", "g")]
     with pytest.raises(ConfigError) as error:
         report.raise_unless(False)
     message = str(error.value)
@@ -69,7 +85,9 @@ def test_shared_patient_and_duplicate_recording_are_named(tmp_path):
     accepted = report.raise_unless(True)
     assert accepted.accepted and accepted.to_dict()["accepted"] is True
     assert json.loads(json.dumps(accepted.to_dict()))["shared_patients"][0]["record_ids"] == [
-        "c", "f"]
+        "c",
+        "f",
+    ]
 
 
 def test_duplicates_inside_one_split_are_not_leaks(tmp_path):
@@ -79,8 +97,10 @@ def test_duplicates_inside_one_split_are_not_leaks(tmp_path):
 
 def test_pretraining_copy_of_a_test_record(tmp_path):
     fine = _cache(tmp_path / "fine", CLEAN)
-    pre = _cache(tmp_path / "pre", [("x1", "q1", "train", 5), ("x2", "q2", "test", 4),
-                                    ("x3", "q3", "validation", 77)])
+    pre = _cache(
+        tmp_path / "pre",
+        [("x1", "q1", "train", 5), ("x2", "q2", "test", 4), ("x3", "q3", "validation", 77)],
+    )
     report = find_leaks(fine, [tmp_path / "pre"])
     [copy] = report.shared_recordings  # x2 is a copy of d, but pretraining never learnt it
     assert copy.kind == "pretraining"
@@ -93,7 +113,8 @@ def test_pretraining_copy_of_a_test_record(tmp_path):
 
 def test_many_leaks_are_counted_and_only_ten_shown(tmp_path):
     rows = [(f"t{k}", f"p{k}", "train", k) for k in range(12)] + [
-        (f"v{k}", f"p{k}", "test", 100 + k) for k in range(12)]
+        (f"v{k}", f"p{k}", "test", 100 + k) for k in range(12)
+    ]
     with pytest.raises(ConfigError) as error:
         find_leaks(_cache(tmp_path / "c", rows)).raise_unless(False)
     assert "12 patient(s) in two splits" in str(error.value)
@@ -123,6 +144,7 @@ def test_cache_written_before_the_hash_column_still_opens_and_is_checked(tmp_pat
     (tmp_path / "c" / INDEX).write_bytes(buffer.getvalue())
     manifest = json.loads((tmp_path / "c" / MANIFEST).read_text())
     import hashlib
+
     manifest["index_sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
     (tmp_path / "c" / MANIFEST).write_text(json.dumps(manifest))
     old = PreparedCache.open(tmp_path / "c", verify=True)
@@ -134,8 +156,9 @@ def test_cache_written_before_the_hash_column_still_opens_and_is_checked(tmp_pat
 
 
 def test_toy_training_cache_has_no_leak(tmp_path):
-    report = find_leaks(toy_cache(tmp_path / "toy", splits={"train": 8, "validation": 4,
-                                                            "test": 4}))
+    report = find_leaks(
+        toy_cache(tmp_path / "toy", splits={"train": 8, "validation": 4, "test": 4})
+    )
     assert report.clean and report.methods[str(tmp_path / "toy")] == "stored"
 
 
@@ -153,8 +176,9 @@ def test_content_hash_ignores_float_noise_but_not_a_microvolt():
 
 
 def test_writer_refuses_a_malformed_content_hash(tmp_path):
-    writer = CacheWriter(tmp_path / "c", key="k", source={}, settings={}, fs=100.0,
-                         label_names=["PE"])
+    writer = CacheWriter(
+        tmp_path / "c", key="k", source={}, settings={}, fs=100.0, label_names=["PE"]
+    )
     with pytest.raises(RecordError, match="content_sha256"):
         writer.add(_noise(0), record_id="a", labels=[0], content_sha256="ABC")
     writer.abort()
@@ -171,13 +195,19 @@ def test_real_ptbxl_records_republished_in_cinc_are_found(real_ecg, tmp_path):
         for suffix in (".hea", ".mat"):
             shutil.copy(real_ecg / "cinc" / f"{name}{suffix}", cinc / f"{name}{suffix}")
     pre, _ = prepare_dataset(
-        make_source("ptbxl", real_ecg / "ptbxl", sampling_rate=500), tmp_path / "pre",
-        PreprocessConfig(target_fs=None, filter="bandpass", normalize="none"), workers=1,
-        split=SplitSettings(folds=0))
+        make_source("ptbxl", real_ecg / "ptbxl", sampling_rate=500),
+        tmp_path / "pre",
+        PreprocessConfig(target_fs=None, filter="bandpass", normalize="none"),
+        workers=1,
+        split=SplitSettings(folds=0),
+    )
     fine, _ = prepare_dataset(
-        make_source("cinc", cinc), tmp_path / "fine",
-        PreprocessConfig(target_fs=250, filter="none", normalize="none"), workers=1,
-        split=SplitSettings(fractions=(0.0, 0.0, 1.0), folds=0))
+        make_source("cinc", cinc),
+        tmp_path / "fine",
+        PreprocessConfig(target_fs=250, filter="none", normalize="none"),
+        workers=1,
+        split=SplitSettings(fractions=(0.0, 0.0, 1.0), folds=0),
+    )
     assert set(fine.splits) == {"test"} and len(fine) == 5
     report = find_leaks(fine, [pre], pretrain_splits=None)
     assert set(report.methods.values()) == {"raw"}

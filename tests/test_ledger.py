@@ -33,12 +33,26 @@ def cache_dir(tmp_path):
 
 
 def _three_looks(ledger):
-    ledger.append(split="test", model_sha256=MODEL_A, config_sha256=CONFIG,
-                  metrics={"auroc": 0.8, "sensitivity": None})
-    ledger.append(split="test", model_sha256=MODEL_A, config_sha256=CONFIG,
-                  metrics={"auroc": np.float32(0.8)}, analysis_plan_sha256=sha("plan"))
-    ledger.append(split="test", model_sha256=MODEL_B, config_sha256=CONFIG,
-                  metrics={"auroc": 0.7}, declaration="  external validation of model B ")
+    ledger.append(
+        split="test",
+        model_sha256=MODEL_A,
+        config_sha256=CONFIG,
+        metrics={"auroc": 0.8, "sensitivity": None},
+    )
+    ledger.append(
+        split="test",
+        model_sha256=MODEL_A,
+        config_sha256=CONFIG,
+        metrics={"auroc": np.float32(0.8)},
+        analysis_plan_sha256=sha("plan"),
+    )
+    ledger.append(
+        split="test",
+        model_sha256=MODEL_B,
+        config_sha256=CONFIG,
+        metrics={"auroc": 0.7},
+        declaration="  external validation of model B ",
+    )
 
 
 def test_chain_verifies_and_entries_link(cache_dir):
@@ -79,13 +93,18 @@ def test_any_edited_byte_is_detected_and_the_entry_named(cache_dir, entry):
             lines[entry] = lines[entry].replace(old, new, 1)
             break
     path.write_bytes(b"\n".join(lines))
-    with pytest.raises(LedgerError, match=f"{LEDGER}: entry {entry} \\(line {entry + 1}\\)") \
-            as error:
+    with pytest.raises(
+        LedgerError, match=f"{LEDGER}: entry {entry} \\(line {entry + 1}\\)"
+    ) as error:
         Ledger.open(cache_dir).verify()
     assert error.value.entry == entry
-    for operation in (lambda led: led.looks("test"), lambda led: led.entries(),
-                      lambda led: led.append(split="test", model_sha256=MODEL_A,
-                                           config_sha256=CONFIG, metrics={})):
+    for operation in (
+        lambda led: led.looks("test"),
+        lambda led: led.entries(),
+        lambda led: led.append(
+            split="test", model_sha256=MODEL_A, config_sha256=CONFIG, metrics={}
+        ),
+    ):
         with pytest.raises(LedgerError):  # nothing is counted from or added to a bad chain
             operation(Ledger.open(cache_dir))
 
@@ -143,17 +162,26 @@ def test_second_model_needs_a_declaration_and_looks_are_counted(cache_dir):
     assert ledger.check_new_look("test", MODEL_A) == Looks(1, 1)  # same model: allowed
     ledger.append(split="test", model_sha256=MODEL_A, config_sha256=CONFIG, metrics={})
     assert ledger.looks("test") == Looks(2, 1)
-    with pytest.raises(ConfigError, match=r"already scored 2 time\(s\) by 1 model.*"
-                                          r"--declare-new-model REASON"):
+    with pytest.raises(
+        ConfigError,
+        match=r"already scored 2 time\(s\) by 1 model.*"
+        r"--declare-new-model REASON",
+    ):
         ledger.check_new_look("test", MODEL_B)
     with pytest.raises(ConfigError, match="declare-new-model"):
         ledger.append(split="test", model_sha256=MODEL_B, config_sha256=CONFIG, metrics={})
     assert ledger.looks("test") == Looks(2, 1)  # the refused look left no entry
     with pytest.raises(ConfigError, match="non-empty reason"):
-        ledger.append(split="test", model_sha256=MODEL_B, config_sha256=CONFIG, metrics={},
-                      declaration="   ")
-    entry = ledger.append(split="test", model_sha256=MODEL_B, config_sha256=CONFIG,
-                          metrics={"auroc": 0.75}, declaration="prespecified comparator")
+        ledger.append(
+            split="test", model_sha256=MODEL_B, config_sha256=CONFIG, metrics={}, declaration="   "
+        )
+    entry = ledger.append(
+        split="test",
+        model_sha256=MODEL_B,
+        config_sha256=CONFIG,
+        metrics={"auroc": 0.75},
+        declaration="prespecified comparator",
+    )
     assert entry.declaration == "prespecified comparator"
     assert ledger.looks("test") == Looks(3, 2) and ledger.looks("validation") == Looks(0, 0)
     # Another split has its own count; a third distinct model needs its own declaration.
@@ -174,11 +202,16 @@ def test_bad_arguments_are_refused(cache_dir, tmp_path):
     with pytest.raises(ConfigError, match="split"):
         ledger.looks("tset")
     with pytest.raises(ConfigError, match="None, not NaN"):
-        ledger.append(split="test", model_sha256=MODEL_A, config_sha256=CONFIG,
-                      metrics={"ppv": float("nan")})
+        ledger.append(
+            split="test", model_sha256=MODEL_A, config_sha256=CONFIG, metrics={"ppv": float("nan")}
+        )
     with pytest.raises(ConfigError, match="headline figures only"):
-        ledger.append(split="test", model_sha256=MODEL_A, config_sha256=CONFIG,
-                      metrics={"curve": list(range(10000))})
+        ledger.append(
+            split="test",
+            model_sha256=MODEL_A,
+            config_sha256=CONFIG,
+            metrics={"curve": list(range(10000))},
+        )
     with pytest.raises(ConfigError, match="not a prepared cache"):
         Ledger.open(tmp_path / "nowhere")
     assert not (cache_dir / LEDGER).exists()
@@ -200,8 +233,9 @@ def test_torn_last_line_is_reported_and_can_be_repaired(cache_dir):
 def test_overwriting_the_cache_keeps_its_ledger(cache_dir):
     _three_looks(Ledger.open(cache_dir))
     before = (cache_dir / LEDGER).read_bytes()
-    writer = CacheWriter(cache_dir, key="other", source={}, settings={}, fs=100.0,
-                         label_names=["PE"], overwrite=True)
+    writer = CacheWriter(
+        cache_dir, key="other", source={}, settings={}, fs=100.0, label_names=["PE"], overwrite=True
+    )
     writer.add(np.ones((10, 12), np.float32), record_id="x", labels=[1], split="test")
     assert writer.close().key == "other"
     assert (cache_dir / LEDGER).read_bytes() == before
@@ -211,15 +245,22 @@ def test_overwriting_the_cache_keeps_its_ledger(cache_dir):
 def _append_many(cache_dir, model, count):
     ledger = Ledger.open(cache_dir)
     for k in range(count):
-        ledger.append(split="test", model_sha256=model, config_sha256=CONFIG,
-                      metrics={"k": k, "pid": os.getpid()}, declaration="concurrency test")
+        ledger.append(
+            split="test",
+            model_sha256=model,
+            config_sha256=CONFIG,
+            metrics={"k": k, "pid": os.getpid()},
+            declaration="concurrency test",
+        )
 
 
 @pytest.mark.slow
 def test_two_processes_appending_at_once_lose_nothing(cache_dir):
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_append_many, args=(cache_dir, model, 20))
-               for model in (MODEL_A, MODEL_B)]
+    workers = [
+        context.Process(target=_append_many, args=(cache_dir, model, 20))
+        for model in (MODEL_A, MODEL_B)
+    ]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -227,8 +268,10 @@ def test_two_processes_appending_at_once_lose_nothing(cache_dir):
         assert worker.exitcode == 0
     ledger = Ledger.open(cache_dir)
     assert ledger.verify() == 40 and ledger.looks("test") == Looks(40, 2)
-    per_model = {m: sorted(e.metrics["k"] for e in ledger.entries() if e.model_sha256 == m)
-                 for m in (MODEL_A, MODEL_B)}
+    per_model = {
+        m: sorted(e.metrics["k"] for e in ledger.entries() if e.model_sha256 == m)
+        for m in (MODEL_A, MODEL_B)
+    }
     assert per_model == {MODEL_A: list(range(20)), MODEL_B: list(range(20))}
 
 

@@ -1,14 +1,12 @@
 """Tests of the per-element focal and weighted BCE losses, masks and Keras' reduction."""
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-keras = pytest.importorskip("keras")
-tf = pytest.importorskip("tensorflow")
-
-from keras_ecgpe.errors import ConfigError  # noqa: E402
-from keras_ecgpe.training.losses import (SigmoidFocalLoss, WeightedBinaryCrossentropy,  # noqa: E402
-                                         make_loss)
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.training.losses import SigmoidFocalLoss, WeightedBinaryCrossentropy, make_loss
 
 RNG = np.random.default_rng(0)
 Y = (RNG.random((16, 3)) < 0.4).astype(np.float32)
@@ -80,7 +78,8 @@ def test_masked_entries_change_neither_loss_nor_gradient(loss):
     y2[::2, 1] = 1 - y2[::2, 1]  # flip the labels nobody annotated
     z2[::2, 1] += 7.0
     assert float(loss(Y, Z, sample_weight=mask)) == pytest.approx(
-        float(loss(y2, z2, sample_weight=mask)), rel=1e-6)
+        float(loss(y2, z2, sample_weight=mask)), rel=1e-6
+    )
     logits = tf.Variable(Z)
     with tf.GradientTape() as tape:
         value = loss(Y, logits, sample_weight=mask)

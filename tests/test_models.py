@@ -14,11 +14,17 @@ import model_harness as harness
 from fixtures import FAMILY_REPRESENTATIVES, INPUT_LEN, TINY
 from fixtures import tiny_model as tiny
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.models import (ECGClassifier, build_model, export_view, list_models,
-                                model_complexity)
+from keras_ecgpe.models import (
+    ECGClassifier,
+    build_model,
+    export_view,
+    list_models,
+    model_complexity,
+)
 from keras_ecgpe.models.resnet1d import ResNet1D
 from keras_ecgpe.models.rnn1d import RNN1D
 from keras_ecgpe.models.transformer1d import Transformer1D
+
 
 @pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
 def test_output_shape(name):
@@ -83,14 +89,17 @@ def test_unknown_override_is_named():
         build_model("resnet1d18", input_len=INPUT_LEN, num_classes=1, heads=4)
 
 
-@pytest.mark.parametrize("name, overrides, argument", [
-    ("resnet1d18", dict(width=0), "width=0"),
-    ("vgg16", dict(depth=12), "depth=12"),
-    ("attresnet18", dict(width=8, num_heads=3), "num_heads=3"),
-    ("gru", dict(rnn_type="rnn"), "rnn_type='rnn'"),
-    ("transformer", dict(width=16, num_heads=5), "num_heads=5"),
-    ("transformer_patch", dict(patch_size=512), "patch_size=512"),
-])
+@pytest.mark.parametrize(
+    "name, overrides, argument",
+    [
+        ("resnet1d18", dict(width=0), "width=0"),
+        ("vgg16", dict(depth=12), "depth=12"),
+        ("attresnet18", dict(width=8, num_heads=3), "num_heads=3"),
+        ("gru", dict(rnn_type="rnn"), "rnn_type='rnn'"),
+        ("transformer", dict(width=16, num_heads=5), "num_heads=5"),
+        ("transformer_patch", dict(patch_size=512), "patch_size=512"),
+    ],
+)
 def test_invalid_arguments_name_the_value(name, overrides, argument):
     with pytest.raises(ConfigError, match=argument):
         build_model(name, input_len=INPUT_LEN, num_classes=1, **overrides)
@@ -119,8 +128,9 @@ def test_with_new_head_keeps_backbone_weights_and_is_independent():
     x, _ = harness.toy_batch(model, 2)
     fresh = model.with_new_head(5)
     assert fresh.output_shape == (None, 5)
-    np.testing.assert_array_equal(fresh.backbone.predict(x, verbose=0),
-                                  model.backbone.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        fresh.backbone.predict(x, verbose=0), model.backbone.predict(x, verbose=0)
+    )
     fresh.backbone.layers[1].kernel.assign(np.zeros(fresh.backbone.layers[1].kernel.shape))
     assert np.abs(model.backbone.layers[1].kernel.numpy()).sum() > 0
 
@@ -139,12 +149,12 @@ def test_backbone_weights_transfer_to_a_new_label_set(tmp_path):
     pretrained = tiny("crnn_lstm", num_classes=5)
     harness.check_training_step(pretrained)
     pretrained.backbone.save_weights(tmp_path / "backbone.weights.h5")
-    target = build_model("crnn_lstm", input_len=INPUT_LEN, num_classes=1,
-                         **TINY["crnn_lstm"])
+    target = build_model("crnn_lstm", input_len=INPUT_LEN, num_classes=1, **TINY["crnn_lstm"])
     target.backbone.load_weights(tmp_path / "backbone.weights.h5")
     x, _ = harness.toy_batch(pretrained, 2)
-    np.testing.assert_array_equal(target.backbone.predict(x, verbose=0),
-                                  pretrained.backbone.predict(x, verbose=0))
+    np.testing.assert_array_equal(
+        target.backbone.predict(x, verbose=0), pretrained.backbone.predict(x, verbose=0)
+    )
 
 
 @pytest.mark.slow
@@ -156,8 +166,7 @@ def test_export_view_unrolls_recurrent_models_with_identical_weights():
     for kept, copied in zip(model.weights, view.weights):
         np.testing.assert_array_equal(kept.numpy(), copied.numpy())
     x, _ = harness.toy_batch(model, 2)
-    np.testing.assert_allclose(view.predict(x, verbose=0), model.predict(x, verbose=0),
-                               atol=1e-5)
+    np.testing.assert_allclose(view.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     # Why the view exists: the plain build converts to a WHILE loop (int8 calibration
     # of which crashes the converter, FIELD-NOTES).
     assert "WHILE" in harness.ops_without_export_view(model)
@@ -188,9 +197,19 @@ def test_macs_match_hand_counts():
     # Patch embedding 4 tokens x (4 x 2 x 4); attention 2 heads of 2: Q, K, V projections
     # 4 x 4 x 6, scores and weighted sum 2 x 4 x 4 x (2 + 2), output 4 x 4 x 4; MLP
     # 4 x 4 x 8 twice; head 4.
-    encoder = ECGClassifier(Transformer1D(
-        input_len=16, num_leads=2, embedding="patch", patch_size=4, width=4, num_heads=2,
-        num_layers=1, mlp_dim=8), 1)
+    encoder = ECGClassifier(
+        Transformer1D(
+            input_len=16,
+            num_leads=2,
+            embedding="patch",
+            patch_size=4,
+            width=4,
+            num_heads=2,
+            num_layers=1,
+            mlp_dim=8,
+        ),
+        1,
+    )
     expected = 128 + (4 * 4 * 12 + 2 * 4 * 4 * 4 + 4 * 4 * 4) + 2 * 128 + 4
     assert model_complexity(encoder).macs == expected
     # ResNet-18 stem alone: 1024 output steps x 7 taps x 12 leads x 64 filters.
@@ -204,13 +223,27 @@ def test_cli_models_list_json():
 
     from keras_ecgpe.cli.main import cli
 
-    result = CliRunner().invoke(cli, ["models", "list", "--input-len", "2048", "--json",
-                                      "--model", "resnet1d18", "--model", "gru"])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "models",
+            "list",
+            "--input-len",
+            "2048",
+            "--json",
+            "--model",
+            "resnet1d18",
+            "--model",
+            "gru",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.output)
     assert [row["name"] for row in rows] == ["resnet1d18", "gru"]
     assert rows[0]["parameters"] == 3_858_945 and rows[0]["family"] == "ResNet1D"
-    assert rows[0]["macs"] == model_complexity(
-        build_model("resnet1d18", input_len=2048, num_classes=1)).macs
+    assert (
+        rows[0]["macs"]
+        == model_complexity(build_model("resnet1d18", input_len=2048, num_classes=1)).macs
+    )
     failed = CliRunner().invoke(cli, ["models", "list", "--model", "nope"])
     assert failed.exit_code != 0 and "resnet1d18" in failed.output

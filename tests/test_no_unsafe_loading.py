@@ -17,12 +17,22 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCANNED = ("keras_ecgpe", "export", "cli", "benchmarks")
-_UNPICKLERS = {("pickle", "load"), ("pickle", "loads"), ("pickle", "Unpickler"),
-               ("cPickle", "load"), ("dill", "load"), ("dill", "loads"), ("joblib", "load"),
-               ("torch", "load"), ("marshal", "load"), ("marshal", "loads"), ("shelve", "open"),
-               ("pd", "read_pickle"), ("pandas", "read_pickle")}
-_YAML_LOADS = {"load", "load_all", "unsafe_load", "unsafe_load_all", "full_load",
-               "full_load_all"}
+_UNPICKLERS = {
+    ("pickle", "load"),
+    ("pickle", "loads"),
+    ("pickle", "Unpickler"),
+    ("cPickle", "load"),
+    ("dill", "load"),
+    ("dill", "loads"),
+    ("joblib", "load"),
+    ("torch", "load"),
+    ("marshal", "load"),
+    ("marshal", "loads"),
+    ("shelve", "open"),
+    ("pd", "read_pickle"),
+    ("pandas", "read_pickle"),
+}
+_YAML_LOADS = {"load", "load_all", "unsafe_load", "unsafe_load_all", "full_load", "full_load_all"}
 _SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader"}
 
 
@@ -55,31 +65,53 @@ def unsafe_calls(source: str) -> list:
         if name[:1] == ("yaml",) and name[-1] in _YAML_LOADS:
             loader = _dotted(keywords.get("Loader")) if "Loader" in keywords else ()
             if name[-1] not in ("load", "load_all") or loader[-1:] not in [
-                    (safe,) for safe in _SAFE_YAML_LOADERS]:
+                (safe,) for safe in _SAFE_YAML_LOADERS
+            ]:
                 found.append((node.lineno, f"{'.'.join(name)} without SafeLoader"))
         if name in (("eval",), ("exec",)):
             found.append((node.lineno, f"{name[0]}()"))
     return found
 
 
-@pytest.mark.parametrize("snippet", [
-    "np.load(path, allow_pickle=True)", "numpy.load(f, mmap_mode='r', allow_pickle=True)",
-    "pickle.load(handle)", "pickle.loads(data)", "torch.load('x.pt')", "joblib.load(p)",
-    "yaml.load(text)", "yaml.load(text, Loader=yaml.FullLoader)", "yaml.unsafe_load(text)",
-    "yaml.full_load(text)", "keras.saving.load_model(p, safe_mode=False)",
-    "keras.saving.load_model(p, safe_mode=flag)", "eval(row['scp_codes'])", "exec(code)",
-    "np.savez(buffer, allow_pickle=True, **arrays)", "pd.read_pickle(p)",
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "np.load(path, allow_pickle=True)",
+        "numpy.load(f, mmap_mode='r', allow_pickle=True)",
+        "pickle.load(handle)",
+        "pickle.loads(data)",
+        "torch.load('x.pt')",
+        "joblib.load(p)",
+        "yaml.load(text)",
+        "yaml.load(text, Loader=yaml.FullLoader)",
+        "yaml.unsafe_load(text)",
+        "yaml.full_load(text)",
+        "keras.saving.load_model(p, safe_mode=False)",
+        "keras.saving.load_model(p, safe_mode=flag)",
+        "eval(row['scp_codes'])",
+        "exec(code)",
+        "np.savez(buffer, allow_pickle=True, **arrays)",
+        "pd.read_pickle(p)",
+    ],
+)
 def test_the_scan_flags_each_unsafe_call(snippet):
     assert unsafe_calls(snippet), snippet
 
 
-@pytest.mark.parametrize("snippet", [
-    "np.load(path, allow_pickle=False)", "np.load(path)", "yaml.safe_load(text)",
-    "yaml.load(text, Loader=yaml.SafeLoader)", "keras.saving.load_model(p, safe_mode=True)",
-    "ast.literal_eval(text)", "model.eval()", "'pickle.load(x) and eval(y)'",
-    "# allow_pickle=True\nx = 1",
-])
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        "np.load(path, allow_pickle=False)",
+        "np.load(path)",
+        "yaml.safe_load(text)",
+        "yaml.load(text, Loader=yaml.SafeLoader)",
+        "keras.saving.load_model(p, safe_mode=True)",
+        "ast.literal_eval(text)",
+        "model.eval()",
+        "'pickle.load(x) and eval(y)'",
+        "# allow_pickle=True\nx = 1",
+    ],
+)
 def test_the_scan_passes_safe_calls(snippet):
     assert unsafe_calls(snippet) == [], snippet
 
@@ -87,6 +119,9 @@ def test_the_scan_passes_safe_calls(snippet):
 def test_no_unsafe_loading_in_the_source_tree():
     files = [path for folder in SCANNED for path in sorted((ROOT / folder).rglob("*.py"))]
     assert len(files) > 50  # the scan really reads the package
-    problems = [f"{path.relative_to(ROOT)}:{line}: {reason}" for path in files
-                for line, reason in unsafe_calls(path.read_text("utf-8"))]
+    problems = [
+        f"{path.relative_to(ROOT)}:{line}: {reason}"
+        for path in files
+        for line, reason in unsafe_calls(path.read_text("utf-8"))
+    ]
     assert problems == []

@@ -75,8 +75,9 @@ def test_standardizer_streaming_fit_equals_numpy_on_concatenation():
     assert fitted.count == stacked.shape[0]
     restored = DatasetStandardizer.from_dict(json.loads(json.dumps(fitted.to_dict())))
     out = restored.transform(records[1])
-    np.testing.assert_allclose(out, (records[1] - stacked.mean(0)) / stacked.std(0), rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        out, (records[1] - stacked.mean(0)) / stacked.std(0), rtol=1e-4, atol=1e-5
+    )
     flat = DatasetStandardizer().fit([np.full((50, 12), 3.0)])
     assert np.all(flat.transform(np.full((5, 12), 3.0)) == 0)
 

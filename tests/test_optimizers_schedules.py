@@ -1,15 +1,19 @@
 """Tests of the discriminative AdamW and the learning-rate schedules."""
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from keras_ecgpe.errors import ConfigError  # noqa: E402
-from keras_ecgpe.training.config import TrainConfig  # noqa: E402
-from keras_ecgpe.training.optimizers import DiscriminativeAdamW  # noqa: E402
-from keras_ecgpe.training.schedules import (ConstantSchedule, CosineSchedule,  # noqa: E402
-                                            OneCycleSchedule, StepSchedule, build_schedule)
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.training.config import TrainConfig
+from keras_ecgpe.training.optimizers import DiscriminativeAdamW
+from keras_ecgpe.training.schedules import (
+    ConstantSchedule,
+    CosineSchedule,
+    OneCycleSchedule,
+    StepSchedule,
+    build_schedule,
+)
 
 
 def two_layer_model():
@@ -23,8 +27,9 @@ def two_layer_model():
 def test_factors_scale_the_step_of_each_variable(weight_decay):
     a = keras.Variable(np.full((4,), 2.0, np.float32), name="a")
     b = keras.Variable(np.full((4,), 2.0, np.float32), name="b")
-    opt = DiscriminativeAdamW(learning_rate=0.01, weight_decay=weight_decay,
-                              lr_multipliers={a.path: 1.0, b.path: 0.1})
+    opt = DiscriminativeAdamW(
+        learning_rate=0.01, weight_decay=weight_decay, lr_multipliers={a.path: 1.0, b.path: 0.1}
+    )
     grad = keras.ops.convert_to_tensor(np.array([0.5, -1.0, 2.0, 0.1], np.float32))
     opt.apply_gradients([(grad, a), (grad, b)])
     moved_a = 2.0 - keras.ops.convert_to_numpy(a)
@@ -41,8 +46,12 @@ def test_plain_adamw_equals_factor_one_and_factor_zero_freezes():
     x = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
     y = np.random.default_rng(1).normal(size=(8, 3)).astype(np.float32)
     reference.compile(keras.optimizers.AdamW(1e-2, weight_decay=0.01), "mse")
-    ours.compile(DiscriminativeAdamW(learning_rate=1e-2, weight_decay=0.01,
-                                     lr_multipliers={"early/kernel": 0.0}), "mse")
+    ours.compile(
+        DiscriminativeAdamW(
+            learning_rate=1e-2, weight_decay=0.01, lr_multipliers={"early/kernel": 0.0}
+        ),
+        "mse",
+    )
     reference.fit(x, y, epochs=2, batch_size=4, verbose=0, shuffle=False)
     ours.fit(x, y, epochs=2, batch_size=4, verbose=0, shuffle=False)
     np.testing.assert_array_equal(ours.get_layer("early").get_weights()[0], start[0])
@@ -53,8 +62,12 @@ def test_plain_adamw_equals_factor_one_and_factor_zero_freezes():
 @pytest.mark.slow
 def test_optimizer_round_trips_in_a_saved_model(tmp_path):
     model = two_layer_model()
-    model.compile(DiscriminativeAdamW(learning_rate=CosineSchedule(1e-3, 100, 5),
-                                      lr_multipliers={"early/kernel": 0.25}), "mse")
+    model.compile(
+        DiscriminativeAdamW(
+            learning_rate=CosineSchedule(1e-3, 100, 5), lr_multipliers={"early/kernel": 0.25}
+        ),
+        "mse",
+    )
     model.fit(np.ones((4, 3)), np.ones((4, 3)), verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
@@ -91,10 +104,15 @@ def test_cosine_and_one_cycle_shapes():
 
 
 def test_schedules_serialize():
-    for schedule in (StepSchedule(1e-3, 7, 0.3, 2), CosineSchedule(1e-3, 50, 5),
-                     OneCycleSchedule(1e-3, 40), ConstantSchedule(1e-4, 3)):
+    for schedule in (
+        StepSchedule(1e-3, 7, 0.3, 2),
+        CosineSchedule(1e-3, 50, 5),
+        OneCycleSchedule(1e-3, 40),
+        ConstantSchedule(1e-4, 3),
+    ):
         again = keras.optimizers.schedules.deserialize(
-            keras.optimizers.schedules.serialize(schedule))
+            keras.optimizers.schedules.serialize(schedule)
+        )
         assert type(again) is type(schedule) and again.get_config() == schedule.get_config()
         assert lr(again, 17) == pytest.approx(lr(schedule, 17))
 

@@ -9,8 +9,9 @@ from keras_ecgpe.evaluation.bootstrap import resample_weights
 
 
 def test_missing_ids_become_one_cluster_per_record():
-    keys, missing = patient_groups(["p1", "", "p1", None, float("nan"), "  "],
-                                   ["a", "b", "c", "d", "e", "f"])
+    keys, missing = patient_groups(
+        ["p1", "", "p1", None, float("nan"), "  "], ["a", "b", "c", "d", "e", "f"]
+    )
     assert missing == 4
     assert keys[0] == keys[2] and len(set(keys)) == 5
     with pytest.raises(ConfigError, match="record_ids"):

@@ -2,13 +2,16 @@
 
 import numpy as np
 import pytest
-from fixtures import index_cache
 
-import tensorflow as tf
+from fixtures import index_cache
 from keras_ecgpe.data.augment import AugmentConfig
 from keras_ecgpe.data.normalization import DatasetStandardizer
 from keras_ecgpe.data.pipeline import (
-    evaluation_dataset, evaluation_windows, fit_standardizer, training_dataset)
+    evaluation_dataset,
+    evaluation_windows,
+    fit_standardizer,
+    training_dataset,
+)
 from keras_ecgpe.data.preprocessing import sliding_windows
 from keras_ecgpe.errors import ConfigError
 
@@ -45,8 +48,9 @@ def test_training_shapes_and_crops_inside_records(cache):
 
 def test_seeded_determinism_and_reshuffle(cache):
     def make(seed):
-        return training_dataset(cache, np.arange(12), window=WINDOW, batch_size=4, seed=seed,
-                                augment=AugmentConfig())
+        return training_dataset(
+            cache, np.arange(12), window=WINDOW, batch_size=4, seed=seed, augment=AugmentConfig()
+        )
 
     a, b = make(7), make(7)
     first_a, first_b = batches(a), batches(b)
@@ -62,15 +66,22 @@ def test_seeded_determinism_and_reshuffle(cache):
 
 
 def test_augmentation_is_applied(cache):
-    ds = training_dataset(cache, np.arange(12), window=WINDOW, batch_size=4, seed=0,
-                          augment=AugmentConfig.only("flip"))
+    ds = training_dataset(
+        cache,
+        np.arange(12),
+        window=WINDOW,
+        batch_size=4,
+        seed=0,
+        augment=AugmentConfig.only("flip"),
+    )
     x, y = batches(ds)[0]
     assert (x[:, :, 0] == -y[:, :1]).all() and (x[:, :, 2:] == -np.arange(2, 12)).all()
 
 
 def test_repeat_and_shuffle_buffer(cache):
-    ds = training_dataset(cache, np.arange(12), window=WINDOW, batch_size=4, seed=1,
-                          shuffle_buffer=4, repeat=True)
+    ds = training_dataset(
+        cache, np.arange(12), window=WINDOW, batch_size=4, seed=1, shuffle_buffer=4, repeat=True
+    )
     epochs = [[], []]
     for number, (x, _) in enumerate(ds.take(6)):
         records = sorted(x[:, 0, 0].numpy().astype(int).tolist())
@@ -105,8 +116,11 @@ def test_evaluation_sliding_covers_records(cache):
         assert starts[-1] == cache.lengths[r] - WINDOW  # last window ends at the record end
     centre = batches(evaluation_dataset(cache, rows, window=WINDOW, batch_size=8))[0]
     np.testing.assert_array_equal(centre[0][:, 0, 1], (cache.lengths[rows] - WINDOW) // 2)
-    assert evaluation_windows(cache, [3], window=20, mode="sliding", stride=20)[1].tolist() \
-        == [0, 20, 40]
+    assert evaluation_windows(cache, [3], window=20, mode="sliding", stride=20)[1].tolist() == [
+        0,
+        20,
+        40,
+    ]
     with pytest.raises(ConfigError, match="stride"):
         evaluation_windows(cache, rows, window=WINDOW, mode="sliding")
 
@@ -130,13 +144,14 @@ def test_standardizer_fitted_on_train_only(tmp_path):
         window = cache.signal(int(r))[start : start + WINDOW]
         np.testing.assert_allclose(x[k], standardizer.transform(window), rtol=1e-5, atol=1e-5)
     with pytest.raises(ConfigError, match="standardizer"):
-        evaluation_dataset(cache, [0], window=WINDOW, batch_size=1,
-                           standardizer=DatasetStandardizer())
+        evaluation_dataset(
+            cache, [0], window=WINDOW, batch_size=1, standardizer=DatasetStandardizer()
+        )
 
 
 def test_partial_masks_passed_through(tmp_path):
     masks = [[1, 1], [1, 0], [1, 1], [0, 1]]
     cache = index_cache(tmp_path / "cache", [20, 20, 20, 20], masks=masks)
     elements = batches(training_dataset(cache, np.arange(4), window=WINDOW, batch_size=2, seed=0))
-    for x, y, mask in elements:
+    for x, _, mask in elements:
         np.testing.assert_array_equal(mask, np.asarray(masks, np.float32)[x[:, 0, 0].astype(int)])

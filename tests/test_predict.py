@@ -14,20 +14,22 @@ import shutil
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from fixtures import make_run, pulse_cache
 from keras_ecgpe.cli.main import cli
 from keras_ecgpe.export.bundle import export_run
 from keras_ecgpe.export.tflite import convert
-
 from keras_ecgpe.inference import Predictor
 
 # Slow tier: trains and exports a tiny model.
 pytestmark = pytest.mark.slow
 
 REAL = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "real-ecg"
-RECORDS = ([str(p.with_suffix("")) for p in sorted((REAL / "ptbxl/records500/06000").glob("*.hea"))]
-           + [str(p.with_suffix("")) for p in sorted((REAL / "cinc").glob("*.hea"))]
-           + [str(REAL / "cpsc2018/A1980.mat"), str(REAL / "ptb/s0010_re"), str(REAL / "ludb/1")])
+RECORDS = (
+    [str(p.with_suffix("")) for p in sorted((REAL / "ptbxl/records500/06000").glob("*.hea"))]
+    + [str(p.with_suffix("")) for p in sorted((REAL / "cinc").glob("*.hea"))]
+    + [str(REAL / "cpsc2018/A1980.mat"), str(REAL / "ptb/s0010_re"), str(REAL / "ludb/1")]
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,8 @@ def test_keras_and_tflite_decide_alike_on_real_records(bundle):
         assert abs(a["logits"]["PE"] - b["logits"]["PE"]) < 1e-3
         # Decisions on raw logits equal calibrated probabilities at calibrated thresholds.
         assert a["decisions"]["PE"] == int(
-            a["probabilities"]["PE"] >= contract["calibrated_thresholds"][0] - 1e-12)
+            a["probabilities"]["PE"] >= contract["calibrated_thresholds"][0] - 1e-12
+        )
     ptb = keras_results[RECORDS.index(str(REAL / "ptb/s0010_re"))]
     samples = 38400 // 10  # 38.4 s at 1000 Hz resampled to the contract's 100 Hz
     assert ptb["windows"] == (samples - 256) // 128 + 1 + ((samples - 256) % 128 != 0)
@@ -68,9 +71,11 @@ def test_keras_and_tflite_decide_alike_on_real_records(bundle):
 def test_records_that_do_not_fit_get_a_message(bundle, tmp_path):
     run_dir, tflite, _ = bundle
     leads = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
-    bad = {"limbs_only": _write_csv(tmp_path / "limbs.csv", leads[:6]),
-           "too_short": _write_csv(tmp_path / "short.csv", leads, seconds=1.0),
-           "wrong_units": _write_csv(tmp_path / "units.csv", leads, units="mmHg")}
+    bad = {
+        "limbs_only": _write_csv(tmp_path / "limbs.csv", leads[:6]),
+        "too_short": _write_csv(tmp_path / "short.csv", leads, seconds=1.0),
+        "wrong_units": _write_csv(tmp_path / "units.csv", leads, units="mmHg"),
+    }
     # SYNTHETIC corrupt .mat on which scipy 1.17 segfaults or raises, depending on memory.
     bad["corrupt_mat"] = str(tmp_path / "A0001.mat")
     shutil.copy(pathlib.Path(__file__).parent / "data" / "scipy_segfault.mat", bad["corrupt_mat"])
@@ -82,13 +87,15 @@ def test_records_that_do_not_fit_get_a_message(bundle, tmp_path):
     assert "shorter than window=256" in messages[1] and "short.csv" in messages[1]
     assert "mmHg" in messages[2]
     assert messages[3].startswith(bad["corrupt_mat"]) and (
-        "crashed the worker process" in messages[3] or "cannot read MATLAB" in messages[3])
+        "crashed the worker process" in messages[3] or "cannot read MATLAB" in messages[3]
+    )
     cli_result = CliRunner().invoke(cli, ["predict", str(run_dir), good, *bad.values(), "--json"])
     assert cli_result.exit_code == 1
     entries = json.loads(cli_result.stdout)
     assert [("error" in e) for e in entries] == [False, True, True, True, True]
     assert entries[0]["probabilities"]["PE"] == pytest.approx(
-        results[0]["probabilities"]["PE"], abs=1e-4)
+        results[0]["probabilities"]["PE"], abs=1e-4
+    )
 
 
 def test_cli_predict_formats(bundle):
@@ -130,8 +137,10 @@ def test_model_json_steps_reproduce_the_windows(bundle):
     from keras_ecgpe.data.readers import read_record
 
     _, tflite, _ = bundle
-    steps = {s["step"]: s for s in json.loads(
-        (tflite.parent / "model.json").read_text())["preprocessing"]["steps"]}
+    steps = {
+        s["step"]: s
+        for s in json.loads((tflite.parent / "model.json").read_text())["preprocessing"]["steps"]
+    }
     record = read_record(REAL / "ptb/s0010_re")  # 1000 Hz: the resampling step matters
     ratio = Fraction(steps["resample"]["to_hz"] / record.fs).limit_denominator(1000)
     x = sps.resample_poly(record.signal, ratio.numerator, ratio.denominator, axis=0)
@@ -141,5 +150,5 @@ def test_model_json_steps_reproduce_the_windows(bundle):
     window, stride = steps["windows"]["window"], steps["windows"]["stride"]
     starts = list(range(0, len(x) - window + 1, stride))
     starts += [len(x) - window] if starts[-1] != len(x) - window else []
-    expected = np.stack([x[s:s + window] for s in starts])
+    expected = np.stack([x[s : s + window] for s in starts])
     np.testing.assert_allclose(Predictor.load(tflite).windows(record), expected, atol=1e-4)

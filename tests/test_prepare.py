@@ -32,8 +32,9 @@ def _skips(cache_dir):
 
 def test_real_ptbxl_500hz_with_official_folds_and_skip_report(real_ecg, tmp_path):
     source = make_source("ptbxl", real_ecg / "ptbxl", sampling_rate=500)
-    cache, reused = prepare_dataset(source, tmp_path / "c", CONFIG, workers=1,
-                                    split=SplitSettings(folds=0))
+    cache, reused = prepare_dataset(
+        source, tmp_path / "c", CONFIG, workers=1, split=SplitSettings(folds=0)
+    )
     assert not reused and cache.n_records == 10 and cache.fs == 500.0
     assert "file missing" in _skips(tmp_path / "c")["1"]  # only its 100 Hz file exists
     row = list(cache.record_ids).index("6001")
@@ -48,16 +49,19 @@ def test_real_ptbxl_500hz_with_official_folds_and_skip_report(real_ecg, tmp_path
 
 def test_identical_settings_reuse_and_changed_settings_refuse(real_ecg, tmp_path):
     source = make_source("ptbxl", real_ecg / "ptbxl", sampling_rate=500)
-    first, _ = prepare_dataset(source, tmp_path / "c", CONFIG, workers=1,
-                               split=SplitSettings(folds=0))
-    again, reused = prepare_dataset(source, tmp_path / "c", CONFIG, workers=1,
-                                    split=SplitSettings(folds=0))
+    first, _ = prepare_dataset(
+        source, tmp_path / "c", CONFIG, workers=1, split=SplitSettings(folds=0)
+    )
+    again, reused = prepare_dataset(
+        source, tmp_path / "c", CONFIG, workers=1, split=SplitSettings(folds=0)
+    )
     assert reused and again.key == first.key
     changed = PreprocessConfig(target_fs=None, filter="bandpass", low_hz=0.5, normalize="none")
     with pytest.raises(ConfigError, match="other settings"):
         prepare_dataset(source, tmp_path / "c", changed, workers=1, split=SplitSettings(folds=0))
-    replaced, reused = prepare_dataset(source, tmp_path / "c", changed, workers=1,
-                                       split=SplitSettings(folds=0), overwrite=True)
+    replaced, reused = prepare_dataset(
+        source, tmp_path / "c", changed, workers=1, split=SplitSettings(folds=0), overwrite=True
+    )
     assert not reused and replaced.key != first.key
 
 
@@ -71,11 +75,14 @@ def _manifest(tmp_path, rows):
 
 
 def test_mixed_sampling_rates_skipped_with_reason_unless_resampled(real_ecg, tmp_path):
-    manifest = _manifest(tmp_path, [
-        [str(real_ecg / "cinc" / "HR06000"), 1, "p1"],
-        [str(real_ecg / "cinc" / "JS00001"), 0, "p2"],
-        [str(real_ecg / "ptb" / "s0010_re"), 0, "p3"],  # 1000 Hz
-    ])
+    manifest = _manifest(
+        tmp_path,
+        [
+            [str(real_ecg / "cinc" / "HR06000"), 1, "p1"],
+            [str(real_ecg / "cinc" / "JS00001"), 0, "p2"],
+            [str(real_ecg / "ptb" / "s0010_re"), 0, "p3"],  # 1000 Hz
+        ],
+    )
     source = make_source("pe", manifest, allow_absolute_paths=True)
     settings = SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0)
     cache, _ = prepare_dataset(source, tmp_path / "a", CONFIG, workers=1, split=settings)
@@ -94,11 +101,16 @@ def test_corrupt_record_is_skipped_and_reported(real_ecg, tmp_path):
         shutil.copy(real_ecg / "cinc" / name, tmp_path / name)
     data = (tmp_path / "E07500.mat").read_bytes()
     (tmp_path / "E07500.mat").write_bytes(data[: len(data) // 2])  # truncated signal file
-    manifest = _manifest(tmp_path, [["E07500", 1, "p1"],
-                                    [str(real_ecg / "cinc" / "E07501"), 0, "p2"]])
-    cache, _ = prepare_dataset(make_source("pe", manifest, allow_absolute_paths=True),
-                               tmp_path / "c", CONFIG, workers=1,
-                               split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
+    manifest = _manifest(
+        tmp_path, [["E07500", 1, "p1"], [str(real_ecg / "cinc" / "E07501"), 0, "p2"]]
+    )
+    cache, _ = prepare_dataset(
+        make_source("pe", manifest, allow_absolute_paths=True),
+        tmp_path / "c",
+        CONFIG,
+        workers=1,
+        split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0),
+    )
     assert list(cache.record_ids) == [str(real_ecg / "cinc" / "E07501")]
     assert "truncated" in _skips(tmp_path / "c")["E07500"]
 
@@ -114,8 +126,13 @@ def synthetic_pe(tmp_path_factory):
 
 def test_patient_level_splits_and_folds_generated(synthetic_pe, tmp_path):
     config = PreprocessConfig(target_fs=100, filter="bandpass", normalize="zscore")
-    cache, _ = prepare_dataset(make_source("pe", synthetic_pe), tmp_path / "c", config,
-                               workers=1, split=SplitSettings(folds=3, seed=1))
+    cache, _ = prepare_dataset(
+        make_source("pe", synthetic_pe),
+        tmp_path / "c",
+        config,
+        workers=1,
+        split=SplitSettings(folds=3, seed=1),
+    )
     assert cache.n_records == 60
     for values in (cache.splits, cache.folds):
         owner = {}
@@ -142,8 +159,9 @@ def _cpsc_folder_with_two_real_records(real_ecg, tmp_path):
     root.mkdir()
     for name in ("A1980", "A1981"):
         shutil.copy(real_ecg / "cpsc2018" / f"{name}.mat", root / f"{name}.mat")
-    (root / "REFERENCE.csv").write_text("Recording,First_label,Second_label,Third_label\n"
-                                        "A0001,1,,\nA1980,2,,\nA1981,1,,\n")
+    (root / "REFERENCE.csv").write_text(
+        "Recording,First_label,Second_label,Third_label\nA0001,1,,\nA1980,2,,\nA1981,1,,\n"
+    )
     return root
 
 
@@ -154,9 +172,13 @@ def test_a_corrupt_mat_that_breaks_scipy_is_skipped_with_its_reason(real_ecg, tm
     # skipped with a reason and the others are prepared.
     root = _cpsc_folder_with_two_real_records(real_ecg, tmp_path)
     shutil.copy(Path(__file__).parent / "data" / "scipy_segfault.mat", root / "A0001.mat")
-    cache, _ = prepare_dataset(make_source("cpsc2018", root), tmp_path / "c", CONFIG,
-                               workers=2,
-                               split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
+    cache, _ = prepare_dataset(
+        make_source("cpsc2018", root),
+        tmp_path / "c",
+        CONFIG,
+        workers=2,
+        split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0),
+    )
     assert sorted(cache.record_ids) == ["A1980", "A1981"]
     reason = _skips(tmp_path / "c")["A0001"]
     assert "crashed the worker process" in reason or "cannot read MATLAB file" in reason
@@ -169,8 +191,13 @@ def test_a_record_whose_reader_crashes_natively_is_skipped(real_ecg, tmp_path, w
     root = _cpsc_folder_with_two_real_records(real_ecg, tmp_path)
     shutil.copy(root / "A1980.mat", root / "A0001.mat")
     source = CrashingCPSC2018Source(root, crash_on={"A0001"})
-    cache, _ = prepare_dataset(source, tmp_path / "c", CONFIG, workers=workers,
-                               split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0))
+    cache, _ = prepare_dataset(
+        source,
+        tmp_path / "c",
+        CONFIG,
+        workers=workers,
+        split=SplitSettings(fractions=(1.0, 0.0, 0.0), folds=0),
+    )
     assert sorted(cache.record_ids) == ["A1980", "A1981"]
     assert "crashed the worker process" in _skips(tmp_path / "c")["A0001"]
 
@@ -190,10 +217,10 @@ def test_multi_source_cache_on_the_harmonised_vocabulary_with_masks(real_ecg, tm
     (cpsc / "REFERENCE.csv").write_text("\n".join(rows) + "\n")  # A1980 AF, A1981 RBBB+SNR
     ptbxl = make_source("ptbxl", real_ecg / "ptbxl", task="all", sampling_rate=500)
     source = CombinedSource([ptbxl, make_source("cpsc2018", cpsc)])
-    config = PreprocessConfig(target_fs=500, filter="bandpass", normalize="none",
-                              duration_s=10.0)
-    cache, _ = prepare_dataset(source, tmp_path / "c", config, workers=1,
-                               split=SplitSettings(folds=0))
+    config = PreprocessConfig(target_fs=500, filter="bandpass", normalize="none", duration_s=10.0)
+    cache, _ = prepare_dataset(
+        source, tmp_path / "c", config, workers=1, split=SplitSettings(folds=0)
+    )
     ids = list(cache.record_ids)
     assert "cpsc2018:A1980" in ids and "ptbxl:6001" in ids and len(ids) == 16
     af = list(cache.label_names).index("164889003")  # atrial fibrillation
@@ -202,7 +229,6 @@ def test_multi_source_cache_on_the_harmonised_vocabulary_with_masks(real_ecg, tm
     assert cache.labels[a1980, af] == 1 and cache.label_mask[a1980, af] == 1
     assert cache.labels[a1981, rbbb] == 1
     # Classes only PTB-XL annotates are masked out for CPSC records, and vice versa.
-    only_ptbxl = (cache.label_mask[ids.index("ptbxl:6001")] == 1) & \
-                 (cache.label_mask[a1980] == 0)
+    only_ptbxl = (cache.label_mask[ids.index("ptbxl:6001")] == 1) & (cache.label_mask[a1980] == 0)
     assert only_ptbxl.any()
     assert set(cache.splits[[a1980, a1981]]) <= {"train", "validation", "test"}

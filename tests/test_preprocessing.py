@@ -10,8 +10,16 @@ from scipy import signal as sps
 
 from keras_ecgpe.data import filters
 from keras_ecgpe.data.preprocessing import (
-    PreprocessConfig, apply_preprocessing, bandpass, centre_window, no_filter,
-    pad_or_truncate, paper_default, resample, sliding_windows, wavelet_level,
+    PreprocessConfig,
+    apply_preprocessing,
+    bandpass,
+    centre_window,
+    no_filter,
+    pad_or_truncate,
+    paper_default,
+    resample,
+    sliding_windows,
+    wavelet_level,
 )
 from keras_ecgpe.errors import ConfigError, RecordError
 
@@ -167,10 +175,12 @@ def test_config_is_strict_and_fingerprinted():
     with pytest.raises(ConfigError, match="duration_s"):
         PreprocessConfig(duration_s=-1)
     assert PreprocessConfig(target_fs=500).fingerprint() == config.fingerprint()
-    changed = {PreprocessConfig(high_hz=40.0).fingerprint(),
-               PreprocessConfig(normalize="robust").fingerprint(),
-               PreprocessConfig(filter="paper_default").fingerprint(),
-               PreprocessConfig(duration_s=10.0).fingerprint()}
+    changed = {
+        PreprocessConfig(high_hz=40.0).fingerprint(),
+        PreprocessConfig(normalize="robust").fingerprint(),
+        PreprocessConfig(filter="paper_default").fingerprint(),
+        PreprocessConfig(duration_s=10.0).fingerprint(),
+    }
     assert len(changed) == 4 and config.fingerprint() not in changed
 
 

@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from fixtures import make_run, pulse_cache
 from keras_ecgpe.cli.main import cli
+from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.export.bundle import export_run
 from keras_ecgpe.export.metadata import read_metadata
 from keras_ecgpe.export.qat import INSTALL_HINT, QAT_FAMILIES
 from keras_ecgpe.export.qat.handoff import run_worker
 from keras_ecgpe.export.tflite import ExportError
-
-from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.inference import TFLiteRunner
 
 # Slow tier: trains tiny models, exports them in the QAT/pruning worker process.
@@ -36,7 +36,8 @@ LEGACY = ("tensorflow_model_optimization", "tf_keras")
 # Found without importing them (importing tfmot would switch this process to Keras 2).
 needs_tfmot = pytest.mark.skipif(
     any(importlib.util.find_spec(name) is None for name in LEGACY),
-    reason=f"needs the optional QAT extra: {INSTALL_HINT}")
+    reason=f"needs the optional QAT extra: {INSTALL_HINT}",
+)
 
 
 def _no_legacy_keras_here():
@@ -62,8 +63,7 @@ def resnet_run(root, cache):
 @needs_tfmot
 def test_twin_reproduces_every_supported_family():
     probe = Path(__file__).with_name("qat_probe.py")
-    done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(done.stdout.strip().splitlines()[-1])
     assert "'rnn_gru1' (GRU) has no tf_keras twin" in results.pop("crnn_gru refused")
@@ -75,7 +75,13 @@ def test_twin_reproduces_every_supported_family():
         assert facts["same_weighted_layers"] and facts["weights_in_same_order"], case
         assert facts["copied_back_exactly"], case
     assert {case.split("/")[0] for case in results} >= {
-        "resnet1d18", "resnet1d50", "xresnet1d18", "vgg11_bn", "alexnet1d", "inception1d"}
+        "resnet1d18",
+        "resnet1d50",
+        "xresnet1d18",
+        "vgg11_bn",
+        "alexnet1d",
+        "inception1d",
+    }
     _no_legacy_keras_here()
 
 
@@ -87,8 +93,9 @@ def _all_int8(runner) -> bool:
 
 @needs_tfmot
 def test_qat_export_through_the_cli_passes_the_gate(resnet_run):
-    result = CliRunner().invoke(cli, ["export", str(resnet_run), "--tflite", "--qat",
-                                      "--qat-epochs", "2"])
+    result = CliRunner().invoke(
+        cli, ["export", str(resnet_run), "--tflite", "--qat", "--qat-epochs", "2"]
+    )
     assert result.exit_code == 0, result.output
     out = resnet_run / "export" / "int8_qat"
     parity = json.loads((out / "parity.json").read_text())
@@ -103,8 +110,10 @@ def test_qat_export_through_the_cli_passes_the_gate(resnet_run):
     assert _all_int8(runner)
     assert "CONV_2D" in runner.ops and "MUL" not in runner.ops  # BatchNorm folded
     assert read_metadata(out / "model.tflite")["qat"] == qat
-    print(f"\nQAT resnet1d18 AUROC keras {parity['auroc_keras']} -> tflite "
-          f"{parity['auroc_tflite']} (drop {parity['auroc_drop']:+.4f})")
+    print(
+        f"\nQAT resnet1d18 AUROC keras {parity['auroc_keras']} -> tflite "
+        f"{parity['auroc_tflite']} (drop {parity['auroc_drop']:+.4f})"
+    )
     _no_legacy_keras_here()
 
 
@@ -135,15 +144,18 @@ def test_pruned_export_is_half_zeros_and_passes_the_gate(resnet_run):
     assert pruning["pruned_layers"] >= 20  # every convolution and the dense head
     assert 0.45 <= _zero_share_of_weights(result.out_dir / "model.tflite") <= 0.55
     report = result.report
-    print(f"\npruned 50 % resnet1d18 AUROC keras {report.auroc_keras} -> tflite "
-          f"{report.auroc_tflite} (drop {report.auroc_drop:+.4f})")
+    print(
+        f"\npruned 50 % resnet1d18 AUROC keras {report.auroc_keras} -> tflite "
+        f"{report.auroc_tflite} (drop {report.auroc_drop:+.4f})"
+    )
     _no_legacy_keras_here()
 
 
 @pytest.fixture(scope="module")
 def unsupported_runs(root, cache):
-    return {name: make_run(root / name, cache, name, epochs=1)[0]
-            for name in ("transformer", "lstm")}
+    return {
+        name: make_run(root / name, cache, name, epochs=1)[0] for name in ("transformer", "lstm")
+    }
 
 
 def test_unsupported_families_and_combinations_are_refused(resnet_run, unsupported_runs):
@@ -182,9 +194,16 @@ def test_missing_tfmot_names_the_extra(resnet_run, monkeypatch):
 
 def test_child_errors_become_one_line_messages(resnet_run, cache, tmp_path):
     missing = tmp_path / "nowhere.keras"
-    params = {"task": "qat", "model": str(missing), "contract": str(resnet_run /
-              "contract.json"), "cache": str(cache.path), "mode": "int8", "epochs": 1,
-              "learning_rate": 1e-4, "loss": {"name": "bce"}}
+    params = {
+        "task": "qat",
+        "model": str(missing),
+        "contract": str(resnet_run / "contract.json"),
+        "cache": str(cache.path),
+        "mode": "int8",
+        "epochs": 1,
+        "learning_rate": 1e-4,
+        "loss": {"name": "bce"},
+    }
     with pytest.raises(ExportError, match="nowhere.keras: cannot load the Keras model"):
         run_worker(params)
     with pytest.raises(ExportError, match="task must be one of"):
@@ -192,9 +211,12 @@ def test_child_errors_become_one_line_messages(resnet_run, cache, tmp_path):
 
 
 # Widths tuned so the QAT gate passes after 4 epochs (not the TINY table).
-SLOW_FAMILIES = {"xresnet1d18": {"width": 8}, "vgg11_bn": {"width": 4, "fc_units": 16},
-                 "alexnet1d": {"width": 4, "fc_units": 16},
-                 "inception1d": {"width": 4, "bottleneck": 4, "depth": 3}}
+SLOW_FAMILIES = {
+    "xresnet1d18": {"width": 8},
+    "vgg11_bn": {"width": 4, "fc_units": 16},
+    "alexnet1d": {"width": 4, "fc_units": 16},
+    "inception1d": {"width": 4, "bottleneck": 4, "depth": 3},
+}
 
 
 @needs_tfmot
@@ -203,9 +225,11 @@ def test_qat_and_pruning_of_the_other_conv_families(root, cache, name):
     run = make_run(root / f"slow-{name}", cache, name, build=SLOW_FAMILIES[name])[0]
     qat = export_run(run, qat=True).report  # raises ParityError if the gate refuses it
     pruned = export_run(run, prune=0.5, force=True)
-    print(f"\n{name}: AUROC keras {qat.auroc_keras[0]:.4f}, QAT int8 {qat.auroc_tflite[0]:.4f}"
-          f", pruned 50 % {pruned.report.auroc_tflite[0]:.4f} (gate "
-          f"{'passed' if pruned.report.passed else 'refused'})")
+    print(
+        f"\n{name}: AUROC keras {qat.auroc_keras[0]:.4f}, QAT int8 {qat.auroc_tflite[0]:.4f}"
+        f", pruned 50 % {pruned.report.auroc_tflite[0]:.4f} (gate "
+        f"{'passed' if pruned.report.passed else 'refused'})"
+    )
     assert pruned.model_json["pruning"]["measured_sparsity"] == pytest.approx(0.5, abs=0.01)
     # Width-4 models lose up to 0.03 AUROC at 50 % after 4 epochs, which the 0.005 gate
     # refuses (hence --force here); a broken pruning (misplaced weights) loses ~0.4.

@@ -22,11 +22,14 @@ _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "v": 1e3}
 
 def hand_read(hea: pathlib.Path):
     """Returns `(fs, {canonical lead: mV samples})` from the header text and raw int16."""
-    lines = [line.split() for line in hea.read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
+    lines = [
+        line.split()
+        for line in hea.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     n_sig, fs, sig_len = int(lines[0][1]), float(lines[0][2]), int(lines[0][3])
     leads, raw = {}, {}
-    for fields in lines[1:1 + n_sig]:
+    for fields in lines[1 : 1 + n_sig]:
         file_name, fmt, gain_field, adc_zero = fields[0], fields[1], fields[2], fields[4]
         offset = int(fmt.split("+")[1]) if "+" in fmt else 0
         gain_text, _, units = gain_field.partition("/")
@@ -37,7 +40,7 @@ def hand_read(hea: pathlib.Path):
     out = {}
     for file_name, channels in leads.items():
         samples = np.fromfile(hea.parent / file_name, dtype="<i2", offset=raw[file_name])
-        samples = samples[:sig_len * len(channels)].reshape(sig_len, len(channels))
+        samples = samples[: sig_len * len(channels)].reshape(sig_len, len(channels))
         for column, (name, gain, baseline, units) in enumerate(channels):
             lead = {n.lower(): n for n in CANONICAL_LEADS}.get(name.lower())
             if lead is not None:
@@ -70,8 +73,13 @@ def test_wfdb_records_match_an_independent_reading(name, fs, n, source_format, u
     hand_fs, hand = hand_read(REAL / f"{name}.hea")
     assert hand_fs == fs and sorted(hand) == sorted(CANONICAL_LEADS)
     for position, lead in enumerate(CANONICAL_LEADS):
-        np.testing.assert_allclose(record.signal[:, position], hand[lead], rtol=1e-6,
-                                   atol=1e-6, err_msg=f"{name} lead {lead}")
+        np.testing.assert_allclose(
+            record.signal[:, position],
+            hand[lead],
+            rtol=1e-6,
+            atol=1e-6,
+            err_msg=f"{name} lead {lead}",
+        )
 
 
 def test_path_spellings_read_the_same_record():
@@ -91,7 +99,7 @@ def test_cinc_header_metadata():
 
 def test_georgia_record_line_quirk_is_read_and_reported():
     # The quirk is real: plain wfdb refuses this header.
-    with pytest.raises(Exception):
+    with pytest.raises(wfdb.io.header.HeaderSyntaxError):
         wfdb.rdheader(str(REAL / "cinc" / "E00666"))
     record = read_record(REAL / "cinc" / "E00666.hea")
     assert "'E00666.mat', read as 'E00666'" in record.lead_policy
@@ -110,8 +118,9 @@ def test_cinc_copy_equals_ptbxl_original():
     assert ptbxl.lead_policy == "as recorded"  # upper-case AVR etc. map without reordering
 
 
-@pytest.mark.parametrize("name,seconds,age,sex", [("A1980", 10.0, 52.0, "M"),
-                                                  ("A1981", 15.9, 48.0, "F")])
+@pytest.mark.parametrize(
+    "name,seconds,age,sex", [("A1980", 10.0, 52.0, "M"), ("A1981", 15.9, 48.0, "F")]
+)
 def test_cpsc2018_struct_matches_raw_scipy(name, seconds, age, sex):
     record = read_record(REAL / "cpsc2018" / name)  # without extension
     raw = scipy.io.loadmat(REAL / "cpsc2018" / f"{name}.mat")["ECG"]["data"][0, 0]
@@ -142,8 +151,10 @@ def test_inspect_record_is_json_ready():
 def test_readers_never_import_tensorflow():
     import subprocess
     import sys
-    code = ("import sys; from keras_ecgpe.data.readers import read_record; "
-            f"read_record({str(REAL / 'ludb' / '1')!r}); print('tensorflow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+
+    code = (
+        "import sys; from keras_ecgpe.data.readers import read_record; "
+        f"read_record({str(REAL / 'ludb' / '1')!r}); print('tensorflow' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

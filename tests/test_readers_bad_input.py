@@ -58,7 +58,7 @@ def test_missing_and_truncated_signal_files(ptbxl, tmp_path):
         shutil.copyfile(REAL / "cinc" / f"E07500{ext}", tmp_path / f"E07500{ext}")
     mat = tmp_path / "E07500.mat"
     mat.chmod(0o644)
-    mat.write_bytes(mat.read_bytes()[:24 + 2 * 12 * 100])  # MAT header + 100 frames
+    mat.write_bytes(mat.read_bytes()[: 24 + 2 * 12 * 100])  # MAT header + 100 frames
     raises(tmp_path / "E07500", "E07500.mat", "truncated: expected 5000 samples, found 100")
 
 
@@ -68,19 +68,29 @@ def test_missing_record_and_orphan_signal_file(tmp_path, ptbxl):
     raises(f"{ptbxl}.dat", "06000_hr.dat", "without its header 06000_hr.hea")
 
 
-@pytest.mark.parametrize("old,new,problem", [
-    ("06000_hr 12 500 5000", "06000_hr 12 0 5000", "sampling frequency must be a positive"),
-    ("06000_hr 12 500 5000", "06000_hr 12 -500 5000", "positive number; none found"),
-    ("06000_hr 12 500 5000", "06000_hr 12 abc 5000", "cannot parse WFDB record line"),
-    ("06000_hr 12 500 5000", "06000_hr 12", "positive number; none found"),
-    ("06000_hr 12 500 5000", "06000_hr 13 500 5000", "declares 13 signals but the header has 12"),
-    ("06000_hr 12 500 5000", "06000_hr/2 12 500 5000", "multi-segment"),
-    ("16 1000.0(0)/mV 16 0 10", "16 0(0)/mV 16 0 10", "no usable ADC gain"),
-    ("16 1000.0(0)/mV 16 0 10", "16 1000.0(0)/mmHg 16 0 10", "not a voltage unit"),
-    ("16 1000.0(0)/mV 16 0 10", "16x2 1000.0(0)/mV 16 0 10", "samples per frame"),
-    ("06000_hr.dat 16 1000.0(0)/mV 16 0 10", "06000_hr.dat 999 1000.0(0)/mV 16 0 10",
-     "WFDB format 999"),
-])
+@pytest.mark.parametrize(
+    "old,new,problem",
+    [
+        ("06000_hr 12 500 5000", "06000_hr 12 0 5000", "sampling frequency must be a positive"),
+        ("06000_hr 12 500 5000", "06000_hr 12 -500 5000", "positive number; none found"),
+        ("06000_hr 12 500 5000", "06000_hr 12 abc 5000", "cannot parse WFDB record line"),
+        ("06000_hr 12 500 5000", "06000_hr 12", "positive number; none found"),
+        (
+            "06000_hr 12 500 5000",
+            "06000_hr 13 500 5000",
+            "declares 13 signals but the header has 12",
+        ),
+        ("06000_hr 12 500 5000", "06000_hr/2 12 500 5000", "multi-segment"),
+        ("16 1000.0(0)/mV 16 0 10", "16 0(0)/mV 16 0 10", "no usable ADC gain"),
+        ("16 1000.0(0)/mV 16 0 10", "16 1000.0(0)/mmHg 16 0 10", "not a voltage unit"),
+        ("16 1000.0(0)/mV 16 0 10", "16x2 1000.0(0)/mV 16 0 10", "samples per frame"),
+        (
+            "06000_hr.dat 16 1000.0(0)/mV 16 0 10",
+            "06000_hr.dat 999 1000.0(0)/mV 16 0 10",
+            "WFDB format 999",
+        ),
+    ],
+)
 def test_corrupt_header_fields(ptbxl, old, new, problem):
     edit_header(ptbxl, old, new)
     raises(ptbxl, "06000_hr.hea", problem)
@@ -133,21 +143,47 @@ def write_text(path, text):
 def test_bad_csv_files(tmp_path):
     header = ",".join(["I", "II", "III", "aVR", "aVL", "aVF"] + [f"V{i}" for i in range(1, 7)])
     row = ",".join(["0.1"] * 12)
-    raises(write_text(tmp_path / "nofs.csv", f"{header}\n{row}\n"), "nofs.csv",
-           "no sampling frequency")
-    raises(write_text(tmp_path / "badfs.csv", f"# fs=abc\n{header}\n{row}\n"), "badfs.csv",
-           "sampling frequency must be a positive number; got 'abc'")
-    raises(write_text(tmp_path / "nan.csv", f"{header}\n{row}\n{row.replace('0.1', 'nan', 1)}\n"),
-           "nan.csv", "non-finite samples", "lead I at sample 1", fs=500)
-    raises(write_text(tmp_path / "inf.csv", f"{header}\n{row}\n{row[:-3]}inf\n"), "inf.csv",
-           "lead V6 at sample 1", fs=500)
-    raises(write_text(tmp_path / "ragged.csv", f"{header}\n{row}\n0.1,0.2\n"), "ragged.csv",
-           "cannot parse CSV numbers", fs=500)
-    raises(write_text(tmp_path / "text.csv", f"{header}\n{row}\nfoo,{row[4:]}\n"), "text.csv",
-           "cannot parse CSV numbers", fs=500)
+    raises(
+        write_text(tmp_path / "nofs.csv", f"{header}\n{row}\n"), "nofs.csv", "no sampling frequency"
+    )
+    raises(
+        write_text(tmp_path / "badfs.csv", f"# fs=abc\n{header}\n{row}\n"),
+        "badfs.csv",
+        "sampling frequency must be a positive number; got 'abc'",
+    )
+    raises(
+        write_text(tmp_path / "nan.csv", f"{header}\n{row}\n{row.replace('0.1', 'nan', 1)}\n"),
+        "nan.csv",
+        "non-finite samples",
+        "lead I at sample 1",
+        fs=500,
+    )
+    raises(
+        write_text(tmp_path / "inf.csv", f"{header}\n{row}\n{row[:-3]}inf\n"),
+        "inf.csv",
+        "lead V6 at sample 1",
+        fs=500,
+    )
+    raises(
+        write_text(tmp_path / "ragged.csv", f"{header}\n{row}\n0.1,0.2\n"),
+        "ragged.csv",
+        "cannot parse CSV numbers",
+        fs=500,
+    )
+    raises(
+        write_text(tmp_path / "text.csv", f"{header}\n{row}\nfoo,{row[4:]}\n"),
+        "text.csv",
+        "cannot parse CSV numbers",
+        fs=500,
+    )
     raises(write_text(tmp_path / "empty.csv", ""), "empty.csv", "no header row", fs=500)
-    raises(write_text(tmp_path / "long.csv", f"{header}\n" + f"{row}\n" * 25), "long.csv",
-           "holds at least 25 samples, more than the limit of 20", fs=500, max_samples=20)
+    raises(
+        write_text(tmp_path / "long.csv", f"{header}\n" + f"{row}\n" * 25),
+        "long.csv",
+        "holds at least 25 samples, more than the limit of 20",
+        fs=500,
+        max_samples=20,
+    )
     (tmp_path / "bytes.csv").write_bytes(b"I,II\xff\xfe\n1,2\n")
     raises(tmp_path / "bytes.csv", "bytes.csv", "cannot read CSV header", fs=500)
 
@@ -168,8 +204,9 @@ def test_huge_csv_refused_by_size_without_reading(tmp_path):
 def test_bad_cpsc2018_mat_files(tmp_path):
     scipy.io.savemat(tmp_path / "val.mat", {"val": np.zeros((12, 10))})
     raises(tmp_path / "val.mat", "val.mat", "no CPSC2018 struct `ECG`", "found: val")
-    scipy.io.savemat(tmp_path / "A9.mat", {"ECG": {"sex": "Male", "age": 50,
-                                                   "data": np.ones((11, 100))}})
+    scipy.io.savemat(
+        tmp_path / "A9.mat", {"ECG": {"sex": "Male", "age": 50, "data": np.ones((11, 100))}}
+    )
     raises(tmp_path / "A9", "A9.mat", "12 x N numeric matrix; found shape (11, 100)")
     (tmp_path / "junk.mat").write_bytes(b"MATLAB 5.0" + bytes(range(256)) * 4)
     raises(tmp_path / "junk.mat", "junk.mat", "cannot read MATLAB file")

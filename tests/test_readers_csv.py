@@ -58,8 +58,12 @@ def test_missing_limb_leads_are_derived_and_reported(tmp_path, original):
     record = read_record(write_csv(tmp_path / "limb.csv", columns, kept, "# fs=500"))
     assert record.lead_policy == "derived III,aVR,aVL,aVF from I and II"
     lead_i, lead_ii = record.signal[:, 0], record.signal[:, 1]
-    exact = {"III": lead_ii - lead_i, "aVR": -(lead_i + lead_ii) / 2,
-             "aVL": lead_i - lead_ii / 2, "aVF": lead_ii - lead_i / 2}
+    exact = {
+        "III": lead_ii - lead_i,
+        "aVR": -(lead_i + lead_ii) / 2,
+        "aVL": lead_i - lead_ii / 2,
+        "aVF": lead_ii - lead_i / 2,
+    }
     for name, values in exact.items():
         derived = record.signal[:, CANONICAL_LEADS.index(name)]
         np.testing.assert_allclose(derived, values, atol=1e-6)
@@ -107,8 +111,10 @@ def test_medalcare_ambiguous_or_wrong_shape_is_refused(tmp_path):
     path = medalcare_path(tmp_path, ["sinus", "test", "run_S1"], "noise")
     rng = np.random.default_rng(0)  # synthetic values: only the shape matters here
     np.savetxt(path, rng.normal(size=(12, 12)), delimiter=",")
-    with pytest.raises(RecordError, match="000014_noise.csv: expected 12 leads as rows or "
-                                          "as columns; found a 12 x 12 table"):
+    with pytest.raises(
+        RecordError,
+        match="000014_noise.csv: expected 12 leads as rows or as columns; found a 12 x 12 table",
+    ):
         read_record(path)
     np.savetxt(path, rng.normal(size=(100, 11)), delimiter=",")
     with pytest.raises(RecordError, match="found a 100 x 11 table"):

@@ -15,18 +15,16 @@ import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import yaml
 
-keras = pytest.importorskip("keras")
-
-from fixtures import tiny_overrides, toy_cache  # noqa: E402
-
-from keras_ecgpe.errors import ConfigError  # noqa: E402
-from keras_ecgpe.run_directory import run_status  # noqa: E402
-from keras_ecgpe.training import TrainConfig, train_run  # noqa: E402
-from keras_ecgpe.training.resume import TrainingState  # noqa: E402
+from fixtures import tiny_overrides, toy_cache
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.run_directory import run_status
+from keras_ecgpe.training import TrainConfig, train_run
+from keras_ecgpe.training.resume import TrainingState
 
 # Slow tier: trains, and kills training processes mid-run.
 pytestmark = pytest.mark.slow
@@ -58,12 +56,22 @@ def _history(path):
 
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
-    cache = toy_cache(tmp_path_factory.mktemp("resume") / "cache", partial_mask=True,
-                      splits={"train": 64, "validation": 24, "test": 8})
+    cache = toy_cache(
+        tmp_path_factory.mktemp("resume") / "cache",
+        partial_mask=True,
+        splits={"train": 64, "validation": 24, "test": 8},
+    )
     # 4 steps per epoch, 5 epochs, a cosine schedule (the step count must be restored).
-    return TrainConfig().with_overrides(tiny_overrides() + [
-        f"data.cache={cache.path}", "training.epochs=5", "schedule.name=cosine",
-        "optimizer.learning_rate=0.003", "training.patience=2"])
+    return TrainConfig().with_overrides(
+        tiny_overrides()
+        + [
+            f"data.cache={cache.path}",
+            "training.epochs=5",
+            "schedule.name=cosine",
+            "optimizer.learning_rate=0.003",
+            "training.patience=2",
+        ]
+    )
 
 
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(config, tmp_path):
@@ -71,9 +79,11 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(config, tmp_
     config_file.write_text(config.to_yaml())
     (tmp_path / "killed.py").write_text(KILLED_RUN)
     run, marker = tmp_path / "run", tmp_path / "marker"
-    process = subprocess.Popen([sys.executable, str(tmp_path / "killed.py"), str(config_file),
-                                str(run), str(marker)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [sys.executable, str(tmp_path / "killed.py"), str(config_file), str(run), str(marker)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while not marker.exists():
         assert process.poll() is None, process.stderr.read().decode()[-2000:]
@@ -90,12 +100,22 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(config, tmp_
     with pytest.raises(ConfigError, match="not empty: it holds an unfinished run .*--resume"):
         train_run(config, run, progress=False)
     with pytest.raises(ConfigError, match="training.epochs differ"):
-        train_run(config.with_values({"training.epochs": 6}), run, progress=False,
-                  resume=True)
+        train_run(config.with_values({"training.epochs": 6}), run, progress=False, resume=True)
 
-    done = subprocess.run([str(BIN / "ecgpe-keras"), "train", "--config", str(config_file),
-                           "--out", str(run), "--resume"], capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [
+            str(BIN / "ecgpe-keras"),
+            "train",
+            "--config",
+            str(config_file),
+            "--out",
+            str(run),
+            "--resume",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Resuming after epoch 2" in done.stdout
 
@@ -104,16 +124,29 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(config, tmp_
     uninterrupted = json.loads(reference.validation_metrics.read_text())
     assert resumed["macro"] == uninterrupted["macro"]  # identical, not merely close
     assert _history(run / "history.csv") == _history(reference.history)
-    for a, b in zip(keras.saving.load_model(run / "best.keras").get_weights(),
-                    keras.saving.load_model(reference.best_model).get_weights()):
+    for a, b in zip(
+        keras.saving.load_model(run / "best.keras").get_weights(),
+        keras.saving.load_model(reference.best_model).get_weights(),
+    ):
         np.testing.assert_array_equal(a, b)
     details = json.loads((run / "run.json").read_text())
     assert details["resumed_after_epoch"] == 2 and details["epochs_run"] == 5
     assert TrainingState.read(run).status == "finished" and not (run / "resume").exists()
 
-    again = subprocess.run([str(BIN / "ecgpe-keras"), "train", "--config", str(config_file),
-                            "--out", str(run), "--resume"], capture_output=True, text=True,
-                           timeout=120)
+    again = subprocess.run(
+        [
+            str(BIN / "ecgpe-keras"),
+            "train",
+            "--config",
+            str(config_file),
+            "--out",
+            str(run),
+            "--resume",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode != 0 and "finished run" in again.stderr
 
 

@@ -14,18 +14,24 @@ from keras_ecgpe.leads import CANONICAL_LEADS
 
 def test_schema_enums_follow_the_code():
     preprocess = schemas.schema("contract")["$defs"]["preprocess"]
-    for key, values in (("filter", FILTERS), ("normalize", NORMALIZATIONS), ("pad", PADS),
-                        ("crop", CROPS)):
+    for key, values in (
+        ("filter", FILTERS),
+        ("normalize", NORMALIZATIONS),
+        ("pad", PADS),
+        ("crop", CROPS),
+    ):
         assert tuple(preprocess["properties"][key]["enum"]) == values
     # Every PreprocessConfig field is known to the schema (it refuses other keys).
     assert set(PreprocessConfig().to_dict()) == set(preprocess["properties"])
     assert schemas.schema("cache_manifest")["properties"]["lead_order"]["const"] == list(
-        CANONICAL_LEADS)
+        CANONICAL_LEADS
+    )
 
 
 def test_a_written_cache_manifest_is_valid_and_problems_are_located(tmp_path):
-    writer = CacheWriter(tmp_path / "c", key="k", source={"name": "x"}, settings={}, fs=250.0,
-                         label_names=["PE"])
+    writer = CacheWriter(
+        tmp_path / "c", key="k", source={"name": "x"}, settings={}, fs=250.0, label_names=["PE"]
+    )
     writer.add(np.zeros((10, 12), np.float32), record_id="r", labels=[1.0])
     writer.close()
     manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
@@ -35,11 +41,17 @@ def test_a_written_cache_manifest_is_valid_and_problems_are_located(tmp_path):
         schemas.validate(manifest, "cache_manifest", "m.json")
 
 
-@pytest.mark.parametrize("text, problem", [
-    ('{"a": NaN}', "NaN is not a number"), ('{"a": 1e999}', "out of the float range"),
-    ('{"a": 1, "a": 2}', "'a' appears twice"), ("[" * 100_000, "nested too deeply"),
-    ('{"a": "\\ud800"', "Unterminated|Expecting"), ("\xff", "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ('{"a": NaN}', "NaN is not a number"),
+        ('{"a": 1e999}', "out of the float range"),
+        ('{"a": 1, "a": 2}', "'a' appears twice"),
+        ("[" * 100_000, "nested too deeply"),
+        ('{"a": "\\ud800"', "Unterminated|Expecting"),
+        ("\xff", "not UTF-8"),
+    ],
+)
 def test_the_strict_reader_refuses_what_writers_never_produce(tmp_path, text, problem):
     path = tmp_path / "doc.json"
     path.write_bytes(text.encode("latin-1") if text == "\xff" else text.encode())

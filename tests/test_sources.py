@@ -26,6 +26,7 @@ def by_id(items):
 
 # --- PTB-XL -------------------------------------------------------------------------------
 
+
 def test_ptbxl_superdiagnostic_labels_folds_and_missing_files():
     items, skipped = PTBXLSource(PTBXL, task="superdiagnostic", sampling_rate=500).index()
     items = by_id(items)
@@ -92,6 +93,7 @@ def test_ptbxl_bad_options(tmp_path):
 
 # --- CPSC2018 -----------------------------------------------------------------------------
 
+
 def _cpsc_folder(tmp_path, reference, extra=()):
     for name in ("A1980", "A1981") + tuple(extra):
         target = "A1980" if name not in ("A1980", "A1981") else name
@@ -101,27 +103,43 @@ def _cpsc_folder(tmp_path, reference, extra=()):
 
 
 def test_cpsc2018_labels_and_skips(tmp_path):
-    source = _cpsc_folder(tmp_path, "Recording,First_label,Second_label,Third_label\n"
-                                    "A1980,1,,\nA1981,5,2,\nA0001,9,,\n", extra=("A1999",))
+    source = _cpsc_folder(
+        tmp_path,
+        "Recording,First_label,Second_label,Third_label\nA1980,1,,\nA1981,5,2,\nA0001,9,,\n",
+        extra=("A1999",),
+    )
     items, skipped = source.index()
     assert [(i.record_id, i.labels, i.split, i.patient_id) for i in items] == [
-        ("A1980", ("SNR",), None, None), ("A1981", ("AF", "RBBB"), None, None)]
+        ("A1980", ("SNR",), None, None),
+        ("A1981", ("AF", "RBBB"), None, None),
+    ]
     assert [(s.record_id, s.reason) for s in skipped] == [
-        ("A0001", "file missing: A0001.mat"), ("A1999", "no label in REFERENCE.csv")]
+        ("A0001", "file missing: A0001.mat"),
+        ("A1999", "no label in REFERENCE.csv"),
+    ]
 
 
-@pytest.mark.parametrize("reference, message", [
-    ("Recording,First_label\nA1980,1\n", "missing column.*Second_label"),
-    ("Recording,First_label,Second_label,Third_label\nA1980,10,,\n", "line 2: First_label '10'"),
-    ("Recording,First_label,Second_label,Third_label\nA1980,1,,\nA1980,2,,\n",
-     "line 3: A1980 already listed on line 2"),
-])
+@pytest.mark.parametrize(
+    "reference, message",
+    [
+        ("Recording,First_label\nA1980,1\n", "missing column.*Second_label"),
+        (
+            "Recording,First_label,Second_label,Third_label\nA1980,10,,\n",
+            "line 2: First_label '10'",
+        ),
+        (
+            "Recording,First_label,Second_label,Third_label\nA1980,1,,\nA1980,2,,\n",
+            "line 3: A1980 already listed on line 2",
+        ),
+    ],
+)
 def test_cpsc2018_bad_reference(tmp_path, reference, message):
     with pytest.raises(RecordError, match="REFERENCE.csv: " + message):
         _cpsc_folder(tmp_path, reference).index()
 
 
 # --- CinC ---------------------------------------------------------------------------------
+
 
 def test_cinc_scored_classes_labels_and_counts():
     source = CinCSource(REAL / "cinc")
@@ -146,18 +164,25 @@ def test_cinc_skips_unscored_only_and_missing_signal(tmp_path):
     items, skipped = CinCSource(tmp_path).index()
     assert items == []
     assert [(s.record_id, s.reason) for s in skipped] == [
-        ("E07500", "no scored label (Dx: 55930002)"), ("E07501", "file missing: E07501.mat")]
+        ("E07500", "no scored label (Dx: 55930002)"),
+        ("E07501", "file missing: E07501.mat"),
+    ]
 
 
 # --- MedalCare-XL (synthetic fixture tree, signal values of a real PTB-XL record) ------------
+
 
 @pytest.fixture()
 def medalcare_root(tmp_path):
     """SYNTHETIC fixture: the MedalCare-XL folder layout filled with real 06000_hr samples."""
     signal = wfdb.rdsamp(str(PTBXL / "records500/06000/06000_hr"))[0][:600]  # I..V6, mV
     signals = tmp_path / "MedalCare-XL" / "MedalCare-XL" / "WP2_largeDataset_Noise"
-    files = ["sinus/train/run_1/000001_{}.csv", "sinus/test/run_2/000007_{}.csv",
-             "mi/LAD_0.3/validation/run_1/000003_{}.csv", "avblock/train/run_3/000010_{}.csv"]
+    files = [
+        "sinus/train/run_1/000001_{}.csv",
+        "sinus/test/run_2/000007_{}.csv",
+        "mi/LAD_0.3/validation/run_1/000003_{}.csv",
+        "avblock/train/run_3/000010_{}.csv",
+    ]
     for pattern in files:
         for variant in ("raw", "noise", "filtered"):
             if pattern.startswith("sinus/test") and variant == "filtered":
@@ -177,11 +202,13 @@ def test_medalcare_index_from_paths(medalcare_root):
     assert [(i.record_id, i.labels, i.split, i.patient_id) for i in items] == [
         ("avblock/train/run_3/000010", ("avblock",), "train", "3"),
         ("mi/LAD_0.3/validation/run_1/000003", ("mi_LAD_0.3",), "validation", "1"),
-        ("sinus/train/run_1/000001", ("sinus",), "train", "1")]
+        ("sinus/train/run_1/000001", ("sinus",), "train", "1"),
+    ]
     assert items[0].record_path.endswith("000010_filtered.csv")
     assert [(s.record_id, s.reason) for s in skipped] == [
         ("mi/examples", "figure illustrations, not data"),
-        ("sinus/test/run_2/000007", "no filtered rendering (found noise, raw)")]
+        ("sinus/test/run_2/000007", "no filtered rendering (found noise, raw)"),
+    ]
     assert len(source.label_names) == 15
     inner = MedalCareXLSource(root / "MedalCare-XL" / "MedalCare-XL", variant="noise").index()
     outer = MedalCareXLSource(root / "MedalCare-XL", variant="raw").index()
@@ -198,6 +225,7 @@ def test_medalcare_errors(tmp_path):
 
 # --- PE cohort manifest -------------------------------------------------------------------
 
+
 def _manifest(tmp_path, text, **options):
     records = tmp_path / "records"
     records.mkdir(exist_ok=True)
@@ -212,32 +240,46 @@ def _manifest(tmp_path, text, **options):
 
 def test_pe_manifest_items_and_missing_record(tmp_path):
     absolute = REAL / "cinc" / "E07500"
-    source = _manifest(tmp_path, "record,label,patient_id,split\n"
-                                 "records/HR06000,1,p1,train\nrecords/HR06001.hea,0,p2,test\n"
-                                 f"{absolute},0,p3,validation\nrecords/gone,1,p4,test\n",
-                       allow_absolute_paths=True)
+    source = _manifest(
+        tmp_path,
+        "record,label,patient_id,split\n"
+        "records/HR06000,1,p1,train\nrecords/HR06001.hea,0,p2,test\n"
+        f"{absolute},0,p3,validation\nrecords/gone,1,p4,test\n",
+        allow_absolute_paths=True,
+    )
     items, skipped = source.index()
     assert [(i.labels, i.patient_id, i.split) for i in items] == [
-        (("PE",), "p1", "train"), ((), "p2", "test"), ((), "p3", "validation")]
+        (("PE",), "p1", "train"),
+        ((), "p2", "test"),
+        ((), "p3", "validation"),
+    ]
     assert items[0].record_path == str(tmp_path / "records" / "HR06000")
     assert items[1].record_id == "records/HR06001"
     assert [(s.record_id, s.reason.split(":")[0]) for s in skipped] == [
-        ("records/gone", "file missing")]
+        ("records/gone", "file missing")
+    ]
     assert source.label_names == ("PE",)
 
 
-@pytest.mark.parametrize("rows, message", [
-    ("record,label\nrecords/HR06000,1\n", "missing column.*patient_id"),
-    ("record,label,patient_id\nrecords/HR06000,2,p1\n", "line 2: label must be 0 or 1"),
-    ("record,label,patient_id\nrecords/HR06000,1,p1\nrecords/HR06000.hea,1,p1\n",
-     "line 3: record .* already listed on line 2"),
-    ("record,label,patient_id\nrecords/HR06000,1,\n", "line 2: empty patient_id"),
-    ("record,label,patient_id\n../HR06000,1,p1\n", "line 2: record .* outside the manifest"),
-    ("record,label,patient_id,split\nrecords/HR06000,1,p1,train\nrecords/HR06001,1,p1,test\n",
-     "line 3: patient 'p1' is in split/fold"),
-    ("record,label,patient_id,fold\nrecords/HR06000,1,p1,one\n", "line 2: fold must be"),
-    ("record,label,patient_id,site\nrecords/HR06000,1,p1,x\n", "unknown column"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ("record,label\nrecords/HR06000,1\n", "missing column.*patient_id"),
+        ("record,label,patient_id\nrecords/HR06000,2,p1\n", "line 2: label must be 0 or 1"),
+        (
+            "record,label,patient_id\nrecords/HR06000,1,p1\nrecords/HR06000.hea,1,p1\n",
+            "line 3: record .* already listed on line 2",
+        ),
+        ("record,label,patient_id\nrecords/HR06000,1,\n", "line 2: empty patient_id"),
+        ("record,label,patient_id\n../HR06000,1,p1\n", "line 2: record .* outside the manifest"),
+        (
+            "record,label,patient_id,split\nrecords/HR06000,1,p1,train\nrecords/HR06001,1,p1,test\n",
+            "line 3: patient 'p1' is in split/fold",
+        ),
+        ("record,label,patient_id,fold\nrecords/HR06000,1,p1,one\n", "line 2: fold must be"),
+        ("record,label,patient_id,site\nrecords/HR06000,1,p1,x\n", "unknown column"),
+    ],
+)
 def test_pe_manifest_errors_name_manifest_and_line(tmp_path, rows, message):
     with pytest.raises(RecordError, match="manifest.csv: " + message):
         _manifest(tmp_path, rows).index()
@@ -253,12 +295,12 @@ def test_pe_manifest_records_stay_inside_its_folder(tmp_path):
     with pytest.raises(RecordError, match="line 3: record .* outside the manifest's folder"):
         _manifest(tmp_path, linked).index()
     outside = make_source("pe", tmp_path / "manifest.csv", allow_absolute_paths=True)
-    assert [item.record_id for item in outside.index()[0]] == ["records/HR06000",
-                                                               "records/E07500"]
+    assert [item.record_id for item in outside.index()[0]] == ["records/HR06000", "records/E07500"]
     assert "allow_absolute_paths" not in outside.describe()["options"]  # not in the cache key
 
 
 # --- registry -----------------------------------------------------------------------------
+
 
 def test_registry_builds_and_refuses():
     source = make_source("ptbxl", PTBXL, task="rhythm", sampling_rate=500)
@@ -274,6 +316,7 @@ def test_registry_builds_and_refuses():
 
 # --- reading through the sources ----------------------------------------------------------
 
+
 def test_read_attaches_source_metadata(tmp_path, medalcare_root):
     source = PTBXLSource(PTBXL, task="superdiagnostic", sampling_rate=500)
     record = source.read(by_id(source.index()[0])["6001"])
@@ -284,8 +327,9 @@ def test_read_attaches_source_metadata(tmp_path, medalcare_root):
     quirky = cinc.read(by_id(cinc.index()[0])["E00666"])
     assert quirky.labels == ("164917005", "164934002", "59931005") and quirky.sex == "M"
 
-    cpsc = _cpsc_folder(tmp_path, "Recording,First_label,Second_label,Third_label\n"
-                                  "A1980,1,,\nA1981,5,2,\n")
+    cpsc = _cpsc_folder(
+        tmp_path, "Recording,First_label,Second_label,Third_label\nA1980,1,,\nA1981,5,2,\n"
+    )
     long_record = cpsc.read(by_id(cpsc.index()[0])["A1981"])
     assert long_record.labels == ("AF", "RBBB") and long_record.n_samples > 5000
 

@@ -95,8 +95,10 @@ def test_unknown_patients_are_their_own_patient_and_bad_inputs_fail():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 15), st.integers(0, 1)), min_size=6, max_size=60),
-       st.integers(0, 2**16))
+@given(
+    st.lists(st.tuples(st.integers(0, 15), st.integers(0, 1)), min_size=6, max_size=60),
+    st.integers(0, 2**16),
+)
 def test_no_patient_is_ever_in_two_parts(rows, seed):
     patients = [f"p{p}" for p, _ in rows]
     labels = np.array([label for _, label in rows])

@@ -91,9 +91,9 @@ def test_proportion_intervals_match_statsmodels_and_scipy(method, code):
         low, high = (0.0 if x == 0 else low), (1.0 if x == n else high)
         assert (r["ci_low"], r["ci_high"]) == pytest.approx((low, high), abs=1e-12)
         scipy_ci = stats.binomtest(x, n).proportion_ci(
-            method="exact" if code == "beta" else "wilson")
-        assert (r["ci_low"], r["ci_high"]) == pytest.approx(
-            (scipy_ci.low, scipy_ci.high), abs=1e-9)
+            method="exact" if code == "beta" else "wilson"
+        )
+        assert (r["ci_low"], r["ci_high"]) == pytest.approx((scipy_ci.low, scipy_ci.high), abs=1e-9)
         assert r["method"].lower().startswith(method.split("-")[0])
     empty = proportion_ci(0, 0)
     assert empty["value"] is None and empty["undefined"] == "empty denominator"
@@ -158,7 +158,8 @@ def test_brier_and_ece_match_the_references(tied):
     assert brier_score(y, z) == pytest.approx(brier_score_loss(y, sigmoid(z)), abs=1e-15)
     vectorised = ece_from_weights(y.astype(float), sigmoid(z), np.ones(300), 15)[0]
     assert vectorised == pytest.approx(
-        expected_calibration_error(y, sigmoid(z), 15)["macro"], abs=1e-14)
+        expected_calibration_error(y, sigmoid(z), 15)["macro"], abs=1e-14
+    )
 
 
 def test_calibration_intercept_and_slope_match_a_direct_logistic_fit():

@@ -4,8 +4,8 @@ physiology (Einthoven), labels, PE-cohort shape and difficulty, refusal to overw
 from __future__ import annotations
 
 import ast
-import re
 import csv
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,11 @@ def demo(tmp_path_factory):
 
 
 def _files(root: Path):
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _read_csv(path: Path):
@@ -82,8 +85,20 @@ def test_written_records_obey_einthoven_and_say_synthetic(demo):
     assert len(headers) == 80
     for header in headers[::8]:
         signal, fields = wfdb.rdsamp(str(header.with_suffix("")))
-        assert fields["sig_name"] == ["I", "II", "III", "AVR", "AVL", "AVF",
-                                      "V1", "V2", "V3", "V4", "V5", "V6"]
+        assert fields["sig_name"] == [
+            "I",
+            "II",
+            "III",
+            "AVR",
+            "AVL",
+            "AVF",
+            "V1",
+            "V2",
+            "V3",
+            "V4",
+            "V5",
+            "V6",
+        ]
         assert fields["units"] == ["mV"] * 12
         lead_i, lead_ii = signal[:, 0], signal[:, 1]
         np.testing.assert_allclose(signal[:, 2], lead_ii - lead_i, atol=1e-9)
@@ -130,8 +145,10 @@ def test_ptbxl_database_matches_the_real_format(demo):
 
 def test_ptbxl_plan_has_ptbxl_like_multilabel_mix():
     specs = plan_ptbxl_style(1000, seed=3)
-    share = {c: np.mean([c in s.superclasses for s in specs])
-             for c in ("NORM", "MI", "STTC", "CD", "HYP")}
+    share = {
+        c: np.mean([c in s.superclasses for s in specs])
+        for c in ("NORM", "MI", "STTC", "CD", "HYP")
+    }
     assert 0.35 < share["NORM"] < 0.55
     assert all(0.06 < share[c] < 0.4 for c in ("MI", "STTC", "CD", "HYP")), share
     assert np.mean([len(s.superclasses) > 1 for s in specs]) > 0.1

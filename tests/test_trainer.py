@@ -3,16 +3,14 @@
 import csv
 import json
 
+import keras
 import numpy as np
 import pytest
 import yaml
 
-keras = pytest.importorskip("keras")
-
-from fixtures import TOY_PREPROCESS, tiny_overrides, toy_cache  # noqa: E402
-
-from keras_ecgpe.errors import ConfigError  # noqa: E402
-from keras_ecgpe.training import TrainConfig, evaluate_run, train_run  # noqa: E402
+from fixtures import TOY_PREPROCESS, tiny_overrides, toy_cache
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.training import TrainConfig, evaluate_run, train_run
 
 
 def read_history(path):
@@ -39,15 +37,24 @@ def run(tmp_path_factory, config):
 @pytest.mark.slow
 def test_run_directory_holds_everything(run, config, toy):
     folder = run.run_dir
-    for name in ("config.yaml", "best.keras", "last.keras", "contract.json", "history.csv",
-                 "validation_metrics.json", "validation_summary.txt", "training_curves.png",
-                 "run.json"):
+    for name in (
+        "config.yaml",
+        "best.keras",
+        "last.keras",
+        "contract.json",
+        "history.csv",
+        "validation_metrics.json",
+        "validation_summary.txt",
+        "training_curves.png",
+        "run.json",
+    ):
         assert (folder / name).is_file(), name
     assert TrainConfig.from_dict(yaml.safe_load((folder / "config.yaml").read_text())) == config
     history = read_history(folder / "history.csv")
     assert len(history) == run.epochs_run == 2 and 1 <= run.best_epoch <= 2
-    assert {"loss", "macro_auroc", "val_loss", "val_macro_auroc",
-            "learning_rate"} <= set(history[0])
+    assert {"loss", "macro_auroc", "val_loss", "val_macro_auroc", "learning_rate"} <= set(
+        history[0]
+    )
     contract = json.loads((folder / "contract.json").read_text())
     assert contract["window"] == 250 and contract["eval_stride"] == 125
     assert contract["aggregate"] == "max" and contract["label_names"] == ["A", "B"]
@@ -71,11 +78,14 @@ def test_same_seed_gives_the_same_run(run, config, tmp_path):
     again = train_run(config, tmp_path / "again", progress=False)
     first, second = read_history(run.history), read_history(again.history)
     for a, b in zip(first, second):
-        assert {k: v for k, v in a.items() if k.startswith("val_")} == \
-               {k: v for k, v in b.items() if k.startswith("val_")}
+        assert {k: v for k, v in a.items() if k.startswith("val_")} == {
+            k: v for k, v in b.items() if k.startswith("val_")
+        }
     assert again.val_metrics == run.val_metrics
-    for a, b in zip(keras.saving.load_model(run.best_model).get_weights(),
-                    keras.saving.load_model(again.best_model).get_weights()):
+    for a, b in zip(
+        keras.saving.load_model(run.best_model).get_weights(),
+        keras.saving.load_model(again.best_model).get_weights(),
+    ):
         np.testing.assert_array_equal(a, b)
 
 
@@ -83,8 +93,14 @@ def test_same_seed_gives_the_same_run(run, config, tmp_path):
 def test_evaluate_applies_the_contract_once(run, toy, tmp_path):
     metrics = evaluate_run(run.run_dir, toy.path, n_boot=50)
     out = run.run_dir / "eval-test"
-    for name in ("metrics.json", "summary.txt", "predictions.csv", "roc.png", "pr.png",
-                 "calibration.png"):
+    for name in (
+        "metrics.json",
+        "summary.txt",
+        "predictions.csv",
+        "roc.png",
+        "pr.png",
+        "calibration.png",
+    ):
         assert (out / name).is_file(), name
     assert metrics["n_records"] == 24 and metrics["split"] == "test"
     assert metrics["bootstrap"]["resampled_by"] == "group"  # by patient
@@ -99,8 +115,12 @@ def test_evaluate_applies_the_contract_once(run, toy, tmp_path):
     with pytest.raises(ConfigError, match="not empty"):
         evaluate_run(run.run_dir, toy.path, n_boot=0)
     evaluate_run(run.run_dir, toy.path, n_boot=0, overwrite=True, plots=False)
-    other = toy_cache(tmp_path / "pe", n_classes=1, label_names=["PE"],
-                      splits={"train": 4, "validation": 4, "test": 4})
+    other = toy_cache(
+        tmp_path / "pe",
+        n_classes=1,
+        label_names=["PE"],
+        splits={"train": 4, "validation": 4, "test": 4},
+    )
     with pytest.raises(ConfigError, match="labels"):
         evaluate_run(run.run_dir, other.path, out_dir=tmp_path / "e")
 
@@ -128,14 +148,26 @@ def test_learnable_task_is_learned_and_random_labels_are_not(tmp_path):
     # carry no signal, the same recipe must stay near chance.
     results = {}
     for learnable in (True, False):
-        cache = toy_cache(tmp_path / f"c{learnable}", learnable=learnable, seed=1,
-                          splits={"train": 160, "validation": 40, "test": 40})
-        config = TrainConfig().with_overrides(tiny_overrides() + [
-            f"data.cache={cache.path}", "training.epochs=10", "loss.name=bce",
-            "optimizer.learning_rate=0.003", "data.augment=false"])
+        cache = toy_cache(
+            tmp_path / f"c{learnable}",
+            learnable=learnable,
+            seed=1,
+            splits={"train": 160, "validation": 40, "test": 40},
+        )
+        config = TrainConfig().with_overrides(
+            tiny_overrides()
+            + [
+                f"data.cache={cache.path}",
+                "training.epochs=10",
+                "loss.name=bce",
+                "optimizer.learning_rate=0.003",
+                "data.augment=false",
+            ]
+        )
         run = train_run(config, tmp_path / f"r{learnable}", progress=False)
-        results[learnable] = evaluate_run(run.run_dir, cache.path, n_boot=0,
-                                          plots=False)["macro"]["auroc"]
+        results[learnable] = evaluate_run(run.run_dir, cache.path, n_boot=0, plots=False)["macro"][
+            "auroc"
+        ]
     assert results[True] > 0.9, results
     assert results[False] < 0.8, results
 
@@ -143,9 +175,17 @@ def test_learnable_task_is_learned_and_random_labels_are_not(tmp_path):
 @pytest.mark.slow
 def test_gradual_transfer_through_train_run(run, tmp_path):
     target = toy_cache(tmp_path / "pe", n_classes=1, label_names=["PE"], seed=3)
-    config = TrainConfig().with_overrides(tiny_overrides() + [
-        f"data.cache={target.path}", f"transfer.init_from={run.run_dir}", "training.epochs=3",
-        "transfer.finetune=gradual", "transfer.gradual_epochs_per_stage=1", "loss.name=bce"])
+    config = TrainConfig().with_overrides(
+        tiny_overrides()
+        + [
+            f"data.cache={target.path}",
+            f"transfer.init_from={run.run_dir}",
+            "training.epochs=3",
+            "transfer.finetune=gradual",
+            "transfer.gradual_epochs_per_stage=1",
+            "loss.name=bce",
+        ]
+    )
     result = train_run(config, tmp_path / "fine", progress=False)
     details = json.loads((result.run_dir / "run.json").read_text())
     assert details["transferred_from"] == str(run.run_dir) and details["epochs_run"] == 3
@@ -156,15 +196,20 @@ def test_gradual_transfer_through_train_run(run, tmp_path):
     with pytest.raises(ConfigError, match="window"):
         train_run(config.with_values({"data.window_s": 2.0}), tmp_path / "w", progress=False)
     with pytest.raises(ConfigError, match="standardi"):
-        train_run(config.with_values({"data.standardize": True}), tmp_path / "s",
-                  progress=False)
+        train_run(config.with_values({"data.standardize": True}), tmp_path / "s", progress=False)
 
 
 @pytest.mark.slow
 def test_precision_policy_is_reset_and_steps_per_epoch_is_honoured(config, tmp_path):
-    short = config.with_overrides(["training.precision=mixed_bfloat16", "training.epochs=1",
-                                   "training.steps_per_epoch=2", "data.standardize=true",
-                                   "schedule.name=onecycle"])
+    short = config.with_overrides(
+        [
+            "training.precision=mixed_bfloat16",
+            "training.epochs=1",
+            "training.steps_per_epoch=2",
+            "data.standardize=true",
+            "schedule.name=onecycle",
+        ]
+    )
     result = train_run(short, tmp_path / "bf16", progress=False)
     assert keras.config.dtype_policy().name == "float32"
     details = json.loads((result.run_dir / "run.json").read_text())
@@ -178,8 +223,13 @@ def test_default_demo_runs_end_to_end_on_a_small_synthetic_set(tmp_path, capsys)
     from keras_ecgpe.training.demo_run import default_demo_run
 
     small = {"model.overrides": {"width": 8}, "training.epochs": 1, "training.batch_size": 16}
-    result = default_demo_run(tmp_path / "demo", n_ptbxl=80, n_pe=80, pretrain=small,
-                              finetune={**small, "evaluation.bootstrap": 20})
+    result = default_demo_run(
+        tmp_path / "demo",
+        n_ptbxl=80,
+        n_pe=80,
+        pretrain=small,
+        finetune={**small, "evaluation.bootstrap": 20},
+    )
     printed = capsys.readouterr().out
     assert result["synthetic"] is True and "SYNTHETIC" in printed
     for stage in ("[1/4] Writing SYNTHETIC", "[2/4]", "[3/4]", "[4/4]", "SYNTHETIC demo done"):
@@ -187,8 +237,9 @@ def test_default_demo_runs_end_to_end_on_a_small_synthetic_set(tmp_path, capsys)
     assert (tmp_path / "demo" / "finetune-pe" / "eval-test" / "roc.png").is_file()
     contract = json.loads((tmp_path / "demo" / "finetune-pe" / "contract.json").read_text())
     assert contract["label_names"] == ["PE"] and contract["data"]["synthetic"] is True
-    assert "SYNTHETIC" in (tmp_path / "demo" / "finetune-pe" / "eval-test" /
-                           "summary.txt").read_text()
+    assert (
+        "SYNTHETIC" in (tmp_path / "demo" / "finetune-pe" / "eval-test" / "summary.txt").read_text()
+    )
     with pytest.raises(ConfigError, match="not empty and not a previous SYNTHETIC demo"):
         (tmp_path / "mine").mkdir()
         (tmp_path / "mine" / "thesis.tex").write_text("x")

@@ -1,5 +1,6 @@
 """Tests of the strict run configuration: defaults, files, overrides and every refusal."""
 
+import dataclasses
 import json
 
 import pytest
@@ -24,8 +25,14 @@ def test_defaults_follow_the_documented_values():
 
 
 def test_dict_yaml_and_json_round_trips(tmp_path):
-    config = TrainConfig().with_overrides(["training.epochs=3", "model.overrides.width=8",
-                                           "loss.pos_weight=[2, 3.5]", "data.cache=/x/y"])
+    config = TrainConfig().with_overrides(
+        [
+            "training.epochs=3",
+            "model.overrides.width=8",
+            "loss.pos_weight=[2, 3.5]",
+            "data.cache=/x/y",
+        ]
+    )
     assert TrainConfig.from_dict(config.to_dict()) == config
     (tmp_path / "run.yaml").write_text(config.to_yaml())
     (tmp_path / "run.json").write_text(json.dumps(config.to_dict()))
@@ -43,13 +50,23 @@ def test_partial_file_takes_defaults(tmp_path):
 
 
 def test_overrides_are_parsed_as_yaml_scalars():
-    config = TrainConfig().with_overrides([
-        "training.epochs=3", "model.name=vgg11_bn", "data.augment=false",
-        "optimizer.learning_rate=1e-3", "optimizer.clipnorm=null", "training.steps_per_epoch=5",
-        "data.preprocess.filter=none", "data.augment_config.p_none=1.0",
-        "data.augment_config.p_flip=0", "data.augment_config.p_drop_samples=0",
-        "data.augment_config.p_drop_leads=0", "data.augment_config.p_sine=0",
-        "data.augment_config.p_pulse=0"])
+    config = TrainConfig().with_overrides(
+        [
+            "training.epochs=3",
+            "model.name=vgg11_bn",
+            "data.augment=false",
+            "optimizer.learning_rate=1e-3",
+            "optimizer.clipnorm=null",
+            "training.steps_per_epoch=5",
+            "data.preprocess.filter=none",
+            "data.augment_config.p_none=1.0",
+            "data.augment_config.p_flip=0",
+            "data.augment_config.p_drop_samples=0",
+            "data.augment_config.p_drop_leads=0",
+            "data.augment_config.p_sine=0",
+            "data.augment_config.p_pulse=0",
+        ]
+    )
     assert config.training.epochs == 3 and isinstance(config.training.epochs, int)
     assert config.model.name == "vgg11_bn" and config.data.augment is False
     assert config.optimizer.learning_rate == pytest.approx(1e-3)  # YAML reads "1e-3" as text
@@ -63,35 +80,38 @@ def test_with_values_takes_python_values_unparsed():
     assert config.data.cache == "123" and config.training.seed == 4
 
 
-@pytest.mark.parametrize("data, words", [
-    ({"trainig": {}}, ["trainig", "valid sections", "training"]),
-    ({"training": {"epoch": 3}}, ["training.epoch", "valid keys", "epochs"]),
-    ({"training": {"epochs": "three"}}, ["training.epochs", "'three'"]),
-    ({"training": {"epochs": 0}}, ["training.epochs", ">= 1"]),
-    ({"training": {"epochs": True}}, ["training.epochs", "True"]),
-    ({"training": {"precision": "float8"}}, ["training.precision", "mixed_float16"]),
-    ({"training": {"monitor": "auroc"}}, ["training.monitor", "val_macro_auroc"]),
-    ({"training": {"jit_compile": True}}, ["training.jit_compile", "training.deterministic"]),
-    ({"loss": {"name": "mse"}}, ["loss.name", "focal"]),
-    ({"loss": {"alpha": 1.5}}, ["loss.alpha", "1.5"]),
-    ({"loss": {"pos_weight": "sometimes"}}, ["loss.pos_weight", "sometimes"]),
-    ({"loss": {"pos_weight": [1, -2]}}, ["loss.pos_weight", "-2"]),
-    ({"optimizer": {"learning_rate": 0}}, ["optimizer.learning_rate", "> 0"]),
-    ({"schedule": {"name": "linear"}}, ["schedule.name", "onecycle"]),
-    ({"transfer": {"finetune": "partial"}}, ["transfer.finetune", "gradual"]),
-    ({"transfer": {"lr_decay": 2}}, ["transfer.lr_decay", "<= 1.0"]),
-    ({"thresholds": {"method": "max"}}, ["thresholds.method", "youden"]),
-    ({"evaluation": {"bootstrap": -1}}, ["evaluation.bootstrap", "-1"]),
-    ({"data": {"eval_mode": "random"}}, ["data.eval_mode", "sliding"]),
-    ({"data": {"window_s": -2.5}}, ["data.window_s", "-2.5"]),
-    ({"data": {"cache": "c", "source": "ptbxl", "root": "r"}}, ["data.cache", "data.source"]),
-    ({"data": {"source": "ptbxl"}}, ["data.root"]),
-    ({"data": {"preprocess": {"filtr": "none"}}}, ["filtr"]),
-    ({"data": {"augment_config": {"p_nothing": 1}}}, ["p_nothing"]),
-    ({"model": {"name": "resnet9"}}, ["model.name", "resnet9", "resnet1d18"]),
-    ({"model": {"overrides": []}}, ["model.overrides", "mapping"]),
-    ({"training": []}, ["training", "mapping"]),
-])
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ({"trainig": {}}, ["trainig", "valid sections", "training"]),
+        ({"training": {"epoch": 3}}, ["training.epoch", "valid keys", "epochs"]),
+        ({"training": {"epochs": "three"}}, ["training.epochs", "'three'"]),
+        ({"training": {"epochs": 0}}, ["training.epochs", ">= 1"]),
+        ({"training": {"epochs": True}}, ["training.epochs", "True"]),
+        ({"training": {"precision": "float8"}}, ["training.precision", "mixed_float16"]),
+        ({"training": {"monitor": "auroc"}}, ["training.monitor", "val_macro_auroc"]),
+        ({"training": {"jit_compile": True}}, ["training.jit_compile", "training.deterministic"]),
+        ({"loss": {"name": "mse"}}, ["loss.name", "focal"]),
+        ({"loss": {"alpha": 1.5}}, ["loss.alpha", "1.5"]),
+        ({"loss": {"pos_weight": "sometimes"}}, ["loss.pos_weight", "sometimes"]),
+        ({"loss": {"pos_weight": [1, -2]}}, ["loss.pos_weight", "-2"]),
+        ({"optimizer": {"learning_rate": 0}}, ["optimizer.learning_rate", "> 0"]),
+        ({"schedule": {"name": "linear"}}, ["schedule.name", "onecycle"]),
+        ({"transfer": {"finetune": "partial"}}, ["transfer.finetune", "gradual"]),
+        ({"transfer": {"lr_decay": 2}}, ["transfer.lr_decay", "<= 1.0"]),
+        ({"thresholds": {"method": "max"}}, ["thresholds.method", "youden"]),
+        ({"evaluation": {"bootstrap": -1}}, ["evaluation.bootstrap", "-1"]),
+        ({"data": {"eval_mode": "random"}}, ["data.eval_mode", "sliding"]),
+        ({"data": {"window_s": -2.5}}, ["data.window_s", "-2.5"]),
+        ({"data": {"cache": "c", "source": "ptbxl", "root": "r"}}, ["data.cache", "data.source"]),
+        ({"data": {"source": "ptbxl"}}, ["data.root"]),
+        ({"data": {"preprocess": {"filtr": "none"}}}, ["filtr"]),
+        ({"data": {"augment_config": {"p_nothing": 1}}}, ["p_nothing"]),
+        ({"model": {"name": "resnet9"}}, ["model.name", "resnet9", "resnet1d18"]),
+        ({"model": {"overrides": []}}, ["model.overrides", "mapping"]),
+        ({"training": []}, ["training", "mapping"]),
+    ],
+)
 def test_bad_values_name_the_key_and_echo_the_value(data, words):
     with pytest.raises(ConfigError) as error:
         TrainConfig.from_dict(data)
@@ -99,14 +119,17 @@ def test_bad_values_name_the_key_and_echo_the_value(data, words):
         assert word in str(error.value)
 
 
-@pytest.mark.parametrize("assignment, words", [
-    ("training.epochs", ["section.key=value"]),
-    ("epochs=3", ["section.key"]),
-    ("train.epochs=3", ["'train'", "valid sections"]),
-    ("training.epoch=3", ["training.epoch", "epochs"]),
-    ("training.epochs.sub=3", ["training.epochs", "not a mapping"]),
-    ("training.epochs=[unclosed", ["cannot parse"]),
-])
+@pytest.mark.parametrize(
+    "assignment, words",
+    [
+        ("training.epochs", ["section.key=value"]),
+        ("epochs=3", ["section.key"]),
+        ("train.epochs=3", ["'train'", "valid sections"]),
+        ("training.epoch=3", ["training.epoch", "epochs"]),
+        ("training.epochs.sub=3", ["training.epochs", "not a mapping"]),
+        ("training.epochs=[unclosed", ["cannot parse"]),
+    ],
+)
 def test_bad_overrides_are_config_errors(assignment, words):
     with pytest.raises(ConfigError) as error:
         TrainConfig().with_overrides([assignment])
@@ -131,5 +154,5 @@ def test_unreadable_files_name_the_file(tmp_path):
 
 def test_config_is_immutable():
     config = TrainConfig()
-    with pytest.raises(Exception):
-        config.training.epochs = 3  # frozen dataclass
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.training.epochs = 3

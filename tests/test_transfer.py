@@ -3,36 +3,43 @@
 import json
 import shutil
 
+import keras
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-
-from fixtures import TOY_PREPROCESS, toy_cache  # noqa: E402
-
-from keras_ecgpe.errors import ConfigError  # noqa: E402
-from keras_ecgpe.models import build_model  # noqa: E402
-from keras_ecgpe.run_directory import load_contract, save_contract  # noqa: E402
-from keras_ecgpe.training.contract import check_compatible, make_contract  # noqa: E402
-from keras_ecgpe.training.transfer import (backbone_stages, discriminative_multipliers,  # noqa: E402,E501
-                                           gradual_plan, load_pretrained, set_unfrozen_stages,
-                                           transfer_model)
+from fixtures import TOY_PREPROCESS, toy_cache
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.models import build_model
+from keras_ecgpe.run_directory import load_contract, save_contract
+from keras_ecgpe.training.contract import check_compatible, make_contract
+from keras_ecgpe.training.transfer import (  # noqa: E501
+    backbone_stages,
+    discriminative_multipliers,
+    gradual_plan,
+    load_pretrained,
+    set_unfrozen_stages,
+    transfer_model,
+)
 
 WINDOW = 250
 
 
 def batch_norm_stats(model):
-    return [w.copy() for layer in model.backbone.layers
-            if isinstance(layer, keras.layers.BatchNormalization)
-            for w in (layer.moving_mean.numpy(), layer.moving_variance.numpy())]
-
-
+    return [
+        w.copy()
+        for layer in model.backbone.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for w in (layer.moving_mean.numpy(), layer.moving_variance.numpy())
+    ]
 
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
-    return toy_cache(tmp_path_factory.mktemp("transfer") / "cache", n_classes=2,
-                     splits={"train": 32, "validation": 8, "test": 8})
+    return toy_cache(
+        tmp_path_factory.mktemp("transfer") / "cache",
+        n_classes=2,
+        splits={"train": 32, "validation": 8, "test": 8},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +52,21 @@ def pretrained_run(tmp_path_factory, toy):
     model.fit(x, toy.labels[toy.indices("train")], epochs=2, batch_size=8, verbose=0)
     run = tmp_path_factory.mktemp("pretrained")
     model.save(run / "best.keras")
-    save_contract(make_contract(
-        cache=toy, model_name="resnet1d18", window=WINDOW, stride=125, eval_mode="sliding",
-        aggregate="max", label_names=toy.label_names, temperature=1.0, standardizer=None,
-        threshold_choice={"thresholds": [0.5, 0.5], "method": "f1", "target": None}), run)
+    save_contract(
+        make_contract(
+            cache=toy,
+            model_name="resnet1d18",
+            window=WINDOW,
+            stride=125,
+            eval_mode="sliding",
+            aggregate="max",
+            label_names=toy.label_names,
+            temperature=1.0,
+            standardizer=None,
+            threshold_choice={"thresholds": [0.5, 0.5], "method": "f1", "target": None},
+        ),
+        run,
+    )
     return run
 
 
@@ -75,11 +93,12 @@ def test_transfer_copies_the_backbone_and_makes_a_fresh_head(pretrained_run):
     keras.utils.set_random_seed(7)
     model = transfer_model(pretrained, num_classes=2, finetune="full")
     fresh = build_model("resnet1d18", input_len=WINDOW, num_classes=2, width=8)
-    for ours, source, new in zip(model.backbone.get_weights(), pretrained.backbone.get_weights(),
-                                 fresh.backbone.get_weights()):
+    for ours, source in zip(model.backbone.get_weights(), pretrained.backbone.get_weights()):
         np.testing.assert_array_equal(ours, source)
-    differs = [not np.allclose(s, n) for s, n in zip(pretrained.backbone.get_weights(),
-                                                     fresh.backbone.get_weights())]
+    differs = [
+        not np.allclose(s, n)
+        for s, n in zip(pretrained.backbone.get_weights(), fresh.backbone.get_weights())
+    ]
     assert sum(differs) > len(differs) // 2  # the copy is not just a fresh init
     head = model.get_layer("head").get_weights()
     old_head = pretrained.get_layer("head").get_weights()
@@ -137,7 +156,7 @@ def test_stages_unfreezing_and_discriminative_rates(pretrained_run):
     assert len(model.backbone.trainable_weights) == len(pretrained.backbone.trainable_weights)
     factors = discriminative_multipliers(model, 0.5)
     assert factors[stages[-1][1][0].weights[0].path] == 0.5
-    assert factors[stages[0][1][0].weights[0].path] == 0.5 ** 5
+    assert factors[stages[0][1][0].weights[0].path] == 0.5**5
     assert "head/kernel" not in factors
     with pytest.raises(ConfigError, match="finetune"):
         transfer_model(pretrained, 1, "partial")
@@ -155,16 +174,28 @@ def test_contract_round_trip_and_compatibility(pretrained_run, toy, tmp_path):
     check_compatible(contract, toy)
     assert contract["units"] == "mV" and contract["lead_order"][3] == "aVR"
     assert contract["data"]["synthetic"] is True and contract["calibrated_thresholds"] == [0.5, 0.5]
-    other = toy_cache(tmp_path / "other", n_classes=1, label_names=["PE"],
-                      splits={"train": 4, "validation": 2, "test": 2}, seconds=2.0,
-                      preprocess={**TOY_PREPROCESS, "normalize": "zscore", "filter": "bandpass"})
+    other = toy_cache(
+        tmp_path / "other",
+        n_classes=1,
+        label_names=["PE"],
+        splits={"train": 4, "validation": 2, "test": 2},
+        seconds=2.0,
+        preprocess={**TOY_PREPROCESS, "normalize": "zscore", "filter": "bandpass"},
+    )
     with pytest.raises(ConfigError) as error:
         check_compatible(contract, other)
     for words in ("window", "normalize", "filter", "labels"):
         assert words in str(error.value)
-    check_compatible(contract, toy_cache(tmp_path / "ok", n_classes=1, label_names=["PE"],
-                                         splits={"train": 4, "validation": 2, "test": 2}),
-                     check_labels=False)
+    check_compatible(
+        contract,
+        toy_cache(
+            tmp_path / "ok",
+            n_classes=1,
+            label_names=["PE"],
+            splits={"train": 4, "validation": 2, "test": 2},
+        ),
+        check_labels=False,
+    )
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "contract.json").write_text(json.dumps({"format": "something else"}))

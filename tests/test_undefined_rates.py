@@ -29,9 +29,11 @@ def test_compute_metrics_reports_null_with_reason_and_skips_it_in_the_macro():
     metrics = compute_metrics(y, z, choice, label_names=["A", "B"])
     a, b = metrics["per_label"]["A"], metrics["per_label"]["B"]
     assert a["ppv"] is None and a["precision"] is None and a["f1"] is None
-    assert a["undefined"] == {"precision": "no record called positive",
-                              "f1": "no record called positive",
-                              "ppv": "no record called positive"}
+    assert a["undefined"] == {
+        "precision": "no record called positive",
+        "f1": "no record called positive",
+        "ppv": "no record called positive",
+    }
     assert metrics["macro"]["ppv"] == b["ppv"]  # the undefined class is left out
     assert metrics["macro"]["undefined"]["ppv"] == {"A": "no record called positive"}
     text = summary_text(metrics, title="t")
@@ -43,8 +45,9 @@ def test_bootstrap_intervals_leave_undefined_resamples_out():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 60)
     z = rng.normal(size=60) - 5.0
-    result = metrics_with_ci(y, z, ThresholdChoice(np.array([0.0]), "f1"),
-                             label_names=["PE"], n_boot=50, seed=1)
+    result = metrics_with_ci(
+        y, z, ThresholdChoice(np.array([0.0]), "f1"), label_names=["PE"], n_boot=50, seed=1
+    )
     assert result["macro"]["ppv"] is None
     assert result["macro_ci"]["ppv"]["ci_low"] is None
     assert result["macro_ci"]["ppv"]["n_undefined"] == 50
