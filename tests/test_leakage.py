@@ -184,6 +184,7 @@ def test_writer_refuses_a_malformed_content_hash(tmp_path):
     writer.abort()
 
 
+@pytest.mark.slow
 @pytest.mark.slow  # prepare reads records in worker processes
 def test_real_ptbxl_records_republished_in_cinc_are_found(real_ecg, tmp_path):
     """PTB-XL 6000-6002 reappear in CinC 2020/2021 as HR06000-HR06002: prepared at 500 Hz

@@ -25,23 +25,31 @@ from keras_ecgpe.models.resnet1d import ResNet1D
 from keras_ecgpe.models.rnn1d import RNN1D
 from keras_ecgpe.models.transformer1d import Transformer1D
 
+# The everyday tier runs the heavier checks (round trips, a training step) on one
+# convolutional, one recurrent and one attention family; the slow tier on every family.
+EVERYDAY = ("resnet1d18", "crnn_lstm", "transformer")
+TIERED = [
+    name if name in EVERYDAY else pytest.param(name, marks=pytest.mark.slow)
+    for name in FAMILY_REPRESENTATIVES
+]
+
 
 @pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
 def test_output_shape(name):
     harness.check_output_shape(tiny(name))
 
 
-@pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
+@pytest.mark.parametrize("name", TIERED)
 def test_config_round_trip(name):
     harness.check_config_round_trip(tiny(name))
 
 
-@pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
+@pytest.mark.parametrize("name", TIERED)
 def test_save_load(name, tmp_path):
     harness.check_save_load(tiny(name), tmp_path)
 
 
-@pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
+@pytest.mark.parametrize("name", TIERED)
 def test_one_training_step_lowers_loss(name):
     harness.check_training_step(tiny(name))
 
@@ -54,6 +62,7 @@ def test_tflite_float_parity(name):
         assert {"LOGISTIC", "TANH"} <= ops  # the unrolled gates are there, not a loop
 
 
+@pytest.mark.slow
 def test_every_registered_model_builds_full_size():
     """Each name builds at its full-size defaults, runs, and reports its size and cost."""
     x = np.zeros((1, INPUT_LEN, 12), "float32")
@@ -122,6 +131,7 @@ def test_head_is_named_and_produces_logits():
     assert np.abs(model(x)).max() > 1
 
 
+@pytest.mark.slow
 def test_with_new_head_keeps_backbone_weights_and_is_independent():
     model = tiny("resnet1d18")
     harness.check_training_step(model)  # non-initial backbone weights and BN statistics
@@ -144,6 +154,7 @@ def test_frozen_backbone_stays_frozen_after_save_load(tmp_path):
     assert [w.path for w in loaded.trainable_weights] == ["head/kernel", "head/bias"]
 
 
+@pytest.mark.slow
 def test_backbone_weights_transfer_to_a_new_label_set(tmp_path):
     """Pretrain -> save backbone weights -> new model with another head loads them only."""
     pretrained = tiny("crnn_lstm", num_classes=5)
