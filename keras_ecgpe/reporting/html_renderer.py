@@ -149,9 +149,9 @@ def _table(table: Table, number: str | None) -> str:
         )
         rows.append(f"<tr>{cells}</tr>")
     return (
-        f'<div class="table-block"><table><caption>{_e(number)}. {_e(table.caption)}'
-        f"</caption><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        f"{_footnotes(marks, table.notes)}</div>"
+        f'<figure class="table-block"><figcaption>{_e(number)}. {_e(table.caption)}'
+        f"</figcaption><table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+        f"</table>{_footnotes(marks, table.notes)}</figure>"
     )
 
 

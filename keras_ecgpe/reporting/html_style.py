@@ -24,7 +24,8 @@ nav.toc a { color: #1a4f8b; }
 .notice .level { font-weight: 700; margin-right: .4rem; }
 .table-block { margin: 1rem 0 1.5rem; overflow-x: auto; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: .92rem; }
-caption { caption-side: top; text-align: left; font-weight: 600; padding: 0 0 .35rem; }
+/* A table's caption is its figure's figcaption: as wide as the text, not the table. */
+.table-block figcaption { font-weight: 600; font-size: 1rem; margin: 0 0 .35rem; }
 th, td { padding: .2rem .65rem; border-bottom: 1px solid #d4d4d4; vertical-align: top;
   text-align: left; }
 thead th { border-bottom: 2px solid #333; }
