@@ -101,7 +101,7 @@ def train(config_file, assignments, cache, epochs, seed, strategy, precision, xl
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
         out = out or f"runs/{config.model.name}-{'cv-' if folds else ''}{stamp}"
         if folds:
-            from keras_ecgpe.training.cross_validation import cross_validate
+            from keras_ecgpe.studies.cross_validation import cross_validate
 
             cross_validate(config, out, k=folds, repeats=repeats,
                            max_train_records=max_train_records, overwrite=overwrite,
@@ -138,7 +138,7 @@ def compare(config_file, assignments, cache, epochs, seed, strategy, precision, 
     named = {"data.cache": cache, "training.epochs": epochs, "training.seed": seed,
              **_runtime_values(strategy, precision, xla)}
     with reported_errors():
-        from keras_ecgpe.training.comparison import compare_arms
+        from keras_ecgpe.studies.comparison import compare_arms
 
         config = _config(config_file, assignments, named)
         compare_arms(config, out, init_from=init_from,

@@ -14,8 +14,8 @@ from fixtures import set_options, tiny_overrides, toy_cache  # noqa: E402
 from keras_ecgpe.cli.train_commands import compare, train  # noqa: E402
 from keras_ecgpe.errors import ConfigError  # noqa: E402
 from keras_ecgpe.evaluation.ranking import auroc  # noqa: E402
-from keras_ecgpe.training.cv_plan import plan_folds  # noqa: E402
-from keras_ecgpe.training.cv_summary import paired_auroc_ci, repeat_mean_auroc  # noqa: E402
+from keras_ecgpe.studies.cv_plan import plan_folds  # noqa: E402
+from keras_ecgpe.studies.cv_summary import paired_auroc_ci, repeat_mean_auroc  # noqa: E402
 
 TINY = set_options(tiny_overrides())
 

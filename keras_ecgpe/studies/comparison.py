@@ -7,7 +7,7 @@ initialisation differs:
 - "scratch": the pretrained model's architecture (name and overrides from its run's
   `config.yaml`), freshly initialised;
 - "linear": the pretrained backbone frozen, a new head trained (linear probe);
-- "full" / "gradual": the pretrained backbone fine-tuned (see `transfer.py`).
+- "full" / "gradual": the pretrained backbone fine-tuned (see `training/transfer.py`).
 
 All arms take the pretrained contract's window and standardisation, so they see the same
 inputs. `comparison.md` and `comparison.json` give, per arm, the pooled held-out AUROC
@@ -104,10 +104,14 @@ def compare_arms(config, out_dir, *, init_from, arms=("scratch", "linear", "full
     ```
     """
     from keras_ecgpe.data.cache import PreparedCache
-    from keras_ecgpe.training.comparison_report import markdown_table
-    from keras_ecgpe.training.cross_validation import cross_validate
-    from keras_ecgpe.training.cv_summary import (paired_auroc_ci, pooled_arrays, read_heldout,
-                                                 repeat_mean_auroc)
+    from keras_ecgpe.studies.cross_validation import cross_validate
+    from keras_ecgpe.studies.cv_summary import (
+        paired_auroc_ci,
+        pooled_arrays,
+        read_heldout,
+        repeat_mean_auroc,
+    )
+    from keras_ecgpe.studies.report import comparison_markdown
 
     configs = arm_configs(config, init_from, list(arms))
     out = Path(out_dir)
@@ -163,8 +167,8 @@ def compare_arms(config, out_dir, *, init_from, arms=("scratch", "linear", "full
                   f["n_train"] + f["n_validation"] for s in summaries.values()
                   for f in s["per_fold"]}),
               "resampled_by": "patient" if groups is not None else "record"}
-    atomic_write_bytes(out / "comparison.md", markdown_table(result).encode("utf-8"))
+    atomic_write_bytes(out / "comparison.md", comparison_markdown(result).encode("utf-8"))
     atomic_write_json(out / "comparison.json", result)
     if progress:
-        print(markdown_table(result), flush=True)
+        print(comparison_markdown(result), flush=True)
     return result

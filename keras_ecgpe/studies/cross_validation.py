@@ -25,9 +25,11 @@ from typing import Optional
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.formatting import format_interval, format_number
 
 PLAN_FILE = "cv_plan.json"
 SUMMARY_FILE = "cv_summary.json"
+SUMMARY_TEXT = "cv_summary.txt"
 
 
 def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> Optional[dict]:
@@ -81,11 +83,10 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
     ```
     """
     from keras_ecgpe.data.cache import PreparedCache
+    from keras_ecgpe.studies.cv_plan import plan_folds
+    from keras_ecgpe.studies.cv_summary import HELDOUT_FILE, read_heldout, score_heldout, summarize
+    from keras_ecgpe.studies.report import cv_summary_text
     from keras_ecgpe.training.contract import is_synthetic
-    from keras_ecgpe.training.cv_plan import plan_folds
-    from keras_ecgpe.training.cv_report import summary_text
-    from keras_ecgpe.training.cv_summary import (HELDOUT_FILE, read_heldout, score_heldout,
-                                                 summarize)
     from keras_ecgpe.training.trainer import train_run
 
     say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
@@ -127,7 +128,7 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
             train_run(config, run_dir, progress=progress, rows=(fold.train, fold.validation),
                       resume=resume)
         result = score_heldout(run_dir, cache, fold, config)
-        say(f"[{fold.name}] held-out macro AUROC {_num(result['macro']['auroc'])}")
+        say(f"[{fold.name}] held-out macro AUROC {format_number(result['macro']['auroc'])}")
         results.append(result)
     n_boot = config.evaluation.bootstrap if n_boot is None else int(n_boot)
     summary = summarize(results, cache, repeats=repeats, n_boot=n_boot, seed=seed,
@@ -136,14 +137,10 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
                    max_train_records=max_train_records, cache=str(cache.path),
                    label_names=list(cache.label_names),
                    test_split="not used: kept for one final evaluation of the final model")
-    atomic_write_bytes(out / "cv_summary.txt", summary_text(summary).encode("utf-8"))
+    atomic_write_bytes(out / SUMMARY_TEXT, cv_summary_text(summary).encode("utf-8"))
     atomic_write_json(out / SUMMARY_FILE, summary)  # last: marks the cross-validation done
-    over = summary["pooled_auroc_mean_over_repeats"]
+    over = format_interval(summary["pooled_auroc_mean_over_repeats"], label="95 % CI")
     say(f"Cross-validation done{' (SYNTHETIC)' if synthetic else ''}: pooled macro AUROC "
-        f"{_num(over['value'])} (95 % CI {_num(over.get('ci_low'))}-"
-        f"{_num(over.get('ci_high'))}); {out / 'cv_summary.txt'}")
+        f"{over}; {out / SUMMARY_TEXT}")
     return summary
 
-
-def _num(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"

@@ -22,8 +22,13 @@ import numpy as np
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_json
-from keras_ecgpe.evaluation import (METRIC_NAMES, ThresholdChoice, bootstrap_ci,
-                                    compute_metrics, metrics_with_ci)
+from keras_ecgpe.evaluation import (
+    METRIC_NAMES,
+    ThresholdChoice,
+    bootstrap_ci,
+    compute_metrics,
+    metrics_with_ci,
+)
 from keras_ecgpe.evaluation.inputs import probability_to_logit
 from keras_ecgpe.evaluation.ranking import auroc
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.formatting import format_interval, format_number
 from keras_ecgpe.training.config import TrainConfig
 
 DEMO_DATA = "demo-data"
@@ -106,10 +107,10 @@ def default_demo_run(out_dir, *, n_ptbxl: int = 2000, n_pe: int = 900, seed: int
               "auroc": auroc, "auroc_ci": [ci.get("ci_low"), ci.get("ci_high")],
               "report": metrics["files"]["summary"], "files": metrics["files"]}
     say(f"SYNTHETIC demo done in {result['seconds']:.0f} s. PE test AUROC "
-        f"{_num(auroc)} (95 % CI {_num(ci.get('ci_low'))}-{_num(ci.get('ci_high'))}) on "
+        f"{format_interval({**ci, 'value': auroc}, label='95 % CI')} on "
         "SYNTHETIC data: it shows the pipeline works, not how well real ECGs are read.")
     say(f"  pretrained model:  {pre.run_dir / run_directory.BEST_MODEL} (validation macro "
-        f"AUROC {_num(pre.val_metrics['auroc'])})")
+        f"AUROC {format_number(pre.val_metrics['auroc'])})")
     say(f"  fine-tuned model:  {fine.run_dir / run_directory.BEST_MODEL} + "
         f"{run_directory.CONTRACT}")
     say(f"  test report:       {metrics['files']['summary']}")
@@ -117,6 +118,3 @@ def default_demo_run(out_dir, *, n_ptbxl: int = 2000, n_pe: int = 900, seed: int
     say(f"  plots:             {plots}")
     return result
 
-
-def _num(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"

@@ -14,11 +14,19 @@ from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.data.cache import PreparedCache
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.evaluation import (ThresholdChoice, apply_temperature, compute_metrics,
-                                    metrics_with_ci, plot_precision_recall, plot_reliability,
-                                    plot_roc, sigmoid)
+from keras_ecgpe.evaluation import (
+    ThresholdChoice,
+    apply_temperature,
+    compute_metrics,
+    metrics_with_ci,
+    plot_precision_recall,
+    plot_reliability,
+    plot_roc,
+    sigmoid,
+)
 from keras_ecgpe.evaluation.inputs import probability_to_logit
 from keras_ecgpe.evaluation.report import summary_text
+from keras_ecgpe.formatting import format_number
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.training.config import TrainConfig
 from keras_ecgpe.training.contract import check_compatible, is_synthetic
@@ -106,7 +114,8 @@ def _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic):
         f"\nCalibration (fitted on validation): temperature "
         f"{calibration['temperature']:.3f}, bias "
         f"{', '.join(f'{b:+.3f}' for b in calibration['bias'])}: ECE "
-        f"{_num(calibration['ece_before'])} before, {_num(calibration['ece_after'])} after.\n")
+        f"{format_number(calibration['ece_before'])} before, "
+        f"{format_number(calibration['ece_after'])} after.\n")
     if synthetic:
         text += "SYNTHETIC DATA: these numbers say nothing about real ECGs.\n"
     files = {"metrics": str(out / run_directory.METRICS),
@@ -147,6 +156,3 @@ def _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic):
     atomic_write_bytes(out / run_directory.SUMMARY, text.encode("utf-8"))
     return files
 
-
-def _num(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"

@@ -15,10 +15,17 @@ from pathlib import Path
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
-from keras_ecgpe.evaluation import (apply_temperature, choose_thresholds, compute_metrics,
-                                    expected_calibration_error, fit_calibration,
-                                    plot_training_curves, sigmoid)
+from keras_ecgpe.evaluation import (
+    apply_temperature,
+    choose_thresholds,
+    compute_metrics,
+    expected_calibration_error,
+    fit_calibration,
+    plot_training_curves,
+    sigmoid,
+)
 from keras_ecgpe.evaluation.report import summary_text
+from keras_ecgpe.formatting import format_number
 from keras_ecgpe.training.contract import make_contract
 from keras_ecgpe.training.run_data import predict_records
 
@@ -72,8 +79,8 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
     text = summary_text(metrics, title=title)
     text += (f"\nCalibration: temperature {temperature:.3f}, bias "
              f"{', '.join(f'{b:+.3f}' for b in bias)} (ECE "
-             f"{_num(metrics['calibration']['ece_before'])} -> "
-             f"{_num(metrics['calibration']['ece_after'])}).\nCaveat: "
+             f"{format_number(metrics['calibration']['ece_before'])} -> "
+             f"{format_number(metrics['calibration']['ece_after'])}).\nCaveat: "
              f"{metrics['caveat']}.\n")
     if details["synthetic"]:
         text += "SYNTHETIC DATA: these numbers say nothing about real ECGs.\n"
@@ -86,13 +93,10 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
                                         f"{' (SYNTHETIC data)' if details['synthetic'] else ''}")
     macro = metrics["macro"]
     say(f"Validation{' (SYNTHETIC)' if details['synthetic'] else ''}: macro AUROC "
-        f"{_num(macro['auroc'])}, AP {_num(macro['average_precision'])}, ECE "
-        f"{_num(metrics['calibration']['ece_after'])} after calibration; run directory "
-        f"{run_dir}")
+        f"{format_number(macro['auroc'])}, AP {format_number(macro['average_precision'])}, "
+        f"ECE {format_number(metrics['calibration']['ece_after'])} after calibration; run "
+        f"directory {run_dir}")
     return macro, {"contract": contract_path,
                    "validation_metrics": run_dir / run_directory.VALIDATION_METRICS,
                    "training_curves": curves}
 
-
-def _num(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
