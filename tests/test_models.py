@@ -25,7 +25,7 @@ from keras_ecgpe.models.resnet1d import ResNet1D
 from keras_ecgpe.models.rnn1d import RNN1D
 from keras_ecgpe.models.transformer1d import Transformer1D
 
-# The everyday tier runs the heavier checks (round trips, a training step) on one
+# The everyday tier runs the heavier checks (config and .keras round trips) on one
 # convolutional, one recurrent and one attention family; the slow tier on every family.
 EVERYDAY = ("resnet1d18", "crnn_lstm", "transformer")
 TIERED = [
@@ -49,7 +49,8 @@ def test_save_load(name, tmp_path):
     harness.check_save_load(tiny(name), tmp_path)
 
 
-@pytest.mark.parametrize("name", TIERED)
+@pytest.mark.slow
+@pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
 def test_one_training_step_lowers_loss(name):
     harness.check_training_step(tiny(name))
 
