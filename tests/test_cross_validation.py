@@ -10,7 +10,6 @@ from click.testing import CliRunner
 keras = pytest.importorskip("keras")
 
 from fixtures import set_options, tiny_overrides, toy_cache  # noqa: E402
-
 from keras_ecgpe.cli.train_commands import compare, train  # noqa: E402
 from keras_ecgpe.errors import ConfigError  # noqa: E402
 from keras_ecgpe.evaluation.ranking import auroc  # noqa: E402
@@ -23,8 +22,13 @@ TINY = set_options(tiny_overrides())
 @pytest.fixture(scope="module")
 def pe(tmp_path_factory):
     # Two records per patient (p0000 = r0000 + r0001, ...); 48 non-test records.
-    return toy_cache(tmp_path_factory.mktemp("cv") / "pe", n_classes=1, label_names=["PE"],
-                     seed=4, splits={"train": 32, "validation": 16, "test": 12})
+    return toy_cache(
+        tmp_path_factory.mktemp("cv") / "pe",
+        n_classes=1,
+        label_names=["PE"],
+        seed=4,
+        splits={"train": 32, "validation": 16, "test": 12},
+    )
 
 
 def test_folds_are_patient_level_stratified_capped_and_never_touch_test(pe):
@@ -62,17 +66,28 @@ def test_pooled_auroc_and_paired_bootstrap():
     groups = [f"p{i // 2}" for i in range(60)]
     same = paired_auroc_ci(y, mask, z, z, groups=groups, n_boot=50, seed=0)
     assert same["value"] == 0.0 and same["ci_low"] == same["ci_high"] == 0.0
-    better = paired_auroc_ci(y, mask, z + 3.0 * y[:, None, :], z, groups=groups, n_boot=200,
-                             seed=0)
+    better = paired_auroc_ci(y, mask, z + 3.0 * y[:, None, :], z, groups=groups, n_boot=200, seed=0)
     assert better["value"] > 0 and better["ci_low"] > 0 and better["resampled_by"] == "group"
 
 
 @pytest.mark.slow
 def test_cv_command_writes_folds_and_summary_and_resume_skips_finished_folds(pe, tmp_path):
     out = tmp_path / "cv"
-    args = ["--data", str(pe.path), "--cv", "3", "--out", str(out), *TINY,
-            "--set", "training.batch_size=8", "--set", "training.epochs=1",
-            "--set", "evaluation.bootstrap=100"]
+    args = [
+        "--data",
+        str(pe.path),
+        "--cv",
+        "3",
+        "--out",
+        str(out),
+        *TINY,
+        "--set",
+        "training.batch_size=8",
+        "--set",
+        "training.epochs=1",
+        "--set",
+        "evaluation.bootstrap=100",
+    ]
     first = CliRunner().invoke(train, args)
     assert first.exit_code == 0, first.output
     assert "the test split is not used" in first.output
@@ -111,22 +126,44 @@ def test_cv_command_writes_folds_and_summary_and_resume_skips_finished_folds(pe,
 def test_compare_runs_every_arm_on_the_same_folds(pe, tmp_path):
     from keras_ecgpe.training import TrainConfig, train_run
 
-    source = toy_cache(tmp_path / "pre", seed=9, splits={"train": 48, "validation": 16,
-                                                          "test": 4})
-    pretrained = train_run(TrainConfig().with_overrides(tiny_overrides() + [
-        f"data.cache={source.path}", "training.epochs=1"]), tmp_path / "pre-run",
-        progress=False)
+    source = toy_cache(tmp_path / "pre", seed=9, splits={"train": 48, "validation": 16, "test": 4})
+    pretrained = train_run(
+        TrainConfig().with_overrides(
+            tiny_overrides() + [f"data.cache={source.path}", "training.epochs=1"]
+        ),
+        tmp_path / "pre-run",
+        progress=False,
+    )
     out = tmp_path / "cmp"
-    result = CliRunner().invoke(compare, [
-        "--data", str(pe.path), "--init-from", str(pretrained.run_dir), "--cv", "2",
-        "--max-train-records", "16", "--out", str(out), "--set", "training.batch_size=8",
-        "--set", "training.epochs=1", "--set", "evaluation.bootstrap=50"])
+    result = CliRunner().invoke(
+        compare,
+        [
+            "--data",
+            str(pe.path),
+            "--init-from",
+            str(pretrained.run_dir),
+            "--cv",
+            "2",
+            "--max-train-records",
+            "16",
+            "--out",
+            str(out),
+            "--set",
+            "training.batch_size=8",
+            "--set",
+            "training.epochs=1",
+            "--set",
+            "evaluation.bootstrap=50",
+        ],
+    )
     assert result.exit_code == 0, result.output
     table = json.loads((out / "comparison.json").read_text())
     assert [a["arm"] for a in table["arms"]] == ["scratch", "linear", "full"]
     assert table["synthetic"] is True and table["reference"] == "scratch"
-    plans = [json.loads((out / arm / "cv_plan.json").read_text())["folds"]
-             for arm in ("scratch", "linear", "full")]
+    plans = [
+        json.loads((out / arm / "cv_plan.json").read_text())["folds"]
+        for arm in ("scratch", "linear", "full")
+    ]
     assert plans[0] == plans[1] == plans[2]  # the same records in every arm
     assert all(14 <= len(f["train"]) + len(f["validation"]) <= 18 for f in plans[0])
     for entry in table["arms"][1:]:
