@@ -22,7 +22,6 @@ import importlib.util
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
@@ -90,7 +89,8 @@ def train_run(config, out_dir, *, progress: bool = True, overwrite: bool = False
     result = train_run(config, "runs/pe-resnet", resume=True)
     ```
     """
-    from keras_ecgpe.training import distribute, resume as resume_lib
+    from keras_ecgpe.training import distribute
+    from keras_ecgpe.training import resume as resume_lib
 
     # First: a multi-worker strategy must configure TensorFlow before anything runs.
     strategy = distribute.make_strategy(config.training.strategy)
@@ -119,53 +119,110 @@ def train_run(config, out_dir, *, progress: bool = True, overwrite: bool = False
     return result
 
 
+@dataclasses.dataclass
+class _RunData:
+    """The records of one run and how they are cut and batched."""
+
+    cache: object
+    train_rows: object
+    val_rows: object
+    window: int
+    stride: int
+    replicas: int
+    global_batch: int
+    synthetic: bool
+
+
+@dataclasses.dataclass
+class _Fitting:
+    """What `model.fit` needs: the model, its data stream, loss and optimizer."""
+
+    run_model: object
+    plan: object  # run_data.WindowPlan: how validation windows become record logits
+    steps: int
+    dataset_for: object  # first epoch -> the training stream from that epoch on
+    pos_weight: object
+    loss: object
+    optimizer: object
+
+
 def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_dir,
            extra) -> RunResult:
-    import keras
+    """The body of `train_run` inside its precision policy: the steps below, in order."""
+    from keras_ecgpe.training.callbacks import BestCheckpoint
 
+    started = time.perf_counter()
+    data = _load_data(config, run_dir, rows, strategy, say)
+    fitting = _set_up_fitting(config, data, strategy, say)
+    checkpoint = BestCheckpoint(run_dir, config.training.monitor, config.training.patience,
+                                resumable=True, steps_per_epoch=fitting.steps)
+    initial_epoch = 0 if state_dir is None else _restore(
+        state_dir, run_dir, config, fitting, checkpoint, strategy, say)
+    callbacks, tensorboard = _callbacks(config, run_dir, data, fitting, checkpoint, strategy,
+                                        extra)
+    epochs_run = _fit(config, data, fitting, callbacks, checkpoint, strategy, initial_epoch,
+                      progress, say)
+    if checkpoint.best_epoch is None:
+        raise ECGPEError(f"{run_dir}: `{config.training.monitor}` was never finite; no best "
+                         "model was saved (diverged training?)")
+    say(f"Best epoch {checkpoint.best_epoch + 1} of {epochs_run}: {config.training.monitor} = "
+        f"{checkpoint.best_value:.4f}; fitting calibration and thresholds on validation")
+    details = _details(config, run_dir, data, fitting, checkpoint, rows=rows,
+                       epochs_run=epochs_run, initial_epoch=initial_epoch,
+                       tensorboard=tensorboard)
+    return _finish(config, run_dir, data, fitting, details, say, started=started)
+
+
+def _load_data(config, run_dir: Path, rows, strategy, say) -> _RunData:
+    """Opens (or prepares) the cache and picks the train and validation records."""
+    from keras_ecgpe.training import run_data
+    from keras_ecgpe.training.contract import is_synthetic
+
+    cache = run_data.resolve_cache(config.data, run_dir)
+    train_rows, val_rows = run_data.split_indices(cache, rows)
+    replicas = strategy.num_replicas_in_sync
+    data = _RunData(
+        cache=cache, train_rows=train_rows, val_rows=val_rows,
+        window=int(round(config.data.window_s * cache.fs)),
+        stride=max(1, int(round(config.data.eval_stride_s * cache.fs))),  # unused: "centre"
+        replicas=replicas, global_batch=config.training.batch_size * replicas,
+        synthetic=is_synthetic(cache))
+    say(f"Data{' (SYNTHETIC data)' if data.synthetic else ''}: {cache.path}, "
+        f"{len(train_rows)} train / {len(val_rows)} validation records, labels "
+        f"{', '.join(cache.label_names)}, windows of {data.window} samples")
+    return data
+
+
+def _set_up_fitting(config, data: _RunData, strategy, say) -> _Fitting:
+    """Builds (or transfers) the model, the standardiser, the stream, loss and optimizer."""
     from keras_ecgpe.data.augment import AugmentConfig
     from keras_ecgpe.data.normalization import DatasetStandardizer
     from keras_ecgpe.data.pipeline import training_dataset
-    from keras_ecgpe.training import distribute, model_setup, resume, run_data
-    from keras_ecgpe.training.callbacks import (BestCheckpoint, HistoryCSV, ValidationMetrics,
-                                                atomic_save_model)
-    from keras_ecgpe.training.contract import is_synthetic
-    from keras_ecgpe.training.finish import finish_run
+    from keras_ecgpe.training import model_setup, run_data
 
-    started = time.perf_counter()
-    data, training = config.data, config.training
-    cache = run_data.resolve_cache(data, run_dir)
-    synthetic = is_synthetic(cache)
-    tag = " (SYNTHETIC data)" if synthetic else ""
-    train_rows, val_rows = run_data.split_indices(cache, rows)
-    window = int(round(data.window_s * cache.fs))
-    stride = max(1, int(round(data.eval_stride_s * cache.fs)))  # unused in "centre" mode
-    replicas = strategy.num_replicas_in_sync
-    global_batch = training.batch_size * replicas
-    say(f"Data{tag}: {cache.path}, {len(train_rows)} train / {len(val_rows)} validation "
-        f"records, labels {', '.join(cache.label_names)}, windows of {window} samples")
-
+    settings, training, cache = config.data, config.training, data.cache
     with strategy.scope():  # variables of model, optimizer and metrics are mirrored
-        run_model = model_setup.build_run_model(config, cache, window)
+        run_model = model_setup.build_run_model(config, cache, data.window)
     model = run_model.model
-    standardizer: Optional[DatasetStandardizer] = None
+    standardizer: DatasetStandardizer | None = None
     if run_model.pretrained is not None and run_model.pretrained.get("standardizer"):
         standardizer = DatasetStandardizer.from_dict(run_model.pretrained["standardizer"])
-    elif data.standardize:
-        standardizer = run_data.fit_standardizer_rows(cache, train_rows)
-    plan = run_data.WindowPlan(window, data.eval_mode, stride, data.aggregate, standardizer)
-    augment = AugmentConfig.from_dict(data.augment_config) if data.augment else None
+    elif settings.standardize:
+        standardizer = run_data.fit_standardizer_rows(cache, data.train_rows)
+    plan = run_data.WindowPlan(data.window, settings.eval_mode, data.stride,
+                               settings.aggregate, standardizer)
+    augment = AugmentConfig.from_dict(settings.augment_config) if settings.augment else None
     # One Keras epoch = one pass over the training records (drop_remainder), unless set.
-    steps = training.steps_per_epoch or len(train_rows) // global_batch
+    steps = training.steps_per_epoch or len(data.train_rows) // data.global_batch
 
     def dataset_for(first_epoch: int):
         # A fresh stream skipped to `first_epoch`: the same batches as an unbroken run.
-        dataset = training_dataset(cache, train_rows, window=window, batch_size=global_batch,
-                                   seed=training.seed, augment=augment,
-                                   standardizer=standardizer, repeat=True)
+        dataset = training_dataset(cache, data.train_rows, window=data.window,
+                                   batch_size=data.global_batch, seed=training.seed,
+                                   augment=augment, standardizer=standardizer, repeat=True)
         return dataset.skip(first_epoch * steps) if first_epoch else dataset
 
-    pos_weight = run_data.positive_weights(cache, train_rows)
+    pos_weight = run_data.positive_weights(cache, data.train_rows)
     with strategy.scope():
         loss = model_setup.make_loss_for(config, pos_weight)
         optimizer = model_setup.make_optimizer(config, model, steps_per_epoch=steps)
@@ -174,68 +231,102 @@ def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_
              f"fine-tuning)" if run_model.pretrained else "fresh"
     say(f"Model {run_model.model_name}: {model.count_params():,} parameters, {origin}; "
         f"{training.epochs} epochs of {steps} steps, {config.loss.name} loss"
-        + (f"; {replicas} replicas ({training.strategy}), global batch {global_batch}"
-           if replicas > 1 or training.strategy != "auto" else ""))
+        + (f"; {data.replicas} replicas ({training.strategy}), global batch "
+           f"{data.global_batch}" if data.replicas > 1 or training.strategy != "auto" else ""))
+    return _Fitting(run_model, plan, steps, dataset_for, pos_weight, loss, optimizer)
 
-    checkpoint = BestCheckpoint(run_dir, training.monitor, training.patience,
-                                resumable=True, steps_per_epoch=steps)
-    initial_epoch = 0
-    if state_dir is not None:
-        with strategy.scope():
-            state = resume.restore_state(state_dir, model, optimizer, steps)
-        checkpoint.restore(state)
-        initial_epoch = state.epochs_done
-        if state.best_epoch is not None and state.best_epoch == state.epochs_done - 1:
-            # The kill may have come between the state and best.keras: write it again.
-            atomic_save_model(model, run_dir / run_directory.BEST_MODEL)
-        say(f"Resuming after epoch {initial_epoch} of {training.epochs} (best so far: "
-            f"epoch {None if state.best_epoch is None else state.best_epoch + 1})")
+
+def _restore(state_dir: Path, run_dir: Path, config, fitting: _Fitting, checkpoint, strategy,
+             say) -> int:
+    """Loads the saved epoch-end state of a continued run; returns the epochs done."""
+    from keras_ecgpe.training import resume
+    from keras_ecgpe.training.callbacks import atomic_save_model
+
+    model = fitting.run_model.model
+    with strategy.scope():
+        state = resume.restore_state(state_dir, model, fitting.optimizer, fitting.steps)
+    checkpoint.restore(state)
+    if state.best_epoch is not None and state.best_epoch == state.epochs_done - 1:
+        # The kill may have come between the state and best.keras: write it again.
+        atomic_save_model(model, run_dir / run_directory.BEST_MODEL)
+    say(f"Resuming after epoch {state.epochs_done} of {config.training.epochs} (best so far: "
+        f"epoch {None if state.best_epoch is None else state.best_epoch + 1})")
+    return state.epochs_done
+
+
+def _callbacks(config, run_dir: Path, data: _RunData, fitting: _Fitting, checkpoint,
+               strategy, extra) -> tuple:
+    """The package's callbacks in their order, then `extra`; `(callbacks, tensorboard)`."""
+    import keras
+
+    from keras_ecgpe.training import distribute
+    from keras_ecgpe.training.callbacks import HistoryCSV, ValidationMetrics
+
     callbacks = [
         distribute.SyncReplicaState(strategy),
-        ValidationMetrics(cache, val_rows, plan, loss, cache.label_names,
-                          monitor=training.monitor,
+        ValidationMetrics(data.cache, data.val_rows, fitting.plan, fitting.loss,
+                          data.cache.label_names, monitor=config.training.monitor,
                           fixed_specificity=config.evaluation.fixed_specificity,
                           fixed_sensitivity=config.evaluation.fixed_sensitivity),
         HistoryCSV(run_dir / run_directory.HISTORY),
         checkpoint,
-    ] + extra
+    ] + list(extra)
     # TensorBoard is an optional package (TensorFlow does not require it).
     tensorboard = importlib.util.find_spec("tensorboard") is not None
     if tensorboard:
         callbacks.insert(3, keras.callbacks.TensorBoard(
             log_dir=str(run_dir / run_directory.LOGS), write_graph=False, profile_batch=0))
+    return callbacks, tensorboard
+
+
+def _fit(config, data: _RunData, fitting: _Fitting, callbacks, checkpoint, strategy,
+         initial_epoch: int, progress: bool, say) -> int:
+    """Fits from `initial_epoch` (in phases when gradually unfreezing); returns epochs run."""
+    from keras_ecgpe.training import distribute, model_setup
+
+    if checkpoint.stopped or initial_epoch >= config.training.epochs:
+        return initial_epoch  # killed after its last epoch, before the reports
     verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
-    example = distribute.example_batch(cache, window, training.batch_size)
-    if checkpoint.stopped or initial_epoch >= training.epochs:
-        epochs_run = initial_epoch  # killed after its last epoch, before the reports
-    else:
-        with strategy.scope():
-            epochs_run = model_setup.fit_phases(
-                model, optimizer, loss, dataset_for, config=config, callbacks=callbacks,
-                checkpoint=checkpoint, steps_per_epoch=steps, verbose=verbose, say=say,
-                initial_epoch=initial_epoch,
-                prepare=lambda m: distribute.prepare_model(strategy, m, example))
-    if checkpoint.best_epoch is None:
-        raise ECGPEError(f"{run_dir}: `{training.monitor}` was never finite; no best model "
-                         "was saved (diverged training?)")
-    say(f"Best epoch {checkpoint.best_epoch + 1} of {epochs_run}: {training.monitor} = "
-        f"{checkpoint.best_value:.4f}; fitting calibration and thresholds on validation")
-    details = {"n_train": int(len(train_rows)), "n_validation": int(len(val_rows)),
-               "window": window, "stride": stride, "steps_per_epoch": steps,
-               "pos_weight_auto": pos_weight, "epochs_run": epochs_run,
-               "best_epoch": checkpoint.best_epoch + 1, "best_value": checkpoint.best_value,
-               "stopped_early": checkpoint.stopped, "monitor": training.monitor,
-               "model_name": run_model.model_name, "synthetic": synthetic,
-               "transferred_from": config.transfer.init_from,
-               "records": "cache splits train/validation" if rows is None else
-               "given by the caller (cross-validation fold)",
-               "strategy": training.strategy, "replicas": replicas,
-               "global_batch": global_batch, "resumed_after_epoch": initial_epoch or None,
-               "tensorboard_logs": str(run_dir / run_directory.LOGS) if tensorboard else
-               "not written: the tensorboard package is not installed",
-               "keras_version": keras.__version__}
-    val_metrics, paths = finish_run(run_dir, config, cache, val_rows, plan,
-                                    run_model.model_name, details, say)
+    example = distribute.example_batch(data.cache, data.window, config.training.batch_size)
+    with strategy.scope():
+        return model_setup.fit_phases(
+            fitting.run_model.model, fitting.optimizer, fitting.loss, fitting.dataset_for,
+            config=config, callbacks=callbacks, checkpoint=checkpoint,
+            steps_per_epoch=fitting.steps, verbose=verbose, say=say,
+            initial_epoch=initial_epoch,
+            prepare=lambda m: distribute.prepare_model(strategy, m, example))
+
+
+def _details(config, run_dir: Path, data: _RunData, fitting: _Fitting, checkpoint, *, rows,
+             epochs_run: int, initial_epoch: int, tensorboard: bool) -> dict:
+    """What `run.json` records about how the run went."""
+    import keras
+
+    training = config.training
+    return {"n_train": int(len(data.train_rows)), "n_validation": int(len(data.val_rows)),
+            "window": data.window, "stride": data.stride, "steps_per_epoch": fitting.steps,
+            "pos_weight_auto": fitting.pos_weight, "epochs_run": epochs_run,
+            "best_epoch": checkpoint.best_epoch + 1, "best_value": checkpoint.best_value,
+            "stopped_early": checkpoint.stopped, "monitor": training.monitor,
+            "model_name": fitting.run_model.model_name, "synthetic": data.synthetic,
+            "transferred_from": config.transfer.init_from,
+            "records": "cache splits train/validation" if rows is None else
+            "given by the caller (cross-validation fold)",
+            "strategy": training.strategy, "replicas": data.replicas,
+            "global_batch": data.global_batch, "resumed_after_epoch": initial_epoch or None,
+            "tensorboard_logs": str(run_dir / run_directory.LOGS) if tensorboard else
+            "not written: the tensorboard package is not installed",
+            "keras_version": keras.__version__}
+
+
+def _finish(config, run_dir: Path, data: _RunData, fitting: _Fitting, details: dict, say, *,
+            started: float) -> RunResult:
+    """Calibrates and writes the reports and the contract, then `run.json` last."""
+    from keras_ecgpe.training import resume
+    from keras_ecgpe.training.finish import finish_run
+
+    val_metrics, paths = finish_run(run_dir, config, data.cache, data.val_rows, fitting.plan,
+                                    fitting.run_model.model_name, details, say)
     details["seconds"] = round(time.perf_counter() - started, 1)
     resume.mark_finished(run_dir)
     atomic_write_json(run_dir / run_directory.FINISHED, details)  # last: marks it finished
@@ -244,6 +335,6 @@ def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_
                      history=run_dir / run_directory.HISTORY,
                      validation_metrics=paths["validation_metrics"],
                      training_curves=paths["training_curves"],
-                     best_epoch=checkpoint.best_epoch + 1, epochs_run=epochs_run,
-                     val_metrics=val_metrics, synthetic=synthetic, seconds=details["seconds"])
-
+                     best_epoch=details["best_epoch"], epochs_run=details["epochs_run"],
+                     val_metrics=val_metrics, synthetic=data.synthetic,
+                     seconds=details["seconds"])
