@@ -10,7 +10,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from keras_ecgpe.errors import ConfigError
 
@@ -21,8 +22,8 @@ def _fail(where: str, what: str, value) -> ConfigError:
     return ConfigError(f"`{where}` must be {what}. Received: {where}={value!r}")
 
 
-def check_value(where: str, value, kind: str, *, choices: Optional[Sequence] = None,
-                low: Optional[float] = None, high: Optional[float] = None,
+def check_value(where: str, value, kind: str, *, choices: Sequence | None = None,
+                low: float | None = None, high: float | None = None,
                 low_open: bool = False, optional: bool = False) -> Any:
     """Checks (and lightly coerces) one option value.
 
@@ -78,20 +79,35 @@ def check_value(where: str, value, kind: str, *, choices: Optional[Sequence] = N
     return value
 
 
-class Section:
-    """Mixin of the frozen section dataclasses: checks every field against `SPEC`.
+def option(default=None, *, factory=None, **spec):
+    """A section field with its check beside it: `window_s: float = option(2.5, kind=...)`.
 
-    Subclasses set `NAME` (the section's key in the file) and `SPEC`, a mapping of field
-    name to the keyword arguments of `check_value`; `__post_init__` replaces each field by
-    its checked value, then calls `validate()` for checks across fields.
+    Args:
+        default: the default value (immutable); or
+        factory: a callable making the default (`dict` for mapping options).
+        **spec: the keyword arguments of `check_value` (`kind`, `choices`, `low`, ...).
+
+    Returns:
+        A `dataclasses.field` carrying `spec` in its metadata.
+    """
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata={"spec": spec})
+    return dataclasses.field(default=default, metadata={"spec": spec})
+
+
+class Section:
+    """Mixin of the frozen section dataclasses: checks every field against its spec.
+
+    Subclasses set `NAME` (the section's key in the file) and declare each field with
+    `option(default, **check_value keywords)`; `__post_init__` replaces each field by its
+    checked value, then calls `validate()` for checks across fields.
     """
 
     NAME = ""
-    SPEC: dict = {}
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
-            spec = self.SPEC[field.name]
+            spec = field.metadata["spec"]
             checked = check_value(f"{self.NAME}.{field.name}", getattr(self, field.name),
                                   **spec)
             object.__setattr__(self, field.name, checked)
@@ -105,7 +121,7 @@ class Section:
         return [field.name for field in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls, data) -> "Section":
+    def from_dict(cls, data) -> Section:
         """Builds the section; unknown keys are a ConfigError listing the valid ones."""
         if data is None:
             data = {}

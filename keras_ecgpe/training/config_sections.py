@@ -9,16 +9,14 @@ aggregated by max). See `TrainConfig` for how sections are read and overridden.
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Union
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation.metrics import METRIC_NAMES
-from keras_ecgpe.training.config_fields import Section
+from keras_ecgpe.training.config_fields import Section, option
 
 MONITORS = ("val_loss",) + tuple(f"val_macro_{name}" for name in METRIC_NAMES)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multiworker")
-_field = dataclasses.field
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,26 +24,18 @@ class DataSection(Section):
     """Where the data come from and how windows are cut (see `train_run`)."""
 
     NAME = "data"
-    SPEC = {"cache": dict(kind="str", optional=True), "source": dict(kind="str", optional=True),
-            "root": dict(kind="str", optional=True), "source_options": dict(kind="dict"),
-            "preprocess": dict(kind="dict"), "window_s": dict(kind="float", low=0, low_open=True),
-            "eval_mode": dict(kind="str", choices=("sliding", "centre")),
-            "eval_stride_s": dict(kind="float", low=0, low_open=True),
-            "aggregate": dict(kind="str", choices=("mean", "max")),
-            "standardize": dict(kind="bool"), "augment": dict(kind="bool"),
-            "augment_config": dict(kind="dict")}
-    cache: Optional[str] = None
-    source: Optional[str] = None
-    root: Optional[str] = None
-    source_options: dict = _field(default_factory=dict)
-    preprocess: dict = _field(default_factory=dict)
-    window_s: float = 2.5
-    eval_mode: str = "sliding"
-    eval_stride_s: float = 1.25
-    aggregate: str = "max"
-    standardize: bool = False
-    augment: bool = True
-    augment_config: dict = _field(default_factory=dict)
+    cache: str | None = option(None, kind="str", optional=True)
+    source: str | None = option(None, kind="str", optional=True)
+    root: str | None = option(None, kind="str", optional=True)
+    source_options: dict = option(factory=dict, kind="dict")
+    preprocess: dict = option(factory=dict, kind="dict")
+    window_s: float = option(2.5, kind="float", low=0, low_open=True)
+    eval_mode: str = option("sliding", kind="str", choices=("sliding", "centre"))
+    eval_stride_s: float = option(1.25, kind="float", low=0, low_open=True)
+    aggregate: str = option("max", kind="str", choices=("mean", "max"))
+    standardize: bool = option(False, kind="bool")
+    augment: bool = option(True, kind="bool")
+    augment_config: dict = option(factory=dict, kind="dict")
 
     def validate(self):
         if self.cache is not None and (self.source is not None or self.root is not None):
@@ -69,11 +59,9 @@ class DataSection(Section):
 @dataclasses.dataclass(frozen=True)
 class ModelSection(Section):
     NAME = "model"
-    SPEC = {"name": dict(kind="str"), "overrides": dict(kind="dict"),
-            "dropout": dict(kind="float", low=0.0, high=0.99)}
-    name: str = "resnet1d18"
-    overrides: dict = _field(default_factory=dict)
-    dropout: float = 0.0
+    name: str = option("resnet1d18", kind="str")
+    overrides: dict = option(factory=dict, kind="dict")
+    dropout: float = option(0.0, kind="float", low=0.0, high=0.99)
 
     def validate(self):
         from keras_ecgpe.models.registry import MODELS  # lazy: imports Keras
@@ -90,13 +78,10 @@ class LossSection(Section):
     applies to "bce" only; the focal loss weights positives by `alpha`."""
 
     NAME = "loss"
-    SPEC = {"name": dict(kind="str", choices=("focal", "bce")),
-            "alpha": dict(kind="float", low=0.0, high=1.0),
-            "gamma": dict(kind="float", low=0.0), "pos_weight": dict(kind="any")}
-    name: str = "focal"
-    alpha: float = 0.7
-    gamma: float = 2.0
-    pos_weight: Union[str, list, None] = "auto"
+    name: str = option("focal", kind="str", choices=("focal", "bce"))
+    alpha: float = option(0.7, kind="float", low=0.0, high=1.0)
+    gamma: float = option(2.0, kind="float", low=0.0)
+    pos_weight: str | list | None = option("auto", kind="any")
 
     def validate(self):
         weights = self.pos_weight
@@ -115,27 +100,19 @@ class OptimizerSection(Section):
     """AdamW; `weight_decay` is decoupled and scaled by the learning rate (Keras AdamW)."""
 
     NAME = "optimizer"
-    SPEC = {"learning_rate": dict(kind="float", low=0, low_open=True),
-            "weight_decay": dict(kind="float", low=0.0),
-            "clipnorm": dict(kind="float", low=0, low_open=True, optional=True)}
-    learning_rate: float = 1e-4
-    weight_decay: float = 1e-2
-    clipnorm: Optional[float] = None
+    learning_rate: float = option(1e-4, kind="float", low=0, low_open=True)
+    weight_decay: float = option(1e-2, kind="float", low=0.0)
+    clipnorm: float | None = option(None, kind="float", low=0, low_open=True, optional=True)
 
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleSection(Section):
     NAME = "schedule"
-    SPEC = {"name": dict(kind="str", choices=("constant", "step", "cosine", "onecycle")),
-            "step_epochs": dict(kind="int", low=1),
-            "step_gamma": dict(kind="float", low=0, low_open=True, high=1.0),
-            "warmup_epochs": dict(kind="int", low=0),
-            "onecycle_max_lr": dict(kind="float", low=0, low_open=True)}
-    name: str = "constant"
-    step_epochs: int = 10
-    step_gamma: float = 0.1
-    warmup_epochs: int = 0
-    onecycle_max_lr: float = 1e-3
+    name: str = option("constant", kind="str", choices=("constant", "step", "cosine", "onecycle"))
+    step_epochs: int = option(10, kind="int", low=1)
+    step_gamma: float = option(0.1, kind="float", low=0, low_open=True, high=1.0)
+    warmup_epochs: int = option(0, kind="int", low=0)
+    onecycle_max_lr: float = option(1e-3, kind="float", low=0, low_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,24 +124,16 @@ class TrainingSection(Section):
     trains on `batch_size x replicas` windows (the global batch)."""
 
     NAME = "training"
-    SPEC = {"epochs": dict(kind="int", low=1), "batch_size": dict(kind="int", low=1),
-            "seed": dict(kind="int", low=0), "patience": dict(kind="int", low=1),
-            "monitor": dict(kind="str", choices=MONITORS),
-            "precision": dict(kind="str", choices=PRECISIONS),
-            "jit_compile": dict(kind="bool"),
-            "steps_per_epoch": dict(kind="int", low=1, optional=True),
-            "deterministic": dict(kind="bool"),
-            "strategy": dict(kind="str", choices=STRATEGIES)}
-    epochs: int = 50
-    batch_size: int = 64
-    seed: int = 0
-    patience: int = 10
-    monitor: str = "val_macro_auroc"
-    precision: str = "float32"
-    jit_compile: bool = False
-    steps_per_epoch: Optional[int] = None
-    deterministic: bool = True
-    strategy: str = "auto"
+    epochs: int = option(50, kind="int", low=1)
+    batch_size: int = option(64, kind="int", low=1)
+    seed: int = option(0, kind="int", low=0)
+    patience: int = option(10, kind="int", low=1)
+    monitor: str = option("val_macro_auroc", kind="str", choices=MONITORS)
+    precision: str = option("float32", kind="str", choices=PRECISIONS)
+    jit_compile: bool = option(False, kind="bool")
+    steps_per_epoch: int | None = option(None, kind="int", low=1, optional=True)
+    deterministic: bool = option(True, kind="bool")
+    strategy: str = option("auto", kind="str", choices=STRATEGIES)
 
     def validate(self):
         if self.jit_compile and self.deterministic:
@@ -180,23 +149,17 @@ class TransferSection(Section):
     `contract.json` beside it (see `transfer.py`)."""
 
     NAME = "transfer"
-    SPEC = {"init_from": dict(kind="str", optional=True),
-            "finetune": dict(kind="str", choices=("linear", "full", "gradual")),
-            "gradual_epochs_per_stage": dict(kind="int", low=1),
-            "lr_decay": dict(kind="float", low=0, low_open=True, high=1.0)}
-    init_from: Optional[str] = None
-    finetune: str = "full"
-    gradual_epochs_per_stage: int = 2
-    lr_decay: float = 0.5
+    init_from: str | None = option(None, kind="str", optional=True)
+    finetune: str = option("full", kind="str", choices=("linear", "full", "gradual"))
+    gradual_epochs_per_stage: int = option(2, kind="int", low=1)
+    lr_decay: float = option(0.5, kind="float", low=0, low_open=True, high=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
 class ThresholdsSection(Section):
     NAME = "thresholds"
-    SPEC = {"method": dict(kind="str", choices=("f1", "youden", "sensitivity")),
-            "target": dict(kind="float", low=0, low_open=True, high=1.0)}
-    method: str = "f1"
-    target: float = 0.9
+    method: str = option("f1", kind="str", choices=("f1", "youden", "sensitivity"))
+    target: float = option(0.9, kind="float", low=0, low_open=True, high=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,14 +168,10 @@ class EvaluationSection(Section):
     fits a temperature on validation data."""
 
     NAME = "evaluation"
-    SPEC = {"bootstrap": dict(kind="int", low=0),
-            "fixed_specificity": dict(kind="float", low=0, low_open=True, high=1.0),
-            "fixed_sensitivity": dict(kind="float", low=0, low_open=True, high=1.0),
-            "calibrate": dict(kind="bool")}
-    bootstrap: int = 1000
-    fixed_specificity: float = 0.9
-    fixed_sensitivity: float = 0.9
-    calibrate: bool = True
+    bootstrap: int = option(1000, kind="int", low=0)
+    fixed_specificity: float = option(0.9, kind="float", low=0, low_open=True, high=1.0)
+    fixed_sensitivity: float = option(0.9, kind="float", low=0, low_open=True, high=1.0)
+    calibrate: bool = option(True, kind="bool")
 
 
 SECTIONS = (DataSection, ModelSection, LossSection, OptimizerSection, ScheduleSection,
