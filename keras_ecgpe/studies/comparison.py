@@ -24,8 +24,8 @@ inputs. `comparison.md` and `comparison.json` give, per arm, the pooled held-out
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -69,7 +69,7 @@ def _fold_auroc(summary) -> dict:
     return {f["fold"]: f["macro"]["auroc"] for f in summary["per_fold"]}
 
 
-def _sign_test(wins: int, losses: int) -> Optional[float]:
+def _sign_test(wins: int, losses: int) -> float | None:
     if wins + losses == 0:
         return None
     from scipy.stats import binomtest
@@ -78,8 +78,8 @@ def _sign_test(wins: int, losses: int) -> Optional[float]:
 
 
 def compare_arms(config, out_dir, *, init_from, arms=("scratch", "linear", "full"), k: int,
-                 repeats: int = 1, max_train_records: Optional[int] = None,
-                 n_boot: Optional[int] = None, progress: bool = True,
+                 repeats: int = 1, max_train_records: int | None = None,
+                 n_boot: int | None = None, progress: bool = True,
                  overwrite: bool = False, resume: bool = False) -> dict:
     """Cross-validates every arm on the same folds and writes the comparison table.
 

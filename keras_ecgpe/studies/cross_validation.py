@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
@@ -32,7 +31,7 @@ SUMMARY_FILE = "cv_summary.json"
 SUMMARY_TEXT = "cv_summary.txt"
 
 
-def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> Optional[dict]:
+def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> dict | None:
     """Prepares `out`; returns the finished summary when there is nothing left to do."""
     if (out / PLAN_FILE).is_file() and not overwrite:
         if not resume:
@@ -52,8 +51,8 @@ def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> Option
 
 
 def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
-                   max_train_records: Optional[int] = None, inner_validation: float = 0.2,
-                   n_boot: Optional[int] = None, progress: bool = True,
+                   max_train_records: int | None = None, inner_validation: float = 0.2,
+                   n_boot: int | None = None, progress: bool = True,
                    overwrite: bool = False, resume: bool = False) -> dict:
     """Trains and scores every fold of a repeated patient-level k-fold; writes a summary.
 

@@ -17,7 +17,6 @@ every arm of a comparison trains and is scored on exactly the same records.
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
 
 import numpy as np
 
@@ -76,7 +75,7 @@ def _part(cache, rows, fraction: float, seed: int, what: str):
 
 def plan_folds(cache, *, k: int, repeats: int = 1, seed: int = 0,
                inner_validation: float = 0.2,
-               max_train_records: Optional[int] = None) -> List[Fold]:
+               max_train_records: int | None = None) -> list[Fold]:
     """The folds of a repeated patient-level stratified k-fold over non-test records.
 
     Args:

@@ -8,8 +8,6 @@ and compared with the validation thresholds. Nothing is fitted or chosen on the 
 
 from __future__ import annotations
 
-from typing import Optional
-
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.data.cache import PreparedCache
@@ -41,7 +39,7 @@ def _run_settings(files: run_directory.RunFiles) -> dict:
 
 
 def evaluate_run(model_or_run, cache_path, *, split: str = "test", out_dir=None,
-                 n_boot: Optional[int] = None, prevalence=None, seed: int = 0,
+                 n_boot: int | None = None, prevalence=None, seed: int = 0,
                  overwrite: bool = False, plots: bool = True) -> dict:
     """Evaluates a trained model on one split of a prepared cache; writes a report.
 
