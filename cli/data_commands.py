@@ -50,10 +50,12 @@ def _describe(entry: dict) -> str:
     if "error" in entry:
         return f"{entry['record']}: ERROR {entry['error']}"
     labels = ",".join(entry["labels"]) or "-"
-    return (f"{entry['record']}: {entry['format']}, {entry['fs']:g} Hz, "
-            f"{entry['n_samples']} samples ({entry['duration_s']:.2f} s), units {entry['units']}, "
-            f"leads {','.join(entry['leads'])}, labels {labels}, "
-            f"lead policy: {entry['lead_policy']}")
+    return (
+        f"{entry['record']}: {entry['format']}, {entry['fs']:g} Hz, "
+        f"{entry['n_samples']} samples ({entry['duration_s']:.2f} s), units {entry['units']}, "
+        f"leads {','.join(entry['leads'])}, labels {labels}, "
+        f"lead policy: {entry['lead_policy']}"
+    )
 
 
 @data.command()
@@ -61,8 +63,13 @@ def _describe(entry: dict) -> str:
 @click.option("--n-ptbxl", default=2000, show_default=True, help="Synthetic PTB-XL-style records.")
 @click.option("--n-pe", default=900, show_default=True, help="Synthetic PE-cohort records.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--prepare/--no-prepare", "also_prepare", default=True, show_default=True,
-              help="Also prepare both sets into caches under OUT/cache (100 Hz, band-pass).")
+@click.option(
+    "--prepare/--no-prepare",
+    "also_prepare",
+    default=True,
+    show_default=True,
+    help="Also prepare both sets into caches under OUT/cache (100 Hz, band-pass).",
+)
 def demo(out, n_ptbxl, n_pe, seed, also_prepare) -> None:
     """Write the embedded SYNTHETIC demo data to OUT (real file formats, fake patients).
 
@@ -80,8 +87,12 @@ def demo(out, n_ptbxl, n_pe, seed, also_prepare) -> None:
         click.echo(json.dumps(summary, indent=2, default=str))
         if also_prepare:
             for name, cache in prepare_demo(out).items():
-                counts = {split: int((cache.splits == split).sum())
-                          for split in ("train", "validation", "test")}
-                click.echo(f"Prepared {name} cache {cache.path}: {cache.n_records} records at "
-                           f"{cache.fs:g} Hz, labels {', '.join(cache.label_names)}, "
-                           f"splits {counts}")
+                counts = {
+                    split: int((cache.splits == split).sum())
+                    for split in ("train", "validation", "test")
+                }
+                click.echo(
+                    f"Prepared {name} cache {cache.path}: {cache.n_records} records at "
+                    f"{cache.fs:g} Hz, labels {', '.join(cache.label_names)}, "
+                    f"splits {counts}"
+                )

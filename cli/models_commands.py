@@ -15,13 +15,16 @@ def models() -> None:
 
 
 @models.command("list")
-@click.option("--input-len", type=int, default=2048, show_default=True,
-              help="Window length in samples used to count MACs.")
+@click.option(
+    "--input-len",
+    type=int,
+    default=2048,
+    show_default=True,
+    help="Window length in samples used to count MACs.",
+)
 @click.option("--num-leads", type=int, default=12, show_default=True)
-@click.option("--num-classes", type=int, default=1, show_default=True,
-              help="Logits of the head.")
-@click.option("--model", "names", multiple=True,
-              help="Only this registered name (repeatable).")
+@click.option("--num-classes", type=int, default=1, show_default=True, help="Logits of the head.")
+@click.option("--model", "names", multiple=True, help="Only this registered name (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_command(input_len, num_leads, num_classes, names, as_json) -> None:
     """Every registered model with its parameters and multiply-accumulates per window."""
@@ -34,6 +37,8 @@ def list_command(input_len, num_leads, num_classes, names, as_json) -> None:
         return
     click.echo(f"{'name':<22}{'family':<22}{'params (M)':>12}{'MACs (M)':>12}{'features':>10}")
     for row in rows:
-        click.echo(f"{row['name']:<22}{row['family']:<22}{row['parameters'] / 1e6:>12.2f}"
-                   f"{row['macs'] / 1e6:>12.1f}{row['features']:>10}")
+        click.echo(
+            f"{row['name']:<22}{row['family']:<22}{row['parameters'] / 1e6:>12.2f}"
+            f"{row['macs'] / 1e6:>12.1f}{row['features']:>10}"
+        )
     click.echo(f"(MACs per {num_leads} x {input_len} window, batch 1)")

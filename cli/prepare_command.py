@@ -13,85 +13,188 @@ SOURCES = ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe")
 
 
 @click.command()
-@click.option("--source", required=True,
-              help=f"Dataset layout: one of {', '.join(SOURCES)}, or several joined by commas "
-                   "(e.g. ptbxl,cpsc2018,medalcare) for one multi-source pretraining cache on "
-                   "the harmonised SNOMED CT labels with per-source label masks.")
-@click.option("--root", "roots", type=click.Path(exists=True), required=True, multiple=True,
-              help="Dataset folder (for pe: the manifest CSV or its folder); repeat it once "
-                   "per source, in the order of --source.")
+@click.option(
+    "--source",
+    required=True,
+    help=f"Dataset layout: one of {', '.join(SOURCES)}, or several joined by commas "
+    "(e.g. ptbxl,cpsc2018,medalcare) for one multi-source pretraining cache on "
+    "the harmonised SNOMED CT labels with per-source label masks.",
+)
+@click.option(
+    "--root",
+    "roots",
+    type=click.Path(exists=True),
+    required=True,
+    multiple=True,
+    help="Dataset folder (for pe: the manifest CSV or its folder); repeat it once "
+    "per source, in the order of --source.",
+)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Cache directory.")
-@click.option("--task", default="superdiagnostic", show_default=True,
-              help="PTB-XL task: superdiagnostic, subdiagnostic, diagnostic, form, rhythm, all.")
-@click.option("--sampling-rate", type=click.Choice(["100", "500"]), default="100",
-              show_default=True, help="PTB-XL files to read (records100 or records500).")
-@click.option("--variant", type=click.Choice(["noise", "raw", "filtered"]), default="noise",
-              show_default=True, help="MedalCare-XL rendering to read.")
-@click.option("--target-fs", type=float, default=None,
-              help="Resample every record to this fs (default: keep each record's own fs; "
-                   "records whose fs differs from the first one are then skipped).")
-@click.option("--filter", "filter_", type=click.Choice(["bandpass", "paper_default", "none"]),
-              default="bandpass", show_default=True)
+@click.option(
+    "--task",
+    default="superdiagnostic",
+    show_default=True,
+    help="PTB-XL task: superdiagnostic, subdiagnostic, diagnostic, form, rhythm, all.",
+)
+@click.option(
+    "--sampling-rate",
+    type=click.Choice(["100", "500"]),
+    default="100",
+    show_default=True,
+    help="PTB-XL files to read (records100 or records500).",
+)
+@click.option(
+    "--variant",
+    type=click.Choice(["noise", "raw", "filtered"]),
+    default="noise",
+    show_default=True,
+    help="MedalCare-XL rendering to read.",
+)
+@click.option(
+    "--target-fs",
+    type=float,
+    default=None,
+    help="Resample every record to this fs (default: keep each record's own fs; "
+    "records whose fs differs from the first one are then skipped).",
+)
+@click.option(
+    "--filter",
+    "filter_",
+    type=click.Choice(["bandpass", "paper_default", "none"]),
+    default="bandpass",
+    show_default=True,
+)
 @click.option("--low-hz", type=float, default=1.0, show_default=True)
 @click.option("--high-hz", type=float, default=45.0, show_default=True)
-@click.option("--normalize", default="zscore", show_default=True,
-              help="Per-lead: none, minmax, zscore, robust, log1p, l2.")
-@click.option("--duration", "duration_s", type=float, default=None,
-              help="Truncate (or, with --pad edge, pad) every record to this many seconds.")
-@click.option("--pad", type=click.Choice(["none", "edge", "zero"]), default="none",
-              show_default=True, help="How records shorter than --duration are padded "
-                                      "(none: they are skipped and reported).")
-@click.option("--crop", type=click.Choice(["centre", "start"]), default="centre",
-              show_default=True, help="Which part of a longer record --duration keeps.")
-@click.option("--dtype", type=click.Choice(["float32", "float16"]), default="float32",
-              show_default=True)
-@click.option("--folds", type=int, default=5, show_default=True,
-              help="Patient-level folds to assign when the source has none (0: none).")
+@click.option(
+    "--normalize",
+    default="zscore",
+    show_default=True,
+    help="Per-lead: none, minmax, zscore, robust, log1p, l2.",
+)
+@click.option(
+    "--duration",
+    "duration_s",
+    type=float,
+    default=None,
+    help="Truncate (or, with --pad edge, pad) every record to this many seconds.",
+)
+@click.option(
+    "--pad",
+    type=click.Choice(["none", "edge", "zero"]),
+    default="none",
+    show_default=True,
+    help="How records shorter than --duration are padded (none: they are skipped and reported).",
+)
+@click.option(
+    "--crop",
+    type=click.Choice(["centre", "start"]),
+    default="centre",
+    show_default=True,
+    help="Which part of a longer record --duration keeps.",
+)
+@click.option(
+    "--dtype", type=click.Choice(["float32", "float16"]), default="float32", show_default=True
+)
+@click.option(
+    "--folds",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Patient-level folds to assign when the source has none (0: none).",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of generated splits.")
 @click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
 @click.option("--overwrite", is_flag=True, help="Replace a cache prepared with other settings.")
-@click.option("--allow-absolute-paths", is_flag=True,
-              help="pe: accept absolute record paths in the manifest (by default every path "
-                   "must stay inside the manifest's folder).")
-def prepare(source, roots, out, task, sampling_rate, variant, target_fs, filter_, low_hz,
-            high_hz, normalize, duration_s, pad, crop, dtype, folds, seed, workers, overwrite,
-            allow_absolute_paths) -> None:
+@click.option(
+    "--allow-absolute-paths",
+    is_flag=True,
+    help="pe: accept absolute record paths in the manifest (by default every path "
+    "must stay inside the manifest's folder).",
+)
+def prepare(
+    source,
+    roots,
+    out,
+    task,
+    sampling_rate,
+    variant,
+    target_fs,
+    filter_,
+    low_hz,
+    high_hz,
+    normalize,
+    duration_s,
+    pad,
+    crop,
+    dtype,
+    folds,
+    seed,
+    workers,
+    overwrite,
+    allow_absolute_paths,
+) -> None:
     """Preprocess a dataset once into a checksummed cache (progress bar, skip report)."""
     from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
     from keras_ecgpe.data.preprocessing import PreprocessConfig
     from keras_ecgpe.data.sources.registry import make_source
 
-    options = {"ptbxl": {"task": task, "sampling_rate": int(sampling_rate)},
-               "medalcare": {"variant": variant},
-               "pe": {"allow_absolute_paths": allow_absolute_paths}}
+    options = {
+        "ptbxl": {"task": task, "sampling_rate": int(sampling_rate)},
+        "medalcare": {"variant": variant},
+        "pe": {"allow_absolute_paths": allow_absolute_paths},
+    }
     names = [name.strip() for name in source.split(",")]
     if len(names) != len(roots):
-        raise click.BadParameter(f"{len(names)} source(s) {names} but {len(roots)} --root; "
-                                 "give one --root per source, in order", param_hint="--root")
+        raise click.BadParameter(
+            f"{len(names)} source(s) {names} but {len(roots)} --root; "
+            "give one --root per source, in order",
+            param_hint="--root",
+        )
     with reported_errors():
-        datasets = [make_source(name, root, **options.get(name, {}))
-                    for name, root in zip(names, roots)]
+        datasets = [
+            make_source(name, root, **options.get(name, {})) for name, root in zip(names, roots)
+        ]
         if len(datasets) == 1:
             dataset = datasets[0]
         else:
             from keras_ecgpe.data.sources.combined import CombinedSource
 
             dataset = CombinedSource(datasets, split_seed=seed)
-        config = PreprocessConfig(target_fs=target_fs, filter=filter_, low_hz=low_hz,
-                                  high_hz=high_hz, normalize=normalize, duration_s=duration_s,
-                                  pad=pad, crop=crop)
+        config = PreprocessConfig(
+            target_fs=target_fs,
+            filter=filter_,
+            low_hz=low_hz,
+            high_hz=high_hz,
+            normalize=normalize,
+            duration_s=duration_s,
+            pad=pad,
+            crop=crop,
+        )
         index = dataset.index()
-        with click.progressbar(length=len(index[0]), label=f"Preparing {source}",
-                               file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(
+            length=len(index[0]), label=f"Preparing {source}", file=click.get_text_stream("stderr")
+        ) as bar:
             cache, reused = prepare_dataset(
-                dataset, out, config, split=SplitSettings(folds=folds, seed=seed), dtype=dtype,
-                workers=workers, overwrite=overwrite, progress=bar.update,
-                index=index)
+                dataset,
+                out,
+                config,
+                split=SplitSettings(folds=folds, seed=seed),
+                dtype=dtype,
+                workers=workers,
+                overwrite=overwrite,
+                progress=bar.update,
+                index=index,
+            )
     report = json.loads((Path(out) / "report.json").read_text())
     verb = "Reused the identical cache" if reused else "Prepared"
-    click.echo(f"{verb} {out}: {cache.n_records} records at {cache.fs:g} Hz, "
-               f"labels {', '.join(cache.label_names)}; {len(report['records_skipped'])} skipped.")
+    click.echo(
+        f"{verb} {out}: {cache.n_records} records at {cache.fs:g} Hz, "
+        f"labels {', '.join(cache.label_names)}; {len(report['records_skipped'])} skipped."
+    )
     for skip in report["records_skipped"][:20]:
         click.echo(f"  skipped {skip['record_id']}: {skip['reason']}")
     if len(report["records_skipped"]) > 20:
-        click.echo(f"  ... {len(report['records_skipped']) - 20} more in {Path(out) / 'report.json'}")
+        click.echo(
+            f"  ... {len(report['records_skipped']) - 20} more in {Path(out) / 'report.json'}"
+        )

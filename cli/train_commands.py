@@ -16,35 +16,60 @@ def _config(config_file, assignments, named):
 
     config = TrainConfig.from_file(config_file) if config_file else TrainConfig()
     return config.with_overrides(assignments).with_values(
-        {key: value for key, value in named.items() if value is not None})
+        {key: value for key, value in named.items() if value is not None}
+    )
 
 
 def _runtime_values(strategy, precision, xla) -> dict:
     # XLA needs op determinism off (Keras silently drops XLA under determinism).
-    xla_values = {} if xla is None else {"training.jit_compile": xla} if not xla else {
-        "training.jit_compile": True, "training.deterministic": False}
+    xla_values = (
+        {}
+        if xla is None
+        else {"training.jit_compile": xla}
+        if not xla
+        else {"training.jit_compile": True, "training.deterministic": False}
+    )
     return {"training.strategy": strategy, "training.precision": precision, **xla_values}
 
 
 _COMMON = [
-    click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
-                 help="Run configuration (.yaml/.yml/.json)."),
-    click.option("--set", "assignments", multiple=True, metavar="KEY=VALUE",
-                 help="Override one setting, e.g. --set training.epochs=3 (repeatable)."),
-    click.option("--data", "cache", type=click.Path(exists=True, file_okay=False),
-                 help="Prepared cache to train on."),
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Run configuration (.yaml/.yml/.json).",
+    ),
+    click.option(
+        "--set",
+        "assignments",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override one setting, e.g. --set training.epochs=3 (repeatable).",
+    ),
+    click.option(
+        "--data",
+        "cache",
+        type=click.Path(exists=True, file_okay=False),
+        help="Prepared cache to train on.",
+    ),
     click.option("--epochs", type=click.IntRange(min=1)),
     click.option("--seed", type=click.IntRange(min=0)),
-    click.option("--strategy", type=click.Choice(["auto", "mirrored", "multiworker"]),
-                 help="Devices: one (auto), local GPUs/logical CPUs (mirrored), the TF_CONFIG "
-                      "cluster (multiworker). training.batch_size is per replica."),
-    click.option("--precision", type=click.Choice(["float32", "mixed_float16",
-                                                    "mixed_bfloat16"])),
-    click.option("--xla/--no-xla", default=None,
-                 help="XLA compilation (--xla also turns op determinism off)."),
+    click.option(
+        "--strategy",
+        type=click.Choice(["auto", "mirrored", "multiworker"]),
+        help="Devices: one (auto), local GPUs/logical CPUs (mirrored), the TF_CONFIG "
+        "cluster (multiworker). training.batch_size is per replica.",
+    ),
+    click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"])),
+    click.option(
+        "--xla/--no-xla",
+        default=None,
+        help="XLA compilation (--xla also turns op determinism off).",
+    ),
     click.option("--overwrite", is_flag=True, help="Replace a previous run in --out."),
-    click.option("--resume", is_flag=True,
-                 help="Continue the unfinished run (or cross-validation) in --out."),
+    click.option(
+        "--resume", is_flag=True, help="Continue the unfinished run (or cross-validation) in --out."
+    ),
 ]
 
 
@@ -56,20 +81,55 @@ def _common(function):
 
 @click.command()
 @_common
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Run directory (default runs/<model>-<time>; the demo: ecgpe-demo).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Run directory (default runs/<model>-<time>; the demo: ecgpe-demo).",
+)
 @click.option("--model", help="Registered model name (ecgpe-keras models list).")
-@click.option("--init-from", type=click.Path(exists=True),
-              help="Pretrained run directory or .keras file (with its contract.json).")
+@click.option(
+    "--init-from",
+    type=click.Path(exists=True),
+    help="Pretrained run directory or .keras file (with its contract.json).",
+)
 @click.option("--finetune", type=click.Choice(["linear", "full", "gradual"]))
-@click.option("--cv", "folds", type=click.IntRange(min=2),
-              help="Repeated patient-level k-fold cross-validation over the non-test records.")
-@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Repeats of --cv (each with a new fold assignment).")
-@click.option("--max-train-records", type=click.IntRange(min=4),
-              help="With --cv: cap each fold's training part (patient-level, stratified).")
-def train(config_file, assignments, cache, epochs, seed, strategy, precision, xla, overwrite,
-          resume, out, model, init_from, finetune, folds, repeats, max_train_records) -> None:
+@click.option(
+    "--cv",
+    "folds",
+    type=click.IntRange(min=2),
+    help="Repeated patient-level k-fold cross-validation over the non-test records.",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Repeats of --cv (each with a new fold assignment).",
+)
+@click.option(
+    "--max-train-records",
+    type=click.IntRange(min=4),
+    help="With --cv: cap each fold's training part (patient-level, stratified).",
+)
+def train(
+    config_file,
+    assignments,
+    cache,
+    epochs,
+    seed,
+    strategy,
+    precision,
+    xla,
+    overwrite,
+    resume,
+    out,
+    model,
+    init_from,
+    finetune,
+    folds,
+    repeats,
+    max_train_records,
+) -> None:
     """Train a model; without data, run the SYNTHETIC demo (pretrain, fine-tune, evaluate).
 
     Named options win over --set, which wins over --config. The run directory gets the
@@ -77,9 +137,15 @@ def train(config_file, assignments, cache, epochs, seed, strategy, precision, xl
     --cv K, every fold is a run under OUT/cv/ and OUT/cv_summary.{json,txt} summarise them;
     the test split is left for one final evaluation.
     """
-    named = {"data.cache": cache, "model.name": model, "training.epochs": epochs,
-             "transfer.init_from": init_from, "transfer.finetune": finetune,
-             "training.seed": seed, **_runtime_values(strategy, precision, xla)}
+    named = {
+        "data.cache": cache,
+        "model.name": model,
+        "training.epochs": epochs,
+        "transfer.init_from": init_from,
+        "transfer.finetune": finetune,
+        "training.seed": seed,
+        **_runtime_values(strategy, precision, xla),
+    }
     with reported_errors():
         from keras_ecgpe.errors import ConfigError
 
@@ -89,13 +155,13 @@ def train(config_file, assignments, cache, epochs, seed, strategy, precision, xl
         if not config.data.has_data:
             from keras_ecgpe.training.demo_run import default_demo_run
 
-            if config_file or assignments or model or epochs or init_from or finetune \
-                    or folds:
-                raise ConfigError("no training data: give --data CACHE (or data.source and "
-                                  "data.root); run `ecgpe-keras train` with at most --out "
-                                  "and --seed for the SYNTHETIC demo")
-            click.echo("No data given: running the SYNTHETIC demo (synthetic ECGs, fake "
-                       "patients).")
+            if config_file or assignments or model or epochs or init_from or finetune or folds:
+                raise ConfigError(
+                    "no training data: give --data CACHE (or data.source and "
+                    "data.root); run `ecgpe-keras train` with at most --out "
+                    "and --seed for the SYNTHETIC demo"
+                )
+            click.echo("No data given: running the SYNTHETIC demo (synthetic ECGs, fake patients).")
             default_demo_run(out or "ecgpe-demo", seed=config.training.seed)
             return
         stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -103,60 +169,120 @@ def train(config_file, assignments, cache, epochs, seed, strategy, precision, xl
         if folds:
             from keras_ecgpe.studies.cross_validation import cross_validate
 
-            cross_validate(config, out, k=folds, repeats=repeats,
-                           max_train_records=max_train_records, overwrite=overwrite,
-                           resume=resume)
+            cross_validate(
+                config,
+                out,
+                k=folds,
+                repeats=repeats,
+                max_train_records=max_train_records,
+                overwrite=overwrite,
+                resume=resume,
+            )
             return
         from keras_ecgpe.training.trainer import train_run
 
         result = train_run(config, out, overwrite=overwrite, resume=resume)
     tag = " (SYNTHETIC data)" if result.synthetic else ""
-    click.echo(f"Run {result.run_dir}{tag}: best epoch {result.best_epoch} of "
-               f"{result.epochs_run}, validation macro AUROC "
-               f"{result.val_metrics['auroc']:.3f}; model {result.best_model}")
+    click.echo(
+        f"Run {result.run_dir}{tag}: best epoch {result.best_epoch} of "
+        f"{result.epochs_run}, validation macro AUROC "
+        f"{result.val_metrics['auroc']:.3f}; model {result.best_model}"
+    )
 
 
 @click.command()
 @_common
-@click.option("--init-from", type=click.Path(exists=True), required=True,
-              help="Pretrained run directory (its config.yaml names the scratch architecture).")
-@click.option("--cv", "folds", type=click.IntRange(min=2), required=True,
-              help="Folds of the patient-level cross-validation.")
+@click.option(
+    "--init-from",
+    type=click.Path(exists=True),
+    required=True,
+    help="Pretrained run directory (its config.yaml names the scratch architecture).",
+)
+@click.option(
+    "--cv",
+    "folds",
+    type=click.IntRange(min=2),
+    required=True,
+    help="Folds of the patient-level cross-validation.",
+)
 @click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--arms", default="scratch,linear,full", show_default=True,
-              help="Comma-separated: scratch, linear, full, gradual.")
-@click.option("--max-train-records", type=click.IntRange(min=4),
-              help="Cap each fold's training part, e.g. 150 (patient-level, stratified).")
+@click.option(
+    "--arms",
+    default="scratch,linear,full",
+    show_default=True,
+    help="Comma-separated: scratch, linear, full, gradual.",
+)
+@click.option(
+    "--max-train-records",
+    type=click.IntRange(min=4),
+    help="Cap each fold's training part, e.g. 150 (patient-level, stratified).",
+)
 @click.option("--out", type=click.Path(file_okay=False), required=True)
-def compare(config_file, assignments, cache, epochs, seed, strategy, precision, xla,
-            overwrite, resume, init_from, folds, repeats, arms, max_train_records,
-            out) -> None:
+def compare(
+    config_file,
+    assignments,
+    cache,
+    epochs,
+    seed,
+    strategy,
+    precision,
+    xla,
+    overwrite,
+    resume,
+    init_from,
+    folds,
+    repeats,
+    arms,
+    max_train_records,
+    out,
+) -> None:
     """Scratch vs linear probe vs full fine-tuning on the same folds: a paired table.
 
     Writes OUT/<arm>/ (one cross-validation per arm), OUT/comparison.md and .json.
     """
-    named = {"data.cache": cache, "training.epochs": epochs, "training.seed": seed,
-             **_runtime_values(strategy, precision, xla)}
+    named = {
+        "data.cache": cache,
+        "training.epochs": epochs,
+        "training.seed": seed,
+        **_runtime_values(strategy, precision, xla),
+    }
     with reported_errors():
         from keras_ecgpe.studies.comparison import compare_arms
 
         config = _config(config_file, assignments, named)
-        compare_arms(config, out, init_from=init_from,
-                     arms=[a.strip() for a in arms.split(",") if a.strip()], k=folds,
-                     repeats=repeats, max_train_records=max_train_records,
-                     overwrite=overwrite, resume=resume)
+        compare_arms(
+            config,
+            out,
+            init_from=init_from,
+            arms=[a.strip() for a in arms.split(",") if a.strip()],
+            k=folds,
+            repeats=repeats,
+            max_train_records=max_train_records,
+            overwrite=overwrite,
+            resume=resume,
+        )
     click.echo(f"Comparison table: {out}/comparison.md")
 
 
 @click.command()
 @click.argument("run_or_model", type=click.Path(exists=True))
-@click.option("--data", "cache", type=click.Path(exists=True, file_okay=False), required=True,
-              help="Prepared cache compatible with the model's contract.")
-@click.option("--split", default="test", show_default=True,
-              type=click.Choice(["test", "validation", "train"]))
+@click.option(
+    "--data",
+    "cache",
+    type=click.Path(exists=True, file_okay=False),
+    required=True,
+    help="Prepared cache compatible with the model's contract.",
+)
+@click.option(
+    "--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train"])
+)
 @click.option("--out", type=click.Path(file_okay=False), help="Default <run>/eval-<split>.")
-@click.option("--bootstrap", type=click.IntRange(min=0), default=None,
-              help="Bootstrap resamples (default: the run's evaluation.bootstrap).")
+@click.option(
+    "--bootstrap",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Bootstrap resamples (default: the run's evaluation.bootstrap).",
+)
 @click.option("--overwrite", is_flag=True, help="Replace a previous evaluation in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def evaluate(run_or_model, cache, split, out, bootstrap, overwrite, as_json) -> None:
@@ -164,8 +290,9 @@ def evaluate(run_or_model, cache, split, out, bootstrap, overwrite, as_json) -> 
     from keras_ecgpe.training.evaluate import evaluate_run
 
     with reported_errors():
-        metrics = evaluate_run(run_or_model, cache, split=split, out_dir=out,
-                               n_boot=bootstrap, overwrite=overwrite)
+        metrics = evaluate_run(
+            run_or_model, cache, split=split, out_dir=out, n_boot=bootstrap, overwrite=overwrite
+        )
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
         return

@@ -14,9 +14,16 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
+
+from keras_ecgpe import run_directory
+from keras_ecgpe.data.atomic import (
+    atomic_write_bytes,
+    atomic_write_json,
+    replace_directory,
+    staging_directory,
+)
 from keras_ecgpe.export import metadata
 from keras_ecgpe.export.c_array import write_c_array
 from keras_ecgpe.export.golden import golden_vectors, write_golden
@@ -44,14 +51,6 @@ from keras_ecgpe.export.verify import (
     verify_tflite,
     write_parity,
 )
-
-from keras_ecgpe import run_directory
-from keras_ecgpe.data.atomic import (
-    atomic_write_bytes,
-    atomic_write_json,
-    replace_directory,
-    staging_directory,
-)
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.inference.tflite_runner import TFLiteRunner
 
@@ -68,22 +67,38 @@ class ExportResult:
     model_json: dict
 
 
-def bundle_name(mode: str, int8_io: bool = False, qat: bool = False,
-                prune: Optional[float] = None) -> str:
+def bundle_name(
+    mode: str, int8_io: bool = False, qat: bool = False, prune: float | None = None
+) -> str:
     """Folder name of one precision's bundle: float32, float16, dynamic, int8[_io], int16x8,
     with `_qat` and `_pruned<percent>` for the fine-tuned variants."""
-    return ({"none": "float32"}.get(mode, mode) + ("_io" if int8_io else "")
-            + ("_qat" if qat else "")
-            + (f"_pruned{round(100 * float(prune))}" if prune is not None else ""))
+    return (
+        {"none": "float32"}.get(mode, mode)
+        + ("_io" if int8_io else "")
+        + ("_qat" if qat else "")
+        + (f"_pruned{round(100 * float(prune))}" if prune is not None else "")
+    )
 
 
-def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str] = None,
-               int8_io: bool = False, max_auroc_drop: Optional[float] = None,
-               force: bool = False, c_array: bool = False,
-               calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
-               cache=None, qat: bool = False, qat_epochs: int = DEFAULT_QAT_EPOCHS,
-               prune: Optional[float] = None, prune_epochs: int = DEFAULT_PRUNE_EPOCHS,
-               finetune_lr: Optional[float] = None, overwrite: bool = False) -> ExportResult:
+def export_run(
+    source,
+    *,
+    mode: str = "none",
+    out_dir=None,
+    target: str | None = None,
+    int8_io: bool = False,
+    max_auroc_drop: float | None = None,
+    force: bool = False,
+    c_array: bool = False,
+    calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
+    cache=None,
+    qat: bool = False,
+    qat_epochs: int = DEFAULT_QAT_EPOCHS,
+    prune: float | None = None,
+    prune_epochs: int = DEFAULT_PRUNE_EPOCHS,
+    finetune_lr: float | None = None,
+    overwrite: bool = False,
+) -> ExportResult:
     """Exports a run's model to a verified TFLite bundle.
 
     The bundle is built in a hidden folder beside `out_dir` and moved into place whole,
@@ -133,45 +148,83 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
     files = run_directory.locate_run(source)
     contract = contract_io.load_contract(files.contract)
     run_cache = open_run_cache(contract, cache)
-    out_dir = (Path(out_dir) if out_dir else
-               run_directory.export_dir(files.run_dir, bundle_name(mode, int8_io, qat, prune)))
+    out_dir = (
+        Path(out_dir)
+        if out_dir
+        else run_directory.export_dir(files.run_dir, bundle_name(mode, int8_io, qat, prune))
+    )
     model = run_directory.load_model(files.model)
     if qat or prune is not None:
-        check_finetune_request(model, qat=qat, prune=prune, qat_epochs=qat_epochs,
-                               prune_epochs=prune_epochs)
+        check_finetune_request(
+            model, qat=qat, prune=prune, qat_epochs=qat_epochs, prune_epochs=prune_epochs
+        )
     _refuse_occupied(out_dir, overwrite)
     calibration = None
     representative = None
     if mode in CALIBRATED:
         representative = calibration_windows(run_cache, contract, calibration_samples)
-        calibration = {"split": "train", "windows": int(len(representative)),
-                       "requested": int(calibration_samples), "cache_key": run_cache.key}
+        calibration = {
+            "split": "train",
+            "windows": int(len(representative)),
+            "requested": int(calibration_samples),
+            "cache_key": run_cache.key,
+        }
     fine_tuned = {}
     if qat or prune is not None:  # in a child process: tfmot must not enter this one
         blob, fine_tuned = fine_tune_and_convert(
-            files, contract, run_cache, model, mode=mode, int8_io=int8_io,
-            representative=representative, qat=qat, qat_epochs=qat_epochs, prune=prune,
-            prune_epochs=prune_epochs, learning_rate=finetune_lr)
+            files,
+            contract,
+            run_cache,
+            model,
+            mode=mode,
+            int8_io=int8_io,
+            representative=representative,
+            qat=qat,
+            qat_epochs=qat_epochs,
+            prune=prune,
+            prune_epochs=prune_epochs,
+            learning_rate=finetune_lr,
+        )
     else:
-        blob = convert(model, mode, window=contract_io.window(contract),
-                       representative=representative, int8_io=int8_io,
-                       model_path=files.model)
+        blob = convert(
+            model,
+            mode,
+            window=contract_io.window(contract),
+            representative=representative,
+            int8_io=int8_io,
+            model_path=files.model,
+        )
     runner = TFLiteRunner(blob)
     check_ops(runner.ops, target)
-    report = verify_tflite(runner, model, run_cache, contract, mode=mode,
-                           max_auroc_drop=max_auroc_drop)
+    report = verify_tflite(
+        runner, model, run_cache, contract, mode=mode, max_auroc_drop=max_auroc_drop
+    )
     report.forced = bool(force)
     staging = staging_directory(out_dir)
     try:
         write_parity(report, staging)
         if not report.passed and not force:
             replace_directory(staging, out_dir)
-            raise ParityError(f"parity gate failed for {mode}: {report.reason}; the model was "
-                              f"not written (see {out_dir / 'parity.txt'}; --force writes it "
-                              "anyway)", report)
-        model_json = _write_model_files(staging, blob, runner, model, run_cache, contract,
-                                        mode=mode, int8_io=int8_io, calibration=calibration,
-                                        report=report, fine_tuned=fine_tuned, c_array=c_array)
+            raise ParityError(
+                f"parity gate failed for {mode}: {report.reason}; the model was "
+                f"not written (see {out_dir / 'parity.txt'}; --force writes it "
+                "anyway)",
+                report,
+            )
+        model_json = _write_model_files(
+            staging,
+            blob,
+            runner,
+            model,
+            run_cache,
+            contract,
+            mode=mode,
+            int8_io=int8_io,
+            calibration=calibration,
+            report=report,
+            fine_tuned=fine_tuned,
+            c_array=c_array,
+        )
         names = sorted(path.name for path in staging.iterdir())
         replace_directory(staging, out_dir)
     finally:
@@ -179,11 +232,25 @@ def export_run(source, *, mode: str = "none", out_dir=None, target: Optional[str
     return ExportResult(out_dir, [out_dir / name for name in names], report, model_json)
 
 
-def _write_model_files(folder: Path, blob: bytes, runner, model, run_cache, contract, *,
-                       mode, int8_io, calibration, report, fine_tuned, c_array) -> dict:
+def _write_model_files(
+    folder: Path,
+    blob: bytes,
+    runner,
+    model,
+    run_cache,
+    contract,
+    *,
+    mode,
+    int8_io,
+    calibration,
+    report,
+    fine_tuned,
+    c_array,
+) -> dict:
     """Writes model.tflite (contract embedded), model.json, golden.npz [, C array]."""
-    payload = metadata.build_model_json(contract, blob, mode=mode, int8_io=int8_io,
-                                        calibration=calibration, parity=report.to_dict())
+    payload = metadata.build_model_json(
+        contract, blob, mode=mode, int8_io=int8_io, calibration=calibration, parity=report.to_dict()
+    )
     payload.update(fine_tuned)  # "qat": {...} / "pruning": {...}
     final = metadata.embed(blob, payload)
     golden = golden_vectors(final, model, run_cache, contract, mode=mode)
@@ -206,5 +273,7 @@ def _refuse_occupied(out_dir: Path, overwrite: bool) -> None:
         raise ExportError(f"--out {out_dir} is a file, not a folder")
     names = {path.name for path in out_dir.iterdir()} if out_dir.is_dir() else set()
     if names - REJECTED_ONLY and not overwrite:
-        raise ExportError(f"{out_dir} already holds a bundle or other files; choose another "
-                          "--out or pass --overwrite to replace the whole folder")
+        raise ExportError(
+            f"{out_dir} already holds a bundle or other files; choose another "
+            "--out or pass --overwrite to replace the whole folder"
+        )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from keras_ecgpe.errors import ECGPEError
 
@@ -31,9 +31,14 @@ def report_errors(work: Callable[[], None]) -> int:
     return 0
 
 
-def run_child(args: Sequence[str], *, task: str, timeout_s: float,
-              crash_hint: str = "out of memory, or a converter crash",
-              error=ECGPEError) -> None:
+def run_child(
+    args: Sequence[str],
+    *,
+    task: str,
+    timeout_s: float,
+    crash_hint: str = "out of memory, or a converter crash",
+    error=ECGPEError,
+) -> None:
     """Runs `python args...` (e.g. `-m module ...`); raises `error` naming `task` on failure.
 
     Args:
@@ -52,17 +57,17 @@ def run_child(args: Sequence[str], *, task: str, timeout_s: float,
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        raise error(f"{task} did not finish within {timeout_s:g} s; nothing was "
-                         "written") from None
+        raise error(f"{task} did not finish within {timeout_s:g} s; nothing was written") from None
     if done.returncode == 0:
         return
     lines = [line for line in done.stderr.splitlines() if line.strip()]
-    reported = [line[len(ERROR_PREFIX):] for line in lines if line.startswith(ERROR_PREFIX)]
+    reported = [line[len(ERROR_PREFIX) :] for line in lines if line.startswith(ERROR_PREFIX)]
     if reported:
         raise error(reported[-1])
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
-        raise error(f"the {task} child process died from {name} ({crash_hint}); "
-                         "nothing was written")
+        raise error(
+            f"the {task} child process died from {name} ({crash_hint}); nothing was written"
+        )
     tail = lines[-1] if lines else "no message"
     raise error(f"{task} failed in its child process (exit {done.returncode}): {tail}")

@@ -27,17 +27,18 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import numpy as np
-    from keras_ecgpe.export.tflite import convert_model
 
     from keras_ecgpe.data.atomic import atomic_write_bytes
     from keras_ecgpe.export.child_process import report_errors
+    from keras_ecgpe.export.tflite import convert_model
     from keras_ecgpe.run_directory import load_model
 
     def convert_and_write():
         model = load_model(args.model)
         windows = np.load(args.representative, allow_pickle=False)
-        blob = convert_model(model, args.mode, window=args.window, representative=windows,
-                             int8_io=args.int8_io)
+        blob = convert_model(
+            model, args.mode, window=args.window, representative=windows, int8_io=args.int8_io
+        )
         atomic_write_bytes(args.out, blob)
 
     return report_errors(convert_and_write)

@@ -14,19 +14,18 @@ from __future__ import annotations
 import io
 
 import numpy as np
+
+from keras_ecgpe.data.atomic import atomic_write_bytes
 from keras_ecgpe.export.representative import read_windows, split_plan
 from keras_ecgpe.export.tflite import ExportError
 from keras_ecgpe.export.verify import keras_logits
-
-from keras_ecgpe.data.atomic import atomic_write_bytes
 from keras_ecgpe.inference.tflite_runner import TFLiteRunner
 
 # Absolute logit tolerances per mode, for runtimes other than the one that made the file.
 TOLERANCES = {"none": 1e-3, "float16": 1e-2, "dynamic": 5e-2, "int8": 1e-1, "int16x8": 2e-2}
 
 
-def golden_vectors(blob: bytes, model, cache, contract: dict, *, mode: str,
-                   count: int = 4) -> dict:
+def golden_vectors(blob: bytes, model, cache, contract: dict, *, mode: str, count: int = 4) -> dict:
     """Picks `count` validation windows from records spread over the split and runs them.
 
     Returns:
@@ -41,10 +40,15 @@ def golden_vectors(blob: bytes, model, cache, contract: dict, *, mode: str,
     atol = TOLERANCES[mode]
     if runner.output_quantization:  # int8 output: at least two quantisation steps
         atol = max(atol, 2 * runner.output_quantization[0])
-    return {"inputs": inputs, "expected_logits": expected,
-            "keras_logits": keras_logits(model, inputs), "atol": np.float64(atol),
-            "record_ids": np.asarray(cache.record_ids[rows[pick]]).astype(str),
-            "starts": starts[pick].astype(np.int64), "mode": np.asarray(mode)}
+    return {
+        "inputs": inputs,
+        "expected_logits": expected,
+        "keras_logits": keras_logits(model, inputs),
+        "atol": np.float64(atol),
+        "record_ids": np.asarray(cache.record_ids[rows[pick]]).astype(str),
+        "starts": starts[pick].astype(np.int64),
+        "mode": np.asarray(mode),
+    }
 
 
 def write_golden(path, vectors: dict) -> None:
@@ -72,6 +76,8 @@ def check_golden(model, path) -> float:
         inputs, expected, atol = data["inputs"], data["expected_logits"], float(data["atol"])
     error = float(np.max(np.abs(runner.logits(inputs) - expected)))
     if not error <= atol:
-        raise ExportError(f"{path}: the model's logits differ from the golden vectors by "
-                          f"{error:.3g} (tolerance {atol:g})")
+        raise ExportError(
+            f"{path}: the model's logits differ from the golden vectors by "
+            f"{error:.3g} (tolerance {atol:g})"
+        )
     return error

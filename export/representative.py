@@ -9,14 +9,12 @@ without the cache, or with a split that holds no records, export stops with a me
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
-from keras_ecgpe.export.tflite import ExportError
 
 from keras_ecgpe.data.cache import PreparedCache
 from keras_ecgpe.data.pipeline import evaluation_windows
 from keras_ecgpe.errors import ECGPEError
+from keras_ecgpe.export.tflite import ExportError
 from keras_ecgpe.inference import contract_io
 
 DEFAULT_CALIBRATION_SAMPLES = 300
@@ -31,28 +29,43 @@ def open_run_cache(contract: dict, override=None) -> PreparedCache:
     """
     path = override if override is not None else contract_io.cache_path(contract)
     if path is None:
-        raise ExportError("the contract names no prepared cache (data.cache): export needs "
-                          "the run's real data to calibrate and verify; pass --cache DIR")
+        raise ExportError(
+            "the contract names no prepared cache (data.cache): export needs "
+            "the run's real data to calibrate and verify; pass --cache DIR"
+        )
     try:
         cache = PreparedCache.open(path)
     except ECGPEError as exc:
-        raise ExportError(f"cannot open the run's prepared cache: {exc}; export needs its "
-                          "real data to calibrate and verify (pass --cache DIR)") from None
+        raise ExportError(
+            f"cannot open the run's prepared cache: {exc}; export needs its "
+            "real data to calibrate and verify (pass --cache DIR)"
+        ) from None
     key = contract_io.cache_key(contract)
     if key is not None and cache.key != key:
-        raise ExportError(f"{path}: cache key {cache.key} is not the run's {key}; pass the "
-                          "cache the model was trained on")
+        raise ExportError(
+            f"{path}: cache key {cache.key} is not the run's {key}; pass the "
+            "cache the model was trained on"
+        )
     if cache.fs != contract_io.fs(contract):
-        raise ExportError(f"{path}: cache fs {cache.fs:g} Hz, contract "
-                          f"{contract_io.fs(contract):g} Hz")
+        raise ExportError(
+            f"{path}: cache fs {cache.fs:g} Hz, contract {contract_io.fs(contract):g} Hz"
+        )
     if list(cache.label_names) != contract_io.label_names(contract):
-        raise ExportError(f"{path}: cache labels {list(cache.label_names)} differ from the "
-                          f"contract's {contract_io.label_names(contract)}")
+        raise ExportError(
+            f"{path}: cache labels {list(cache.label_names)} differ from the "
+            f"contract's {contract_io.label_names(contract)}"
+        )
     return cache
 
 
-def split_plan(cache: PreparedCache, contract: dict, split: str,
-               limit: Optional[int] = None, seed: int = 0, mode: Optional[str] = None):
+def split_plan(
+    cache: PreparedCache,
+    contract: dict,
+    split: str,
+    limit: int | None = None,
+    seed: int = 0,
+    mode: str | None = None,
+):
     """Which windows of one split to read: `(rows, starts)` int64 arrays.
 
     Args:
@@ -71,10 +84,13 @@ def split_plan(cache: PreparedCache, contract: dict, split: str,
     indices = cache.indices(split)
     indices = indices[cache.lengths[indices] >= window]
     if not indices.size:
-        raise ExportError(f"{cache.path}: no {split} record of at least {window} samples; "
-                          f"export needs real {split} windows (never random numbers)")
-    rows, starts = evaluation_windows(cache, indices, window=window, stride=stride,
-                                      mode=mode or contract_io.eval_mode(contract))
+        raise ExportError(
+            f"{cache.path}: no {split} record of at least {window} samples; "
+            f"export needs real {split} windows (never random numbers)"
+        )
+    rows, starts = evaluation_windows(
+        cache, indices, window=window, stride=stride, mode=mode or contract_io.eval_mode(contract)
+    )
     if limit is not None and rows.size > limit:
         keep = np.sort(np.random.default_rng(seed).choice(rows.size, limit, replace=False))
         rows, starts = rows[keep], starts[keep]
@@ -95,14 +111,17 @@ def read_windows(cache: PreparedCache, contract: dict, rows, starts) -> np.ndarr
         windows = flat.reshape(windows.shape)
     bad = int(windows.size - np.count_nonzero(np.isfinite(windows)))
     if bad:
-        raise ExportError(f"{cache.path}: {bad} NaN/inf values in windows of records "
-                          f"{sorted(set(np.asarray(rows).tolist()))[:10]}; prepare the "
-                          "cache again")
+        raise ExportError(
+            f"{cache.path}: {bad} NaN/inf values in windows of records "
+            f"{sorted(set(np.asarray(rows).tolist()))[:10]}; prepare the "
+            "cache again"
+        )
     return windows.astype(np.float32, copy=False)
 
 
-def calibration_windows(cache: PreparedCache, contract: dict,
-                        n: int = DEFAULT_CALIBRATION_SAMPLES, seed: int = 0) -> np.ndarray:
+def calibration_windows(
+    cache: PreparedCache, contract: dict, n: int = DEFAULT_CALIBRATION_SAMPLES, seed: int = 0
+) -> np.ndarray:
     """Up to `n` real training windows for post-training quantisation.
 
     Example:
@@ -114,6 +133,5 @@ def calibration_windows(cache: PreparedCache, contract: dict,
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ExportError(f"--calibration-samples must be a positive integer. Received: {n!r}")
     # Sliding windows whatever the evaluation mode: calibration wants varied inputs.
-    rows, starts = split_plan(cache, contract, "train", limit=int(n), seed=seed,
-                              mode="sliding")
+    rows, starts = split_plan(cache, contract, "train", limit=int(n), seed=seed, mode="sliding")
     return read_windows(cache, contract, rows, starts)

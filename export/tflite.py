@@ -22,12 +22,11 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
-from keras_ecgpe.export.child_process import run_child
 
 from keras_ecgpe.errors import ECGPEError
+from keras_ecgpe.export.child_process import run_child
 from keras_ecgpe.inference.tflite_runner import INPUT_NAME, OUTPUT_NAME
 
 MODES = ("none", "float16", "dynamic", "int8", "int16x8")
@@ -58,8 +57,9 @@ def serving_model(model, window: int):
     return keras.Model(ecg, {OUTPUT_NAME: view(ecg, training=False)}, name="serving")
 
 
-def convert_model(model, mode: str, *, window: int, representative=None,
-                  int8_io: bool = False) -> bytes:
+def convert_model(
+    model, mode: str, *, window: int, representative=None, int8_io: bool = False
+) -> bytes:
     """Converts in this process. Prefer `convert`, which isolates the calibrated modes.
 
     Args:
@@ -88,11 +88,16 @@ def convert_model(model, mode: str, *, window: int, representative=None,
     if mode in CALIBRATED:
         windows = np.asarray(representative if representative is not None else [], np.float32)
         if windows.ndim != 3 or not len(windows) or not np.isfinite(windows).all():
-            raise ExportError(f"--quantize {mode} needs finite calibration windows "
-                              f"(n, {window}, leads); received shape {windows.shape}")
+            raise ExportError(
+                f"--quantize {mode} needs finite calibration windows "
+                f"(n, {window}, leads); received shape {windows.shape}"
+            )
         converter.representative_dataset = lambda: ([w[None]] for w in windows)
-        ops = ([tf.lite.OpsSet.TFLITE_BUILTINS_INT8] if mode == "int8" else
-               [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8])
+        ops = (
+            [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            if mode == "int8"
+            else [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        )
     if int8_io:
         converter.inference_input_type = converter.inference_output_type = tf.int8
     converter.target_spec.supported_ops = ops
@@ -109,14 +114,23 @@ def _conversion_message(mode: str, exc: Exception) -> str:
     text = ". ".join(dict.fromkeys(part for part in sentences if part))
     if "Select TF" in text or "flex op" in text or "not supported by the native TFLite" in text:
         found = ", ".join(dict.fromkeys(re.findall(r"'tf\.(\w+)'", text))) or "see below"
-        return (f"{mode} conversion needs TensorFlow (Flex) operators ({found}), which the "
-                f"LiteRT runtimes of phones and microcontrollers lack; only builtin operators "
-                f"are allowed ({text[:300]})")
+        return (
+            f"{mode} conversion needs TensorFlow (Flex) operators ({found}), which the "
+            f"LiteRT runtimes of phones and microcontrollers lack; only builtin operators "
+            f"are allowed ({text[:300]})"
+        )
     return f"{mode} conversion failed: {type(exc).__name__}: {text[:600]}"
 
 
-def convert(model, mode: str, *, window: int, representative=None, int8_io: bool = False,
-            model_path: Optional[os.PathLike] = None) -> bytes:
+def convert(
+    model,
+    mode: str,
+    *,
+    window: int,
+    representative=None,
+    int8_io: bool = False,
+    model_path: os.PathLike | None = None,
+) -> bytes:
     """Converts `model`, in a child process for the calibrated modes.
 
     Args:
@@ -147,12 +161,27 @@ def convert(model, mode: str, *, window: int, representative=None, int8_io: bool
         windows = np.asarray(representative if representative is not None else [], np.float32)
         np.save(tmp / "representative.npy", windows, allow_pickle=False)
         out = tmp / "model.tflite"
-        args = ["-m", "keras_ecgpe.export.convert_worker", "--model", model_path,
-                "--window", window, "--mode", mode,
-                "--representative", tmp / "representative.npy", "--out", out]
-        run_child(args + (["--int8-io"] if int8_io else []), task=f"{mode} conversion",
-                  timeout_s=CHILD_TIMEOUT_S, error=ExportError,
-                  crash_hint="a TFLite converter crash, e.g. tensorflow#75140 for RNN loops")
+        args = [
+            "-m",
+            "keras_ecgpe.export.convert_worker",
+            "--model",
+            model_path,
+            "--window",
+            window,
+            "--mode",
+            mode,
+            "--representative",
+            tmp / "representative.npy",
+            "--out",
+            out,
+        ]
+        run_child(
+            args + (["--int8-io"] if int8_io else []),
+            task=f"{mode} conversion",
+            timeout_s=CHILD_TIMEOUT_S,
+            error=ExportError,
+            crash_hint="a TFLite converter crash, e.g. tensorflow#75140 for RNN loops",
+        )
         return out.read_bytes()
 
 
@@ -165,7 +194,7 @@ def _builtin_names() -> set:
 _BUILTIN_NAMES = _builtin_names()
 
 
-def check_ops(ops, target: Optional[str] = None) -> None:
+def check_ops(ops, target: str | None = None) -> None:
     """Refuses non-builtin operators, and WHILE loops for `target="micro"`.
 
     Raises:
@@ -173,9 +202,13 @@ def check_ops(ops, target: Optional[str] = None) -> None:
     """
     foreign = sorted(op for op in ops if op not in _BUILTIN_NAMES or op == "CUSTOM")
     if foreign:
-        raise ExportError(f"the converted model holds non-builtin operators {foreign}; "
-                          "only builtin operators are allowed")
+        raise ExportError(
+            f"the converted model holds non-builtin operators {foreign}; "
+            "only builtin operators are allowed"
+        )
     if target == "micro" and "WHILE" in ops:
-        raise ExportError("--target micro: the model contains a WHILE loop (a recurrent "
-                          "layer that was not unrolled), which TFLite Micro cannot run; "
-                          "export its unrolled build (export_view) or another model")
+        raise ExportError(
+            "--target micro: the model contains a WHILE loop (a recurrent "
+            "layer that was not unrolled), which TFLite Micro cannot run; "
+            "export its unrolled build (export_view) or another model"
+        )

@@ -10,15 +10,14 @@ The export passes when no class loses more AUROC than `max_auroc_drop`.
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Optional
 
 import numpy as np
-from keras_ecgpe.export.representative import read_windows, split_plan
-from keras_ecgpe.export.tflite import ExportError
 
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.evaluation import aggregate_windows, auroc
 from keras_ecgpe.evaluation.inputs import json_float
+from keras_ecgpe.export.representative import read_windows, split_plan
+from keras_ecgpe.export.tflite import ExportError
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.inference.tflite_runner import TFLiteRunner
 
@@ -33,7 +32,7 @@ def default_max_auroc_drop(mode: str) -> float:
 class ParityError(ExportError):
     """The exported model failed the parity gate; `report` says by how much."""
 
-    def __init__(self, message: str, report: "ParityReport"):
+    def __init__(self, message: str, report: ParityReport):
         super().__init__(message)
         self.report = report
 
@@ -44,15 +43,15 @@ class ParityReport:
 
     mode: str
     split: str
-    label_names: List[str]
+    label_names: list[str]
     n_records: int
     n_windows: int
     max_abs_window_logit_error: float
     max_abs_record_logit_error: float
     decision_agreement: float
-    auroc_keras: List[Optional[float]]
-    auroc_tflite: List[Optional[float]]
-    auroc_drop: Optional[float]
+    auroc_keras: list[float | None]
+    auroc_tflite: list[float | None]
+    auroc_drop: float | None
     max_auroc_drop: float
     passed: bool
     reason: str
@@ -62,40 +61,54 @@ class ParityReport:
         return dataclasses.asdict(self)
 
     def to_text(self) -> str:
-        lines = [f"TFLite parity ({self.mode}) on {self.n_records} {self.split} records, "
-                 f"{self.n_windows} windows: {'PASSED' if self.passed else 'FAILED'}"
-                 f"{' (written anyway: --force)' if self.forced and not self.passed else ''}",
-                 f"  {self.reason}",
-                 f"  max |logit error|: windows {self.max_abs_window_logit_error:.3g}, "
-                 f"records {self.max_abs_record_logit_error:.3g}",
-                 f"  decision agreement at the stored thresholds: {self.decision_agreement:.4f}"]
+        lines = [
+            f"TFLite parity ({self.mode}) on {self.n_records} {self.split} records, "
+            f"{self.n_windows} windows: {'PASSED' if self.passed else 'FAILED'}"
+            f"{' (written anyway: --force)' if self.forced and not self.passed else ''}",
+            f"  {self.reason}",
+            f"  max |logit error|: windows {self.max_abs_window_logit_error:.3g}, "
+            f"records {self.max_abs_record_logit_error:.3g}",
+            f"  decision agreement at the stored thresholds: {self.decision_agreement:.4f}",
+        ]
         for name, a, b in zip(self.label_names, self.auroc_keras, self.auroc_tflite):
-            fmt = (lambda v: "n/a" if v is None else f"{v:.4f}")
-            lines.append(f"  AUROC {name}: keras {fmt(a)}, tflite {fmt(b)}")
+            lines.append(f"  AUROC {name}: keras {_four(a)}, tflite {_four(b)}")
         return "\n".join(lines) + "\n"
+
+
+def _four(value) -> str:
+    """Four decimals: parity differences are read at the 1e-4 level."""
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def keras_logits(model, windows, batch_size: int = 64) -> np.ndarray:
     """Logits `(n, C)` of the Keras model on float32 windows, in inference mode."""
     import keras
 
-    parts = [keras.ops.convert_to_numpy(model(windows[k:k + batch_size], training=False))
-             for k in range(0, len(windows), batch_size)]
+    parts = [
+        keras.ops.convert_to_numpy(model(windows[k : k + batch_size], training=False))
+        for k in range(0, len(windows), batch_size)
+    ]
     return np.concatenate(parts).astype(np.float32)
 
 
-def _aurocs(labels, mask, logits) -> List[Optional[float]]:
+def _aurocs(labels, mask, logits) -> list[float | None]:
     values = []
     for c in range(labels.shape[1]):
         keep = mask[:, c] > 0
-        values.append(json_float(auroc(labels[keep, c], logits[keep, c])) if keep.any()
-                      else None)
+        values.append(json_float(auroc(labels[keep, c], logits[keep, c])) if keep.any() else None)
     return values
 
 
-def verify_tflite(tflite, model, cache, contract: dict, *, mode: str,
-                  max_auroc_drop: Optional[float] = None,
-                  split: str = "validation") -> ParityReport:
+def verify_tflite(
+    tflite,
+    model,
+    cache,
+    contract: dict,
+    *,
+    mode: str,
+    max_auroc_drop: float | None = None,
+    split: str = "validation",
+) -> ParityReport:
     """Compares a `.tflite` with the Keras model on one split of the run's cache.
 
     Args:
@@ -125,13 +138,15 @@ def verify_tflite(tflite, model, cache, contract: dict, *, mode: str,
     rows, starts = split_plan(cache, contract, split)
     reference, exported = [], []
     for k in range(0, rows.size, _CHUNK):
-        windows = read_windows(cache, contract, rows[k:k + _CHUNK], starts[k:k + _CHUNK])
+        windows = read_windows(cache, contract, rows[k : k + _CHUNK], starts[k : k + _CHUNK])
         reference.append(keras_logits(model, windows))
         exported.append(runner.logits(windows))
     reference, exported = np.concatenate(reference), np.concatenate(exported)
     if not np.isfinite(exported).all():
-        raise ExportError(f"the {mode} model returns NaN/inf logits in LiteRT on real "
-                          f"{split} windows; the conversion is broken")
+        raise ExportError(
+            f"the {mode} model returns NaN/inf logits in LiteRT on real "
+            f"{split} windows; the conversion is broken"
+        )
     how = contract_io.aggregate(contract)
     records, z_keras = aggregate_windows(reference, rows, how)
     _, z_tflite = aggregate_windows(exported, rows, how)
@@ -141,20 +156,35 @@ def verify_tflite(tflite, model, cache, contract: dict, *, mode: str,
     drops = [a - b for a, b in zip(a_keras, a_tflite) if a is not None and b is not None]
     drop = max(drops) if drops else None
     if drop is None:
-        passed, reason = False, (f"no class has both positive and negative {split} records: "
-                                 "the AUROC drop cannot be measured")
+        passed, reason = (
+            False,
+            (
+                f"no class has both positive and negative {split} records: "
+                "the AUROC drop cannot be measured"
+            ),
+        )
     else:
         passed = drop <= allowed + 1e-12
-        reason = (f"largest AUROC drop {drop:+.4f} {'within' if passed else 'exceeds'} "
-                  f"the allowed {allowed:.4f}")
+        reason = (
+            f"largest AUROC drop {drop:+.4f} {'within' if passed else 'exceeds'} "
+            f"the allowed {allowed:.4f}"
+        )
     return ParityReport(
-        mode=mode, split=split, label_names=contract_io.label_names(contract),
-        n_records=int(records.size), n_windows=int(rows.size),
+        mode=mode,
+        split=split,
+        label_names=contract_io.label_names(contract),
+        n_records=int(records.size),
+        n_windows=int(rows.size),
         max_abs_window_logit_error=float(np.max(np.abs(reference - exported))),
         max_abs_record_logit_error=float(np.max(np.abs(z_keras - z_tflite))),
         decision_agreement=float(agree[mask > 0].mean()) if (mask > 0).any() else 1.0,
-        auroc_keras=a_keras, auroc_tflite=a_tflite, auroc_drop=drop,
-        max_auroc_drop=allowed, passed=bool(passed), reason=reason)
+        auroc_keras=a_keras,
+        auroc_tflite=a_tflite,
+        auroc_drop=drop,
+        max_auroc_drop=allowed,
+        passed=bool(passed),
+        reason=reason,
+    )
 
 
 def write_parity(report: ParityReport, out_dir) -> None:

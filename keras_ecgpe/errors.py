@@ -7,7 +7,6 @@ traceback) so the CLI can turn them into a one-line message that names the file.
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 
 class ECGPEError(Exception):
@@ -20,7 +19,7 @@ class RecordError(ECGPEError):
     The message always starts with the path so users know which file to look at.
     """
 
-    def __init__(self, path: Optional[os.PathLike | str], problem: str):
+    def __init__(self, path: os.PathLike | str | None, problem: str):
         self.path = None if path is None else str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path else problem)

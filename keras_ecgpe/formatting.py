@@ -8,8 +8,7 @@ which would read as a minus sign beside negative differences.
 from __future__ import annotations
 
 
-def format_number(value: float | None, *, signed: bool = False,
-                  reason: str | None = None) -> str:
+def format_number(value: float | None, *, signed: bool = False, reason: str | None = None) -> str:
     """A number to three decimals for text reports; None reads "n/a".
 
     Args:
@@ -49,6 +48,8 @@ def format_interval(entry: dict | None, *, signed: bool = False, label: str = ""
     text = format_number(entry.get("value"), signed=signed)
     if entry.get("ci_low") is None or entry.get("ci_high") is None:
         return text
-    return (f"{text} ({label + ' ' if label else ''}"
-            f"{format_number(entry['ci_low'], signed=signed)} to "
-            f"{format_number(entry['ci_high'], signed=signed)})")
+    return (
+        f"{text} ({label + ' ' if label else ''}"
+        f"{format_number(entry['ci_low'], signed=signed)} to "
+        f"{format_number(entry['ci_high'], signed=signed)})"
+    )

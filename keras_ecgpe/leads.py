@@ -9,35 +9,52 @@ is returned as text so it can be reported, never applied silently.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
 from keras_ecgpe.errors import RecordError
 
-CANONICAL_LEADS: Tuple[str, ...] = (
-    "I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6",
+CANONICAL_LEADS: tuple[str, ...] = (
+    "I",
+    "II",
+    "III",
+    "aVR",
+    "aVL",
+    "aVF",
+    "V1",
+    "V2",
+    "V3",
+    "V4",
+    "V5",
+    "V6",
 )
 LIMB_LEADS = CANONICAL_LEADS[:6]
 PRECORDIAL_LEADS = CANONICAL_LEADS[6:]
 
 _ALIASES = {
-    "di": "I", "dii": "II", "diii": "III",
-    "lead i": "I", "lead ii": "II", "lead iii": "III",
-    "lead_i": "I", "lead_ii": "II", "lead_iii": "III",
+    "di": "I",
+    "dii": "II",
+    "diii": "III",
+    "lead i": "I",
+    "lead ii": "II",
+    "lead iii": "III",
+    "lead_i": "I",
+    "lead_ii": "II",
+    "lead_iii": "III",
 }
 _BY_LOWER = {name.lower(): name for name in CANONICAL_LEADS}
 
 
-def canonical_lead_name(name: str) -> Optional[str]:
+def canonical_lead_name(name: str) -> str | None:
     """Returns the canonical name of a lead label, or None if it is not a 12-lead name."""
     key = str(name).strip().lower()
     return _BY_LOWER.get(key) or _ALIASES.get(key)
 
 
 def map_to_canonical(
-    signal: np.ndarray, lead_names: Sequence[str], path: Optional[str] = None
-) -> Tuple[np.ndarray, str]:
+    signal: np.ndarray, lead_names: Sequence[str], path: str | None = None
+) -> tuple[np.ndarray, str]:
     """Reorders a `(time, n_leads)` signal into the canonical 12-lead order.
 
     Args:
@@ -56,8 +73,9 @@ def map_to_canonical(
     """
     signal = np.asarray(signal)
     if signal.ndim != 2 or signal.shape[1] != len(lead_names):
-        raise RecordError(path, f"signal shape {signal.shape} does not match "
-                                f"{len(lead_names)} lead names")
+        raise RecordError(
+            path, f"signal shape {signal.shape} does not match {len(lead_names)} lead names"
+        )
     columns = {}
     extra = []
     for index, raw in enumerate(lead_names):
@@ -66,18 +84,26 @@ def map_to_canonical(
             extra.append(str(raw))
             continue
         if name in columns:
-            raise RecordError(path, f"lead {name} appears twice (as {lead_names[columns[name]]!r} "
-                                    f"and {raw!r})")
+            raise RecordError(
+                path, f"lead {name} appears twice (as {lead_names[columns[name]]!r} and {raw!r})"
+            )
         columns[name] = index
 
     missing_precordial = [lead for lead in PRECORDIAL_LEADS if lead not in columns]
     if missing_precordial:
-        raise RecordError(path, "missing precordial lead(s) " + ",".join(missing_precordial)
-                          + f"; leads found: {','.join(map(str, lead_names))}")
+        raise RecordError(
+            path,
+            "missing precordial lead(s) "
+            + ",".join(missing_precordial)
+            + f"; leads found: {','.join(map(str, lead_names))}",
+        )
     missing_limb = [lead for lead in LIMB_LEADS if lead not in columns]
     if any(lead in missing_limb for lead in ("I", "II")):
-        raise RecordError(path, "leads I and II are both needed (to derive the other limb "
-                                f"leads); leads found: {','.join(map(str, lead_names))}")
+        raise RecordError(
+            path,
+            "leads I and II are both needed (to derive the other limb "
+            f"leads); leads found: {','.join(map(str, lead_names))}",
+        )
 
     out = np.empty((signal.shape[0], 12), dtype=np.float32)
     for position, lead in enumerate(CANONICAL_LEADS):

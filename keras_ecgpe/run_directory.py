@@ -49,9 +49,21 @@ PREDICTIONS = "predictions.csv"
 ROC_PLOT, PR_PLOT, CALIBRATION_PLOT = "roc.png", "pr.png", "calibration.png"
 
 CONTRACT_FORMAT = "keras_ecgpe.contract/1"
-CONTRACT_REQUIRED = ("model_name", "fs", "window", "lead_order", "units", "preprocess",
-                     "standardizer", "label_names", "thresholds", "temperature", "eval_mode",
-                     "eval_stride", "aggregate")
+CONTRACT_REQUIRED = (
+    "model_name",
+    "fs",
+    "window",
+    "lead_order",
+    "units",
+    "preprocess",
+    "standardizer",
+    "label_names",
+    "thresholds",
+    "temperature",
+    "eval_mode",
+    "eval_stride",
+    "aggregate",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,12 +103,15 @@ def locate_run(path) -> RunFiles:
     path = Path(path)
     model = path / BEST_MODEL if path.is_dir() else path
     if not model.is_file() or model.suffix != ".keras":
-        raise ConfigError(f"{path}: expected a run directory holding {BEST_MODEL} or a "
-                          ".keras model file")
+        raise ConfigError(
+            f"{path}: expected a run directory holding {BEST_MODEL} or a .keras model file"
+        )
     contract = model.parent / CONTRACT
     if not contract.is_file():
-        raise ConfigError(f"{contract}: missing; a .keras model is used only with the "
-                          f"{CONTRACT} its training run wrote beside it")
+        raise ConfigError(
+            f"{contract}: missing; a .keras model is used only with the "
+            f"{CONTRACT} its training run wrote beside it"
+        )
     return RunFiles(model, contract, model.parent)
 
 
@@ -159,17 +174,25 @@ def load_contract(path) -> dict:
     if path.is_dir():
         path = path / CONTRACT
     try:
-        contract = schemas.read_json(path, max_bytes=schemas.MAX_BYTES["contract"],
-                                     what="model contract", error_type=ConfigError)
+        contract = schemas.read_json(
+            path,
+            max_bytes=schemas.MAX_BYTES["contract"],
+            what="model contract",
+            error_type=ConfigError,
+        )
     except (FileNotFoundError, NotADirectoryError):
-        raise ConfigError(f"{path}: no model contract found; a model is usable only with the "
-                          f"{CONTRACT} its training run wrote beside it") from None
+        raise ConfigError(
+            f"{path}: no model contract found; a model is usable only with the "
+            f"{CONTRACT} its training run wrote beside it"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: unreadable model contract ({exc.strerror})") from None
     if not isinstance(contract, dict) or contract.get("format") != CONTRACT_FORMAT:
         got = contract.get("format") if isinstance(contract, dict) else type(contract).__name__
-        raise ConfigError(f"{path}: not a keras_ecgpe model contract (format {got!r:.80}, "
-                          f"expected {CONTRACT_FORMAT!r})")
+        raise ConfigError(
+            f"{path}: not a keras_ecgpe model contract (format {got!r:.80}, "
+            f"expected {CONTRACT_FORMAT!r})"
+        )
     missing = [key for key in CONTRACT_REQUIRED if key not in contract]
     if missing:
         raise ConfigError(f"{path}: the model contract lacks {', '.join(missing)}")
@@ -189,7 +212,7 @@ def export_dir(run_dir, bundle: str) -> Path:
 
 
 def run_status(run_dir) -> str:
-    """"new" (absent or empty), "finished", "unfinished" (a run that did not end) or
+    """ "new" (absent or empty), "finished", "unfinished" (a run that did not end) or
     "other" (a non-empty folder that is not a run)."""
     path = Path(run_dir)
     if not path.is_dir() or not any(path.iterdir()):
@@ -215,11 +238,15 @@ def prepare_run_dir(out_dir, *, overwrite: bool = False, marker: str = CONFIG) -
         raise ConfigError(f"{path}: the run directory is an existing file")
     if path.is_dir() and any(path.iterdir()):
         if not overwrite:
-            raise ConfigError(f"{path}: the run directory exists and is not empty; choose "
-                              "another one or overwrite it (--overwrite)")
+            raise ConfigError(
+                f"{path}: the run directory exists and is not empty; choose "
+                "another one or overwrite it (--overwrite)"
+            )
         if not (path / marker).is_file():
-            raise ConfigError(f"{path}: not empty and not a previous run (no {marker}); "
-                              "refusing to delete its contents even with overwrite")
+            raise ConfigError(
+                f"{path}: not empty and not a previous run (no {marker}); "
+                "refusing to delete its contents even with overwrite"
+            )
         for entry in path.iterdir():
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
     path.mkdir(parents=True, exist_ok=True)

@@ -173,6 +173,8 @@ ACCEPTED = {
     "temporary directory",
     ("keras_ecgpe/data/readers/wfdb_reader.py", "shutil.copyfile"): "scratch copy in a "
     "temporary directory",
+    ("keras_ecgpe/data/cache_writer.py", "shutil.copy2"): "copies the ledger into the "
+    "unpublished cache folder, which then moves into place whole",
     ("export/tflite.py", "model.save"): "scratch file for the converter child, in a "
     "temporary directory",
     ("export/tflite.py", "np.save"): "scratch file for the converter child",

@@ -33,7 +33,8 @@ _UNPICKLERS = {
     ("pandas", "read_pickle"),
 }
 _YAML_LOADS = {"load", "load_all", "unsafe_load", "unsafe_load_all", "full_load", "full_load_all"}
-_SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader"}
+# The package's own strict loader is a SafeLoader subclass (checked below), so it is safe too.
+_SAFE_YAML_LOADERS = {"SafeLoader", "CSafeLoader", "BaseLoader", "CBaseLoader", "StrictSafeLoader"}
 
 
 def _dotted(node) -> tuple:
@@ -125,3 +126,11 @@ def test_no_unsafe_loading_in_the_source_tree():
         for line, reason in unsafe_calls(path.read_text("utf-8"))
     ]
     assert problems == []
+
+
+def test_the_package_yaml_loader_is_a_safe_loader():
+    import yaml
+
+    from keras_ecgpe.evaluation.analysis_plan import StrictSafeLoader
+
+    assert issubclass(StrictSafeLoader, yaml.SafeLoader)

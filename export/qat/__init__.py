@@ -22,7 +22,6 @@ LayerNorm or the sinusoidal position layer.
 from __future__ import annotations
 
 import importlib.util
-from typing import Optional
 
 from keras_ecgpe.errors import ConfigError
 
@@ -38,7 +37,7 @@ def family_of(model) -> str:
     return type(getattr(model, "backbone", model)).__name__
 
 
-def check_supported(model, *, qat: bool = False, prune: Optional[float] = None) -> None:
+def check_supported(model, *, qat: bool = False, prune: float | None = None) -> None:
     """Refuses a family x mode combination QAT or pruning cannot handle.
 
     Raises:
@@ -46,13 +45,17 @@ def check_supported(model, *, qat: bool = False, prune: Optional[float] = None) 
     """
     family = family_of(model)
     if qat and family not in QAT_FAMILIES:
-        raise ConfigError(f"--qat does not support the {family} family (model "
-                          f"{model.name!r}): quantisation-aware training works on "
-                          f"{', '.join(QAT_FAMILIES)}; export it with --quantize int8 "
-                          "(post-training) instead")
+        raise ConfigError(
+            f"--qat does not support the {family} family (model "
+            f"{model.name!r}): quantisation-aware training works on "
+            f"{', '.join(QAT_FAMILIES)}; export it with --quantize int8 "
+            "(post-training) instead"
+        )
     if prune is not None and family not in PRUNE_FAMILIES:
-        raise ConfigError(f"--prune does not support the {family} family (model "
-                          f"{model.name!r}): pruning works on {', '.join(PRUNE_FAMILIES)}")
+        raise ConfigError(
+            f"--prune does not support the {family} family (model "
+            f"{model.name!r}): pruning works on {', '.join(PRUNE_FAMILIES)}"
+        )
 
 
 def require_tfmot() -> None:
@@ -61,8 +64,13 @@ def require_tfmot() -> None:
     Raises:
         ConfigError: telling how to install them.
     """
-    missing = [name for name in ("tensorflow_model_optimization", "tf_keras")
-               if importlib.util.find_spec(name) is None]
+    missing = [
+        name
+        for name in ("tensorflow_model_optimization", "tf_keras")
+        if importlib.util.find_spec(name) is None
+    ]
     if missing:
-        raise ConfigError(f"--qat and --prune need {' and '.join(missing)}, which are not "
-                          f"installed; install them with: {INSTALL_HINT}")
+        raise ConfigError(
+            f"--qat and --prune need {' and '.join(missing)}, which are not "
+            f"installed; install them with: {INSTALL_HINT}"
+        )

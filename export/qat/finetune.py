@@ -14,14 +14,14 @@ Import only in the QAT/pruning child process: it imports tf_keras.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
-from keras_ecgpe.export.representative import read_windows, split_plan
 
 from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.export.representative import read_windows, split_plan
 
 
 @dataclasses.dataclass
@@ -50,11 +50,11 @@ class TrainingWindows:
     def steps_per_epoch(self) -> int:
         return -(-len(self) // self.batch_size)
 
-    def batches(self, epoch: int) -> Iterator[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def batches(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         order = np.random.default_rng([self.seed, epoch]).permutation(len(self))
         for k in range(0, order.size, self.batch_size):
             # The cache is read in row order (memory-mapped), then put back in draw order.
-            pick = order[k:k + self.batch_size]
+            pick = order[k : k + self.batch_size]
             sort = np.argsort(self.rows[pick], kind="stable")
             rows, starts = self.rows[pick][sort], self.starts[pick][sort]
             x = read_windows(self.cache, self.contract, rows, starts)
@@ -78,8 +78,15 @@ def freeze_batch_norm(model) -> int:
     return frozen
 
 
-def fine_tune(model, data: TrainingWindows, loss, *, epochs: int, learning_rate: float,
-              callbacks: Optional[List] = None) -> List[float]:
+def fine_tune(
+    model,
+    data: TrainingWindows,
+    loss,
+    *,
+    epochs: int,
+    learning_rate: float,
+    callbacks: list | None = None,
+) -> list[float]:
     """Trains a tf_keras model for `epochs` passes over the training windows (Adam).
 
     Args:
@@ -119,8 +126,10 @@ def fine_tune(model, data: TrainingWindows, loss, *, epochs: int, learning_rate:
             callbacks.on_train_batch_end(index)
         history.append(float(np.mean(values)))
         if not np.isfinite(history[-1]):
-            raise ConfigError(f"the fine-tune diverged (loss {history[-1]} in epoch "
-                              f"{epoch + 1}); lower the fine-tune learning rate")
+            raise ConfigError(
+                f"the fine-tune diverged (loss {history[-1]} in epoch "
+                f"{epoch + 1}); lower the fine-tune learning rate"
+            )
         callbacks.on_epoch_end(epoch)
     callbacks.on_train_end()
     return history

@@ -12,20 +12,19 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
+
+from keras_ecgpe import run_directory
+from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.export.child_process import run_child
 from keras_ecgpe.export.qat import check_supported, require_tfmot
 from keras_ecgpe.export.tflite import ExportError
 
-from keras_ecgpe import run_directory
-from keras_ecgpe.errors import ConfigError
-
 DEFAULT_LEARNING_RATE = 1e-4  # runs without config.yaml
-LEARNING_RATE_SHARE = 0.1     # else a tenth of the run's peak learning rate
+LEARNING_RATE_SHARE = 0.1  # else a tenth of the run's peak learning rate
 DEFAULT_BATCH_SIZE = 32
-CHILD_TIMEOUT_S = 24 * 3600   # a fine-tune scales with the training set: only a backstop
+CHILD_TIMEOUT_S = 24 * 3600  # a fine-tune scales with the training set: only a backstop
 
 
 def qat_mode(mode: str) -> str:
@@ -35,12 +34,14 @@ def qat_mode(mode: str) -> str:
         ConfigError: any other `--quantize`.
     """
     if mode not in ("none", "int8"):
-        raise ConfigError(f"--qat produces a full-int8 model; it cannot be combined with "
-                          f"--quantize {mode} (use --quantize int8 or leave it out)")
+        raise ConfigError(
+            f"--qat produces a full-int8 model; it cannot be combined with "
+            f"--quantize {mode} (use --quantize int8 or leave it out)"
+        )
     return "int8"
 
 
-def finetune_settings(run_dir, cache, learning_rate: Optional[float] = None) -> dict:
+def finetune_settings(run_dir, cache, learning_rate: float | None = None) -> dict:
     """The fine-tune's loss, learning rate and batch size, from the run's `config.yaml`.
 
     Without one (a model trained elsewhere), plain BCE on logits, 1e-4 and 32.
@@ -57,14 +58,24 @@ def finetune_settings(run_dir, cache, learning_rate: Optional[float] = None) -> 
         weights = config.loss.pos_weight
         if weights == "auto":
             weights = positive_weights(cache, cache.indices("train"))
-        settings = {"loss": {"name": config.loss.name, "alpha": config.loss.alpha,
-                             "gamma": config.loss.gamma, "pos_weight": weights},
-                    "learning_rate": LEARNING_RATE_SHARE * config.optimizer.learning_rate,
-                    "batch_size": int(config.training.batch_size), "source": str(path)}
+        settings = {
+            "loss": {
+                "name": config.loss.name,
+                "alpha": config.loss.alpha,
+                "gamma": config.loss.gamma,
+                "pos_weight": weights,
+            },
+            "learning_rate": LEARNING_RATE_SHARE * config.optimizer.learning_rate,
+            "batch_size": int(config.training.batch_size),
+            "source": str(path),
+        }
     else:
-        settings = {"loss": {"name": "bce", "pos_weight": None},
-                    "learning_rate": DEFAULT_LEARNING_RATE, "batch_size": DEFAULT_BATCH_SIZE,
-                    "source": "defaults (no config.yaml in the run directory)"}
+        settings = {
+            "loss": {"name": "bce", "pos_weight": None},
+            "learning_rate": DEFAULT_LEARNING_RATE,
+            "batch_size": DEFAULT_BATCH_SIZE,
+            "source": "defaults (no config.yaml in the run directory)",
+        }
     if learning_rate is not None:
         if not float(learning_rate) > 0:
             raise ConfigError(f"--finetune-lr must be positive. Received: {learning_rate!r}")
@@ -91,38 +102,59 @@ def run_worker(params: dict, representative=None) -> tuple:
             np.save(tmp / "representative.npy", np.asarray(representative, np.float32))
             params["representative"] = str(tmp / "representative.npy")
         (tmp / "params.json").write_text(json.dumps(params), encoding="utf-8")
-        run_child(["-m", "keras_ecgpe.export.qat.worker", tmp / "params.json"], task=task,
-                  timeout_s=CHILD_TIMEOUT_S, error=ExportError)
-        return (Path(params["out"]).read_bytes(),
-                json.loads(Path(params["facts"]).read_text(encoding="utf-8")))
+        run_child(
+            ["-m", "keras_ecgpe.export.qat.worker", tmp / "params.json"],
+            task=task,
+            timeout_s=CHILD_TIMEOUT_S,
+            error=ExportError,
+        )
+        return (
+            Path(params["out"]).read_bytes(),
+            json.loads(Path(params["facts"]).read_text(encoding="utf-8")),
+        )
 
 
-def check_finetune_request(model, *, qat: bool, prune: Optional[float], qat_epochs: int,
-                           prune_epochs: int) -> int:
+def check_finetune_request(
+    model, *, qat: bool, prune: float | None, qat_epochs: int, prune_epochs: int
+) -> int:
     """Refuses an unsupported family, combination or setting; returns the fine-tune epochs.
 
     Raises:
         ConfigError: naming the option, before any work is done.
     """
     if qat and prune is not None:
-        raise ConfigError("--qat and --prune cannot be combined yet (the QAT fine-tune would "
-                          "refill the pruned weights); export one or the other")
+        raise ConfigError(
+            "--qat and --prune cannot be combined yet (the QAT fine-tune would "
+            "refill the pruned weights); export one or the other"
+        )
     if prune is not None and not 0.0 < float(prune) < 1.0:
         raise ConfigError(f"--prune must be a sparsity in (0, 1). Received: {prune!r}")
     epochs = qat_epochs if qat else prune_epochs
     # At least one step: tfmot sets the kernels' int8 ranges (and pruning masks) in training.
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ConfigError(f"--{'qat' if qat else 'prune'}-epochs must be an integer >= 1. "
-                          f"Received: {epochs!r}")
+        raise ConfigError(
+            f"--{'qat' if qat else 'prune'}-epochs must be an integer >= 1. Received: {epochs!r}"
+        )
     check_supported(model, qat=qat, prune=prune)
     require_tfmot()
     return epochs
 
 
-def fine_tune_and_convert(files, contract: dict, cache, model, *, mode: str, int8_io: bool,
-                          representative, qat: bool, qat_epochs: int,
-                          prune: Optional[float], prune_epochs: int,
-                          learning_rate: Optional[float] = None) -> tuple:
+def fine_tune_and_convert(
+    files,
+    contract: dict,
+    cache,
+    model,
+    *,
+    mode: str,
+    int8_io: bool,
+    representative,
+    qat: bool,
+    qat_epochs: int,
+    prune: float | None,
+    prune_epochs: int,
+    learning_rate: float | None = None,
+) -> tuple:
     """QAT (mode int8) or pruning (any mode) in a child process, then conversion.
 
     Args:
@@ -141,14 +173,23 @@ def fine_tune_and_convert(files, contract: dict, cache, model, *, mode: str, int
         ConfigError: unsupported family or combination, tfmot missing, bad settings.
         ExportError: the child's own error, crash or timeout.
     """
-    epochs = check_finetune_request(model, qat=qat, prune=prune, qat_epochs=qat_epochs,
-                                    prune_epochs=prune_epochs)
+    epochs = check_finetune_request(
+        model, qat=qat, prune=prune, qat_epochs=qat_epochs, prune_epochs=prune_epochs
+    )
     settings = finetune_settings(files.run_dir, cache, learning_rate)
-    params = {"task": "qat" if qat else "prune", "model": str(files.model),
-              "contract": str(files.contract), "cache": str(cache.path), "mode": mode,
-              "int8_io": bool(int8_io), "epochs": int(epochs),
-              "learning_rate": settings["learning_rate"],
-              "batch_size": settings["batch_size"], "loss": settings["loss"], "seed": 0}
+    params = {
+        "task": "qat" if qat else "prune",
+        "model": str(files.model),
+        "contract": str(files.contract),
+        "cache": str(cache.path),
+        "mode": mode,
+        "int8_io": bool(int8_io),
+        "epochs": int(epochs),
+        "learning_rate": settings["learning_rate"],
+        "batch_size": settings["batch_size"],
+        "loss": settings["loss"],
+        "seed": 0,
+    }
     if prune is not None:
         params["sparsity"] = float(prune)
     blob, facts = run_worker(params, representative)

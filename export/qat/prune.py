@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
+
+from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.export.qat.finetune import (
     TrainingWindows,
     fine_tune,
@@ -26,8 +28,6 @@ from keras_ecgpe.export.qat.twin import (
     keras_layers_by_name,
 )
 from keras_ecgpe.export.tflite import ExportError
-
-from keras_ecgpe.errors import ConfigError
 
 _sparsity = tfmot.sparsity.keras
 RAMP_SHARE = 0.7  # share of the steps over which sparsity rises to the target
@@ -42,8 +42,9 @@ def pruning_schedule(target: float, total_steps: int):
     frequency = max(1, int(total_steps * RAMP_SHARE) // 10)
     # The mask is recomputed on steps begin + k * frequency; end on one of them.
     end = max(frequency, (int(total_steps * RAMP_SHARE) // frequency) * frequency)
-    return _sparsity.PolynomialDecay(initial_sparsity=0.0, final_sparsity=target,
-                                     begin_step=0, end_step=end, frequency=frequency), end
+    return _sparsity.PolynomialDecay(
+        initial_sparsity=0.0, final_sparsity=target, begin_step=0, end_step=end, frequency=frequency
+    ), end
 
 
 def measured_sparsity(model, names) -> dict:
@@ -56,13 +57,16 @@ def measured_sparsity(model, names) -> dict:
                 value = np.asarray(variable.numpy())
                 zeros, total = zeros + int(np.sum(value == 0)), total + int(value.size)
     every = np.concatenate([np.ravel(w) for w in model.get_weights()])
-    return {"measured_sparsity": zeros / total if total else 0.0,
-            "pruned_weights": int(total),
-            "measured_sparsity_all_weights": float(np.mean(every == 0))}
+    return {
+        "measured_sparsity": zeros / total if total else 0.0,
+        "pruned_weights": int(total),
+        "measured_sparsity_all_weights": float(np.mean(every == 0)),
+    }
 
 
-def prune_in_place(model, data: TrainingWindows, loss, *, sparsity: float, epochs: int,
-                   learning_rate: float) -> dict:
+def prune_in_place(
+    model, data: TrainingWindows, loss, *, sparsity: float, epochs: int, learning_rate: float
+) -> dict:
     """Prunes a Keras 3 zoo model's kernels to `sparsity`, fine-tuning as it goes.
 
     Args:
@@ -92,23 +96,41 @@ def prune_in_place(model, data: TrainingWindows, loss, *, sparsity: float, epoch
     try:
         wrapped = _sparsity.prune_low_magnitude(twin, pruning_schedule=schedule)
     except ValueError as exc:
-        raise ConfigError(f"tensorflow-model-optimization cannot prune this model: "
-                          f"{str(exc)[:300]}") from None
+        raise ConfigError(
+            f"tensorflow-model-optimization cannot prune this model: {str(exc)[:300]}"
+        ) from None
     freeze_batch_norm(wrapped)
     # The wrapper class is not public API: recognise it by name.
-    pruned_layers = [layer.layer.name for layer in wrapped.layers
-                     if type(layer).__name__ == "PruneLowMagnitude"
-                     and layer.prunable_weights]
-    history = fine_tune(wrapped, data, loss, epochs=int(epochs), learning_rate=learning_rate,
-                        callbacks=[_sparsity.UpdatePruningStep()])
+    pruned_layers = [
+        layer.layer.name
+        for layer in wrapped.layers
+        if type(layer).__name__ == "PruneLowMagnitude" and layer.prunable_weights
+    ]
+    history = fine_tune(
+        wrapped,
+        data,
+        loss,
+        epochs=int(epochs),
+        learning_rate=learning_rate,
+        callbacks=[_sparsity.UpdatePruningStep()],
+    )
     copy_weights_by_name(_sparsity.strip_pruning(wrapped), model)
     measured = measured_sparsity(model, pruned_layers)
     if measured["measured_sparsity"] < float(sparsity) - SPARSITY_TOLERANCE:
-        raise ExportError(f"pruning reached {measured['measured_sparsity']:.3f} sparsity, not "
-                          f"the requested {sparsity}; nothing was written")
-    return {"sparsity": float(sparsity), **measured,
-            "pruned_layers": len(pruned_layers),
-            "schedule": {"kind": type(schedule).__name__, "end_step": int(end_step)},
-            "epochs": int(epochs), "steps": total, "windows_per_epoch": len(data),
-            "batch_size": int(data.batch_size), "learning_rate": float(learning_rate),
-            "optimizer": "adam", "loss_per_epoch": history}
+        raise ExportError(
+            f"pruning reached {measured['measured_sparsity']:.3f} sparsity, not "
+            f"the requested {sparsity}; nothing was written"
+        )
+    return {
+        "sparsity": float(sparsity),
+        **measured,
+        "pruned_layers": len(pruned_layers),
+        "schedule": {"kind": type(schedule).__name__, "end_step": int(end_step)},
+        "epochs": int(epochs),
+        "steps": total,
+        "windows_per_epoch": len(data),
+        "batch_size": int(data.batch_size),
+        "learning_rate": float(learning_rate),
+        "optimizer": "adam",
+        "loss_per_epoch": history,
+    }

@@ -15,12 +15,12 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras
+
 from keras_ecgpe.export.qat.finetune import (
     TrainingWindows,
     fine_tune,
@@ -29,7 +29,6 @@ from keras_ecgpe.export.qat.finetune import (
 from keras_ecgpe.export.qat.quantize_config import CUSTOM_OBJECTS, quantize_config_for
 from keras_ecgpe.export.qat.twin import build_twin
 from keras_ecgpe.export.tflite import ExportError
-
 from keras_ecgpe.inference.tflite_runner import INPUT_NAME, OUTPUT_NAME, TFLiteRunner
 
 _quantize = tfmot.quantization.keras
@@ -40,6 +39,7 @@ _PROBE_WINDOWS = 64
 
 def quantization_model(twin):
     """Wraps a 2-D twin for QAT (tfmot's default 8-bit scheme + `quantize_config`)."""
+
     def annotate(layer):
         if isinstance(layer, tf_keras.layers.InputLayer):
             return layer
@@ -58,7 +58,7 @@ def _observed_ranges(twin, names, windows, batch_size: int = 64) -> dict:
     low = {n: np.inf for n in names}
     high = {n: -np.inf for n in names}
     for k in range(0, len(windows), batch_size):
-        outputs = probe(windows[k:k + batch_size], training=False)
+        outputs = probe(windows[k : k + batch_size], training=False)
         for name, value in zip(names, outputs if len(names) > 1 else [outputs]):
             low[name] = min(low[name], float(tf.reduce_min(value)))
             high[name] = max(high[name], float(tf.reduce_max(value)))
@@ -85,8 +85,9 @@ def initialise_ranges(qat_model, twin, windows) -> int:
     for name, variables in targets.items():
         low, high = ranges[name]
         for variable in variables:
-            variable.assign(np.full(variable.shape, low if "_min" in variable.name else high,
-                                    np.float32))
+            variable.assign(
+                np.full(variable.shape, low if "_min" in variable.name else high, np.float32)
+            )
     return len(targets)
 
 
@@ -94,8 +95,7 @@ def to_tflite(qat_model, window: int, leads: int, representative, int8_io: bool)
     """Converts a QAT tf_keras model to a builtins-only int8 flatbuffer, batch 1."""
     ecg = tf_keras.Input(shape=(window, leads), batch_size=1, name=INPUT_NAME)
     # The signature's output takes the name of the last layer.
-    logits = tf_keras.layers.Activation("linear", name=OUTPUT_NAME)(
-        qat_model(ecg, training=False))
+    logits = tf_keras.layers.Activation("linear", name=OUTPUT_NAME)(qat_model(ecg, training=False))
     converter = tf.lite.TFLiteConverter.from_keras_model(tf_keras.Model(ecg, logits))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([w[None]] for w in representative)
@@ -107,13 +107,22 @@ def to_tflite(qat_model, window: int, leads: int, representative, int8_io: bool)
             return bytes(converter.convert())
     except Exception as exc:  # ConverterError, ValueError, RuntimeError
         text = " ".join(str(exc).split())
-        raise ExportError(f"QAT int8 conversion failed: {type(exc).__name__}: "
-                          f"{text[:600]}") from None
+        raise ExportError(
+            f"QAT int8 conversion failed: {type(exc).__name__}: {text[:600]}"
+        ) from None
 
 
-def qat_export(model, data: TrainingWindows, loss, *, epochs: int, learning_rate: float,
-               representative, int8_io: bool = False,
-               window: Optional[int] = None) -> tuple:
+def qat_export(
+    model,
+    data: TrainingWindows,
+    loss,
+    *,
+    epochs: int,
+    learning_rate: float,
+    representative,
+    int8_io: bool = False,
+    window: int | None = None,
+) -> tuple:
     """Quantisation-aware fine-tune of a Keras 3 zoo model, converted to int8 TFLite.
 
     Args:
@@ -149,12 +158,18 @@ def qat_export(model, data: TrainingWindows, loss, *, epochs: int, learning_rate
     probe = representative[:_PROBE_WINDOWS]
     simulated = np.asarray(qat_model(probe, training=False))
     converted = TFLiteRunner(blob).logits(probe)
-    facts = {"scheme": "tfmot default 8-bit (per-channel int8 kernels, per-tensor int8 "
-                       "activations), 2-D twin, BatchNorm frozen and folded",
-             "epochs": int(epochs), "steps": int(epochs * data.steps_per_epoch),
-             "windows_per_epoch": len(data), "batch_size": int(data.batch_size),
-             "learning_rate": float(learning_rate), "optimizer": "adam",
-             "loss_per_epoch": history, "ranges_initialised": int(ranges),
-             "range_windows": int(len(representative)),
-             "simulated_vs_tflite_max_abs_logit": float(np.max(np.abs(simulated - converted)))}
+    facts = {
+        "scheme": "tfmot default 8-bit (per-channel int8 kernels, per-tensor int8 "
+        "activations), 2-D twin, BatchNorm frozen and folded",
+        "epochs": int(epochs),
+        "steps": int(epochs * data.steps_per_epoch),
+        "windows_per_epoch": len(data),
+        "batch_size": int(data.batch_size),
+        "learning_rate": float(learning_rate),
+        "optimizer": "adam",
+        "loss_per_epoch": history,
+        "ranges_initialised": int(ranges),
+        "range_windows": int(len(representative)),
+        "simulated_vs_tflite_max_abs_logit": float(np.max(np.abs(simulated - converted))),
+    }
     return blob, facts

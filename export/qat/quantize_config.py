@@ -14,8 +14,6 @@ Import only in the QAT child process: it imports tfmot.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 
@@ -55,8 +53,11 @@ class OutputQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
     def get_output_quantizers(self, layer):
         if not self.quantize_output:
             return []
-        return [tfmot.quantization.keras.quantizers.MovingAverageQuantizer(
-            num_bits=8, per_axis=False, symmetric=False, narrow_range=False)]
+        return [
+            tfmot.quantization.keras.quantizers.MovingAverageQuantizer(
+                num_bits=8, per_axis=False, symmetric=False, narrow_range=False
+            )
+        ]
 
     def get_config(self):
         return {"quantize_output": self.quantize_output}
@@ -66,19 +67,25 @@ CUSTOM_OBJECTS = {"OutputQuantizeConfig": OutputQuantizeConfig}
 
 
 def _is_relu(layer) -> bool:
-    return (type(layer).__name__ == "ReLU" or type(layer).__name__ == "Activation"
-            and getattr(layer.activation, "__name__", "") == "relu")
+    return (
+        type(layer).__name__ == "ReLU"
+        or type(layer).__name__ == "Activation"
+        and getattr(layer.activation, "__name__", "") == "relu"
+    )
 
 
-def quantize_config_for(layer) -> Optional[tfmot.quantization.keras.QuantizeConfig]:
+def quantize_config_for(layer) -> tfmot.quantization.keras.QuantizeConfig | None:
     """The config of one layer of a 2-D twin, or None where tfmot's registry decides.
 
     Producers and consumers are read from the twin's functional graph.
     """
     if type(layer).__name__ != "BatchNormalization":
         return None
-    producers = [type(parent).__name__ for node in layer.inbound_nodes
-                 for parent in tf.nest.flatten(node.inbound_layers)]
+    producers = [
+        type(parent).__name__
+        for node in layer.inbound_nodes
+        for parent in tf.nest.flatten(node.inbound_layers)
+    ]
     if producers and all(kind in _CONVOLUTIONS for kind in producers):
         return None  # tfmot's Conv2D + BatchNorm transforms place the quantisers
     consumers = [node.outbound_layer for node in layer.outbound_nodes]

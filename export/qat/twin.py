@@ -26,8 +26,6 @@ module only in the QAT/pruning child process: it imports tf_keras.
 
 from __future__ import annotations
 
-from typing import Dict, Optional
-
 import keras
 import numpy as np
 import tf_keras
@@ -37,8 +35,16 @@ from keras_ecgpe.errors import ConfigError
 # Keras 3 class name -> config keys the tf_keras class takes with the same meaning.
 # Initialisers and regularisers are left out: weights are copied, never initialised.
 LAYER_KEYS = {
-    "Conv1D": ("filters", "kernel_size", "strides", "padding", "dilation_rate", "groups",
-               "activation", "use_bias"),
+    "Conv1D": (
+        "filters",
+        "kernel_size",
+        "strides",
+        "padding",
+        "dilation_rate",
+        "groups",
+        "activation",
+        "use_bias",
+    ),
     "Dense": ("units", "activation", "use_bias"),
     "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale"),
     "Activation": ("activation",),
@@ -54,11 +60,13 @@ LAYER_KEYS = {
 
 LAYOUTS = ("1d", "2d")
 # 1-D layer -> (2-D class, config keys that gain a unit second axis).
-_AS_2D = {"Conv1D": ("Conv2D", ("kernel_size", "strides", "dilation_rate")),
-          "MaxPooling1D": ("MaxPooling2D", ("pool_size", "strides")),
-          "AveragePooling1D": ("AveragePooling2D", ("pool_size", "strides")),
-          "GlobalAveragePooling1D": ("GlobalAveragePooling2D", ()),
-          "GlobalMaxPooling1D": ("GlobalMaxPooling2D", ())}
+_AS_2D = {
+    "Conv1D": ("Conv2D", ("kernel_size", "strides", "dilation_rate")),
+    "MaxPooling1D": ("MaxPooling2D", ("pool_size", "strides")),
+    "AveragePooling1D": ("AveragePooling2D", ("pool_size", "strides")),
+    "GlobalAveragePooling1D": ("GlobalAveragePooling2D", ()),
+    "GlobalMaxPooling1D": ("GlobalMaxPooling2D", ()),
+}
 
 
 class TwinError(ConfigError):
@@ -75,14 +83,18 @@ def twin_layer(layer, layout: str = "1d"):
     kind = type(layer).__name__
     config = layer.get_config()
     if kind not in LAYER_KEYS:
-        raise TwinError(f"layer {layer.name!r} ({kind}) has no tf_keras twin; translatable "
-                        f"layers: {', '.join(sorted(LAYER_KEYS))}")
+        raise TwinError(
+            f"layer {layer.name!r} ({kind}) has no tf_keras twin; translatable "
+            f"layers: {', '.join(sorted(LAYER_KEYS))}"
+        )
     if config.get("data_format", "channels_last") != "channels_last":
         raise TwinError(f"layer {layer.name!r}: only channels_last data is translated")
     # Mixed-precision runs keep float32 weights: their float32 twin holds the same numbers.
     if layer.dtype_policy.variable_dtype != "float32":
-        raise TwinError(f"layer {layer.name!r}: {layer.dtype_policy.variable_dtype} "
-                        "weights; the twin holds float32 weights only")
+        raise TwinError(
+            f"layer {layer.name!r}: {layer.dtype_policy.variable_dtype} "
+            "weights; the twin holds float32 weights only"
+        )
     arguments = {key: config[key] for key in LAYER_KEYS[kind] if key in config}
     if layout == "2d" and kind in _AS_2D:
         kind, widened = _AS_2D[kind]
@@ -99,18 +111,20 @@ def _replay(functional, inputs, layout):
     through `operation_fn` before calling it: the one Keras hook that walks the nodes in
     order with their real call arguments (lists for Add/Concatenate included).
     """
+
     def operation_fn(operation):
         if isinstance(operation, keras.Model):
             return lambda x, **kwargs: _replay(operation, x, layout)
         layer = twin_layer(operation, layout)
         # Keras 3 records `mask=None` on pooling calls; the 2-D layers take no mask.
         return lambda *args, **kwargs: layer(
-            *args, **{key: value for key, value in kwargs.items() if value is not None})
+            *args, **{key: value for key, value in kwargs.items() if value is not None}
+        )
 
     return functional._run_through_graph(inputs, operation_fn=operation_fn)
 
 
-def keras_layers_by_name(model) -> Dict[str, object]:
+def keras_layers_by_name(model) -> dict[str, object]:
     """Every leaf layer of a Keras 3 model (nested models flattened), by name."""
     found = {}
     for layer in model.layers:
@@ -121,8 +135,9 @@ def keras_layers_by_name(model) -> Dict[str, object]:
     return found
 
 
-def build_twin(model, *, layout: str = "1d", batch_size: Optional[int] = None,
-               copy_weights: bool = True):
+def build_twin(
+    model, *, layout: str = "1d", batch_size: int | None = None, copy_weights: bool = True
+):
     """Builds the flat tf_keras twin of a Keras 3 functional model.
 
     Args:
@@ -176,19 +191,20 @@ def copy_weights_by_name(source, target) -> int:
         TwinError: a layer with weights has no counterpart, or the shapes differ.
     """
     source_layers, target_layers = _leaf_layers(source), _leaf_layers(target)
-    weighted = {name: layer.get_weights() for name, layer in source_layers.items()
-                if layer.weights}
-    unmatched = sorted(set(weighted) ^ {n for n, layer in target_layers.items()
-                                        if layer.weights})
+    weighted = {name: layer.get_weights() for name, layer in source_layers.items() if layer.weights}
+    unmatched = sorted(set(weighted) ^ {n for n, layer in target_layers.items() if layer.weights})
     if unmatched:
         raise TwinError(f"layers holding weights on one side only: {unmatched[:5]}")
     plan = []
     for name, weights in weighted.items():
         shapes = [np.shape(w) for w in target_layers[name].get_weights()]
         if [_unit_axis_removed(s) for s in shapes] != [
-                _unit_axis_removed(np.shape(w)) for w in weights]:
-            raise TwinError(f"layer {name!r}: weight shapes {shapes} differ from "
-                            f"{[np.shape(w) for w in weights]}")
+            _unit_axis_removed(np.shape(w)) for w in weights
+        ]:
+            raise TwinError(
+                f"layer {name!r}: weight shapes {shapes} differ from "
+                f"{[np.shape(w) for w in weights]}"
+            )
         plan.append((target_layers[name], [np.reshape(w, s) for w, s in zip(weights, shapes)]))
     for layer, weights in plan:
         layer.set_weights(weights)
@@ -201,8 +217,11 @@ def _unit_axis_removed(shape) -> tuple:
     return shape[:1] + shape[2:] if len(shape) == 4 and shape[1] == 1 else shape
 
 
-def _leaf_layers(model) -> Dict[str, object]:
+def _leaf_layers(model) -> dict[str, object]:
     if isinstance(model, keras.Model):
         return keras_layers_by_name(model)
-    return {layer.name: layer for layer in model.layers
-            if not isinstance(layer, tf_keras.layers.InputLayer)}
+    return {
+        layer.name: layer
+        for layer in model.layers
+        if not isinstance(layer, tf_keras.layers.InputLayer)
+    }

@@ -24,19 +24,18 @@ import json
 import sys
 
 TASKS = ("qat", "prune")
-REQUIRED = ("task", "model", "contract", "cache", "out", "facts", "epochs", "learning_rate",
-            "loss")
+REQUIRED = ("task", "model", "contract", "cache", "out", "facts", "epochs", "learning_rate", "loss")
 
 
 def run(params: dict) -> None:
     """Does one task as `params` describe (see the module docstring)."""
     import keras
     import numpy as np
-    from keras_ecgpe.export.representative import calibration_windows, open_run_cache
-    from keras_ecgpe.export.tflite import CALIBRATED, convert_model
 
     from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
     from keras_ecgpe.errors import ConfigError
+    from keras_ecgpe.export.representative import calibration_windows, open_run_cache
+    from keras_ecgpe.export.tflite import CALIBRATED, convert_model
     from keras_ecgpe.inference import contract_io
     from keras_ecgpe.run_directory import load_model
     from keras_ecgpe.training.losses import make_loss
@@ -49,33 +48,54 @@ def run(params: dict) -> None:
     contract = contract_io.load_contract(params["contract"])
     cache = open_run_cache(contract, params["cache"])
     spec = params["loss"]
-    loss = make_loss(spec["name"], alpha=spec.get("alpha", 0.7), gamma=spec.get("gamma", 2.0),
-                     pos_weight=spec.get("pos_weight"))
+    loss = make_loss(
+        spec["name"],
+        alpha=spec.get("alpha", 0.7),
+        gamma=spec.get("gamma", 2.0),
+        pos_weight=spec.get("pos_weight"),
+    )
     mode, window = params.get("mode", "int8"), contract_io.window(contract)
     representative = None
     if params.get("representative"):  # the parent's own calibration windows
         representative = np.load(params["representative"], allow_pickle=False)
     elif task == "qat" or mode in CALIBRATED:
-        representative = calibration_windows(cache, contract,
-                                             int(params.get("calibration_samples", 300)))
+        representative = calibration_windows(
+            cache, contract, int(params.get("calibration_samples", 300))
+        )
 
     # tfmot (and tf_keras) are imported here, after the Keras 3 model is loaded.
     from keras_ecgpe.export.qat.finetune import TrainingWindows
 
-    data = TrainingWindows(cache, contract, batch_size=int(params.get("batch_size", 32)),
-                           seed=int(params.get("seed", 0)))
+    data = TrainingWindows(
+        cache,
+        contract,
+        batch_size=int(params.get("batch_size", 32)),
+        seed=int(params.get("seed", 0)),
+    )
     tune = dict(epochs=int(params["epochs"]), learning_rate=float(params["learning_rate"]))
     if task == "qat":
         from keras_ecgpe.export.qat.qat import qat_export
 
-        blob, facts = qat_export(model, data, loss, representative=representative,
-                                 int8_io=bool(params.get("int8_io")), window=window, **tune)
+        blob, facts = qat_export(
+            model,
+            data,
+            loss,
+            representative=representative,
+            int8_io=bool(params.get("int8_io")),
+            window=window,
+            **tune,
+        )
     else:
         from keras_ecgpe.export.qat.prune import prune_in_place
 
         facts = prune_in_place(model, data, loss, sparsity=float(params["sparsity"]), **tune)
-        blob = convert_model(model, mode, window=window, representative=representative,
-                             int8_io=bool(params.get("int8_io")))
+        blob = convert_model(
+            model,
+            mode,
+            window=window,
+            representative=representative,
+            int8_io=bool(params.get("int8_io")),
+        )
     facts["loss"] = spec
     atomic_write_bytes(params["out"], blob)
     atomic_write_json(params["facts"], facts)

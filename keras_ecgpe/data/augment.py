@@ -20,9 +20,12 @@ from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.strict_config import from_strict_dict
 
 AUGMENTATIONS = ("none", "flip", "drop_samples", "drop_leads", "sine", "pulse")
-_RANGES = (("sine_min_hz", "sine_max_hz"), ("sine_min_amplitude", "sine_max_amplitude"),
-           ("pulse_min_width_s", "pulse_max_width_s"),
-           ("pulse_min_amplitude", "pulse_max_amplitude"))
+_RANGES = (
+    ("sine_min_hz", "sine_max_hz"),
+    ("sine_min_amplitude", "sine_max_amplitude"),
+    ("pulse_min_width_s", "pulse_max_width_s"),
+    ("pulse_min_amplitude", "pulse_max_amplitude"),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,11 +72,14 @@ class AugmentConfig:
     def __post_init__(self):
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-                math.isfinite(value) and value >= 0
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not (math.isfinite(value) and value >= 0)
             ):
-                raise ConfigError(f"`{field.name}` must be a number >= 0. "
-                                  f"Received: {field.name}={value!r}")
+                raise ConfigError(
+                    f"`{field.name}` must be a number >= 0. Received: {field.name}={value!r}"
+                )
             object.__setattr__(self, field.name, float(value))
         for name in ("drop_samples_fraction", "drop_lead_p") + tuple(
             f"p_{n}" for n in AUGMENTATIONS
@@ -90,8 +96,10 @@ class AugmentConfig:
             )
         for low, high in _RANGES:
             if getattr(self, low) > getattr(self, high):
-                raise ConfigError(f"`{low}` must not exceed `{high}`. Received: {low}="
-                                  f"{getattr(self, low)}, {high}={getattr(self, high)}")
+                raise ConfigError(
+                    f"`{low}` must not exceed `{high}`. Received: {low}="
+                    f"{getattr(self, low)}, {high}={getattr(self, high)}"
+                )
         for name in ("sine_min_hz", "pulse_min_width_s"):
             if getattr(self, name) <= 0:
                 raise ConfigError(
@@ -104,11 +112,12 @@ class AugmentConfig:
         return tuple(getattr(self, f"p_{name}") for name in AUGMENTATIONS)
 
     @classmethod
-    def only(cls, name: str, **params) -> "AugmentConfig":
+    def only(cls, name: str, **params) -> AugmentConfig:
         """A config that always applies augmentation `name` (one of `AUGMENTATIONS`)."""
         if name not in AUGMENTATIONS:
-            raise ConfigError(f"augmentation must be one of {', '.join(AUGMENTATIONS)}. "
-                              f"Received: {name!r}")
+            raise ConfigError(
+                f"augmentation must be one of {', '.join(AUGMENTATIONS)}. Received: {name!r}"
+            )
         probs = {f"p_{n}": float(n == name) for n in AUGMENTATIONS}
         return cls(**probs, **params)
 
@@ -117,7 +126,7 @@ class AugmentConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "AugmentConfig":
+    def from_dict(cls, data: dict) -> AugmentConfig:
         """Builds a config from a dict; unknown keys are errors, missing ones take defaults."""
         return from_strict_dict(cls, data, "augmentation")
 
@@ -140,13 +149,17 @@ def _sine(batch, steps, seed, std, config: AugmentConfig, fs: float):
     """(batch, time, 1) sine of random frequency, phase and amplitude (x std)."""
     top_hz = min(config.sine_max_hz, 0.45 * fs)
     if config.sine_min_hz > top_hz:
-        raise ConfigError(f"`sine_min_hz` must be below 0.45 * fs = {top_hz}. "
-                          f"Received: sine_min_hz={config.sine_min_hz}")
+        raise ConfigError(
+            f"`sine_min_hz` must be below 0.45 * fs = {top_hz}. "
+            f"Received: sine_min_hz={config.sine_min_hz}"
+        )
     params = tf.random.split(seed, 3)
     freq = _uniform([batch, 1, 1], params[0], config.sine_min_hz, top_hz)
     phase = _uniform([batch, 1, 1], params[1], 0.0, 2 * math.pi)
-    amp = _uniform([batch, 1, 1], params[2], config.sine_min_amplitude,
-                   config.sine_max_amplitude) * std
+    amp = (
+        _uniform([batch, 1, 1], params[2], config.sine_min_amplitude, config.sine_max_amplitude)
+        * std
+    )
     cycles = freq * steps / fs  # whole cycles dropped so sin's argument stays in [0, 2 pi)
     return amp * tf.sin(2 * math.pi * (cycles - tf.floor(cycles)) + phase)
 
@@ -154,13 +167,18 @@ def _sine(batch, steps, seed, std, config: AugmentConfig, fs: float):
 def _pulse(batch, steps, time, seed, std, config: AugmentConfig, fs: float):
     """(batch, time, 1) square pulse of random width, position, sign and height (x std)."""
     params = tf.random.split(seed, 4)
-    width = _uniform([batch, 1, 1], params[0], config.pulse_min_width_s,
-                     config.pulse_max_width_s) * fs
+    width = (
+        _uniform([batch, 1, 1], params[0], config.pulse_min_width_s, config.pulse_max_width_s) * fs
+    )
     start = _uniform([batch, 1, 1], params[1], 0.0, 1.0) * tf.maximum(
-        tf.cast(time, tf.float32) - width, 0.0)
+        tf.cast(time, tf.float32) - width, 0.0
+    )
     sign = tf.where(_uniform([batch, 1, 1], params[2], 0.0, 1.0) < 0.5, -1.0, 1.0)
-    amp = sign * std * _uniform([batch, 1, 1], params[3], config.pulse_min_amplitude,
-                                config.pulse_max_amplitude)
+    amp = (
+        sign
+        * std
+        * _uniform([batch, 1, 1], params[3], config.pulse_min_amplitude, config.pulse_max_amplitude)
+    )
     inside = tf.logical_and(steps >= start, steps < start + width)
     return amp * tf.cast(inside, tf.float32)
 
@@ -186,15 +204,18 @@ def _gain_and_offset(x, choice, seeds, config: AugmentConfig, fs: float):
         keep = _time_keep_mask(batch, time, seeds[1], config.drop_samples_fraction)
         gain = gain * tf.where(chosen("drop_samples"), keep, 1.0)
     if config.p_drop_leads > 0:
-        keep = tf.cast(_uniform([batch, 1, leads], seeds[2], 0.0, 1.0) >= config.drop_lead_p,
-                       tf.float32)
+        keep = tf.cast(
+            _uniform([batch, 1, leads], seeds[2], 0.0, 1.0) >= config.drop_lead_p, tf.float32
+        )
         gain = gain * tf.where(chosen("drop_leads"), keep, 1.0)
     if config.p_sine > 0:
-        offset = offset + tf.where(chosen("sine"), _sine(batch, steps, seeds[3], std, config,
-                                                         fs), 0.0)
+        offset = offset + tf.where(
+            chosen("sine"), _sine(batch, steps, seeds[3], std, config, fs), 0.0
+        )
     if config.p_pulse > 0:
-        offset = offset + tf.where(chosen("pulse"), _pulse(batch, steps, time, seeds[4], std,
-                                                           config, fs), 0.0)
+        offset = offset + tf.where(
+            chosen("pulse"), _pulse(batch, steps, time, seeds[4], std, config, fs), 0.0
+        )
     return gain, offset
 
 

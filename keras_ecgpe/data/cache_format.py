@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Optional
 
 from keras_ecgpe import schemas
 from keras_ecgpe.errors import ConfigError, ECGPEError
@@ -16,8 +15,17 @@ DTYPES = ("float32", "float16")
 MANIFEST = "manifest.json"
 INDEX = "index.npz"
 REPORT = "report.json"
-INDEX_FIELDS = ("record_ids", "patient_ids", "splits", "folds", "shard", "offset", "length",
-                 "labels", "label_mask")
+INDEX_FIELDS = (
+    "record_ids",
+    "patient_ids",
+    "splits",
+    "folds",
+    "shard",
+    "offset",
+    "length",
+    "labels",
+    "label_mask",
+)
 # Optional index column (absent in caches written before it existed, so never read as one
 # of INDEX_FIELDS): per record the SHA-256 of the raw signal (see data/content_hash.py),
 # "" where the writer was given none.
@@ -32,7 +40,9 @@ def canonical_json(obj, what: str) -> str:
     try:
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"`{what}` must be JSON-serialisable. Received: {obj!r} ({exc})")
+        raise ConfigError(
+            f"`{what}` must be JSON-serialisable. Received: {obj!r} ({exc})"
+        ) from None
 
 
 def cache_key(source: dict, settings: dict) -> str:
@@ -48,7 +58,8 @@ def cache_key(source: dict, settings: dict) -> str:
     canonical_json(source, "source")
     canonical_json(settings, "settings")
     text = canonical_json(
-        {"format_version": FORMAT_VERSION, "source": source, "settings": settings}, "settings")
+        {"format_version": FORMAT_VERSION, "source": source, "settings": settings}, "settings"
+    )
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
@@ -60,11 +71,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def manifest_key(path: Path) -> Optional[str]:
+def manifest_key(path: Path) -> str | None:
     """The key in `path/manifest.json`, or None when there is no readable one."""
     try:
-        manifest = schemas.read_json(path / MANIFEST, what="cache manifest",
-                                     max_bytes=schemas.MAX_BYTES["cache_manifest"])
+        manifest = schemas.read_json(
+            path / MANIFEST, what="cache manifest", max_bytes=schemas.MAX_BYTES["cache_manifest"]
+        )
     except (OSError, ECGPEError):
         return None
     key = manifest.get("key") if isinstance(manifest, dict) else None
@@ -77,9 +89,8 @@ def refuse_occupied(path: Path) -> None:
         return
     key = manifest_key(path)
     if key is not None:
-        raise ConfigError(f"{path} already holds a prepared cache (key {key}); reuse it with "
-                          "PreparedCache.find, choose another directory, or overwrite it")
+        raise ConfigError(
+            f"{path} already holds a prepared cache (key {key}); reuse it with "
+            "PreparedCache.find, choose another directory, or overwrite it"
+        )
     raise ConfigError(f"{path} exists and is not an empty directory; choose another directory")
-
-
-

@@ -8,8 +8,8 @@ import hashlib
 import io
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -71,9 +71,19 @@ class CacheWriter:
     ```
     """
 
-    def __init__(self, out_dir, *, key: str, source: dict, settings: dict, fs: float,
-                 label_names: Sequence[str], dtype: str = "float32",
-                 shard_bytes: int = 256 * 2**20, overwrite: bool = False):
+    def __init__(
+        self,
+        out_dir,
+        *,
+        key: str,
+        source: dict,
+        settings: dict,
+        fs: float,
+        label_names: Sequence[str],
+        dtype: str = "float32",
+        shard_bytes: int = 256 * 2**20,
+        overwrite: bool = False,
+    ):
         self.out_dir = Path(out_dir)
         if dtype not in DTYPES:
             raise ConfigError(f"`dtype` must be one of {DTYPES}. Received: dtype={dtype!r}")
@@ -81,11 +91,13 @@ class CacheWriter:
             raise ConfigError(f"`fs` must be a positive number. Received: fs={fs!r}")
         if isinstance(shard_bytes, bool) or not isinstance(shard_bytes, int) or shard_bytes < 1:
             raise ConfigError(
-                f"`shard_bytes` must be a positive integer. Received: shard_bytes={shard_bytes!r}")
+                f"`shard_bytes` must be a positive integer. Received: shard_bytes={shard_bytes!r}"
+            )
         names = [str(name) for name in label_names]
         if not names or len(set(names)) != len(names):
             raise ConfigError(
-                f"`label_names` must be non-empty and unique. Received: label_names={names}")
+                f"`label_names` must be non-empty and unique. Received: label_names={names}"
+            )
         canonical_json(source, "source")  # fail now, not at close() after hours of work
         canonical_json(settings, "settings")
         self.key, self.source, self.settings = str(key), dict(source), dict(settings)
@@ -110,9 +122,19 @@ class CacheWriter:
     def n_records(self) -> int:
         return len(self._rows["record_ids"])
 
-    def add(self, signal, *, record_id: str, patient_id: Optional[str] = None, labels,
-            label_mask=None, split: Optional[str] = None, fold: Optional[int] = None,
-            path: Optional[str] = None, content_sha256: Optional[str] = None) -> None:
+    def add(
+        self,
+        signal,
+        *,
+        record_id: str,
+        patient_id: str | None = None,
+        labels,
+        label_mask=None,
+        split: str | None = None,
+        fold: int | None = None,
+        path: str | None = None,
+        content_sha256: str | None = None,
+    ) -> None:
         """Appends one record `(time, 12)` in mV, already preprocessed.
 
         Args:
@@ -139,40 +161,64 @@ class CacheWriter:
             raise RecordError(where, f"duplicate record_id {record_id!r}: ids must be unique")
         x = np.asarray(signal)
         if x.ndim != 2 or x.shape[1] != len(CANONICAL_LEADS) or x.shape[0] < 1:
-            raise RecordError(where, f"record {record_id!r}: signal must be (time >= 1, 12); "
-                                     f"got shape {x.shape}")
+            raise RecordError(
+                where, f"record {record_id!r}: signal must be (time >= 1, 12); got shape {x.shape}"
+            )
         if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
             raise RecordError(where, f"record {record_id!r}: signal dtype {x.dtype} is not real")
         with np.errstate(over="ignore", invalid="ignore"):  # reported just below
             x = np.ascontiguousarray(x, dtype=self.dtype)
         if not np.isfinite(x).all():
-            raise RecordError(where, f"record {record_id!r}: signal holds NaN or inf "
-                                     f"(or values beyond the {self.dtype.name} range)")
+            raise RecordError(
+                where,
+                f"record {record_id!r}: signal holds NaN or inf "
+                f"(or values beyond the {self.dtype.name} range)",
+            )
         labels = self._class_vector(labels, "labels", record_id, where)
-        mask = (np.ones(len(self.label_names), np.float32) if label_mask is None
-                else self._class_vector(label_mask, "label_mask", record_id, where))
+        mask = (
+            np.ones(len(self.label_names), np.float32)
+            if label_mask is None
+            else self._class_vector(label_mask, "label_mask", record_id, where)
+        )
         split = "" if split is None else str(split)
         if split not in SPLITS:
-            raise RecordError(where, f"record {record_id!r}: split must be one of "
-                                     f"{SPLITS[:-1]} or None; got {split!r}")
+            raise RecordError(
+                where,
+                f"record {record_id!r}: split must be one of {SPLITS[:-1]} or None; got {split!r}",
+            )
         if fold is None:
             fold = -1
         elif isinstance(fold, bool) or not isinstance(fold, (int, np.integer)) or fold < 0:
-            raise RecordError(where, f"record {record_id!r}: fold must be an integer >= 0 or "
-                                     f"None; got {fold!r}")
+            raise RecordError(
+                where, f"record {record_id!r}: fold must be an integer >= 0 or None; got {fold!r}"
+            )
         if content_sha256 is not None and not (
-                isinstance(content_sha256, str) and len(content_sha256) == 64
-                and set(content_sha256) <= set("0123456789abcdef")):
-            raise RecordError(where, f"record {record_id!r}: content_sha256 must be 64 lower-case "
-                                     f"hex digits or None; got {content_sha256!r:.80}")
-        if self._pending and (self._pending_samples + x.shape[0]) * x.itemsize * x.shape[1] \
-                > self.shard_bytes:
+            isinstance(content_sha256, str)
+            and len(content_sha256) == 64
+            and set(content_sha256) <= set("0123456789abcdef")
+        ):
+            raise RecordError(
+                where,
+                f"record {record_id!r}: content_sha256 must be 64 lower-case "
+                f"hex digits or None; got {content_sha256!r:.80}",
+            )
+        if (
+            self._pending
+            and (self._pending_samples + x.shape[0]) * x.itemsize * x.shape[1] > self.shard_bytes
+        ):
             self._flush_shard()
         self._seen.add(record_id)
-        row = dict(record_ids=record_id, patient_ids="" if patient_id is None else str(patient_id),
-                   splits=split, folds=int(fold), shard=len(self._shards),
-                   offset=self._pending_samples, length=x.shape[0], labels=labels,
-                   label_mask=mask)
+        row = dict(
+            record_ids=record_id,
+            patient_ids="" if patient_id is None else str(patient_id),
+            splits=split,
+            folds=int(fold),
+            shard=len(self._shards),
+            offset=self._pending_samples,
+            length=x.shape[0],
+            labels=labels,
+            label_mask=mask,
+        )
         for field, value in row.items():
             self._rows[field].append(value)
         self._content_hashes.append(content_sha256 or "")
@@ -182,11 +228,15 @@ class CacheWriter:
     def skip(self, record_id: str, path, reason: str) -> None:
         """Notes a record that could not be used; it is listed in `report.json`."""
         self._check_open()
-        self._skipped.append({"record_id": str(record_id),
-                              "path": None if path is None else str(path),
-                              "reason": str(reason)})
+        self._skipped.append(
+            {
+                "record_id": str(record_id),
+                "path": None if path is None else str(path),
+                "reason": str(reason),
+            }
+        )
 
-    def close(self) -> "PreparedCache":
+    def close(self) -> PreparedCache:
         """Writes the last shard, index, report and manifest, then publishes the cache.
 
         Returns:
@@ -201,22 +251,38 @@ class CacheWriter:
             self.abort()
             reasons = collections.Counter(skip["reason"] for skip in self._skipped)
             summary = "; ".join(f"{count} x {reason}" for reason, count in reasons.most_common(5))
-            raise ECGPEError(f"{self.out_dir}: no records to write ({len(self._skipped)} "
-                             f"skipped{': ' + summary if summary else ''})")
+            raise ECGPEError(
+                f"{self.out_dir}: no records to write ({len(self._skipped)} "
+                f"skipped{': ' + summary if summary else ''})"
+            )
         if self._pending:
             self._flush_shard()
         index = self._write_index()
-        atomic_write_json(self.partial_dir / REPORT, {
-            "records_read": self.n_records, "records_skipped": self._skipped})
-        atomic_write_json(self.partial_dir / MANIFEST, {
-            "format_version": FORMAT_VERSION, "key": self.key, "source": self.source,
-            "settings": self.settings, "fs": self.fs, "n_leads": len(CANONICAL_LEADS),
-            "lead_order": list(CANONICAL_LEADS), "label_names": self.label_names,
-            "dtype": self.dtype.name, "n_records": self.n_records, "shards": self._shards,
-            "index_sha256": index,
-            "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec="seconds"),
-            "keras_ecgpe_version": keras_ecgpe.__version__})
+        atomic_write_json(
+            self.partial_dir / REPORT,
+            {"records_read": self.n_records, "records_skipped": self._skipped},
+        )
+        atomic_write_json(
+            self.partial_dir / MANIFEST,
+            {
+                "format_version": FORMAT_VERSION,
+                "key": self.key,
+                "source": self.source,
+                "settings": self.settings,
+                "fs": self.fs,
+                "n_leads": len(CANONICAL_LEADS),
+                "lead_order": list(CANONICAL_LEADS),
+                "label_names": self.label_names,
+                "dtype": self.dtype.name,
+                "n_records": self.n_records,
+                "shards": self._shards,
+                "index_sha256": index,
+                "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                    timespec="seconds"
+                ),
+                "keras_ecgpe_version": keras_ecgpe.__version__,
+            },
+        )
         self._closed = True
         return self._publish()
 
@@ -232,25 +298,38 @@ class CacheWriter:
     def _class_vector(self, values, name: str, record_id: str, where) -> np.ndarray:
         vector = np.asarray(values, dtype=np.float32)
         if vector.shape != (len(self.label_names),) or not np.isfinite(vector).all():
-            raise RecordError(where, f"record {record_id!r}: {name} must be {len(self.label_names)}"
-                                     f" finite values ({self.label_names}); got {values!r}")
+            raise RecordError(
+                where,
+                f"record {record_id!r}: {name} must be {len(self.label_names)}"
+                f" finite values ({self.label_names}); got {values!r}",
+            )
         return vector
 
     def _flush_shard(self) -> None:
         name = f"signals-{len(self._shards):05d}.npy"
         header = io.BytesIO()
-        np.lib.format.write_array_header_1_0(header, {
-            "descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False,
-            "shape": (self._pending_samples, len(CANONICAL_LEADS))})
+        np.lib.format.write_array_header_1_0(
+            header,
+            {
+                "descr": np.lib.format.dtype_to_descr(self.dtype),
+                "fortran_order": False,
+                "shape": (self._pending_samples, len(CANONICAL_LEADS)),
+            },
+        )
         digest = hashlib.sha256()
         with atomic_open(self.partial_dir / name) as handle:
             # Streamed record by record: the shard is never copied into one big array.
             for chunk in [header.getvalue()] + [memoryview(x) for x in self._pending]:
                 digest.update(chunk)
                 handle.write(chunk)
-        self._shards.append({"file": name, "sha256": digest.hexdigest(),
-                             "n_records": len(self._pending),
-                             "n_samples": self._pending_samples})
+        self._shards.append(
+            {
+                "file": name,
+                "sha256": digest.hexdigest(),
+                "n_records": len(self._pending),
+                "n_samples": self._pending_samples,
+            }
+        )
         self._pending, self._pending_samples = [], 0
 
     def _write_index(self) -> str:
@@ -273,7 +352,7 @@ class CacheWriter:
         atomic_write_bytes(self.partial_dir / INDEX, data)
         return hashlib.sha256(data).hexdigest()
 
-    def _publish(self) -> "PreparedCache":
+    def _publish(self) -> PreparedCache:
         target = self.out_dir
         if target.exists() and not (target.is_dir() and not any(target.iterdir())):
             if not self.overwrite:
@@ -287,5 +366,3 @@ class CacheWriter:
                 shutil.copy2(target / LEDGER, self.partial_dir / LEDGER)
         replace_directory(self.partial_dir, target)
         return PreparedCache.open(target, verify=False)
-
-

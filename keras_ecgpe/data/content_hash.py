@@ -52,10 +52,16 @@ def content_sha256(signal) -> str:
     True
     """
     x = np.asarray(signal)
-    if x.ndim != 2 or x.shape[1] != len(CANONICAL_LEADS) or x.shape[0] < 1 \
-            or not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
-        raise ConfigError(f"`signal` must be a real (time >= 1, 12) array. Received: "
-                          f"{x.dtype} {x.shape}")
+    if (
+        x.ndim != 2
+        or x.shape[1] != len(CANONICAL_LEADS)
+        or x.shape[0] < 1
+        or not np.issubdtype(x.dtype, np.number)
+        or np.iscomplexobj(x)
+    ):
+        raise ConfigError(
+            f"`signal` must be a real (time >= 1, 12) array. Received: {x.dtype} {x.shape}"
+        )
     with np.errstate(invalid="ignore", over="ignore"):
         microvolts = np.rint(x.astype(np.float64) * 1000.0)
     if not np.isfinite(microvolts).all() or (np.abs(microvolts) > 2.0**62).any():
@@ -93,11 +99,12 @@ def raw_hashes(cache) -> np.ndarray | None:
                 return None
             column = index[CONTENT_HASH_FIELD]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
-        raise ECGPEError(f"{path}: unreadable cache index ({type(exc).__name__}: {exc})") \
-            from None
+        raise ECGPEError(f"{path}: unreadable cache index ({type(exc).__name__}: {exc})") from None
     if column.dtype.kind != "U" or column.shape != (len(cache),):
-        raise ECGPEError(f"{path}: column {CONTENT_HASH_FIELD} is {column.dtype} "
-                         f"{column.shape}, expected unicode ({len(cache)},)")
+        raise ECGPEError(
+            f"{path}: column {CONTENT_HASH_FIELD} is {column.dtype} "
+            f"{column.shape}, expected unicode ({len(cache)},)"
+        )
     if (np.char.str_len(column) != 64).any():
         return None
     return column
@@ -124,6 +131,8 @@ def record_hashes(cache, *, method: str | None = None) -> tuple[np.ndarray, str]
         if raw is not None:
             return raw, RAW
         if method == RAW:
-            raise ConfigError(f"{cache.path}: the cache index holds no raw content hash for "
-                              "every record; prepare the cache again with this version")
+            raise ConfigError(
+                f"{cache.path}: the cache index holds no raw content hash for "
+                "every record; prepare the cache again with this version"
+            )
     return np.array([stored_sha256(cache, i) for i in range(len(cache))], dtype=np.str_), STORED

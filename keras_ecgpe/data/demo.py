@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict
 
 from keras_ecgpe.data.cache import PreparedCache
 from keras_ecgpe.data.prepare import prepare_dataset
@@ -13,11 +12,17 @@ from keras_ecgpe.data.sources.registry import make_source
 
 # Both sets at 100 Hz so a model pretrained on the PTB-XL-style set fits the PE set (the
 # PE records are written at 500 Hz and resampled here, as a user's own cohort would be).
-DEMO_PREPROCESS = PreprocessConfig(target_fs=100.0, filter="bandpass", low_hz=1.0,
-                                   high_hz=45.0, normalize="zscore", duration_s=10.0)
+DEMO_PREPROCESS = PreprocessConfig(
+    target_fs=100.0,
+    filter="bandpass",
+    low_hz=1.0,
+    high_hz=45.0,
+    normalize="zscore",
+    duration_s=10.0,
+)
 
 
-def prepare_demo(demo_dir: os.PathLike | str, workers=None) -> Dict[str, PreparedCache]:
+def prepare_demo(demo_dir: os.PathLike | str, workers=None) -> dict[str, PreparedCache]:
     """Prepares (or reuses) the demo's PTB-XL-style and PE caches under `demo_dir/cache`.
 
     The caches belong to the demo: when the demo data were rewritten (new file stamps),
@@ -25,10 +30,14 @@ def prepare_demo(demo_dir: os.PathLike | str, workers=None) -> Dict[str, Prepare
     """
     demo_dir = Path(demo_dir)
     sources = {
-        "ptbxl": make_source("ptbxl", demo_dir / "ptbxl_synthetic", task="superdiagnostic",
-                             sampling_rate=100),
+        "ptbxl": make_source(
+            "ptbxl", demo_dir / "ptbxl_synthetic", task="superdiagnostic", sampling_rate=100
+        ),
         "pe": make_source("pe", demo_dir / "pe_synthetic" / "manifest.csv"),
     }
-    return {name: prepare_dataset(source, demo_dir / "cache" / name, DEMO_PREPROCESS,
-                                  workers=workers, overwrite=True)[0]
-            for name, source in sources.items()}
+    return {
+        name: prepare_dataset(
+            source, demo_dir / "cache" / name, DEMO_PREPROCESS, workers=workers, overwrite=True
+        )[0]
+        for name, source in sources.items()
+    }

@@ -9,7 +9,6 @@ mains hum; here every design takes the real `fs`.
 from __future__ import annotations
 
 import functools
-from typing import Tuple
 
 import numpy as np
 import pywt
@@ -17,7 +16,7 @@ from scipy import signal as sps
 
 from keras_ecgpe.errors import ConfigError, RecordError
 
-Signal = Tuple[np.ndarray, float]
+Signal = tuple[np.ndarray, float]
 
 FILTERS = ("bandpass", "paper_default", "none")
 
@@ -135,8 +134,9 @@ def paper_default(signal: np.ndarray, fs: float) -> Signal:
     wavelet = pywt.Wavelet("db4")
     if pywt.dwt_max_level(x.shape[0], wavelet.dec_len) < level:
         raise RecordError(
-            None, f"record of {x.shape[0]} samples too short for a level-{level} db4 "
-            f"baseline at fs={fs} ({(wavelet.dec_len - 1) * 2 ** level} needed)"
+            None,
+            f"record of {x.shape[0]} samples too short for a level-{level} db4 "
+            f"baseline at fs={fs} ({(wavelet.dec_len - 1) * 2**level} needed)",
         )
     coeffs = pywt.wavedec(x.astype(np.float64), wavelet, level=level, axis=0)
     coeffs = [coeffs[0]] + [np.zeros_like(c) for c in coeffs[1:]]

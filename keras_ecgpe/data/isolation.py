@@ -16,12 +16,17 @@ from collections.abc import Callable, Iterator, Sequence
 
 from keras_ecgpe.errors import ECGPEError
 
-CRASH_REASON = ("reading it crashed the worker process (a native crash inside a library, "
-                "e.g. scipy on a corrupt .mat file)")
+CRASH_REASON = (
+    "reading it crashed the worker process (a native crash inside a library, "
+    "e.g. scipy on a corrupt .mat file)"
+)
 
 
 def ordered_process_map(
-    function: Callable, items: Sequence, workers: int, *args,
+    function: Callable,
+    items: Sequence,
+    workers: int,
+    *args,
     on_crash: Callable[[object], object],
 ) -> Iterator[tuple[object, object]]:
     """Yields (item, function(*args, item)) in order, never more than 4 per worker pending.
@@ -46,8 +51,9 @@ def ordered_process_map(
             pool.shutdown(cancel_futures=True)
             result = _run_alone(function, args, first, context, on_crash)
             pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
-            pending = collections.deque((item, pool.submit(function, *args, item))
-                                        for item, _ in pending)
+            pending = collections.deque(
+                (item, pool.submit(function, *args, item)) for item, _ in pending
+            )
             return first, result
 
     try:
@@ -84,9 +90,11 @@ def map_isolated(function: Callable, items: Sequence) -> Iterator[tuple[object, 
     One worker process runs `function` (importable, e.g. `read_record`) on each item; an
     `ECGPEError` or a native crash becomes that item's message.
     """
+
     def crashed(item):
         return "error", f"{item}: {CRASH_REASON}"
 
-    for item, (status, value) in ordered_process_map(_call_reporting_errors, items, 1,
-                                                     function, on_crash=crashed):
+    for item, (status, value) in ordered_process_map(
+        _call_reporting_errors, items, 1, function, on_crash=crashed
+    ):
         yield (item, value, None) if status == "ok" else (item, None, value)

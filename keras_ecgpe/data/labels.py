@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import csv
 import functools
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Dict, Iterable, Mapping, Sequence, Tuple
 
 import numpy as np
 
@@ -37,8 +37,8 @@ def _read_table(name: str):
         return path, list(csv.DictReader(handle))
 
 
-@functools.lru_cache(maxsize=None)
-def cinc_scored_classes() -> Tuple[Tuple[str, ...], ...]:
+@functools.cache
+def cinc_scored_classes() -> tuple[tuple[str, ...], ...]:
     """Returns the 26 CinC 2021 scored classes, each a tuple of equivalent SNOMED CT codes.
 
     Read from the header of the Challenge's `weights.csv`, in its order; the first code of a
@@ -50,8 +50,8 @@ def cinc_scored_classes() -> Tuple[Tuple[str, ...], ...]:
     return tuple(tuple(cell.split("|")) for cell in header[1:])
 
 
-@functools.lru_cache(maxsize=None)
-def _canonical() -> Dict[str, str]:
+@functools.cache
+def _canonical() -> dict[str, str]:
     return {code: group[0] for group in cinc_scored_classes() for code in group}
 
 
@@ -61,8 +61,8 @@ def canonical_code(code: str) -> str:
     return _canonical().get(code, code)
 
 
-@functools.lru_cache(maxsize=None)
-def snomed_names() -> Dict[str, str]:
+@functools.cache
+def snomed_names() -> dict[str, str]:
     """Returns `{code: abbreviation}` for every code of the CinC 2021 scored/unscored tables."""
     names = {}
     for table in ("dx_mapping_scored.csv", "dx_mapping_unscored.csv"):
@@ -71,13 +71,13 @@ def snomed_names() -> Dict[str, str]:
     return names
 
 
-@functools.lru_cache(maxsize=None)
-def label_mappings() -> Dict[str, Dict[str, Tuple[Tuple[str, str], ...]]]:
+@functools.cache
+def label_mappings() -> dict[str, dict[str, tuple[tuple[str, str], ...]]]:
     """Returns `{vocabulary: {label: ((code, relation), ...)}}` from the mapping tables.
 
     A label listed with an empty code is known but unmapped and maps to `()`.
     """
-    mappings: Dict[str, Dict[str, list]] = {}
+    mappings: dict[str, dict[str, list]] = {}
     for table in sorted(TABLES_DIR.glob("*_to_snomed.csv")):
         path, rows = _read_table(table.name)
         for line, row in enumerate(rows, start=2):
@@ -86,11 +86,16 @@ def label_mappings() -> Dict[str, Dict[str, Tuple[Tuple[str, str], ...]]]:
             if not code:
                 continue
             if code not in snomed_names() or relation not in RELATIONS:
-                raise RecordError(path, f"line {line}: code {code!r} is not in the CinC 2021 "
-                                        f"tables or relation {relation!r} not in {RELATIONS}")
+                raise RecordError(
+                    path,
+                    f"line {line}: code {code!r} is not in the CinC 2021 "
+                    f"tables or relation {relation!r} not in {RELATIONS}",
+                )
             targets.append((canonical_code(code), relation))
-    return {vocab: {label: tuple(t) for label, t in labels.items()}
-            for vocab, labels in mappings.items()}
+    return {
+        vocab: {label: tuple(t) for label, t in labels.items()}
+        for vocab, labels in mappings.items()
+    }
 
 
 def _code_rank():
@@ -115,36 +120,44 @@ class HarmonisedVocabulary:
     ```
     """
 
-    def __init__(self, sources: Mapping[str, Tuple[str, Tuple[str, ...]]]):
+    def __init__(self, sources: Mapping[str, tuple[str, tuple[str, ...]]]):
         mappings = label_mappings()
         self.sources = dict(sources)
-        self.unmapped: Dict[str, Tuple[str, ...]] = {}
-        rules: Dict[str, Dict[str, Tuple[Tuple[str, str], ...]]] = {}
+        self.unmapped: dict[str, tuple[str, ...]] = {}
+        rules: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}
         for name, (vocabulary, label_names) in self.sources.items():
             if vocabulary == "snomed":
                 table = {code: ((canonical_code(code), "equivalent"),) for code in label_names}
             elif vocabulary in mappings:
                 table = mappings[vocabulary]
             else:
-                raise ConfigError(f"source {name!r}: no SNOMED CT mapping for label vocabulary "
-                                  f"{vocabulary!r}; mapped vocabularies: "
-                                  f"{', '.join(sorted(mappings) + ['snomed'])}")
+                raise ConfigError(
+                    f"source {name!r}: no SNOMED CT mapping for label vocabulary "
+                    f"{vocabulary!r}; mapped vocabularies: "
+                    f"{', '.join(sorted(mappings) + ['snomed'])}"
+                )
             unknown = [label for label in label_names if label not in table]
             if unknown:
-                raise ConfigError(f"source {name!r}: labels {unknown} are not in the "
-                                  f"{vocabulary!r} mapping table")
+                raise ConfigError(
+                    f"source {name!r}: labels {unknown} are not in the {vocabulary!r} mapping table"
+                )
             rules[name] = {label: table[label] for label in label_names}
             self.unmapped[name] = tuple(label for label in label_names if not table[label])
         rank = _code_rank()
-        found = {code for rule in rules.values() for targets in rule.values()
-                 for code, _ in targets}
-        self.codes: Tuple[str, ...] = tuple(
-            sorted(found, key=lambda code: (rank.get(code, len(rank)), code)))
+        found = {
+            code for rule in rules.values() for targets in rule.values() for code, _ in targets
+        }
+        self.codes: tuple[str, ...] = tuple(
+            sorted(found, key=lambda code: (rank.get(code, len(rank)), code))
+        )
         self.names = tuple(snomed_names().get(code, code) for code in self.codes)
         index = {code: i for i, code in enumerate(self.codes)}
-        self._targets = {name: {label: tuple((index[c], r) for c, r in targets)
-                                for label, targets in rule.items()}
-                         for name, rule in rules.items()}
+        self._targets = {
+            name: {
+                label: tuple((index[c], r) for c, r in targets) for label, targets in rule.items()
+            }
+            for name, rule in rules.items()
+        }
         self._annotated = {}
         for name, rule in self._targets.items():
             mask = np.zeros(len(self.codes), dtype=np.float32)
@@ -154,7 +167,7 @@ class HarmonisedVocabulary:
             self._annotated[name] = mask
 
     @classmethod
-    def from_sources(cls, sources: Iterable) -> "HarmonisedVocabulary":
+    def from_sources(cls, sources: Iterable) -> HarmonisedVocabulary:
         """Builds the vocabulary of several sources.
 
         Args:
@@ -192,8 +205,9 @@ class HarmonisedVocabulary:
             ConfigError: unknown source name, or a label the source does not define.
         """
         if source_name not in self._targets:
-            raise ConfigError(f"unknown source {source_name!r}; sources: "
-                              f"{', '.join(self._targets)}")
+            raise ConfigError(
+                f"unknown source {source_name!r}; sources: {', '.join(self._targets)}"
+            )
         targets = self._targets[source_name]
         y = np.zeros(len(self.codes), dtype=np.float32)
         mask = self._annotated[source_name].copy()

@@ -42,8 +42,10 @@ class SharedPatient:
     record_ids: tuple[str, ...]
 
     def describe(self) -> str:
-        return (f"patient {self.patient_id!r} of {self.cache} in splits "
-                f"{', '.join(self.splits)}: records {', '.join(self.record_ids)}")
+        return (
+            f"patient {self.patient_id!r} of {self.cache} in splits "
+            f"{', '.join(self.splits)}: records {', '.join(self.record_ids)}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,8 +66,9 @@ class SharedRecording:
     records: tuple[tuple[str, str, str], ...]
 
     def describe(self) -> str:
-        copies = "; ".join(f"{record} ({split or 'no split'}) in {cache}"
-                           for cache, split, record in self.records)
+        copies = "; ".join(
+            f"{record} ({split or 'no split'}) in {cache}" for cache, split, record in self.records
+        )
         return f"one recording as {copies}"
 
 
@@ -101,8 +104,10 @@ class LeakReport:
         for patient in self.shared_patients:
             named += [f"{record} in {patient.cache}" for record in patient.record_ids]
         for recording in self.shared_recordings:
-            named += [f"{record} ({split or 'no split'}) in {cache}"
-                      for cache, split, record in recording.records]
+            named += [
+                f"{record} ({split or 'no split'}) in {cache}"
+                for cache, split, record in recording.records
+            ]
         return list(dict.fromkeys(named))
 
     def summary(self) -> str:
@@ -110,10 +115,12 @@ class LeakReport:
         if self.clean:
             return "no leakage found"
         kinds = collections.Counter(recording.kind for recording in self.shared_recordings)
-        return (f"{len(self.shared_patients)} patient(s) in two splits, "
-                f"{kinds[ACROSS_SPLITS]} recording(s) in two splits, "
-                f"{kinds[PRETRAINING]} recording(s) shared with pretraining "
-                f"({len(self.leaked_records())} records)")
+        return (
+            f"{len(self.shared_patients)} patient(s) in two splits, "
+            f"{kinds[ACROSS_SPLITS]} recording(s) in two splits, "
+            f"{kinds[PRETRAINING]} recording(s) shared with pretraining "
+            f"({len(self.leaked_records())} records)"
+        )
 
     def raise_unless(self, accept: bool) -> LeakReport:
         """Refuses a leak unless `accept`; returns the report, marked accepted if it leaked.
@@ -127,31 +134,54 @@ class LeakReport:
         if accept:
             return dataclasses.replace(self, accepted=True)
         leaks = [p.describe() for p in self.shared_patients] + [
-            r.describe() for r in self.shared_recordings]
+            r.describe() for r in self.shared_recordings
+        ]
         shown = "; ".join(leaks[:_SHOWN])
         more = f"; and {len(leaks) - _SHOWN} more" if len(leaks) > _SHOWN else ""
-        raise ConfigError(f"leakage between splits or caches: {self.summary()}: {shown}{more}."
-                          " Fix the splits, or accept it explicitly (the report then says so)")
+        raise ConfigError(
+            f"leakage between splits or caches: {self.summary()}: {shown}{more}."
+            " Fix the splits, or accept it explicitly (the report then says so)"
+        )
 
     def to_dict(self) -> dict:
         """JSON-safe form for reports."""
         return {
-            "fine_tune": self.fine_tune, "split": self.split, "pretrain": list(self.pretrain),
-            "clean": self.clean, "accepted": self.accepted, "summary": self.summary(),
-            "shared_patients": [{"cache": p.cache, "patient_id": p.patient_id,
-                                 "splits": list(p.splits), "record_ids": list(p.record_ids)}
-                                for p in self.shared_patients],
-            "shared_recordings": [{"kind": r.kind, "content_sha256": r.content_sha256,
-                                   "method": r.method,
-                                   "records": [{"cache": c, "split": s, "record_id": i}
-                                               for c, s, i in r.records]}
-                                  for r in self.shared_recordings],
-            "methods": dict(self.methods), "notes": list(self.notes),
+            "fine_tune": self.fine_tune,
+            "split": self.split,
+            "pretrain": list(self.pretrain),
+            "clean": self.clean,
+            "accepted": self.accepted,
+            "summary": self.summary(),
+            "shared_patients": [
+                {
+                    "cache": p.cache,
+                    "patient_id": p.patient_id,
+                    "splits": list(p.splits),
+                    "record_ids": list(p.record_ids),
+                }
+                for p in self.shared_patients
+            ],
+            "shared_recordings": [
+                {
+                    "kind": r.kind,
+                    "content_sha256": r.content_sha256,
+                    "method": r.method,
+                    "records": [{"cache": c, "split": s, "record_id": i} for c, s, i in r.records],
+                }
+                for r in self.shared_recordings
+            ],
+            "methods": dict(self.methods),
+            "notes": list(self.notes),
         }
 
 
-def find_leaks(fine_tune_cache, pretrain_caches: Sequence = (), split: str = "test", *,
-               pretrain_splits: Sequence[str] | None = PRETRAIN_SPLITS) -> LeakReport:
+def find_leaks(
+    fine_tune_cache,
+    pretrain_caches: Sequence = (),
+    split: str = "test",
+    *,
+    pretrain_splits: Sequence[str] | None = PRETRAIN_SPLITS,
+) -> LeakReport:
     """Finds shared patients and shared recordings in and between prepared caches.
 
     Checked: patients and recordings in two splits of the fine-tuning cache and of every
@@ -179,8 +209,9 @@ def find_leaks(fine_tune_cache, pretrain_caches: Sequence = (), split: str = "te
     ```
     """
     if split not in ("train", "validation", "test"):
-        raise ConfigError(f"`split` must be 'train', 'validation' or 'test'. "
-                          f"Received: split={split!r}")
+        raise ConfigError(
+            f"`split` must be 'train', 'validation' or 'test'. Received: split={split!r}"
+        )
     fine = _open(fine_tune_cache)
     others = [_open(cache) for cache in pretrain_caches]
     names = [str(cache.path) for cache in [fine, *others]]
@@ -194,25 +225,45 @@ def find_leaks(fine_tune_cache, pretrain_caches: Sequence = (), split: str = "te
         for cache, name in zip([fine, *others], names, strict=True):
             if methods[name] == RAW:
                 hashes[name], methods[name] = record_hashes(cache, method=STORED)
-        notes.append("some cache has no raw content hashes (prepared before they existed): "
-                     "recordings were compared as stored, which finds copies only between "
-                     "caches prepared with the same settings; prepare them again to compare "
-                     "raw signals")
+        notes.append(
+            "some cache has no raw content hashes (prepared before they existed): "
+            "recordings were compared as stored, which finds copies only between "
+            "caches prepared with the same settings; prepare them again to compare "
+            "raw signals"
+        )
     patients, recordings = [], []
     for cache, name in zip([fine, *others], names, strict=True):
         patients += _patients_across_splits(cache, name, notes)
         recordings += _recordings_across_splits(cache, name, hashes[name], methods[name])
     protected = np.flatnonzero(fine.splits == split)
     for cache, name in zip(others, names[1:], strict=True):
-        learnt = np.arange(len(cache)) if pretrain_splits is None else \
-            np.flatnonzero(np.isin(cache.splits, list(pretrain_splits)))
-        recordings += _shared_between(fine, names[0], protected, hashes[names[0]],
-                                      cache, name, learnt, hashes[name], methods[name])
+        learnt = (
+            np.arange(len(cache))
+            if pretrain_splits is None
+            else np.flatnonzero(np.isin(cache.splits, list(pretrain_splits)))
+        )
+        recordings += _shared_between(
+            fine,
+            names[0],
+            protected,
+            hashes[names[0]],
+            cache,
+            name,
+            learnt,
+            hashes[name],
+            methods[name],
+        )
     if not len(protected):
         notes.append(f"{names[0]} has no {split!r} records to check against pretraining")
-    return LeakReport(fine_tune=names[0], split=split, pretrain=tuple(names[1:]),
-                      shared_patients=tuple(patients), shared_recordings=tuple(recordings),
-                      methods=methods, notes=tuple(notes))
+    return LeakReport(
+        fine_tune=names[0],
+        split=split,
+        pretrain=tuple(names[1:]),
+        shared_patients=tuple(patients),
+        shared_recordings=tuple(recordings),
+        methods=methods,
+        notes=tuple(notes),
+    )
 
 
 def _open(cache) -> PreparedCache:
@@ -231,14 +282,19 @@ def _patients_across_splits(cache, name: str, notes: list) -> list[SharedPatient
         else:
             unknown += 1
     if unknown:
-        notes.append(f"{unknown} split record(s) of {name} have no patient id and could not be "
-                     "checked for shared patients")
+        notes.append(
+            f"{unknown} split record(s) of {name} have no patient id and could not be "
+            "checked for shared patients"
+        )
     found = []
     for patient, members in rows.items():
         splits = sorted({cache.splits[i] for i in members})
         if len(splits) > 1:
-            found.append(SharedPatient(name, patient, tuple(splits),
-                                       tuple(str(cache.record_ids[i]) for i in members)))
+            found.append(
+                SharedPatient(
+                    name, patient, tuple(splits), tuple(str(cache.record_ids[i]) for i in members)
+                )
+            )
     return found
 
 
@@ -249,13 +305,20 @@ def _recordings_across_splits(cache, name: str, hashes, method: str) -> list[Sha
     found = []
     for digest, members in groups.items():
         if len(members) > 1 and len({cache.splits[i] for i in members} - {""}) > 1:
-            found.append(SharedRecording(ACROSS_SPLITS, digest, method, tuple(
-                (name, str(cache.splits[i]), str(cache.record_ids[i])) for i in members)))
+            found.append(
+                SharedRecording(
+                    ACROSS_SPLITS,
+                    digest,
+                    method,
+                    tuple((name, str(cache.splits[i]), str(cache.record_ids[i])) for i in members),
+                )
+            )
     return found
 
 
-def _shared_between(fine, fine_name, fine_rows, fine_hashes, other, other_name, other_rows,
-                    other_hashes, method) -> list[SharedRecording]:
+def _shared_between(
+    fine, fine_name, fine_rows, fine_hashes, other, other_name, other_rows, other_hashes, method
+) -> list[SharedRecording]:
     by_hash = collections.defaultdict(list)
     for i in other_rows.tolist():
         by_hash[other_hashes[i]].append(i)
@@ -263,7 +326,18 @@ def _shared_between(fine, fine_name, fine_rows, fine_hashes, other, other_name, 
     for i in fine_rows.tolist():
         if fine_hashes[i] in by_hash:
             found[fine_hashes[i]].append(i)
-    return [SharedRecording(PRETRAINING, digest, method, tuple(
-        [(fine_name, str(fine.splits[i]), str(fine.record_ids[i])) for i in rows]
-        + [(other_name, str(other.splits[j]), str(other.record_ids[j])) for j in by_hash[digest]]))
-        for digest, rows in found.items()]
+    return [
+        SharedRecording(
+            PRETRAINING,
+            digest,
+            method,
+            tuple(
+                [(fine_name, str(fine.splits[i]), str(fine.record_ids[i])) for i in rows]
+                + [
+                    (other_name, str(other.splits[j]), str(other.record_ids[j]))
+                    for j in by_hash[digest]
+                ]
+            ),
+        )
+        for digest, rows in found.items()
+    ]

@@ -7,7 +7,7 @@ signals only, streaming, so validation and test data never leak into the constan
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -94,11 +94,11 @@ class DatasetStandardizer:
     """
 
     def __init__(self, mean=None, std=None, count: int = 0):
-        self.mean: Optional[np.ndarray] = None if mean is None else np.asarray(mean, np.float64)
-        self.std: Optional[np.ndarray] = None if std is None else np.asarray(std, np.float64)
+        self.mean: np.ndarray | None = None if mean is None else np.asarray(mean, np.float64)
+        self.std: np.ndarray | None = None if std is None else np.asarray(std, np.float64)
         self.count = int(count)
 
-    def fit(self, signals: Iterable[np.ndarray]) -> "DatasetStandardizer":
+    def fit(self, signals: Iterable[np.ndarray]) -> DatasetStandardizer:
         """Fits on an iterable of `(time, leads)` training signals; returns self."""
         count, mean, m2 = 0, None, None
         for signal in signals:
@@ -143,7 +143,7 @@ class DatasetStandardizer:
         return {"mean": self.mean.tolist(), "std": self.std.tolist(), "count": self.count}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "DatasetStandardizer":
+    def from_dict(cls, data: dict) -> DatasetStandardizer:
         """Rebuilds a standardizer from `to_dict()` output; unknown keys are errors."""
         valid = {"mean", "std", "count"}
         if not isinstance(data, dict) or set(data) != valid:

@@ -14,8 +14,6 @@ caller can aggregate window outputs per record (mean or max).
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import tensorflow as tf
 
@@ -38,8 +36,10 @@ def _rows(cache: PreparedCache, indices) -> np.ndarray:
     if rows.size == 0:
         raise ConfigError(f"`indices` selects no records of {cache.path}")
     if not np.issubdtype(rows.dtype, np.integer) or rows.min() < 0 or rows.max() >= len(cache):
-        raise ConfigError(f"`indices` must be record indices in [0, {len(cache)}) of "
-                          f"{cache.path}. Received: {rows[:10].tolist()}...")
+        raise ConfigError(
+            f"`indices` must be record indices in [0, {len(cache)}) of "
+            f"{cache.path}. Received: {rows[:10].tolist()}..."
+        )
     return rows.astype(np.int64)
 
 
@@ -50,16 +50,19 @@ def _refuse_short(cache: PreparedCache, rows: np.ndarray, window: int) -> None:
         more = f" and {short.size - 20} more" if short.size > 20 else ""
         raise ConfigError(
             f"{cache.path}: {short.size} record(s) shorter than window={window} samples: "
-            f"{', '.join(ids)}{more}; pad or skip them when preparing the cache")
+            f"{', '.join(ids)}{more}; pad or skip them when preparing the cache"
+        )
 
 
-def _standardize_fn(standardizer: Optional[DatasetStandardizer]):
+def _standardize_fn(standardizer: DatasetStandardizer | None):
     """Returns `x -> (x - mean) / std` per lead as TF ops (identity for None)."""
     if standardizer is None:
         return lambda x: x
     if not isinstance(standardizer, DatasetStandardizer) or standardizer.mean is None:
-        raise ConfigError(f"`standardizer` must be a fitted DatasetStandardizer. "
-                          f"Received: standardizer={standardizer!r}")
+        raise ConfigError(
+            f"`standardizer` must be a fitted DatasetStandardizer. "
+            f"Received: standardizer={standardizer!r}"
+        )
     if standardizer.mean.shape != (_LEADS,):
         raise ConfigError(f"`standardizer` has {standardizer.mean.shape[0]} leads, the cache 12")
     mean = tf.constant(standardizer.mean, tf.float32)
@@ -72,8 +75,9 @@ def _reader(cache: PreparedCache, window: int):
     """Returns `(rows, starts) -> float32 (batch, window, 12)` read from the shards."""
 
     def read(rows, starts):
-        x = tf.numpy_function(lambda r, s: cache.gather(r, s, window), [rows, starts],
-                              tf.float32, stateful=False)
+        x = tf.numpy_function(
+            lambda r, s: cache.gather(r, s, window), [rows, starts], tf.float32, stateful=False
+        )
         x.set_shape([None, window, _LEADS])
         return x
 
@@ -93,11 +97,20 @@ def _epoch_order(rows, n_blocks: int, block: int, seed):
     return tf.argsort(noise, stable=True)
 
 
-def training_dataset(cache: PreparedCache, indices, *, window: int, batch_size: int,
-                     seed: int, augment=None, fs: Optional[float] = None,
-                     standardizer: Optional[DatasetStandardizer] = None,
-                     shuffle_buffer: Optional[int] = None, drop_remainder: bool = True,
-                     repeat: bool = False) -> tf.data.Dataset:
+def training_dataset(
+    cache: PreparedCache,
+    indices,
+    *,
+    window: int,
+    batch_size: int,
+    seed: int,
+    augment=None,
+    fs: float | None = None,
+    standardizer: DatasetStandardizer | None = None,
+    shuffle_buffer: int | None = None,
+    drop_remainder: bool = True,
+    repeat: bool = False,
+) -> tf.data.Dataset:
     """Shuffled, randomly cropped, optionally augmented training batches.
 
     Per epoch: the records in `indices` are shuffled, one window start per record is drawn
@@ -147,15 +160,17 @@ def training_dataset(cache: PreparedCache, indices, *, window: int, batch_size: 
         raise ConfigError(f"`seed` must be an integer. Received: seed={seed!r}")
     _refuse_short(cache, rows, window)
     if drop_remainder and rows.size < batch_size:
-        raise ConfigError(f"only {rows.size} records for batch_size={batch_size} with "
-                          "drop_remainder=True: every batch would be dropped")
+        raise ConfigError(
+            f"only {rows.size} records for batch_size={batch_size} with "
+            "drop_remainder=True: every batch would be dropped"
+        )
     if fs is not None and fs != cache.fs:
-        raise ConfigError(f"`fs` must equal the cache's sampling rate {cache.fs:g} Hz. "
-                          f"Received: fs={fs!r}")
+        raise ConfigError(
+            f"`fs` must equal the cache's sampling rate {cache.fs:g} Hz. Received: fs={fs!r}"
+        )
     augment_fn = _augmenter(augment, cache.fs)
     standardize = _standardize_fn(standardizer)
-    block = rows.size if shuffle_buffer is None else _positive_int("shuffle_buffer",
-                                                                   shuffle_buffer)
+    block = rows.size if shuffle_buffer is None else _positive_int("shuffle_buffer", shuffle_buffer)
     n_blocks = -(-rows.size // block)
     rows_t = tf.constant(rows)
     max_start = tf.constant(cache.lengths[rows] - window, tf.int64)
@@ -166,12 +181,16 @@ def training_dataset(cache: PreparedCache, indices, *, window: int, batch_size: 
     def epoch(epoch_seed):
         order = _epoch_order(rows_t, n_blocks, block, epoch_seed)
         limit = tf.gather(max_start, order)
-        u = tf.random.stateless_uniform(tf.shape(order), tf.stack([epoch_seed, 1]),
-                                        dtype=tf.float64)
+        u = tf.random.stateless_uniform(
+            tf.shape(order), tf.stack([epoch_seed, 1]), dtype=tf.float64
+        )
         starts = tf.minimum(tf.cast(u * tf.cast(limit + 1, tf.float64), tf.int64), limit)
         pairs = tf.data.Dataset.from_tensor_slices((tf.gather(rows_t, order), starts))
-        return pairs.batch(batch_size, drop_remainder=drop_remainder).enumerate().map(
-            lambda number, pair: (pair[0], pair[1], tf.stack([epoch_seed, 2 + number])))
+        return (
+            pairs.batch(batch_size, drop_remainder=drop_remainder)
+            .enumerate()
+            .map(lambda number, pair: (pair[0], pair[1], tf.stack([epoch_seed, 2 + number])))
+        )
 
     def load(batch_rows, starts, batch_seed):
         x = standardize(augment_fn(read(batch_rows, starts), batch_seed))
@@ -180,9 +199,11 @@ def training_dataset(cache: PreparedCache, indices, *, window: int, batch_size: 
 
     seeds = tf.data.Dataset.random(seed=int(seed), rerandomize_each_iteration=True)
     seeds = seeds if repeat else seeds.take(1)
-    return (seeds.flat_map(epoch)
-            .map(load, num_parallel_calls=_AUTOTUNE, deterministic=True)
-            .prefetch(_AUTOTUNE))
+    return (
+        seeds.flat_map(epoch)
+        .map(load, num_parallel_calls=_AUTOTUNE, deterministic=True)
+        .prefetch(_AUTOTUNE)
+    )
 
 
 def _augmenter(augment, fs: float):
@@ -195,8 +216,9 @@ def _augmenter(augment, fs: float):
     return lambda x, batch_seed: augment_batch(x, batch_seed, augment, fs)
 
 
-def evaluation_windows(cache: PreparedCache, indices, *, window: int, mode: str = "centre",
-                       stride: Optional[int] = None):
+def evaluation_windows(
+    cache: PreparedCache, indices, *, window: int, mode: str = "centre", stride: int | None = None
+):
     """The deterministic `(record_index, start)` plan behind `evaluation_dataset`.
 
     Returns:
@@ -218,9 +240,16 @@ def evaluation_windows(cache: PreparedCache, indices, *, window: int, mode: str 
     return np.repeat(rows, counts), np.minimum(step * stride, np.repeat(last, counts))
 
 
-def evaluation_dataset(cache: PreparedCache, indices, *, window: int, mode: str = "centre",
-                       stride: Optional[int] = None, batch_size: int,
-                       standardizer: Optional[DatasetStandardizer] = None) -> tf.data.Dataset:
+def evaluation_dataset(
+    cache: PreparedCache,
+    indices,
+    *,
+    window: int,
+    mode: str = "centre",
+    stride: int | None = None,
+    batch_size: int,
+    standardizer: DatasetStandardizer | None = None,
+) -> tf.data.Dataset:
     """Unaugmented windows in a fixed order, for validation, testing and prediction.
 
     `mode="centre"` gives each record's middle window (start `(length - window) // 2`, as
@@ -263,12 +292,18 @@ def evaluation_dataset(cache: PreparedCache, indices, *, window: int, mode: str 
     read = _reader(cache, int(window))
 
     def load(batch_rows, batch_starts):
-        return standardize(read(batch_rows, batch_starts)), tf.gather(labels, batch_rows), \
-            batch_rows
+        return (
+            standardize(read(batch_rows, batch_starts)),
+            tf.gather(labels, batch_rows),
+            batch_rows,
+        )
 
-    return (tf.data.Dataset.from_tensor_slices((records, starts)).batch(batch_size)
-            .map(load, num_parallel_calls=_AUTOTUNE, deterministic=True)
-            .prefetch(_AUTOTUNE))
+    return (
+        tf.data.Dataset.from_tensor_slices((records, starts))
+        .batch(batch_size)
+        .map(load, num_parallel_calls=_AUTOTUNE, deterministic=True)
+        .prefetch(_AUTOTUNE)
+    )
 
 
 def fit_standardizer(cache: PreparedCache, train_indices) -> DatasetStandardizer:
@@ -282,6 +317,8 @@ def fit_standardizer(cache: PreparedCache, train_indices) -> DatasetStandardizer
     leaking = rows[np.isin(cache.splits[rows], [s for s in SPLITS if s not in ("train", "")])]
     if leaking.size:
         ids = ", ".join(str(cache.record_ids[i]) for i in leaking[:10])
-        raise ConfigError(f"`train_indices` include {leaking.size} validation/test record(s) "
-                          f"of {cache.path}: {ids}; fit the standardizer on training data only")
+        raise ConfigError(
+            f"`train_indices` include {leaking.size} validation/test record(s) "
+            f"of {cache.path}: {ids}; fit the standardizer on training data only"
+        )
     return DatasetStandardizer().fit(cache.signal(int(i)) for i in rows)

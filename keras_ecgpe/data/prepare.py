@@ -44,8 +44,12 @@ def _process(source: DatasetSource, config: PreprocessConfig, item: SourceItem):
     try:
         record = source.read(item)
         signal, fs = apply_preprocessing(record.signal, record.fs, config)
-        return (np.ascontiguousarray(signal, dtype=np.float32), float(fs), None,
-                content_sha256(record.signal))
+        return (
+            np.ascontiguousarray(signal, dtype=np.float32),
+            float(fs),
+            None,
+            content_sha256(record.signal),
+        )
     except ECGPEError as exc:
         return None, None, str(exc), None
 
@@ -57,8 +61,11 @@ def _crashed(item: SourceItem):
 def _file_stamps(record_path: str) -> list:
     """(name, size, mtime_ns) of the files of one record (`x.hea`, `x.dat`, ... or `x.csv`)."""
     path = Path(record_path)
-    candidates = [path] if path.suffix and path.exists() else sorted(
-        path.parent.glob(glob.escape(path.name) + ".*"))
+    candidates = (
+        [path]
+        if path.suffix and path.exists()
+        else sorted(path.parent.glob(glob.escape(path.name) + ".*"))
+    )
     stamps = []
     for candidate in candidates:
         stat = candidate.stat()
@@ -75,31 +82,50 @@ def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
     """
     digest = hashlib.sha256()
     for item in items:
-        digest.update(json.dumps([item.record_path, list(item.labels), item.patient_id,
-                                  item.split, item.fold, _file_stamps(item.record_path)]
-                                 ).encode())
+        digest.update(
+            json.dumps(
+                [
+                    item.record_path,
+                    list(item.labels),
+                    item.patient_id,
+                    item.split,
+                    item.fold,
+                    _file_stamps(item.record_path),
+                ]
+            ).encode()
+        )
     return {**source.describe(), "index_sha256": digest.hexdigest()}
 
 
 def _assign_splits(items: list[SourceItem], label_names, settings: SplitSettings):
     """Official splits and folds where the source has them, else patient-level ones."""
-    labels = np.array([[name in item.labels for name in label_names] for item in items],
-                      dtype=np.float32)
+    labels = np.array(
+        [[name in item.labels for name in label_names] for item in items], dtype=np.float32
+    )
     patients = [item.patient_id or item.record_id for item in items]
     if any(item.split for item in items):
         splits = [item.split or "" for item in items]
     else:
-        splits = list(patient_stratified_split(labels, patients, fractions=settings.fractions,
-                                               seed=settings.seed))
+        splits = list(
+            patient_stratified_split(
+                labels, patients, fractions=settings.fractions, seed=settings.seed
+            )
+        )
     if any(item.fold is not None for item in items):
         folds = [None if item.fold is None else int(item.fold) for item in items]
     elif settings.folds > 1:
         try:
-            folds = [int(fold) for fold in patient_stratified_kfold(
-                labels, patients, k=settings.folds, seed=settings.seed)[0]]
+            folds = [
+                int(fold)
+                for fold in patient_stratified_kfold(
+                    labels, patients, k=settings.folds, seed=settings.seed
+                )[0]
+            ]
         except ConfigError as exc:
-            raise ConfigError(f"cannot assign {settings.folds} patient-level folds: {exc}; "
-                              "use fewer folds (--folds 0 for none)") from exc
+            raise ConfigError(
+                f"cannot assign {settings.folds} patient-level folds: {exc}; "
+                "use fewer folds (--folds 0 for none)"
+            ) from exc
     else:
         folds = [None] * len(items)
     return splits, folds
@@ -152,44 +178,70 @@ def prepare_dataset(
         if not overwrite:
             raise ConfigError(
                 f"{out_dir} holds a cache prepared with other settings (key {existing.key}, "
-                f"now {key}); choose another --out or pass --overwrite")
+                f"now {key}); choose another --out or pass --overwrite"
+            )
     elif out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise ConfigError(f"{out_dir} exists and is not an empty directory or a cache; "
-                          "choose another --out")
+        raise ConfigError(
+            f"{out_dir} exists and is not an empty directory or a cache; choose another --out"
+        )
     if not items:
-        raise ECGPEError(f"{source.root}: no usable records found "
-                         f"({len(skipped)} skipped: {_summarise(skipped)})")
+        raise ECGPEError(
+            f"{source.root}: no usable records found "
+            f"({len(skipped)} skipped: {_summarise(skipped)})"
+        )
 
     splits, folds = _assign_splits(items, source.label_names, split)
     writer: CacheWriter | None = None
     for position, (item, (signal, fs, reason, content)) in enumerate(
-            ordered_process_map(_process, items, workers or os.cpu_count() or 1,
-                                source, preprocess, on_crash=_crashed)):
+        ordered_process_map(
+            _process, items, workers or os.cpu_count() or 1, source, preprocess, on_crash=_crashed
+        )
+    ):
         if signal is not None and writer is None:
-            writer = CacheWriter(out_dir, key=key, source=description, settings=settings,
-                                 fs=fs, label_names=source.label_names, dtype=dtype,
-                                 overwrite=overwrite)
+            writer = CacheWriter(
+                out_dir,
+                key=key,
+                source=description,
+                settings=settings,
+                fs=fs,
+                label_names=source.label_names,
+                dtype=dtype,
+                overwrite=overwrite,
+            )
             for skip in skipped:
                 writer.skip(skip.record_id, skip.path, skip.reason)
         if signal is not None and fs != writer.fs:
-            reason = (f"sampling rate {fs:g} Hz differs from the cache's {writer.fs:g} Hz; "
-                      "set a target sampling rate to resample every record")
+            reason = (
+                f"sampling rate {fs:g} Hz differs from the cache's {writer.fs:g} Hz; "
+                "set a target sampling rate to resample every record"
+            )
         if reason is not None:
             skipped.append(SkippedItem(item.record_id, item.record_path, reason))
             if writer is not None:
                 writer.skip(item.record_id, item.record_path, reason)
         else:
             labels = np.array([name in item.labels for name in source.label_names], np.float32)
-            mask = None if item.annotated is None else np.array(
-                [name in item.annotated for name in source.label_names], np.float32)
-            writer.add(signal, record_id=item.record_id, patient_id=item.patient_id,
-                       labels=labels, label_mask=mask, split=splits[position],
-                       fold=folds[position], content_sha256=content)
+            mask = (
+                None
+                if item.annotated is None
+                else np.array([name in item.annotated for name in source.label_names], np.float32)
+            )
+            writer.add(
+                signal,
+                record_id=item.record_id,
+                patient_id=item.patient_id,
+                labels=labels,
+                label_mask=mask,
+                split=splits[position],
+                fold=folds[position],
+                content_sha256=content,
+            )
         if progress is not None:
             progress(1)
     if writer is None:
-        raise ECGPEError(f"{source.root}: none of {len(items)} records could be prepared "
-                         f"({_summarise(skipped)})")
+        raise ECGPEError(
+            f"{source.root}: none of {len(items)} records could be prepared ({_summarise(skipped)})"
+        )
     return writer.close(), False
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -66,8 +65,10 @@ class PreparedCache:
         return self.n_records
 
     def __repr__(self) -> str:
-        return (f"PreparedCache({str(self.path)!r}, key={self.key}, n_records={self.n_records}, "
-                f"fs={self.fs:g}, labels={list(self.label_names)})")
+        return (
+            f"PreparedCache({str(self.path)!r}, key={self.key}, n_records={self.n_records}, "
+            f"fs={self.fs:g}, labels={list(self.label_names)})"
+        )
 
     @property
     def has_partial_masks(self) -> bool:
@@ -75,7 +76,7 @@ class PreparedCache:
         return bool((self.label_mask < 1).any())
 
     @classmethod
-    def open(cls, path, *, verify: bool = True) -> "PreparedCache":
+    def open(cls, path, *, verify: bool = True) -> PreparedCache:
         """Opens the cache at `path`, checking its structure and optionally its checksums.
 
         Args:
@@ -97,8 +98,10 @@ class PreparedCache:
             expected = [manifest["index_sha256"]] + [item["sha256"] for item in manifest["shards"]]
             for file, sha in zip(files, expected):
                 if file_sha256(file) != sha:
-                    raise ECGPEError(f"{file}: SHA-256 differs from {path / MANIFEST}; the file "
-                                     "is corrupted or was modified: prepare the cache again")
+                    raise ECGPEError(
+                        f"{file}: SHA-256 differs from {path / MANIFEST}; the file "
+                        "is corrupted or was modified: prepare the cache again"
+                    )
         index = _load_arrays(path / INDEX, "cache index", npz=True)
         shards = [_load_arrays(file, "cache shard", npz=False) for file in files[1:]]
         cache = cls(path, manifest, index, shards)
@@ -106,7 +109,7 @@ class PreparedCache:
         return cache
 
     @classmethod
-    def find(cls, path, key: str, *, verify: bool = True) -> Optional["PreparedCache"]:
+    def find(cls, path, key: str, *, verify: bool = True) -> PreparedCache | None:
         """Returns the finished cache at `path` if its key is `key`, None if there is none.
 
         Raises:
@@ -119,8 +122,10 @@ class PreparedCache:
             return None
         found = manifest_key(path)
         if found != key:
-            raise ConfigError(f"{path} holds a cache prepared with other settings (key "
-                              f"{found}, wanted {key}); choose another directory or overwrite")
+            raise ConfigError(
+                f"{path} holds a cache prepared with other settings (key "
+                f"{found}, wanted {key}); choose another directory or overwrite"
+            )
         return cls.open(path, verify=verify)
 
     def signal(self, i: int) -> np.ndarray:
@@ -171,8 +176,10 @@ class PreparedCache:
         starts = np.asarray(starts, dtype=np.int64).reshape(-1)
         lengths = self.lengths[rows]
         if rows.shape != starts.shape or (starts < 0).any() or (starts + window > lengths).any():
-            raise ConfigError(f"{self.path}: windows of {window} samples at {starts.tolist()} "
-                              f"fall outside records {rows.tolist()}")
+            raise ConfigError(
+                f"{self.path}: windows of {window} samples at {starts.tolist()} "
+                f"fall outside records {rows.tolist()}"
+            )
         out = np.empty((rows.shape[0], window, len(CANONICAL_LEADS)), dtype=np.float32)
         base = (self.offset[rows] + starts).tolist()
         for k, (s, b) in enumerate(zip(self.shard[rows].tolist(), base)):
@@ -182,30 +189,45 @@ class PreparedCache:
     def _check_consistent(self) -> None:
         self._check_index_types()
         n, n_classes = self.manifest["n_records"], len(self.label_names)
-        problems = [f"{field} has shape {getattr(self, attr).shape}" for field, attr, shape in (
-            ("record_ids", "record_ids", (n,)), ("labels", "labels", (n, n_classes)),
-            ("label_mask", "label_mask", (n, n_classes)), ("length", "lengths", (n,)),
-            ("offset", "offset", (n,)), ("shard", "shard", (n,)), ("folds", "folds", (n,)),
-            ("splits", "splits", (n,)), ("patient_ids", "patient_ids", (n,)),
-        ) if getattr(self, attr).shape != shape]
+        problems = [
+            f"{field} has shape {getattr(self, attr).shape}"
+            for field, attr, shape in (
+                ("record_ids", "record_ids", (n,)),
+                ("labels", "labels", (n, n_classes)),
+                ("label_mask", "label_mask", (n, n_classes)),
+                ("length", "lengths", (n,)),
+                ("offset", "offset", (n,)),
+                ("shard", "shard", (n,)),
+                ("folds", "folds", (n,)),
+                ("splits", "splits", (n,)),
+                ("patient_ids", "patient_ids", (n,)),
+            )
+            if getattr(self, attr).shape != shape
+        ]
         if problems:
-            raise ECGPEError(f"{self.path / INDEX}: does not match {MANIFEST} "
-                             f"({n} records, {n_classes} classes): {', '.join(problems)}")
+            raise ECGPEError(
+                f"{self.path / INDEX}: does not match {MANIFEST} "
+                f"({n} records, {n_classes} classes): {', '.join(problems)}"
+            )
         for number, (item, array) in enumerate(zip(self.manifest["shards"], self._shards)):
-            if array.shape != (item["n_samples"], len(CANONICAL_LEADS)) \
-                    or array.dtype != np.dtype(self.dtype):
-                raise ECGPEError(f"{self.path / item['file']}: holds {array.dtype} "
-                                 f"{array.shape}, {MANIFEST} says {self.dtype} "
-                                 f"({item['n_samples']}, 12)")
+            if array.shape != (item["n_samples"], len(CANONICAL_LEADS)) or array.dtype != np.dtype(
+                self.dtype
+            ):
+                raise ECGPEError(
+                    f"{self.path / item['file']}: holds {array.dtype} "
+                    f"{array.shape}, {MANIFEST} says {self.dtype} "
+                    f"({item['n_samples']}, 12)"
+                )
             inside = self.shard == number
             # Compared without adding: a huge offset plus a length could wrap around int64.
             room = item["n_samples"] - self.offset[inside]
             if (room < 0).any() or (self.lengths[inside] > room).any():
-                raise ECGPEError(f"{self.path / INDEX}: records run past the end of "
-                                 f"{item['file']} as {MANIFEST} lists it")
+                raise ECGPEError(
+                    f"{self.path / INDEX}: records run past the end of "
+                    f"{item['file']} as {MANIFEST} lists it"
+                )
         if self.n_records and ((self.shard < 0) | (self.shard >= len(self._shards))).any():
-            raise ECGPEError(f"{self.path / INDEX}: refers to shards that {MANIFEST} does "
-                             "not list")
+            raise ECGPEError(f"{self.path / INDEX}: refers to shards that {MANIFEST} does not list")
 
     def _check_index_types(self) -> None:
         """Refuses index arrays of the wrong kind or with impossible values.
@@ -213,14 +235,33 @@ class PreparedCache:
         A hand-made or damaged index with the right shapes would otherwise read wrong
         samples silently (a negative offset slices from the end of a shard).
         """
-        kinds = {"record_ids": "U", "patient_ids": "U", "splits": "U", "folds": "i",
-                 "shard": "i", "offset": "i", "length": "i", "labels": "f", "label_mask": "f"}
-        arrays = {"record_ids": self.record_ids, "patient_ids": self.patient_ids,
-                  "splits": self.splits, "folds": self.folds, "shard": self.shard,
-                  "offset": self.offset, "length": self.lengths, "labels": self.labels,
-                  "label_mask": self.label_mask}
-        wrong = [f"{field} is {arrays[field].dtype}" for field, kind in kinds.items()
-                 if arrays[field].dtype.kind != kind]
+        kinds = {
+            "record_ids": "U",
+            "patient_ids": "U",
+            "splits": "U",
+            "folds": "i",
+            "shard": "i",
+            "offset": "i",
+            "length": "i",
+            "labels": "f",
+            "label_mask": "f",
+        }
+        arrays = {
+            "record_ids": self.record_ids,
+            "patient_ids": self.patient_ids,
+            "splits": self.splits,
+            "folds": self.folds,
+            "shard": self.shard,
+            "offset": self.offset,
+            "length": self.lengths,
+            "labels": self.labels,
+            "label_mask": self.label_mask,
+        }
+        wrong = [
+            f"{field} is {arrays[field].dtype}"
+            for field, kind in kinds.items()
+            if arrays[field].dtype.kind != kind
+        ]
         if not wrong:
             if (self.offset < 0).any() or (self.lengths < 1).any():
                 wrong.append("negative offsets or empty records")
@@ -234,8 +275,15 @@ class PreparedCache:
 
 # What np.load raises on damaged bytes. MemoryError: a damaged header can claim an absurd
 # array shape, which np.load tries to allocate for an .npz member.
-_UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile,
-               NotImplementedError, MemoryError)
+_UNREADABLE = (
+    OSError,
+    ValueError,
+    KeyError,
+    EOFError,
+    zipfile.BadZipFile,
+    NotImplementedError,
+    MemoryError,
+)
 
 
 def _load_arrays(path: Path, what: str, *, npz: bool):
@@ -257,17 +305,22 @@ def _load_arrays(path: Path, what: str, *, npz: bool):
 def _read_manifest(path: Path) -> dict:
     """Reads `manifest.json`: size cap, strict JSON, format version, then the schema."""
     if not path.is_file():
-        raise ECGPEError(f"{path}: not found; the directory is not a finished prepared cache "
-                         "(an interrupted write leaves no manifest): prepare it again")
+        raise ECGPEError(
+            f"{path}: not found; the directory is not a finished prepared cache "
+            "(an interrupted write leaves no manifest): prepare it again"
+        )
     try:
-        manifest = schemas.read_json(path, max_bytes=schemas.MAX_BYTES["cache_manifest"],
-                                     what="cache manifest")
+        manifest = schemas.read_json(
+            path, max_bytes=schemas.MAX_BYTES["cache_manifest"], what="cache manifest"
+        )
     except OSError as exc:
         raise ECGPEError(f"{path}: unreadable manifest ({exc.strerror})") from None
     # The version first: a newer format deserves "prepare again", not a schema complaint.
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
     if version is not None and version != FORMAT_VERSION:
-        raise ECGPEError(f"{path}: cache format {version!r:.40}, this version of "
-                         f"keras_ecgpe reads format {FORMAT_VERSION}: prepare the cache again")
+        raise ECGPEError(
+            f"{path}: cache format {version!r:.40}, this version of "
+            f"keras_ecgpe reads format {FORMAT_VERSION}: prepare the cache again"
+        )
     schemas.validate(manifest, "cache_manifest", path)
     return manifest

@@ -13,27 +13,47 @@ import dataclasses
 import fractions
 import hashlib
 import json
-from typing import Optional, Tuple
 
 import numpy as np
 from scipy import signal as sps
 
 from keras_ecgpe.data.filters import (  # noqa: F401  (re-exported)
-    FILTERS, bandpass, check_positive, check_signal, no_filter, paper_default, wavelet_level,
+    FILTERS,
+    bandpass,
+    check_positive,
+    check_signal,
+    no_filter,
+    paper_default,
+    wavelet_level,
 )
 from keras_ecgpe.data.normalization import (  # noqa: F401  (re-exported)
-    NORMALIZATIONS, DatasetStandardizer, normalize,
+    NORMALIZATIONS,
+    DatasetStandardizer,
+    normalize,
 )
 from keras_ecgpe.errors import ConfigError, RecordError
 from keras_ecgpe.strict_config import from_strict_dict
 
 __all__ = [
-    "CROPS", "FILTERS", "NORMALIZATIONS", "PADS", "DatasetStandardizer", "PreprocessConfig",
-    "apply_preprocessing", "bandpass", "centre_window", "no_filter", "normalize",
-    "pad_or_truncate", "paper_default", "resample", "sliding_windows", "wavelet_level",
+    "CROPS",
+    "FILTERS",
+    "NORMALIZATIONS",
+    "PADS",
+    "DatasetStandardizer",
+    "PreprocessConfig",
+    "apply_preprocessing",
+    "bandpass",
+    "centre_window",
+    "no_filter",
+    "normalize",
+    "pad_or_truncate",
+    "paper_default",
+    "resample",
+    "sliding_windows",
+    "wavelet_level",
 ]
 
-Signal = Tuple[np.ndarray, float]
+Signal = tuple[np.ndarray, float]
 PADS = ("none", "edge", "zero")
 CROPS = ("centre", "start")
 # Bump when a step's numerics change, so fingerprints (and caches keyed by them) change too.
@@ -100,8 +120,9 @@ def pad_or_truncate(
         return x[start : start + target], fs
     if pad == "none":
         raise RecordError(
-            None, f"record shorter than {duration_s} s ({n} < {target} samples at {fs} Hz); "
-            "choose pad='edge' or pad='zero' to pad it"
+            None,
+            f"record shorter than {duration_s} s ({n} < {target} samples at {fs} Hz); "
+            "choose pad='edge' or pad='zero' to pad it",
         )
     before = (target - n) // 2 if mode == "centre" else 0
     widths = ((before, target - n - before), (0, 0))
@@ -169,12 +190,12 @@ class PreprocessConfig:
     'none'
     """
 
-    target_fs: Optional[float] = 500.0
+    target_fs: float | None = 500.0
     filter: str = "bandpass"
     low_hz: float = 1.0
     high_hz: float = 45.0
     normalize: str = "zscore"
-    duration_s: Optional[float] = None
+    duration_s: float | None = None
     pad: str = "none"
     crop: str = "centre"
 
@@ -184,26 +205,34 @@ class PreprocessConfig:
             if value is not None or name in ("low_hz", "high_hz"):
                 # Coerced to float so 500 and 500.0 give one fingerprint.
                 object.__setattr__(self, name, check_positive(name, value))
-        for name, valid in (("filter", FILTERS), ("normalize", NORMALIZATIONS),
-                            ("pad", PADS), ("crop", CROPS)):
+        for name, valid in (
+            ("filter", FILTERS),
+            ("normalize", NORMALIZATIONS),
+            ("pad", PADS),
+            ("crop", CROPS),
+        ):
             if getattr(self, name) not in valid:
                 raise ConfigError(
                     f"`{name}` must be one of {', '.join(valid)}. "
                     f"Received: {name}={getattr(self, name)!r}"
                 )
         if self.filter == "bandpass" and not self.low_hz < self.high_hz:
-            raise ConfigError(f"`low_hz` must be below `high_hz`. Received: low_hz="
-                              f"{self.low_hz}, high_hz={self.high_hz}")
+            raise ConfigError(
+                f"`low_hz` must be below `high_hz`. Received: low_hz="
+                f"{self.low_hz}, high_hz={self.high_hz}"
+            )
         if self.filter == "bandpass" and self.target_fs and self.high_hz >= self.target_fs / 2:
-            raise ConfigError(f"`high_hz` must be below target_fs/2 = {self.target_fs / 2}. "
-                              f"Received: high_hz={self.high_hz}")
+            raise ConfigError(
+                f"`high_hz` must be below target_fs/2 = {self.target_fs / 2}. "
+                f"Received: high_hz={self.high_hz}"
+            )
 
     def to_dict(self) -> dict:
         """Returns the settings as a JSON-safe dict."""
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "PreprocessConfig":
+    def from_dict(cls, data: dict) -> PreprocessConfig:
         """Builds a config from a dict; unknown keys are errors, missing ones take defaults."""
         return from_strict_dict(cls, data, "preprocessing")
 

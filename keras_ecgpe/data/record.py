@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -35,10 +34,10 @@ class ECGRecord:
     source_format: str
     lead_policy: str = "as recorded"
     units: str = "mV"
-    patient_id: Optional[str] = None
-    age: Optional[float] = None
-    sex: Optional[str] = None
-    labels: Tuple[str, ...] = ()
+    patient_id: str | None = None
+    age: float | None = None
+    sex: str | None = None
+    labels: tuple[str, ...] = ()
 
     @property
     def n_samples(self) -> int:
@@ -49,5 +48,5 @@ class ECGRecord:
         return self.n_samples / float(self.fs)
 
     @property
-    def leads(self) -> Tuple[str, ...]:
+    def leads(self) -> tuple[str, ...]:
         return CANONICAL_LEADS

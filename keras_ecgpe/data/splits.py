@@ -16,7 +16,7 @@ A `None` patient id means "unknown patient": that record is its own patient.
 from __future__ import annotations
 
 import collections
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -29,11 +29,13 @@ def _patients(labels, patient_ids):
     """Returns `(records_by_patient, strata, class_patients)` in first-seen patient order."""
     labels = np.asarray(labels)
     if labels.ndim not in (1, 2) or labels.shape[0] != len(patient_ids):
-        raise ConfigError(f"`labels` must be (n,) or (n, C) with n = len(patient_ids) = "
-                          f"{len(patient_ids)}. Received shape {labels.shape}")
+        raise ConfigError(
+            f"`labels` must be (n,) or (n, C) with n = len(patient_ids) = "
+            f"{len(patient_ids)}. Received shape {labels.shape}"
+        )
     if labels.shape[0] == 0:
         raise ConfigError("`labels` is empty")
-    records: Dict[object, List[int]] = {}
+    records: dict[object, list[int]] = {}
     for i, patient in enumerate(patient_ids):
         records.setdefault(("record", i) if patient is None else str(patient), []).append(i)
     groups = list(records.values())
@@ -86,8 +88,9 @@ def _deal(groups, strata, weights, rng) -> np.ndarray:
     return part
 
 
-def patient_stratified_split(labels, patient_ids: Sequence, fractions=(0.7, 0.15, 0.15),
-                             seed: int = 0) -> np.ndarray:
+def patient_stratified_split(
+    labels, patient_ids: Sequence, fractions=(0.7, 0.15, 0.15), seed: int = 0
+) -> np.ndarray:
     """Splits records into train/validation/test by patient, stratified by label.
 
     Args:
@@ -110,19 +113,24 @@ def patient_stratified_split(labels, patient_ids: Sequence, fractions=(0.7, 0.15
     """
     fractions = tuple(float(f) for f in fractions)
     if len(fractions) != 3 or min(fractions) < 0 or not np.isclose(sum(fractions), 1.0):
-        raise ConfigError("`fractions` must be 3 non-negative numbers summing to 1. "
-                          f"Received: fractions={fractions}")
+        raise ConfigError(
+            "`fractions` must be 3 non-negative numbers summing to 1. "
+            f"Received: fractions={fractions}"
+        )
     groups, strata, _ = _patients(labels, patient_ids)
     part = _deal(groups, strata, fractions, np.random.default_rng(seed))
     empty = [SPLIT_NAMES[j] for j in range(3) if fractions[j] > 0 and not (part == j).any()]
     if empty:
-        raise ConfigError(f"{len(groups)} patients are too few for fractions {fractions}: "
-                          f"{', '.join(empty)} would be empty")
+        raise ConfigError(
+            f"{len(groups)} patients are too few for fractions {fractions}: "
+            f"{', '.join(empty)} would be empty"
+        )
     return np.array(SPLIT_NAMES)[part]
 
 
-def patient_stratified_kfold(labels, patient_ids: Sequence, k: int = 5, seed: int = 0,
-                             repeats: int = 1) -> List[np.ndarray]:
+def patient_stratified_kfold(
+    labels, patient_ids: Sequence, k: int = 5, seed: int = 0, repeats: int = 1
+) -> list[np.ndarray]:
     """Assigns records to k folds by patient, stratified by label, optionally repeated.
 
     Args:
@@ -157,5 +165,7 @@ def patient_stratified_kfold(labels, patient_ids: Sequence, k: int = 5, seed: in
         detail = ", ".join(f"{n} patients with {name}" for name, n in sorted(short.items()))
         raise ConfigError(f"k={k} exceeds the {detail}: some fold would have none")
     weights = np.full(int(k), 1.0 / k)
-    return [_deal(groups, strata, weights, np.random.default_rng([seed, r]))
-            for r in range(int(repeats))]
+    return [
+        _deal(groups, strata, weights, np.random.default_rng([seed, r]))
+        for r in range(int(repeats))
+    ]

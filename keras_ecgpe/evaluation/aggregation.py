@@ -39,9 +39,11 @@ def aggregate_windows(window_logits, record_index, how="mean"):
     z = z[:, None] if flat else z
     ids = np.asarray(record_index)
     if z.ndim != 2 or ids.shape != (len(z),) or len(z) == 0:
-        raise ConfigError("`window_logits` (m, C) and `record_index` (m,) must be non-empty "
-                          f"with equal m. Received shapes {np.shape(window_logits)} and "
-                          f"{np.shape(record_index)}")
+        raise ConfigError(
+            "`window_logits` (m, C) and `record_index` (m,) must be non-empty "
+            f"with equal m. Received shapes {np.shape(window_logits)} and "
+            f"{np.shape(record_index)}"
+        )
     if not np.isfinite(z).all():
         raise ConfigError("`window_logits` must be finite. Received NaN or infinite values")
     unique, first, inverse = np.unique(ids, return_index=True, return_inverse=True)

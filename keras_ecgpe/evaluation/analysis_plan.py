@@ -94,14 +94,15 @@ class AnalysisPlan:
             with open(path, "rb") as handle:
                 data = handle.read(_MAX_BYTES + 1)
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the analysis plan ({exc.strerror})") \
-                from None
+            raise ConfigError(f"{path}: cannot read the analysis plan ({exc.strerror})") from None
         if len(data) > _MAX_BYTES:
-            raise ConfigError(f"{path}: more than {_MAX_BYTES} bytes, too large for an "
-                              "analysis plan; not parsed")
+            raise ConfigError(
+                f"{path}: more than {_MAX_BYTES} bytes, too large for an analysis plan; not parsed"
+            )
         if suffix == ".json":
-            document = schemas.parse_json_bytes(data, where=str(path), what="analysis plan",
-                                                error_type=ConfigError)
+            document = schemas.parse_json_bytes(
+                data, where=str(path), what="analysis plan", error_type=ConfigError
+            )
         else:
             document = _parse_yaml(data, path)
         return cls.from_dict(document, where=str(path))
@@ -119,14 +120,15 @@ class AnalysisPlan:
         """
         source, where = where, where or "analysis plan"
         if document is None:
-            raise ConfigError(f"{where}: the analysis plan is empty; state at least "
-                              "primary_metric")
+            raise ConfigError(f"{where}: the analysis plan is empty; state at least primary_metric")
         _refuse_non_finite(document, where, "$")
         schemas.validate(document, "analysis_plan", where, error_type=ConfigError)
         bands = (document.get("subgroups") or {}).get("age_bands") or []
         if any(b <= a for a, b in itertools.pairwise(bands)):
-            raise ConfigError(f"{where}: at $.subgroups.age_bands: band edges must increase "
-                              f"strictly. Received: {bands}")
+            raise ConfigError(
+                f"{where}: at $.subgroups.age_bands: band edges must increase "
+                f"strictly. Received: {bands}"
+            )
         base = cls()
         points = document.get("operating_points", {})
         subgroups = document.get("subgroups", {})
@@ -153,21 +155,26 @@ class AnalysisPlan:
             bootstrap_resamples=int(bootstrap.get("resamples", base.bootstrap_resamples)),
             seed=int(bootstrap.get("seed", base.seed)),
             small_sample_min=int(document.get("small_sample_min", base.small_sample_min)),
-            source=source)
+            source=source,
+        )
 
     def to_dict(self) -> dict:
         """The plan in the file format, every key written out (JSON- and YAML-safe)."""
         return {
-            "version": PLAN_VERSION, "label": self.label, "primary_metric": self.primary_metric,
+            "version": PLAN_VERSION,
+            "label": self.label,
+            "primary_metric": self.primary_metric,
             "operating_points": {
-                "rule_out": None if self.rule_out_sensitivity is None else {
-                    "sensitivity": self.rule_out_sensitivity},
-                "rule_in": None if self.rule_in_specificity is None else {
-                    "specificity": self.rule_in_specificity}},
+                "rule_out": None
+                if self.rule_out_sensitivity is None
+                else {"sensitivity": self.rule_out_sensitivity},
+                "rule_in": None
+                if self.rule_in_specificity is None
+                else {"specificity": self.rule_in_specificity},
+            },
             "subgroups": {"sex": self.sex_subgroups, "age_bands": list(self.age_bands)},
             "target_prevalence": self.target_prevalence,
-            "intervals": {"level": self.interval_level,
-                          "proportion": self.proportion_interval},
+            "intervals": {"level": self.interval_level, "proportion": self.proportion_interval},
             "bootstrap": {"resamples": self.bootstrap_resamples, "seed": self.seed},
             "small_sample_min": self.small_sample_min,
         }
@@ -179,35 +186,34 @@ class AnalysisPlan:
     def sha256(self) -> str:
         """SHA-256 of the canonical JSON of `to_dict()` (sorted keys, no spaces, UTF-8),
         so equal plans hash alike however they were written."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"),
-                          allow_nan=False)
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
     def age_band_labels(self) -> list[str]:
         """Names of the age bands in order: `["18-<50", "50-<65", "65-<80", ">=80"]`."""
         edges = list(self.age_bands)
         return [f"{a:g}-<{b:g}" for a, b in itertools.pairwise(edges)] + (
-            [f">={edges[-1]:g}"] if edges else [])
+            [f">={edges[-1]:g}"] if edges else []
+        )
 
     def age_band(self, age) -> str | None:
         """The band `age` (years) falls in; None when unknown or below the first edge."""
-        if isinstance(age, bool) or not isinstance(age, (int, float)) \
-                or not math.isfinite(age):
+        if isinstance(age, bool) or not isinstance(age, (int, float)) or not math.isfinite(age):
             return None
         labels = self.age_band_labels()
         inside = [k for k, edge in enumerate(self.age_bands) if age >= edge]
         return labels[inside[-1]] if inside else None
 
 
-class _StrictLoader(yaml.SafeLoader):
+class StrictSafeLoader(yaml.SafeLoader):
     """yaml.SafeLoader that refuses duplicate keys and aliases (`*anchor`)."""
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.constructor.ConstructorError(
-                None, None, "aliases (*name) are not allowed in an analysis plan",
-                event.start_mark)
+                None, None, "aliases (*name) are not allowed in an analysis plan", event.start_mark
+            )
         return super().compose_node(parent, index)
 
     def construct_mapping(self, node, deep=False):
@@ -216,14 +222,15 @@ class _StrictLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in keys:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice", key_node.start_mark)
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
             keys.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
 def _parse_yaml(data: bytes, path: os.PathLike):
     try:
-        return yaml.load(data.decode("utf-8"), Loader=_StrictLoader)  # noqa: S506 (safe loader)
+        return yaml.load(data.decode("utf-8"), Loader=StrictSafeLoader)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:

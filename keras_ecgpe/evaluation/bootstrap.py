@@ -61,10 +61,12 @@ def patient_groups(patient_ids, record_ids=None) -> tuple[list[str], int]:
     (['patient:p1', 'record:b', 'patient:p1', 'record:d'], 2)
     """
     patient_ids = list(patient_ids)
-    records = (list(range(len(patient_ids))) if record_ids is None else list(record_ids))
+    records = list(range(len(patient_ids))) if record_ids is None else list(record_ids)
     if len(records) != len(patient_ids):
-        raise ConfigError(f"`record_ids` must have one id per record ({len(patient_ids)}). "
-                          f"Received {len(records)} ids")
+        raise ConfigError(
+            f"`record_ids` must have one id per record ({len(patient_ids)}). "
+            f"Received {len(records)} ids"
+        )
     keys, missing = [], 0
     for position, (patient, record) in enumerate(zip(patient_ids, records, strict=True)):
         if _missing(patient):
@@ -74,8 +76,10 @@ def patient_groups(patient_ids, record_ids=None) -> tuple[list[str], int]:
             keys.append(f"patient:{patient}")
     alone = [k for k in keys if not k.startswith("patient:")]
     if len(set(alone)) < len(alone):
-        raise ConfigError("`record_ids` must be unique among records without a patient id. "
-                          f"Received duplicates among {sorted(alone)[:5]}")
+        raise ConfigError(
+            "`record_ids` must be unique among records without a patient id. "
+            f"Received duplicates among {sorted(alone)[:5]}"
+        )
     return keys, missing
 
 
@@ -95,11 +99,11 @@ def resample_weights(n, *, n_boot, seed, groups=None):
     else:
         groups = list(groups)
         if len(groups) != n:
-            raise ConfigError(f"`groups` must have one id per record ({n}). "
-                              f"Received {len(groups)} ids")
+            raise ConfigError(
+                f"`groups` must have one id per record ({n}). Received {len(groups)} ids"
+            )
         codes = {}
-        inverse = np.array([codes.setdefault(key, len(codes))
-                            for key in patient_groups(groups)[0]])
+        inverse = np.array([codes.setdefault(key, len(codes)) for key in patient_groups(groups)[0]])
         units = len(codes)
     for start in range(0, n_boot, _CHUNK):
         b = min(_CHUNK, n_boot - start)
@@ -115,8 +119,9 @@ def _interval(samples, alpha):
     return json_float(low), json_float(high)
 
 
-def bootstrap_ci(y_true, logits, metric_fn, *, n_boot=1000, seed=0, alpha=0.05, groups=None,
-                 mask=None):
+def bootstrap_ci(
+    y_true, logits, metric_fn, *, n_boot=1000, seed=0, alpha=0.05, groups=None, mask=None
+):
     """Percentile confidence interval of any scalar metric `metric_fn(y_true, logits)`.
 
     `metric_fn` is called once per resample on the resampled rows (and with `mask=` when a
@@ -165,15 +170,34 @@ def bootstrap_ci(y_true, logits, metric_fn, *, n_boot=1000, seed=0, alpha=0.05, 
             if not np.isnan(value):
                 samples.append(value)
     low, high = _interval(np.asarray(samples), alpha)
-    return {"value": json_float(call(np.arange(len(y)))), "ci_low": low, "ci_high": high,
-            "alpha": float(alpha), "n_boot": int(n_boot), "n_used": int(n_boot) - skipped,
-            "n_skipped": skipped, "resampled_by": "record" if groups is None else "group",
-            "method": "percentile"}
+    return {
+        "value": json_float(call(np.arange(len(y)))),
+        "ci_low": low,
+        "ci_high": high,
+        "alpha": float(alpha),
+        "n_boot": int(n_boot),
+        "n_used": int(n_boot) - skipped,
+        "n_skipped": skipped,
+        "resampled_by": "record" if groups is None else "group",
+        "method": "percentile",
+    }
 
 
-def metrics_with_ci(y_true, logits, thresholds, *, mask=None, label_names, prevalence=None,
-                    fixed_specificity=0.9, fixed_sensitivity=0.9, n_boot=1000, seed=0,
-                    alpha=0.05, groups=None):
+def metrics_with_ci(
+    y_true,
+    logits,
+    thresholds,
+    *,
+    mask=None,
+    label_names,
+    prevalence=None,
+    fixed_specificity=0.9,
+    fixed_sensitivity=0.9,
+    n_boot=1000,
+    seed=0,
+    alpha=0.05,
+    groups=None,
+):
     """`compute_metrics` plus percentile intervals of every macro metric.
 
     Thresholds stay fixed across resamples (they were chosen on validation data); a fixed
@@ -186,17 +210,23 @@ def metrics_with_ci(y_true, logits, thresholds, *, mask=None, label_names, preva
         "resampled_by", "method").
     """
     _check(n_boot, alpha)
-    result = compute_metrics(y_true, logits, thresholds, mask=mask, label_names=label_names,
-                             prevalence=prevalence, fixed_specificity=fixed_specificity,
-                             fixed_sensitivity=fixed_sensitivity)
+    result = compute_metrics(
+        y_true,
+        logits,
+        thresholds,
+        mask=mask,
+        label_names=label_names,
+        prevalence=prevalence,
+        fixed_specificity=fixed_specificity,
+        fixed_sensitivity=fixed_sensitivity,
+    )
     y, z, m = check_inputs(y_true, logits, mask)
     cuts = cut_array(thresholds, y.shape[1])
     prev = prevalence_array(prevalence, y.shape[1])
     scored = np.array([not r for r in exclusion_reasons(y, m)])
     samples, skipped = {k: [] for k in METRIC_NAMES}, 0
     for weights in resample_weights(len(y), n_boot=n_boot, seed=seed, groups=groups):
-        values = class_values(y, z, m, cuts, weights, prev, fixed_specificity,
-                              fixed_sensitivity)
+        values = class_values(y, z, m, cuts, weights, prev, fixed_specificity, fixed_sensitivity)
         pos, neg = values["tp"] + values["fn"], values["tn"] + values["fp"]
         usable = ((pos[:, scored] > 0) & (neg[:, scored] > 0)).all(axis=1) & scored.any()
         skipped += int((~usable).sum())
@@ -206,11 +236,19 @@ def metrics_with_ci(y_true, logits, thresholds, *, mask=None, label_names, preva
     for name in METRIC_NAMES:
         values = np.concatenate(samples[name])
         low, high = _interval(values[~np.isnan(values)], alpha)
-        result["macro_ci"][name] = {"value": result["macro"][name], "ci_low": low,
-                                    "ci_high": high,
-                                    "n_undefined": int(np.isnan(values).sum())}
-    result["bootstrap"] = {"n_boot": int(n_boot), "n_used": int(n_boot) - skipped,
-                           "n_skipped": skipped, "alpha": float(alpha), "seed": seed,
-                           "resampled_by": "record" if groups is None else "group",
-                           "method": "percentile"}
+        result["macro_ci"][name] = {
+            "value": result["macro"][name],
+            "ci_low": low,
+            "ci_high": high,
+            "n_undefined": int(np.isnan(values).sum()),
+        }
+    result["bootstrap"] = {
+        "n_boot": int(n_boot),
+        "n_used": int(n_boot) - skipped,
+        "n_skipped": skipped,
+        "alpha": float(alpha),
+        "seed": seed,
+        "resampled_by": "record" if groups is None else "group",
+        "method": "percentile",
+    }
     return result

@@ -70,9 +70,12 @@ def fit_temperature(y_true, logits, *, mask=None, bounds=TEMPERATURE_BOUNDS):
     """
     y, z, m = _fit_inputs(y_true, logits, mask, bounds)
     low, high = bounds
-    best = optimize.minimize_scalar(lambda log_t: _bce(y[m], z[m] / np.exp(log_t)),
-                                    bounds=(np.log(low), np.log(high)), method="bounded",
-                                    options={"xatol": 1e-6})
+    best = optimize.minimize_scalar(
+        lambda log_t: _bce(y[m], z[m] / np.exp(log_t)),
+        bounds=(np.log(low), np.log(high)),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
     return float(np.exp(best.x))
 
 
@@ -103,14 +106,19 @@ def fit_calibration(y_true, logits, *, mask=None, bounds=TEMPERATURE_BOUNDS):
         log_t, bias = params[0], params[1:]
         scaled = z / np.exp(log_t) + bias
         residual = weight * (sigmoid(scaled) - y)  # d(mean BCE)/d(scaled), masked
-        gradient = np.concatenate([[-np.sum(residual * z / np.exp(log_t))],
-                                   residual.sum(axis=0)])
+        gradient = np.concatenate([[-np.sum(residual * z / np.exp(log_t))], residual.sum(axis=0)])
         return float(np.sum(weight * (np.logaddexp(0.0, scaled) - y * scaled))), gradient
 
     start = np.zeros(1 + z.shape[1])
     limits = [(np.log(bounds[0]), np.log(bounds[1]))] + [(None, None)] * z.shape[1]
-    best = optimize.minimize(loss_and_gradient, start, jac=True, method="L-BFGS-B",
-                             bounds=limits, options={"maxiter": 500})
+    best = optimize.minimize(
+        loss_and_gradient,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=limits,
+        options={"maxiter": 500},
+    )
     return float(np.exp(best.x[0])), [float(b) for b in best.x[1:]]
 
 
@@ -193,5 +201,8 @@ def expected_calibration_error(y_true, probs, n_bins=15, *, mask=None, label_nam
         gaps = np.abs(observed[filled] - predicted[filled])
         per_class[name] = json_float((counts[filled] * gaps).sum() / counts.sum())
     known = [v for v in per_class.values() if v is not None]
-    return {"per_class": per_class, "macro": json_float(np.mean(known)) if known else None,
-            "n_bins": int(n_bins)}
+    return {
+        "per_class": per_class,
+        "macro": json_float(np.mean(known)) if known else None,
+        "n_bins": int(n_bins),
+    }

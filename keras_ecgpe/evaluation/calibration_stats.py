@@ -33,16 +33,22 @@ def _inputs(y_true, logits):
     y = np.asarray(y_true)
     z = np.asarray(logits, dtype=np.float64)
     if y.ndim != 1 or y.shape != z.shape or y.size == 0 or not np.isin(y, (0, 1)).all():
-        raise ConfigError("`y_true` must be (n,) labels in {0, 1} and `logits` (n,). "
-                          f"Received shapes {np.shape(y_true)} and {np.shape(logits)}")
+        raise ConfigError(
+            "`y_true` must be (n,) labels in {0, 1} and `logits` (n,). "
+            f"Received shapes {np.shape(y_true)} and {np.shape(logits)}"
+        )
     if not np.isfinite(z).all():
         raise ConfigError("`logits` must be finite. Received NaN or infinite values")
     return y.astype(np.float64), z
 
 
 def _wald(value, se, z):
-    return {"value": float(value), "ci_low": float(value - z * se),
-            "ci_high": float(value + z * se), "se": float(se)}
+    return {
+        "value": float(value),
+        "ci_low": float(value - z * se),
+        "ci_high": float(value + z * se),
+        "se": float(se),
+    }
 
 
 def _undefined(reason):
@@ -73,9 +79,12 @@ def calibration_intercept_slope(y_true, logits, *, alpha: float = 0.05) -> dict:
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"`alpha` must be in (0, 1). Received: alpha={alpha}")
     y, z = _inputs(y_true, logits)
-    out = {"alpha": float(alpha), "n": int(y.size),
-           "method": "logistic regression (statsmodels GLM, binomial), Wald intervals; "
-                     "intercept with logit(p) as offset"}
+    out = {
+        "alpha": float(alpha),
+        "n": int(y.size),
+        "method": "logistic regression (statsmodels GLM, binomial), Wald intervals; "
+        "intercept with logit(p) as offset",
+    }
     if y.min() == y.max():
         reason = "only one class in the labels"
         return {**out, "intercept": _undefined(reason), "slope": _undefined(reason)}
@@ -121,9 +130,17 @@ def ece_from_weights(y, p, weights, n_bins):
     return np.abs(observed - predicted).sum(axis=1) / w.sum(axis=1)
 
 
-def ece_with_noise_floor(y_true, logits, *, n_bins: int = 15, n_boot: int = 1000,
-                         n_sim: int = 1000, seed: int = 0, alpha: float = 0.05,
-                         groups=None) -> dict:
+def ece_with_noise_floor(
+    y_true,
+    logits,
+    *,
+    n_bins: int = 15,
+    n_boot: int = 1000,
+    n_sim: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    groups=None,
+) -> dict:
     """ECE with a percentile bootstrap interval and the noise floor at this sample size.
 
     Args:
@@ -158,19 +175,36 @@ def ece_with_noise_floor(y_true, logits, *, n_bins: int = 15, n_boot: int = 1000
     y, z = _inputs(y_true, logits)
     p = sigmoid(z)
     value = float(ece_from_weights(y, p, np.ones(y.size), n_bins)[0])
-    boot = np.concatenate([ece_from_weights(y, p, w, n_bins) for w in resample_weights(
-        y.size, n_boot=n_boot, seed=seed, groups=groups)])
+    boot = np.concatenate(
+        [
+            ece_from_weights(y, p, w, n_bins)
+            for w in resample_weights(y.size, n_boot=n_boot, seed=seed, groups=groups)
+        ]
+    )
     rng = np.random.default_rng([seed, 1])  # a stream apart from the bootstrap's
-    floor = np.concatenate([
-        ece_from_weights((rng.random((b, y.size)) < p).astype(np.float64), p,
-                         np.ones((b, y.size)), n_bins)
-        for b in np.diff(np.r_[np.arange(0, n_sim, 256), n_sim])])
+    floor = np.concatenate(
+        [
+            ece_from_weights(
+                (rng.random((b, y.size)) < p).astype(np.float64), p, np.ones((b, y.size)), n_bins
+            )
+            for b in np.diff(np.r_[np.arange(0, n_sim, 256), n_sim])
+        ]
+    )
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-    return {"ece": value, "ci_low": float(low), "ci_high": float(high), "n_boot": int(n_boot),
-            "n_bins": int(n_bins), "alpha": float(alpha),
-            "resampled_by": "record" if groups is None else "group",
-            "method": "equal-width bins; percentile bootstrap interval",
-            "noise_floor": {"mean": float(floor.mean()), "p95": float(np.quantile(floor, 0.95)),
-                            "n_sim": int(n_sim),
-                            "method": "ECE of labels simulated as Bernoulli(p) from the "
-                                      "same probabilities (a perfectly calibrated model)"}}
+    return {
+        "ece": value,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "n_boot": int(n_boot),
+        "n_bins": int(n_bins),
+        "alpha": float(alpha),
+        "resampled_by": "record" if groups is None else "group",
+        "method": "equal-width bins; percentile bootstrap interval",
+        "noise_floor": {
+            "mean": float(floor.mean()),
+            "p95": float(np.quantile(floor, 0.95)),
+            "n_sim": int(n_sim),
+            "method": "ECE of labels simulated as Bernoulli(p) from the "
+            "same probabilities (a perfectly calibrated model)",
+        },
+    }

@@ -44,14 +44,18 @@ def decision_curve(y_true, logits, *, thresholds=DCA_THRESHOLDS) -> dict:
     y = np.asarray(y_true)
     z = np.asarray(logits, dtype=np.float64)
     if y.ndim != 1 or y.shape != z.shape or y.size == 0 or not np.isin(y, (0, 1)).all():
-        raise ConfigError("`y_true` must be (n,) labels in {0, 1} and `logits` (n,). "
-                          f"Received shapes {np.shape(y_true)} and {np.shape(logits)}")
+        raise ConfigError(
+            "`y_true` must be (n,) labels in {0, 1} and `logits` (n,). "
+            f"Received shapes {np.shape(y_true)} and {np.shape(logits)}"
+        )
     if not np.isfinite(z).all():
         raise ConfigError("`logits` must be finite. Received NaN or infinite values")
     pt = np.asarray(thresholds, dtype=np.float64)
     if pt.ndim != 1 or pt.size == 0 or not ((pt > 0) & (pt < 1)).all():
-        raise ConfigError("`thresholds` must be probabilities in (0, 1). Received: "
-                          f"{np.asarray(thresholds).tolist()}")
+        raise ConfigError(
+            "`thresholds` must be probabilities in (0, 1). Received: "
+            f"{np.asarray(thresholds).tolist()}"
+        )
     y = y.astype(bool)
     n, prevalence = y.size, float(y.mean())
     rows = []
@@ -59,10 +63,20 @@ def decision_curve(y_true, logits, *, thresholds=DCA_THRESHOLDS) -> dict:
         refer = z >= np.log(t) - np.log1p(-t)
         tp, fp = int((refer & y).sum()), int((refer & ~y).sum())
         odds = t / (1 - t)
-        rows.append({"threshold": float(t), "tp": tp, "fp": fp,
-                     "net_benefit_model": float(tp / n - fp / n * odds),
-                     "net_benefit_treat_all": float(prevalence - (1 - prevalence) * odds),
-                     "net_benefit_treat_none": 0.0})
-    return {"n": int(n), "prevalence": prevalence, "rows": rows,
-            "method": "net benefit (Vickers & Elkin 2006); referred when calibrated "
-                      "probability >= threshold"}
+        rows.append(
+            {
+                "threshold": float(t),
+                "tp": tp,
+                "fp": fp,
+                "net_benefit_model": float(tp / n - fp / n * odds),
+                "net_benefit_treat_all": float(prevalence - (1 - prevalence) * odds),
+                "net_benefit_treat_none": 0.0,
+            }
+        )
+    return {
+        "n": int(n),
+        "prevalence": prevalence,
+        "rows": rows,
+        "method": "net benefit (Vickers & Elkin 2006); referred when calibrated "
+        "probability >= threshold",
+    }

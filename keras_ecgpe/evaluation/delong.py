@@ -30,15 +30,19 @@ def _inputs(y_true, scores):
     y = np.asarray(y_true)
     s = np.atleast_2d(np.asarray(scores, dtype=np.float64))
     if y.ndim != 1 or s.shape[1] != y.shape[0] or not np.isin(y, (0, 1)).all():
-        raise ConfigError("`y_true` must be (n,) labels in {0, 1} and scores (n,) or (k, n). "
-                          f"Received shapes {y.shape} and {np.shape(scores)}")
+        raise ConfigError(
+            "`y_true` must be (n,) labels in {0, 1} and scores (n,) or (k, n). "
+            f"Received shapes {y.shape} and {np.shape(scores)}"
+        )
     if not np.isfinite(s).all():
         raise ConfigError("Scores must be finite. Received NaN or infinite values")
     y = y.astype(bool)
     m, n = int(y.sum()), int((~y).sum())
     if m < 2 or n < 2:
-        raise ConfigError("DeLong's variance needs at least 2 positives and 2 negatives. "
-                          f"Received {m} positives and {n} negatives")
+        raise ConfigError(
+            "DeLong's variance needs at least 2 positives and 2 negatives. "
+            f"Received {m} positives and {n} negatives"
+        )
     return y, s, m, n
 
 
@@ -87,17 +91,30 @@ def delong_auroc(y_true, scores, *, alpha: float = 0.05) -> dict:
     auc, cov = delong_components(y_true, scores)
     a, se = float(auc[0]), float(np.sqrt(max(cov[0, 0], 0.0)))
     y = np.asarray(y_true).astype(bool)
-    out = {"auroc": a, "se": se, "alpha": float(alpha), "n_positive": int(y.sum()),
-           "n_negative": int((~y).sum()), "method": METHOD, "ci_scale": "logit",
-           "warning": None}
+    out = {
+        "auroc": a,
+        "se": se,
+        "alpha": float(alpha),
+        "n_positive": int(y.sum()),
+        "n_negative": int((~y).sum()),
+        "method": METHOD,
+        "ci_scale": "logit",
+        "warning": None,
+    }
     if a in (0.0, 1.0):
-        out.update(ci_low=a, ci_high=a, warning=f"AUROC is {a:g}: DeLong's variance is 0 "
-                   "and the interval is degenerate; report the bootstrap interval instead")
+        out.update(
+            ci_low=a,
+            ci_high=a,
+            warning=f"AUROC is {a:g}: DeLong's variance is 0 "
+            "and the interval is degenerate; report the bootstrap interval instead",
+        )
         return out
     z = stats.norm.ppf(1 - alpha / 2)
     centre, half = np.log(a / (1 - a)), z * se / (a * (1 - a))
-    out.update(ci_low=float(1 / (1 + np.exp(-(centre - half)))),
-               ci_high=float(1 / (1 + np.exp(-(centre + half)))))
+    out.update(
+        ci_low=float(1 / (1 + np.exp(-(centre - half)))),
+        ci_high=float(1 / (1 + np.exp(-(centre + half)))),
+    )
     return out
 
 
@@ -126,15 +143,22 @@ def delong_test(y_true, scores_a, scores_b, *, alpha: float = 0.05) -> dict:
         raise ConfigError(f"`alpha` must be in (0, 1). Received: alpha={alpha}")
     a, b = np.asarray(scores_a, dtype=np.float64), np.asarray(scores_b, dtype=np.float64)
     if a.shape != b.shape:
-        raise ConfigError(f"`scores_a` and `scores_b` must have one shape. Received "
-                          f"{a.shape} and {b.shape}")
+        raise ConfigError(
+            f"`scores_a` and `scores_b` must have one shape. Received {a.shape} and {b.shape}"
+        )
     auc, cov = delong_components(y_true, np.stack([a, b]))
     diff = float(auc[0] - auc[1])
     var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
     denominator = np.sqrt(cov[0, 0] * cov[1, 1])
-    out = {"auroc_a": float(auc[0]), "auroc_b": float(auc[1]), "difference": diff,
-           "se": float(np.sqrt(max(var, 0.0))), "alpha": float(alpha), "method": METHOD,
-           "correlation": float(cov[0, 1] / denominator) if denominator > 0 else None}
+    out = {
+        "auroc_a": float(auc[0]),
+        "auroc_b": float(auc[1]),
+        "difference": diff,
+        "se": float(np.sqrt(max(var, 0.0))),
+        "alpha": float(alpha),
+        "method": METHOD,
+        "correlation": float(cov[0, 1] / denominator) if denominator > 0 else None,
+    }
     half = stats.norm.ppf(1 - alpha / 2) * out["se"]
     out.update(ci_low=diff - half, ci_high=diff + half)
     if var <= 1e-300:

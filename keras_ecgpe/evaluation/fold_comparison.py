@@ -23,8 +23,10 @@ from keras_ecgpe.errors import ConfigError
 def _differences(differences):
     d = np.asarray(differences, dtype=np.float64)
     if d.ndim != 1 or d.size < 2 or not np.isfinite(d).all():
-        raise ConfigError("`differences` must be at least 2 finite per-fold values. "
-                          f"Received: {np.asarray(differences).tolist()}")
+        raise ConfigError(
+            "`differences` must be at least 2 finite per-fold values. "
+            f"Received: {np.asarray(differences).tolist()}"
+        )
     return d
 
 
@@ -54,16 +56,26 @@ def corrected_resampled_ttest(differences, *, n_train, n_test, alpha: float = 0.
     n1 = np.broadcast_to(np.asarray(n_train, dtype=np.float64), d.shape)
     n2 = np.broadcast_to(np.asarray(n_test, dtype=np.float64), d.shape)
     if not ((n1 > 0).all() and (n2 > 0).all()):
-        raise ConfigError(f"`n_train` and `n_test` must be positive. Received: "
-                          f"n_train={np.asarray(n_train).tolist()}, "
-                          f"n_test={np.asarray(n_test).tolist()}")
+        raise ConfigError(
+            f"`n_train` and `n_test` must be positive. Received: "
+            f"n_train={np.asarray(n_train).tolist()}, "
+            f"n_test={np.asarray(n_test).tolist()}"
+        )
     ratio = float(np.mean(n2 / n1))
     n, mean = d.size, float(d.mean())
     se = float(np.sqrt((1 / n + ratio) * d.var(ddof=1)))
     half = float(stats.t.ppf(1 - alpha / 2, n - 1) * se)
-    out = {"mean_difference": mean, "df": n - 1, "n_folds": n, "test_train_ratio": ratio,
-           "se": se, "ci_low": mean - half, "ci_high": mean + half, "alpha": float(alpha),
-           "method": "corrected resampled t-test (Nadeau & Bengio 2003)"}
+    out = {
+        "mean_difference": mean,
+        "df": n - 1,
+        "n_folds": n,
+        "test_train_ratio": ratio,
+        "se": se,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+        "alpha": float(alpha),
+        "method": "corrected resampled t-test (Nadeau & Bengio 2003)",
+    }
     if se == 0.0:
         out.update(t=None, p_value=None, undefined="all per-fold differences are equal")
         return out
@@ -85,11 +97,17 @@ def sign_test(differences) -> dict:
     """
     d = np.asarray(differences, dtype=np.float64)
     if d.ndim != 1 or d.size == 0 or not np.isfinite(d).all():
-        raise ConfigError(f"`differences` must be finite per-fold values. Received: "
-                          f"{np.asarray(differences).tolist()}")
+        raise ConfigError(
+            f"`differences` must be finite per-fold values. Received: "
+            f"{np.asarray(differences).tolist()}"
+        )
     pos, neg = int((d > 0).sum()), int((d < 0).sum())
-    out = {"n_positive": pos, "n_negative": neg, "n_ties": int((d == 0).sum()),
-           "method": "exact sign test (binomial, p = 1/2), ties dropped"}
+    out = {
+        "n_positive": pos,
+        "n_negative": neg,
+        "n_ties": int((d == 0).sum()),
+        "method": "exact sign test (binomial, p = 1/2), ties dropped",
+    }
     if pos + neg == 0:
         return {**out, "p_value": None, "undefined": "every difference is a tie"}
     return {**out, "p_value": float(stats.binomtest(pos, pos + neg, 0.5).pvalue)}
@@ -106,8 +124,9 @@ def holm_adjust(p_values) -> list[float]:
     """
     p = np.asarray(p_values, dtype=np.float64)
     if p.ndim != 1 or not ((p >= 0) & (p <= 1)).all():
-        raise ConfigError(f"`p_values` must be probabilities in [0, 1]. Received: "
-                          f"{np.asarray(p_values).tolist()}")
+        raise ConfigError(
+            f"`p_values` must be probabilities in [0, 1]. Received: {np.asarray(p_values).tolist()}"
+        )
     m = p.size
     order = np.argsort(p, kind="stable")
     stepped = np.maximum.accumulate(np.minimum(1.0, (m - np.arange(m)) * p[order]))

@@ -41,8 +41,10 @@ def check_inputs(y_true, logits, mask=None):
     y, z = np.asarray(y_true, dtype=np.float64), np.asarray(logits, dtype=np.float64)
     y, z = (y[:, None] if y.ndim == 1 else y), (z[:, None] if z.ndim == 1 else z)
     if y.ndim != 2 or y.shape != z.shape or y.shape[0] == 0:
-        raise ConfigError("`y_true` and `logits` must be non-empty (n, C) arrays of one "
-                          f"shape. Received: {np.shape(y_true)} and {np.shape(logits)}")
+        raise ConfigError(
+            "`y_true` and `logits` must be non-empty (n, C) arrays of one "
+            f"shape. Received: {np.shape(y_true)} and {np.shape(logits)}"
+        )
     if not np.isfinite(z).all():
         raise ConfigError("`logits` must be finite. Received NaN or infinite values")
     m = np.ones(y.shape, dtype=bool) if mask is None else np.asarray(mask)
@@ -51,8 +53,10 @@ def check_inputs(y_true, logits, mask=None):
         raise ConfigError(f"`mask` must be 0/1 of shape {y.shape}. Received shape {m.shape}")
     m = m.astype(bool)
     if not np.isin(y[m], (0.0, 1.0)).all():
-        raise ConfigError("`y_true` must hold only 0 and 1 where the mask is 1. Received: "
-                          f"{np.unique(y[m][~np.isin(y[m], (0.0, 1.0))])[:5]}")
+        raise ConfigError(
+            "`y_true` must hold only 0 and 1 where the mask is 1. Received: "
+            f"{np.unique(y[m][~np.isin(y[m], (0.0, 1.0))])[:5]}"
+        )
     return np.where(m, y, 0.0).astype(bool), z, m
 
 
@@ -61,8 +65,10 @@ def threshold_array(thresholds, num_classes):
     t = np.asarray(getattr(thresholds, "thresholds", thresholds), dtype=np.float64)
     t = np.full(num_classes, float(t)) if t.ndim == 0 else t
     if t.shape != (num_classes,) or not ((t >= 0) & (t <= 1)).all():
-        raise ConfigError(f"`thresholds` must be {num_classes} probabilities in [0, 1]. "
-                          f"Received: thresholds={np.asarray(thresholds).tolist()}")
+        raise ConfigError(
+            f"`thresholds` must be {num_classes} probabilities in [0, 1]. "
+            f"Received: thresholds={np.asarray(thresholds).tolist()}"
+        )
     return t
 
 
@@ -74,8 +80,10 @@ def cut_array(thresholds, num_classes):
         return probability_to_logit(threshold_array(thresholds, num_classes))
     cuts = np.asarray(cuts, dtype=np.float64)
     if cuts.shape != (num_classes,):
-        raise ConfigError(f"The threshold choice must hold {num_classes} logit cuts. "
-                          f"Received {cuts.shape[0] if cuts.ndim else 1}")
+        raise ConfigError(
+            f"The threshold choice must hold {num_classes} logit cuts. "
+            f"Received {cuts.shape[0] if cuts.ndim else 1}"
+        )
     return cuts
 
 
@@ -86,6 +94,8 @@ def prevalence_array(prevalence, num_classes):
     p = np.asarray(prevalence, dtype=np.float64)
     p = np.full(num_classes, float(p)) if p.ndim == 0 else p
     if p.shape != (num_classes,) or not ((p > 0) & (p < 1)).all():
-        raise ConfigError(f"`prevalence` must be None or {num_classes} values in (0, 1). "
-                          f"Received: prevalence={np.asarray(prevalence).tolist()}")
+        raise ConfigError(
+            f"`prevalence` must be None or {num_classes} values in (0, 1). "
+            f"Received: prevalence={np.asarray(prevalence).tolist()}"
+        )
     return p

@@ -40,9 +40,20 @@ MAX_METRICS_CHARS = 16384
 MAX_DECLARATION_CHARS = 2000
 # How the command line spells the declaration; the refusal message names it.
 DECLARATION_OPTION = "--declare-new-model"
-FIELDS = ("version", "sequence", "time", "cache_key", "split", "model_sha256",
-          "config_sha256", "analysis_plan_sha256", "declaration", "metrics",
-          "previous_sha256", "sha256")
+FIELDS = (
+    "version",
+    "sequence",
+    "time",
+    "cache_key",
+    "split",
+    "model_sha256",
+    "config_sha256",
+    "analysis_plan_sha256",
+    "declaration",
+    "metrics",
+    "previous_sha256",
+    "sha256",
+)
 
 
 class LedgerError(ECGPEError):
@@ -120,8 +131,10 @@ class Ledger:
         """
         cache_path = Path(cache_path)
         if not (cache_path / MANIFEST).is_file():
-            raise ConfigError(f"{cache_path}: not a prepared cache (no {MANIFEST}); the "
-                              "test-split ledger lives in the cache directory")
+            raise ConfigError(
+                f"{cache_path}: not a prepared cache (no {MANIFEST}); the "
+                "test-split ledger lives in the cache directory"
+            )
         return cls(cache_path, manifest_key(cache_path))
 
     def entries(self) -> list[LedgerEntry]:
@@ -147,9 +160,13 @@ class Ledger:
         """
         entries = self._read()
         if known_head is not None and known_head not in {entry.sha256 for entry in entries}:
-            raise LedgerError(self.path, None, f"head {known_head} reported earlier is not in "
-                                               f"the chain of {len(entries)} entries: entries "
-                                               "were removed")
+            raise LedgerError(
+                self.path,
+                None,
+                f"head {known_head} reported earlier is not in "
+                f"the chain of {len(entries)} entries: entries "
+                "were removed",
+            )
         return len(entries)
 
     @property
@@ -164,8 +181,9 @@ class Ledger:
         models = [entry.model_sha256 for entry in self._read() if entry.split == split]
         return Looks(len(models), len(set(models)))
 
-    def check_new_look(self, split: str, model_sha256: str,
-                       declaration: str | None = None) -> Looks:
+    def check_new_look(
+        self, split: str, model_sha256: str, declaration: str | None = None
+    ) -> Looks:
         """Refuses a new model on a split other models have scored, unless declared.
 
         The same model scoring again is allowed (and counted by `append`).
@@ -183,12 +201,21 @@ class Ledger:
                 the message gives the looks so far and the option that declares one.
             LedgerError: the chain does not verify.
         """
-        return self._check(self._read(), split, _sha(model_sha256, "model_sha256"),
-                           _declaration(declaration))
+        return self._check(
+            self._read(), split, _sha(model_sha256, "model_sha256"), _declaration(declaration)
+        )
 
-    def append(self, *, split: str, model_sha256: str, config_sha256: str,
-               metrics: Mapping, analysis_plan_sha256: str | None = None,
-               declaration: str | None = None, time: str | None = None) -> LedgerEntry:
+    def append(
+        self,
+        *,
+        split: str,
+        model_sha256: str,
+        config_sha256: str,
+        metrics: Mapping,
+        analysis_plan_sha256: str | None = None,
+        declaration: str | None = None,
+        time: str | None = None,
+    ) -> LedgerEntry:
         """Records one look at `split`, atomically and under an exclusive lock.
 
         `check_new_look` is repeated under the lock, so two new models cannot both slip
@@ -214,13 +241,20 @@ class Ledger:
         """
         _check_split(split)
         model = _sha(model_sha256, "model_sha256")
-        fields = {"version": LEDGER_VERSION, "cache_key": self.cache_key, "split": split,
-                  "model_sha256": model, "config_sha256": _sha(config_sha256, "config_sha256"),
-                  "analysis_plan_sha256": None if analysis_plan_sha256 is None else _sha(
-                      analysis_plan_sha256, "analysis_plan_sha256"),
-                  "declaration": _declaration(declaration), "metrics": _metrics(metrics),
-                  "time": time or datetime.datetime.now(datetime.timezone.utc).isoformat(
-                      timespec="seconds")}
+        fields = {
+            "version": LEDGER_VERSION,
+            "cache_key": self.cache_key,
+            "split": split,
+            "model_sha256": model,
+            "config_sha256": _sha(config_sha256, "config_sha256"),
+            "analysis_plan_sha256": None
+            if analysis_plan_sha256 is None
+            else _sha(analysis_plan_sha256, "analysis_plan_sha256"),
+            "declaration": _declaration(declaration),
+            "metrics": _metrics(metrics),
+            "time": time
+            or datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
         with self._locked():
             entries = self._read()
             self._check(entries, split, model, fields["declaration"])
@@ -262,7 +296,8 @@ class Ledger:
                 f"{self.path}: the {split} split was already scored {looks.n_looks} time(s) "
                 f"by {looks.n_models} model(s) (first {models[0][:12]}); model "
                 f"{model[:12]} is a new one. Scoring it too needs a declaration with the "
-                f"reason ({DECLARATION_OPTION} REASON), which is recorded in the ledger")
+                f"reason ({DECLARATION_OPTION} REASON), which is recorded in the ledger"
+            )
         return looks
 
     def _bytes(self) -> bytes:
@@ -286,9 +321,11 @@ class Ledger:
         try:
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
-            raise ConfigError(f"{self.lock_path}: cannot open the ledger lock "
-                              f"({exc.strerror}); the cache directory must be writable to "
-                              "record a look at its test split") from None
+            raise ConfigError(
+                f"{self.lock_path}: cannot open the ledger lock "
+                f"({exc.strerror}); the cache directory must be writable to "
+                "record a look at its test split"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -305,9 +342,13 @@ def _parse(path: Path, data: bytes) -> list[LedgerEntry]:
     for number, line in enumerate(lines):
         entries.append(_entry(path, number, line, entries[-1] if entries else None))
     if torn:
-        raise LedgerError(path, len(lines), "incomplete last line (no newline: a write was "
-                                            f"interrupted); the {len(lines)} entries before it "
-                                            "verify. Ledger.repair_torn_tail() removes it")
+        raise LedgerError(
+            path,
+            len(lines),
+            "incomplete last line (no newline: a write was "
+            f"interrupted); the {len(lines)} entries before it "
+            "verify. Ledger.repair_torn_tail() removes it",
+        )
     return entries
 
 
@@ -321,24 +362,32 @@ def _entry(path: Path, number: int, line: bytes, previous: LedgerEntry | None) -
         raise LedgerError(path, number, f"not a ledger entry (keys {keys})")
     # Byte for byte: an edit that parses to the same values ("0.50" for "0.5") shows too.
     if fields["sha256"] != entry_hash(fields) or _line(fields) != line + b"\n":
-        raise LedgerError(path, number, "its content does not match its sha256: the entry "
-                                        "was edited")
+        raise LedgerError(
+            path, number, "its content does not match its sha256: the entry was edited"
+        )
     try:  # the types later code relies on (a hand-made entry can carry a valid hash)
         _check_split(fields["split"])
         _sha(fields["model_sha256"], "model_sha256")
         _sha(fields["config_sha256"], "config_sha256")
-        if not (isinstance(fields["metrics"], dict) and isinstance(fields["time"], str)
-                and type(fields["sequence"]) is int):
+        if not (
+            isinstance(fields["metrics"], dict)
+            and isinstance(fields["time"], str)
+            and type(fields["sequence"]) is int
+        ):
             raise ConfigError("metrics, time or sequence of the wrong type")
     except ConfigError as exc:
         raise LedgerError(path, number, f"malformed entry: {exc}") from None
     expected = previous.sha256 if previous else GENESIS
     if fields["previous_sha256"] != expected or fields["sequence"] != number:
         before = f"entry {number - 1}" if number else "the start of the ledger"
-        raise LedgerError(path, number, f"does not follow {before} (sequence "
-                                        f"{fields['sequence']!r}, previous_sha256 does "
-                                        f"{'' if fields['previous_sha256'] == expected else 'not '}"
-                                        "match): an entry was removed, inserted or reordered")
+        raise LedgerError(
+            path,
+            number,
+            f"does not follow {before} (sequence "
+            f"{fields['sequence']!r}, previous_sha256 does "
+            f"{'' if fields['previous_sha256'] == expected else 'not '}"
+            "match): an entry was removed, inserted or reordered",
+        )
     return LedgerEntry(**fields)
 
 
@@ -347,8 +396,9 @@ def _line(fields: dict) -> bytes:
 
 
 def _canonical(obj) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def _check_split(split) -> None:
@@ -357,10 +407,10 @@ def _check_split(split) -> None:
 
 
 def _sha(value, name: str) -> str:
-    if not (isinstance(value, str) and len(value) == 64
-            and set(value) <= set("0123456789abcdef")):
-        raise ConfigError(f"`{name}` must be a SHA-256 (64 lower-case hex digits). "
-                          f"Received: {name}={value!r:.80}")
+    if not (isinstance(value, str) and len(value) == 64 and set(value) <= set("0123456789abcdef")):
+        raise ConfigError(
+            f"`{name}` must be a SHA-256 (64 lower-case hex digits). Received: {name}={value!r:.80}"
+        )
     return value
 
 
@@ -368,11 +418,14 @@ def _declaration(reason) -> str | None:
     if reason is None:
         return None
     if not isinstance(reason, str) or not reason.strip():
-        raise ConfigError(f"a new-model declaration must be a non-empty reason. "
-                          f"Received: {reason!r:.80}")
+        raise ConfigError(
+            f"a new-model declaration must be a non-empty reason. Received: {reason!r:.80}"
+        )
     if len(reason) > MAX_DECLARATION_CHARS:
-        raise ConfigError(f"a new-model declaration may have at most {MAX_DECLARATION_CHARS} "
-                          f"characters. Received: {len(reason)}")
+        raise ConfigError(
+            f"a new-model declaration may have at most {MAX_DECLARATION_CHARS} "
+            f"characters. Received: {len(reason)}"
+        )
     return reason.strip()
 
 
@@ -381,8 +434,10 @@ def _metrics(metrics) -> dict:
         raise ConfigError(f"`metrics` must be a mapping. Received: {type(metrics).__name__}")
     clean = _json_safe(dict(metrics), "metrics")
     if len(_canonical(clean)) > MAX_METRICS_CHARS:
-        raise ConfigError(f"`metrics` is more than {MAX_METRICS_CHARS} characters as JSON; "
-                          "the ledger keeps headline figures only")
+        raise ConfigError(
+            f"`metrics` is more than {MAX_METRICS_CHARS} characters as JSON; "
+            "the ledger keeps headline figures only"
+        )
     return clean
 
 
@@ -412,8 +467,19 @@ def summarise(entries: list[LedgerEntry], split: str = "test") -> dict:
     """
     chosen = [entry for entry in entries if entry.split == split]
     per_model = collections.Counter(entry.model_sha256 for entry in chosen)
-    return {"split": split, "n_looks": len(chosen), "n_models": len(per_model),
-            "head_sha256": entries[-1].sha256 if entries else None,
-            "looks": [{"sequence": e.sequence, "time": e.time, "model_sha256": e.model_sha256,
-                       "declaration": e.declaration} for e in chosen],
-            "declarations": [e.declaration for e in chosen if e.declaration is not None]}
+    return {
+        "split": split,
+        "n_looks": len(chosen),
+        "n_models": len(per_model),
+        "head_sha256": entries[-1].sha256 if entries else None,
+        "looks": [
+            {
+                "sequence": e.sequence,
+                "time": e.time,
+                "model_sha256": e.model_sha256,
+                "declaration": e.declaration,
+            }
+            for e in chosen
+        ],
+        "declarations": [e.declaration for e in chosen if e.declaration is not None],
+    }

@@ -27,9 +27,19 @@ from keras_ecgpe.evaluation.inputs import (
     sigmoid,
 )
 
-METRIC_NAMES = ("auroc", "average_precision", "precision", "sensitivity", "specificity", "f1",
-                "g_mean", "ppv", "npv", "sensitivity_at_specificity",
-                "specificity_at_sensitivity")
+METRIC_NAMES = (
+    "auroc",
+    "average_precision",
+    "precision",
+    "sensitivity",
+    "specificity",
+    "f1",
+    "g_mean",
+    "ppv",
+    "npv",
+    "sensitivity_at_specificity",
+    "specificity_at_sensitivity",
+)
 COUNT_NAMES = ("tp", "fp", "tn", "fn")
 
 
@@ -64,12 +74,15 @@ def rates_from_counts(tp, fp, tn, fn, prevalence=None):
     ppv_den, npv_den = ppv_num + (1 - spec) * (1 - p), npv_num + (1 - sens) * p
     called_pos, called_neg = tp + fp > 0, tn + fn > 0
     precision = _ratio(tp, tp + fp)
-    return {"precision": precision, "sensitivity": sens, "specificity": spec,
-            "f1": np.where(called_pos & (tp + fn > 0), _ratio(2 * tp, 2 * tp + fp + fn),
-                           np.nan),
-            "g_mean": np.sqrt(sens * spec),
-            "ppv": np.where(called_pos, _ratio(ppv_num, ppv_den), np.nan),
-            "npv": np.where(called_neg, _ratio(npv_num, npv_den), np.nan)}
+    return {
+        "precision": precision,
+        "sensitivity": sens,
+        "specificity": spec,
+        "f1": np.where(called_pos & (tp + fn > 0), _ratio(2 * tp, 2 * tp + fp + fn), np.nan),
+        "g_mean": np.sqrt(sens * spec),
+        "ppv": np.where(called_pos, _ratio(ppv_num, ppv_den), np.nan),
+        "npv": np.where(called_neg, _ratio(npv_num, npv_den), np.nan),
+    }
 
 
 def undefined_reasons(tp, fp, tn, fn) -> dict:
@@ -87,8 +100,7 @@ def undefined_reasons(tp, fp, tn, fn) -> dict:
     if tn + fp == 0:
         out.update(specificity=NO_NEGATIVE, g_mean=NO_NEGATIVE)
     if tp + fp == 0:
-        out.update(precision=NO_CALLED_POSITIVE, f1=NO_CALLED_POSITIVE,
-                   ppv=NO_CALLED_POSITIVE)
+        out.update(precision=NO_CALLED_POSITIVE, f1=NO_CALLED_POSITIVE, ppv=NO_CALLED_POSITIVE)
     elif tp + fn == 0:
         out.update(f1=NO_POSITIVE)
     if tn + fn == 0:
@@ -96,8 +108,9 @@ def undefined_reasons(tp, fp, tn, fn) -> dict:
     return out
 
 
-def class_values(y, logits, mask, cuts, weight, prevalence=None, fixed_specificity=0.9,
-                 fixed_sensitivity=0.9):
+def class_values(
+    y, logits, mask, cuts, weight, prevalence=None, fixed_specificity=0.9, fixed_sensitivity=0.9
+):
     """Every metric of every class under record weights `(B, n)`: name -> `(B, C)` array.
 
     `y`, `logits`, `mask` come from `check_inputs`; `cuts` are `(C,)` logit cuts.
@@ -120,17 +133,27 @@ def class_values(y, logits, mask, cuts, weight, prevalence=None, fixed_specifici
         out["auroc"][:, c] = ranking.auroc(yc, zc, w)
         out["average_precision"][:, c] = ranking.average_precision(yc, zc, w)
         out["sensitivity_at_specificity"][:, c] = ranking.sensitivity_at_specificity(
-            yc, zc, fixed_specificity, w)
+            yc, zc, fixed_specificity, w
+        )
         out["specificity_at_sensitivity"][:, c] = ranking.specificity_at_sensitivity(
-            yc, zc, fixed_sensitivity, w)
+            yc, zc, fixed_sensitivity, w
+        )
     return out
 
 
 def exclusion_reasons(y, mask):
     """Returns `(C,)` reasons a class cannot be scored ("" where it can)."""
     pos, neg = (y & mask).sum(axis=0), (~y & mask).sum(axis=0)
-    return ["no labelled examples" if p + q == 0 else "no positive examples" if p == 0 else
-            "no negative examples" if q == 0 else "" for p, q in zip(pos, neg, strict=True)]
+    return [
+        "no labelled examples"
+        if p + q == 0
+        else "no positive examples"
+        if p == 0
+        else "no negative examples"
+        if q == 0
+        else ""
+        for p, q in zip(pos, neg, strict=True)
+    ]
 
 
 def confusion_counts(y_true, logits, thresholds, *, mask=None):
@@ -138,8 +161,10 @@ def confusion_counts(y_true, logits, thresholds, *, mask=None):
     (its logit cuts) or at probability thresholds."""
     y, z, m = check_inputs(y_true, logits, mask)
     pred = z >= cut_array(thresholds, y.shape[1])  # on logits: a saturated sigmoid cannot flip
-    return {k: ((a & b) & m).sum(axis=0) for k, a, b in
-            (("tp", y, pred), ("fp", ~y, pred), ("tn", ~y, ~pred), ("fn", y, ~pred))}
+    return {
+        k: ((a & b) & m).sum(axis=0)
+        for k, a, b in (("tp", y, pred), ("fp", ~y, pred), ("tn", ~y, ~pred), ("fn", y, ~pred))
+    }
 
 
 def exact_match_accuracy(y_true, logits, thresholds, *, mask=None):
@@ -165,13 +190,23 @@ def macro_means(values, eligible):
 def label_name_list(label_names, num_classes):
     names = [str(n) for n in label_names]
     if len(names) != num_classes or len(set(names)) != num_classes:
-        raise ConfigError(f"`label_names` must be {num_classes} distinct names. "
-                          f"Received: label_names={names}")
+        raise ConfigError(
+            f"`label_names` must be {num_classes} distinct names. Received: label_names={names}"
+        )
     return names
 
 
-def compute_metrics(y_true, logits, thresholds, *, mask=None, label_names, prevalence=None,
-                    fixed_specificity=0.9, fixed_sensitivity=0.9):
+def compute_metrics(
+    y_true,
+    logits,
+    thresholds,
+    *,
+    mask=None,
+    label_names,
+    prevalence=None,
+    fixed_specificity=0.9,
+    fixed_sensitivity=0.9,
+):
     """All metrics of a multi-label classifier, per label and macro-averaged, JSON-safe.
 
     Ranking metrics are computed on `logits`; thresholded ones at the per-class logit cuts of
@@ -209,18 +244,23 @@ def compute_metrics(y_true, logits, thresholds, *, mask=None, label_names, preva
     cuts = cut_array(thresholds, num_classes)
     thr = sigmoid(cuts)  # display only
     prev = prevalence_array(prevalence, num_classes)
-    values = class_values(y, z, m, cuts, np.ones((1, len(y))), prev,
-                          fixed_specificity, fixed_sensitivity)
+    values = class_values(
+        y, z, m, cuts, np.ones((1, len(y))), prev, fixed_specificity, fixed_sensitivity
+    )
     reasons = exclusion_reasons(y, m)
     eligible = np.array([not r for r in reasons])
     per_label = {}
     for c, name in enumerate(names):
-        entry = {"logit_cut": float(cuts[c]), "threshold": float(thr[c]),
-                 "n_positive": int((y[:, c] & m[:, c]).sum()),
-                 "n_negative": int((~y[:, c] & m[:, c]).sum())}
+        entry = {
+            "logit_cut": float(cuts[c]),
+            "threshold": float(thr[c]),
+            "n_positive": int((y[:, c] & m[:, c]).sum()),
+            "n_negative": int((~y[:, c] & m[:, c]).sum()),
+        }
         entry.update({k: int(values[k][0, c]) if m[:, c].any() else 0 for k in COUNT_NAMES})
-        entry.update({k: json_float(values[k][0, c]) if eligible[c] else None
-                      for k in METRIC_NAMES})
+        entry.update(
+            {k: json_float(values[k][0, c]) if eligible[c] else None for k in METRIC_NAMES}
+        )
         if reasons[c]:
             entry["reason"] = reasons[c]
         elif undefined := undefined_reasons(*(values[k][0, c] for k in COUNT_NAMES)):
@@ -231,9 +271,12 @@ def compute_metrics(y_true, logits, thresholds, *, mask=None, label_names, preva
     for name in names:
         for k, reason in per_label[name].get("undefined", {}).items():
             skipped.setdefault(k, {})[name] = reason
-    macro.update(n_classes=int(eligible.sum()), undefined=skipped,
-                 classes=[n for n, e in zip(names, eligible, strict=True) if e],
-                 excluded={n: r for n, r in zip(names, reasons, strict=True) if r})
+    macro.update(
+        n_classes=int(eligible.sum()),
+        undefined=skipped,
+        classes=[n for n, e in zip(names, eligible, strict=True) if e],
+        excluded={n: r for n, r in zip(names, reasons, strict=True) if r},
+    )
     choice = thresholds.to_dict() if hasattr(thresholds, "to_dict") else None
     return {
         "n_records": int(len(y)),
@@ -247,8 +290,9 @@ def compute_metrics(y_true, logits, thresholds, *, mask=None, label_names, preva
             "threshold_choice": choice,
             "fixed_specificity": float(fixed_specificity),
             "fixed_sensitivity": float(fixed_sensitivity),
-            "prevalence": ("cohort" if prev is None
-                           else dict(zip(names, prev.tolist(), strict=True))),
+            "prevalence": (
+                "cohort" if prev is None else dict(zip(names, prev.tolist(), strict=True))
+            ),
         },
         "macro": macro,
         "per_label": per_label,

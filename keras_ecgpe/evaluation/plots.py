@@ -66,18 +66,32 @@ def plot_roc(y_true, logits, path, *, label_names, thresholds=None, mask=None, t
         if cut is not None:
             pred = z >= cut
             sens, fp_rate = pred[y].mean(), pred[~y].mean()
-            ax.plot(fp_rate, sens, "o", color=line.get_color(), ms=7, mec="black",
-                    label=f"{name} at threshold {sigmoid(cut):.3g}: "
-                          f"sens {sens:.2f}, spec {1 - fp_rate:.2f}")
-    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity (false positive rate)",
-           ylabel="sensitivity (true positive rate)", title=title, aspect="equal")
+            ax.plot(
+                fp_rate,
+                sens,
+                "o",
+                color=line.get_color(),
+                ms=7,
+                mec="black",
+                label=f"{name} at threshold {sigmoid(cut):.3g}: "
+                f"sens {sens:.2f}, spec {1 - fp_rate:.2f}",
+            )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        xlabel="1 - specificity (false positive rate)",
+        ylabel="sensitivity (true positive rate)",
+        title=title,
+        aspect="equal",
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
 
 
-def plot_precision_recall(y_true, logits, path, *, label_names, thresholds=None, mask=None,
-                          title="Precision-recall"):
+def plot_precision_recall(
+    y_true, logits, path, *, label_names, thresholds=None, mask=None, title="Precision-recall"
+):
     """One precision-recall curve per class, average precision and prevalence in the legend."""
     fig = Figure(figsize=(6, 6))
     ax = fig.subplots()
@@ -86,22 +100,39 @@ def plot_precision_recall(y_true, logits, path, *, label_names, thresholds=None,
             ax.plot([], [], " ", label=f"{name}: not plotted ({reason})")
             continue
         precision, recall, _ = ranking.precision_recall_curve(y, z)
-        (line,) = ax.step(np.r_[0.0, recall], np.r_[precision[0], precision], where="pre",
-                          lw=1.5, label=f"{name} (AP {ranking.average_precision(y, z):.3f}, "
-                                        f"prevalence {y.mean():.2f})")
+        (line,) = ax.step(
+            np.r_[0.0, recall],
+            np.r_[precision[0], precision],
+            where="pre",
+            lw=1.5,
+            label=f"{name} (AP {ranking.average_precision(y, z):.3f}, prevalence {y.mean():.2f})",
+        )
         if cut is not None and (z >= cut).any():
             pred = z >= cut
-            ax.plot(pred[y].mean(), y[pred].mean(), "o", color=line.get_color(), ms=7,
-                    mec="black", label=f"{name} at threshold {sigmoid(cut):.3g}")
-    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="recall (sensitivity)",
-           ylabel="precision (PPV)", title=title)
+            ax.plot(
+                pred[y].mean(),
+                y[pred].mean(),
+                "o",
+                color=line.get_color(),
+                ms=7,
+                mec="black",
+                label=f"{name} at threshold {sigmoid(cut):.3g}",
+            )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        xlabel="recall (sensitivity)",
+        ylabel="precision (PPV)",
+        title=title,
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)
     return _save(fig, path)
 
 
-def plot_reliability(y_true, logits, path, *, temperature=None, bias=None, mask=None,
-                     n_bins=15, title="Reliability"):
+def plot_reliability(
+    y_true, logits, path, *, temperature=None, bias=None, mask=None, n_bins=15, title="Reliability"
+):
     """Reliability diagram of all unmasked entries, before and (given `temperature`, and
     optionally a per-class `bias`) after calibration, with the expected calibration error in
     the legend."""
@@ -118,10 +149,21 @@ def plot_reliability(y_true, logits, path, *, temperature=None, bias=None, mask=
         y, _, m = check_inputs(y_true, z, mask)
         ece = expected_calibration_error(y[m], probs.reshape(y.shape)[m], n_bins)["macro"]
         filled = curve.counts > 0
-        ax.plot(curve.predicted[filled], curve.observed[filled], "o-", ms=4,
-                label=f"{label} (ECE {ece:.3f})")
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="mean predicted probability",
-           ylabel="observed frequency", title=title, aspect="equal")
+        ax.plot(
+            curve.predicted[filled],
+            curve.observed[filled],
+            "o-",
+            ms=4,
+            label=f"{label} (ECE {ece:.3f})",
+        )
+    ax.set(
+        xlim=(0, 1),
+        ylim=(0, 1),
+        xlabel="mean predicted probability",
+        ylabel="observed frequency",
+        title=title,
+        aspect="equal",
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
     return _save(fig, path)
@@ -137,8 +179,9 @@ def plot_decision_curve(curve, path, *, title="Decision curve"):
     """
     rows = curve.get("rows") if isinstance(curve, dict) else None
     if not rows:
-        raise ConfigError("`curve` must be a `decision_curve` result with rows. "
-                          f"Received: {type(curve).__name__}")
+        raise ConfigError(
+            f"`curve` must be a `decision_curve` result with rows. Received: {type(curve).__name__}"
+        )
     pt = 100 * np.array([r["threshold"] for r in rows])
     model = np.array([r["net_benefit_model"] for r in rows])
     treat_all = np.array([r["net_benefit_treat_all"] for r in rows])
@@ -148,8 +191,12 @@ def plot_decision_curve(curve, path, *, title="Decision curve"):
     ax.plot(pt, treat_all, "s--", ms=3, color="tab:red", label="treat all")
     ax.axhline(0.0, color="0.3", lw=1, label="treat none")
     top = max(float(model.max()), float(treat_all.max()), 0.0)
-    ax.set(xlabel="threshold probability (%)", ylabel="net benefit", title=title,
-           ylim=(min(-0.05 * max(top, 0.01), float(model.min())), 1.1 * max(top, 0.01)))
+    ax.set(
+        xlabel="threshold probability (%)",
+        ylabel="net benefit",
+        title=title,
+        ylim=(min(-0.05 * max(top, 0.01), float(model.min())), 1.1 * max(top, 0.01)),
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=8)
     return _save(fig, path)
@@ -180,14 +227,19 @@ def plot_training_curves(history_csv, path, *, metric=None, title="Training"):
     """
     history = _read_history(history_csv)
     epochs = history.get("epoch", np.arange(len(next(iter(history.values())))))
-    candidates = [k for k in history if k not in ("epoch", "loss", "lr", "learning_rate")
-                  and not k.startswith("val_")]
+    candidates = [
+        k
+        for k in history
+        if k not in ("epoch", "loss", "lr", "learning_rate") and not k.startswith("val_")
+    ]
     if metric is None:
         paired = [k for k in candidates if f"val_{k}" in history]
         metric = (paired or candidates or [None])[0]
     elif metric not in history:
-        raise ConfigError(f"`metric` must be a column of {history_csv}: {sorted(history)}. "
-                          f"Received: metric={metric!r}")
+        raise ConfigError(
+            f"`metric` must be a column of {history_csv}: {sorted(history)}. "
+            f"Received: metric={metric!r}"
+        )
     panels = [k for k in ("loss", metric) if k is not None and k in history]
     if not panels:
         raise RecordError(history_csv, "the training history has no loss or metric column")

@@ -27,8 +27,10 @@ from keras_ecgpe.evaluation.inputs import json_float
 # >= 0.95 at 5, 10 and 30 positives where Wilson dipped to 0.91 and the percentile bootstrap
 # to 0.41 (benchmarks/interval_coverage.py, docs/statistics.md).
 DEFAULT_INTERVAL = "clopper-pearson"
-INTERVAL_METHODS = {"wilson": ("wilson", "Wilson score interval"),
-                    "clopper-pearson": ("beta", "Clopper-Pearson exact interval")}
+INTERVAL_METHODS = {
+    "wilson": ("wilson", "Wilson score interval"),
+    "clopper-pearson": ("beta", "Clopper-Pearson exact interval"),
+}
 PREVALENCE_METHOD = "logit interval (Mercaldo, Lau & Zhou 2007), adjusted when a count is 0"
 
 
@@ -37,8 +39,14 @@ def _check_alpha(alpha):
         raise ConfigError(f"`alpha` must be in (0, 1). Received: alpha={alpha}")
 
 
-def proportion_ci(successes: int, total: int, *, method: str = DEFAULT_INTERVAL,
-                  alpha: float = 0.05, undefined_reason: str = "empty denominator") -> dict:
+def proportion_ci(
+    successes: int,
+    total: int,
+    *,
+    method: str = DEFAULT_INTERVAL,
+    alpha: float = 0.05,
+    undefined_reason: str = "empty denominator",
+) -> dict:
     """Point estimate and confidence interval of `successes / total`.
 
     Args:
@@ -58,18 +66,26 @@ def proportion_ci(successes: int, total: int, *, method: str = DEFAULT_INTERVAL,
     (0.4439, 0.9748)
     """
     if method not in INTERVAL_METHODS:
-        raise ConfigError(f"`method` must be one of {sorted(INTERVAL_METHODS)}. "
-                          f"Received: method={method!r}")
+        raise ConfigError(
+            f"`method` must be one of {sorted(INTERVAL_METHODS)}. Received: method={method!r}"
+        )
     _check_alpha(alpha)
     x, n = int(successes), int(total)
     if x != successes or n != total or not 0 <= x <= n:
-        raise ConfigError(f"Counts must be integers with 0 <= successes <= total. "
-                          f"Received: successes={successes}, total={total}")
+        raise ConfigError(
+            f"Counts must be integers with 0 <= successes <= total. "
+            f"Received: successes={successes}, total={total}"
+        )
     code, name = INTERVAL_METHODS[method]
     out = {"successes": x, "total": n, "alpha": float(alpha), "method": name}
     if n == 0:
-        return {"value": None, "ci_low": None, "ci_high": None, **out,
-                "undefined": undefined_reason}
+        return {
+            "value": None,
+            "ci_low": None,
+            "ci_high": None,
+            **out,
+            "undefined": undefined_reason,
+        }
     low, high = proportion_confint(x, n, alpha=alpha, method=code)
     # statsmodels leaves NaN at x = 0 / x = n for "beta" in some versions: the exact bounds.
     low, high = (0.0 if x == 0 else float(low)), (1.0 if x == n else float(high))
@@ -86,8 +102,9 @@ def _adjusted(x, n, z, adjust):
     return ((x + z * z / 2) / (n + z * z), n + z * z) if adjust else (x / n, n)
 
 
-def predictive_values_at_prevalence(tp: int, fp: int, tn: int, fn: int, prevalence: float, *,
-                                    alpha: float = 0.05) -> dict:
+def predictive_values_at_prevalence(
+    tp: int, fp: int, tn: int, fn: int, prevalence: float, *, alpha: float = 0.05
+) -> dict:
     """PPV and NPV at a stated prevalence, with logit intervals (Mercaldo et al. 2007).
 
     Args:
@@ -123,8 +140,13 @@ def predictive_values_at_prevalence(tp: int, fp: int, tn: int, fn: int, prevalen
     prior = np.log(pi / (1 - pi))
     out = {"prevalence": pi}
     if tp + fp == 0:
-        out["ppv"] = {"value": None, "ci_low": None, "ci_high": None,
-                      "undefined": "no record called positive", **base}
+        out["ppv"] = {
+            "value": None,
+            "ci_low": None,
+            "ci_high": None,
+            "undefined": "no record called positive",
+            **base,
+        }
     else:
         ppv = sens * pi / (sens * pi + (1 - spec) * (1 - pi))
         log_odds = np.log(s_adj / (1 - c_adj)) + prior
@@ -132,8 +154,13 @@ def predictive_values_at_prevalence(tp: int, fp: int, tn: int, fn: int, prevalen
         low, high = _logit_interval(log_odds, var, z)
         out["ppv"] = {"value": float(ppv), "ci_low": low, "ci_high": high, **base}
     if tn + fn == 0:
-        out["npv"] = {"value": None, "ci_low": None, "ci_high": None,
-                      "undefined": "no record called negative", **base}
+        out["npv"] = {
+            "value": None,
+            "ci_low": None,
+            "ci_high": None,
+            "undefined": "no record called negative",
+            **base,
+        }
     else:
         npv = spec * (1 - pi) / (spec * (1 - pi) + (1 - sens) * pi)
         log_odds = np.log(c_adj / (1 - s_adj)) - prior

@@ -45,8 +45,10 @@ def tie_groups(y, scores, weight=None):
     y = np.asarray(y).astype(bool).ravel()
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if y.shape != scores.shape or y.size == 0:
-        raise ConfigError(f"`y` and `scores` must be non-empty and of equal length. "
-                          f"Received: {y.shape} and {scores.shape}")
+        raise ConfigError(
+            f"`y` and `scores` must be non-empty and of equal length. "
+            f"Received: {y.shape} and {scores.shape}"
+        )
     if not np.isfinite(scores).all():
         raise ConfigError("`scores` must be finite. Received NaN or infinite values")
     w = np.ones((1, y.size)) if weight is None else np.atleast_2d(np.asarray(weight, float))
@@ -152,8 +154,11 @@ def _best(y, scores, weight, target, name, fixed):
     rows = np.arange(len(tp))
     undefined = (n_pos[:, 0] == 0) | (n_neg[:, 0] == 0) | ~allowed.any(axis=1)
     thresholds = np.r_[np.inf, levels][best]
-    return (np.where(undefined, np.nan, sens[rows, best]),
-            np.where(undefined, np.nan, spec[rows, best]), thresholds)
+    return (
+        np.where(undefined, np.nan, sens[rows, best]),
+        np.where(undefined, np.nan, spec[rows, best]),
+        thresholds,
+    )
 
 
 def operating_point(y, scores, *, min_specificity=None, min_sensitivity=None):
@@ -164,14 +169,14 @@ def operating_point(y, scores, *, min_specificity=None, min_sensitivity=None):
         An `OperatingPoint`; its rates are NaN when `y` lacks positives or negatives.
     """
     if (min_specificity is None) == (min_sensitivity is None):
-        raise ConfigError("give exactly one of `min_specificity` and `min_sensitivity`. "
-                          f"Received: {min_specificity} and {min_sensitivity}")
+        raise ConfigError(
+            "give exactly one of `min_specificity` and `min_sensitivity`. "
+            f"Received: {min_specificity} and {min_sensitivity}"
+        )
     if min_specificity is not None:
-        sens, spec, thr = _best(y, scores, None, min_specificity, "min_specificity",
-                                "specificity")
+        sens, spec, thr = _best(y, scores, None, min_specificity, "min_specificity", "specificity")
     else:
-        sens, spec, thr = _best(y, scores, None, min_sensitivity, "min_sensitivity",
-                                "sensitivity")
+        sens, spec, thr = _best(y, scores, None, min_sensitivity, "min_sensitivity", "sensitivity")
     return OperatingPoint(float(sens[0]), float(spec[0]), float(thr[0]))
 
 
@@ -183,11 +188,9 @@ def sensitivity_at_specificity(y, scores, specificity=0.9, weight=None):
     >>> sensitivity_at_specificity(y, scores, 0.9), sensitivity_at_specificity(y, scores, 0.75)
     (0.5, 1.0)
     """
-    return _squeeze(_best(y, scores, weight, specificity, "specificity", "specificity")[0],
-                    weight)
+    return _squeeze(_best(y, scores, weight, specificity, "specificity", "specificity")[0], weight)
 
 
 def specificity_at_sensitivity(y, scores, sensitivity=0.9, weight=None):
     """The best specificity among thresholds whose sensitivity is at least `sensitivity`."""
-    return _squeeze(_best(y, scores, weight, sensitivity, "sensitivity", "sensitivity")[1],
-                    weight)
+    return _squeeze(_best(y, scores, weight, sensitivity, "sensitivity", "sensitivity")[1], weight)

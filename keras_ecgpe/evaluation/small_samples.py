@@ -15,8 +15,9 @@ MIN_CLASS_COUNT = 10
 BOOTSTRAP_MIN_CLASS_COUNT = 30
 
 
-def small_sample_warnings(n_positive: int, n_negative: int, *, minimum: int = MIN_CLASS_COUNT,
-                          label: str = "") -> list[str]:
+def small_sample_warnings(
+    n_positive: int, n_negative: int, *, minimum: int = MIN_CLASS_COUNT, label: str = ""
+) -> list[str]:
     """Warnings for a class with fewer than `minimum` positives or negatives.
 
     Args:
@@ -37,11 +38,15 @@ def small_sample_warnings(n_positive: int, n_negative: int, *, minimum: int = MI
     prefix = f"{label}: " if label else ""
     out = []
     if n_positive < minimum:
-        out.append(f"{prefix}only {int(n_positive)} positives (< {minimum}): the sensitivity "
-                   "and PPV intervals are unreliable")
+        out.append(
+            f"{prefix}only {int(n_positive)} positives (< {minimum}): the sensitivity "
+            "and PPV intervals are unreliable"
+        )
     if n_negative < minimum:
-        out.append(f"{prefix}only {int(n_negative)} negatives (< {minimum}): the specificity "
-                   "and NPV intervals are unreliable")
+        out.append(
+            f"{prefix}only {int(n_negative)} negatives (< {minimum}): the specificity "
+            "and NPV intervals are unreliable"
+        )
     return out
 
 
@@ -54,12 +59,15 @@ def skipped_resample_warning(n_skipped: int, n_boot: int) -> list[str]:
     """
     if n_skipped <= 0:
         return []
-    return [f"{int(n_skipped)} of {int(n_boot)} bootstrap resamples skipped (no positive or "
-            "no negative drawn)"]
+    return [
+        f"{int(n_skipped)} of {int(n_boot)} bootstrap resamples skipped (no positive or "
+        "no negative drawn)"
+    ]
 
 
-def bootstrap_interval_warnings(n_positive: int, n_negative: int, *,
-                                minimum: int = BOOTSTRAP_MIN_CLASS_COUNT) -> list[str]:
+def bootstrap_interval_warnings(
+    n_positive: int, n_negative: int, *, minimum: int = BOOTSTRAP_MIN_CLASS_COUNT
+) -> list[str]:
     """Flags percentile bootstrap intervals of sensitivity/specificity that under-cover.
 
     Example:
@@ -68,9 +76,13 @@ def bootstrap_interval_warnings(n_positive: int, n_negative: int, *,
 use the exact interval']
     """
     out = []
-    for name, count, what in (("sensitivity", n_positive, "positives"),
-                              ("specificity", n_negative, "negatives")):
+    for name, count, what in (
+        ("sensitivity", n_positive, "positives"),
+        ("specificity", n_negative, "negatives"),
+    ):
         if count < minimum:
-            out.append(f"bootstrap interval of {name} unreliable with {int(count)} {what} "
-                       f"(< {minimum}): it under-covers; use the exact interval")
+            out.append(
+                f"bootstrap interval of {name} unreliable with {int(count)} {what} "
+                f"(< {minimum}): it under-covers; use the exact interval"
+            )
     return out

@@ -39,8 +39,10 @@ def legacy_probability_to_cut(thresholds) -> np.ndarray:
     """
     p = np.asarray(thresholds, dtype=np.float64)
     if p.ndim != 1 or not ((p >= 0) & (p <= 1)).all():
-        raise ConfigError("Stored `thresholds` must be a list of probabilities in [0, 1]. "
-                          f"Received: {np.asarray(thresholds).tolist()}")
+        raise ConfigError(
+            "Stored `thresholds` must be a list of probabilities in [0, 1]. "
+            f"Received: {np.asarray(thresholds).tolist()}"
+        )
     return np.clip(probability_to_logit(p), -_FINITE, _FINITE)
 
 
@@ -66,8 +68,10 @@ class ThresholdChoice:
     def __post_init__(self):
         cuts = np.asarray(self.cuts, dtype=np.float64)
         if cuts.ndim != 1 or np.isnan(cuts).any():
-            raise ConfigError(f"`cuts` must be a (C,) array of logits without NaN. Received: "
-                              f"{np.asarray(self.cuts).tolist()}")
+            raise ConfigError(
+                f"`cuts` must be a (C,) array of logits without NaN. Received: "
+                f"{np.asarray(self.cuts).tolist()}"
+            )
         object.__setattr__(self, "cuts", cuts)
 
     @property
@@ -77,12 +81,16 @@ class ThresholdChoice:
 
     def to_dict(self) -> dict:
         """A JSON-safe description; `logit_cuts` decide, `thresholds` are for display only."""
-        return {"logit_cuts": [float(c) for c in np.clip(self.cuts, -_FINITE, _FINITE)],
-                "rule": RULE,
-                "thresholds": [float(t) for t in self.thresholds],
-                "thresholds_note": "sigmoid(logit_cuts), display only: never used to decide",
-                "method": self.method, "target": self.target, "chosen_on": "validation",
-                "fallback_classes": list(self.fallback)}
+        return {
+            "logit_cuts": [float(c) for c in np.clip(self.cuts, -_FINITE, _FINITE)],
+            "rule": RULE,
+            "thresholds": [float(t) for t in self.thresholds],
+            "thresholds_note": "sigmoid(logit_cuts), display only: never used to decide",
+            "method": self.method,
+            "target": self.target,
+            "chosen_on": "validation",
+            "fallback_classes": list(self.fallback),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping) -> ThresholdChoice:
@@ -93,10 +101,13 @@ class ThresholdChoice:
         elif "thresholds" in data:
             cuts = legacy_probability_to_cut(data["thresholds"])
         else:
-            raise ConfigError("A threshold choice needs `logit_cuts` (or the older "
-                              f"`thresholds`). Received keys: {sorted(data)}")
-        return cls(cuts, data["method"], data.get("target"),
-                   tuple(data.get("fallback_classes", ())))
+            raise ConfigError(
+                "A threshold choice needs `logit_cuts` (or the older "
+                f"`thresholds`). Received keys: {sorted(data)}"
+            )
+        return cls(
+            cuts, data["method"], data.get("target"), tuple(data.get("fallback_classes", ()))
+        )
 
 
 def decide(logits, choice: ThresholdChoice | Mapping) -> np.ndarray:
@@ -118,8 +129,9 @@ def decide(logits, choice: ThresholdChoice | Mapping) -> np.ndarray:
     z = np.asarray(logits, dtype=np.float64)
     num_classes = 1 if z.ndim == 1 else z.shape[-1]
     if z.ndim not in (1, 2) or len(choice.cuts) != num_classes:
-        raise ConfigError(f"`logits` must be (n, {len(choice.cuts)}) for these cuts. "
-                          f"Received shape {z.shape}")
+        raise ConfigError(
+            f"`logits` must be (n, {len(choice.cuts)}) for these cuts. Received shape {z.shape}"
+        )
     return z >= (choice.cuts[0] if z.ndim == 1 else choice.cuts)
 
 
@@ -148,8 +160,9 @@ def _class_cut(y, z, method, target):
     return 0.5 * (levels[k] + lower)
 
 
-def choose_thresholds(y_true, logits, *, method: str = "f1", target: float = 0.9,
-                      mask=None) -> ThresholdChoice:
+def choose_thresholds(
+    y_true, logits, *, method: str = "f1", target: float = 0.9, mask=None
+) -> ThresholdChoice:
     """Chooses one logit cut per class on VALIDATION data.
 
     Candidate cuts lie between consecutive distinct logits of each class; the cut is placed
@@ -179,8 +192,16 @@ def choose_thresholds(y_true, logits, *, method: str = "f1", target: float = 0.9
     if targeted and not 0.0 < target <= 1.0:
         raise ConfigError(f"`target` must be in (0, 1]. Received: target={target}")
     y, z, m = check_inputs(y_true, logits, mask)
-    cuts = np.array([_class_cut(y[m[:, c], c], z[m[:, c], c], method, target)
-                     if m[:, c].any() else np.nan for c in range(y.shape[1])])
+    cuts = np.array(
+        [
+            _class_cut(y[m[:, c], c], z[m[:, c], c], method, target) if m[:, c].any() else np.nan
+            for c in range(y.shape[1])
+        ]
+    )
     fallback = tuple(int(c) for c in np.flatnonzero(np.isnan(cuts)))
-    return ThresholdChoice(np.where(np.isnan(cuts), DEFAULT_CUT, cuts), method,
-                           float(target) if targeted else None, fallback)
+    return ThresholdChoice(
+        np.where(np.isnan(cuts), DEFAULT_CUT, cuts),
+        method,
+        float(target) if targeted else None,
+        fallback,
+    )

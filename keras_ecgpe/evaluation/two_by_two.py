@@ -53,9 +53,16 @@ class TwoByTwo:
 
     def to_dict(self) -> dict:
         """`{"tp", "fp", "fn", "tn", "n", "n_positive", "n_negative", "prevalence"}`."""
-        return {"tp": self.tp, "fp": self.fp, "fn": self.fn, "tn": self.tn, "n": self.n,
-                "n_positive": self.n_positive, "n_negative": self.n_negative,
-                "prevalence": self.prevalence}
+        return {
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+            "n": self.n,
+            "n_positive": self.n_positive,
+            "n_negative": self.n_negative,
+            "prevalence": self.prevalence,
+        }
 
 
 def two_by_two(y_true, logits, cut: float) -> TwoByTwo:
@@ -76,17 +83,30 @@ def two_by_two(y_true, logits, cut: float) -> TwoByTwo:
     y = np.asarray(y_true)
     z = np.asarray(logits, dtype=np.float64)
     if y.ndim != 1 or y.shape != z.shape or not np.isin(y, (0, 1)).all():
-        raise ConfigError("`y_true` must be (n,) labels in {0, 1} and `logits` (n,). "
-                          f"Received shapes {y.shape} and {z.shape}")
+        raise ConfigError(
+            "`y_true` must be (n,) labels in {0, 1} and `logits` (n,). "
+            f"Received shapes {y.shape} and {z.shape}"
+        )
     if np.isnan(z).any() or np.isnan(cut):
         raise ConfigError("`logits` and `cut` must not be NaN")
     y, called = y.astype(bool), z >= cut
-    return TwoByTwo(int((y & called).sum()), int((~y & called).sum()),
-                    int((y & ~called).sum()), int((~y & ~called).sum()))
+    return TwoByTwo(
+        int((y & called).sum()),
+        int((~y & called).sum()),
+        int((y & ~called).sum()),
+        int((~y & ~called).sum()),
+    )
 
 
-def accuracy_at_cut(y_true, logits, cut: float, *, method: str = DEFAULT_INTERVAL,
-                    alpha: float = 0.05, prevalence: float | None = None) -> dict:
+def accuracy_at_cut(
+    y_true,
+    logits,
+    cut: float,
+    *,
+    method: str = DEFAULT_INTERVAL,
+    alpha: float = 0.05,
+    prevalence: float | None = None,
+) -> dict:
     """The 2x2 table and its accuracy estimates with intervals at one logit cut.
 
     Args:
@@ -111,17 +131,25 @@ def accuracy_at_cut(y_true, logits, cut: float, *, method: str = DEFAULT_INTERVA
     """
     table = two_by_two(y_true, logits, cut)
     t = table
-    out = {"cut": float(cut), "table": table.to_dict(),
-           "sensitivity": proportion_ci(t.tp, t.tp + t.fn, method=method, alpha=alpha,
-                                        undefined_reason=NO_POSITIVE),
-           "specificity": proportion_ci(t.tn, t.tn + t.fp, method=method, alpha=alpha,
-                                        undefined_reason=NO_NEGATIVE),
-           "ppv": proportion_ci(t.tp, t.tp + t.fp, method=method, alpha=alpha,
-                                undefined_reason=NO_CALLED_POSITIVE),
-           "npv": proportion_ci(t.tn, t.tn + t.fn, method=method, alpha=alpha,
-                                undefined_reason=NO_CALLED_NEGATIVE),
-           "at_prevalence": None if prevalence is None else predictive_values_at_prevalence(
-               t.tp, t.fp, t.tn, t.fn, prevalence, alpha=alpha),
-           "warnings": small_sample_warnings(t.n_positive, t.n_negative),
-           "bootstrap_warnings": bootstrap_interval_warnings(t.n_positive, t.n_negative)}
+    out = {
+        "cut": float(cut),
+        "table": table.to_dict(),
+        "sensitivity": proportion_ci(
+            t.tp, t.tp + t.fn, method=method, alpha=alpha, undefined_reason=NO_POSITIVE
+        ),
+        "specificity": proportion_ci(
+            t.tn, t.tn + t.fp, method=method, alpha=alpha, undefined_reason=NO_NEGATIVE
+        ),
+        "ppv": proportion_ci(
+            t.tp, t.tp + t.fp, method=method, alpha=alpha, undefined_reason=NO_CALLED_POSITIVE
+        ),
+        "npv": proportion_ci(
+            t.tn, t.tn + t.fn, method=method, alpha=alpha, undefined_reason=NO_CALLED_NEGATIVE
+        ),
+        "at_prevalence": None
+        if prevalence is None
+        else predictive_values_at_prevalence(t.tp, t.fp, t.tn, t.fn, prevalence, alpha=alpha),
+        "warnings": small_sample_warnings(t.n_positive, t.n_negative),
+        "bootstrap_warnings": bootstrap_interval_warnings(t.n_positive, t.n_negative),
+    }
     return out

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -20,8 +19,17 @@ from keras_ecgpe import run_directory, schemas
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.leads import CANONICAL_LEADS
 
-REQUIRED = ("fs", "window", "lead_order", "units", "preprocess", "label_names", "thresholds",
-            "aggregate", "eval_stride")
+REQUIRED = (
+    "fs",
+    "window",
+    "lead_order",
+    "units",
+    "preprocess",
+    "label_names",
+    "thresholds",
+    "aggregate",
+    "eval_stride",
+)
 AGGREGATIONS = ("mean", "max")
 EVAL_MODES = ("sliding", "centre")
 
@@ -50,11 +58,15 @@ def check_contract(contract, where: str = "contract") -> dict:
         raise ConfigError(f"{where}: contract lacks {', '.join(missing)}")
     schemas.validate(contract, "contract", where, error_type=ConfigError)
     if contract["preprocess"] is None:
-        raise ConfigError(f"{where}: the contract has no preprocessing settings; inference "
-                          "cannot prepare records the way the model was trained")
+        raise ConfigError(
+            f"{where}: the contract has no preprocessing settings; inference "
+            "cannot prepare records the way the model was trained"
+        )
     if list(contract["lead_order"]) != list(CANONICAL_LEADS):
-        raise ConfigError(f"{where}: lead_order must be {list(CANONICAL_LEADS)}. "
-                          f"Received: {contract['lead_order']}")
+        raise ConfigError(
+            f"{where}: lead_order must be {list(CANONICAL_LEADS)}. "
+            f"Received: {contract['lead_order']}"
+        )
     if contract["units"] != "mV":
         raise ConfigError(f"{where}: units must be 'mV'. Received: {contract['units']!r}")
     for key in ("window", "eval_stride"):
@@ -64,27 +76,37 @@ def check_contract(contract, where: str = "contract") -> dict:
     if not contract["fs"] or float(contract["fs"]) <= 0:
         raise ConfigError(f"{where}: `fs` must be positive. Received: {contract['fs']!r}")
     if eval_mode(contract) not in EVAL_MODES:
-        raise ConfigError(f"{where}: `eval_mode` must be one of {EVAL_MODES}. "
-                          f"Received: {contract.get('eval_mode')!r}")
+        raise ConfigError(
+            f"{where}: `eval_mode` must be one of {EVAL_MODES}. "
+            f"Received: {contract.get('eval_mode')!r}"
+        )
     if contract["aggregate"] not in AGGREGATIONS:
-        raise ConfigError(f"{where}: `aggregate` must be one of {AGGREGATIONS}. "
-                          f"Received: {contract['aggregate']!r}")
+        raise ConfigError(
+            f"{where}: `aggregate` must be one of {AGGREGATIONS}. "
+            f"Received: {contract['aggregate']!r}"
+        )
     if len(thresholds(contract)) != len(label_names(contract)):
-        raise ConfigError(f"{where}: {len(thresholds(contract))} thresholds for "
-                          f"{len(label_names(contract))} labels")
+        raise ConfigError(
+            f"{where}: {len(thresholds(contract))} thresholds for "
+            f"{len(label_names(contract))} labels"
+        )
     if not temperature(contract) > 0:
         raise ConfigError(f"{where}: `temperature` must be positive")
     if len(calibration_bias(contract)) != len(label_names(contract)):
-        raise ConfigError(f"{where}: {len(calibration_bias(contract))} calibration biases for "
-                          f"{len(label_names(contract))} labels")
+        raise ConfigError(
+            f"{where}: {len(calibration_bias(contract))} calibration biases for "
+            f"{len(label_names(contract))} labels"
+        )
     try:  # the settings' own checks (band below Nyquist, std >= 0, ...) name no file
         preprocess(contract)
         fitted = standardizer(contract)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     if fitted is not None and len(fitted.mean) != len(CANONICAL_LEADS):
-        raise ConfigError(f"{where}: the standardizer has {len(fitted.mean)} leads, the input "
-                          f"{len(CANONICAL_LEADS)}")
+        raise ConfigError(
+            f"{where}: the standardizer has {len(fitted.mean)} leads, the input "
+            f"{len(CANONICAL_LEADS)}"
+        )
     return contract
 
 
@@ -101,7 +123,7 @@ def stride(contract) -> int:
 
 
 def eval_mode(contract) -> str:
-    """"sliding" (windows every `eval_stride` samples) or "centre" (one middle window)."""
+    """ "sliding" (windows every `eval_stride` samples) or "centre" (one middle window)."""
     return str(contract.get("eval_mode", "sliding"))
 
 
@@ -130,8 +152,11 @@ def temperature(contract) -> float:
 def calibration_bias(contract) -> np.ndarray:
     """Per-class bias added after the temperature (zeros in contracts that predate it)."""
     value = contract.get("calibration_bias")
-    return (np.zeros(len(label_names(contract))) if value is None
-            else np.asarray(value, dtype=np.float64))
+    return (
+        np.zeros(len(label_names(contract)))
+        if value is None
+        else np.asarray(value, dtype=np.float64)
+    )
 
 
 def logit_thresholds(contract) -> np.ndarray:
@@ -180,11 +205,11 @@ def standardizer(contract):
     return None if value is None else DatasetStandardizer.from_dict(dict(value))
 
 
-def model_name(contract) -> Optional[str]:
+def model_name(contract) -> str | None:
     return contract.get("model_name")
 
 
-def package_version(contract) -> Optional[str]:
+def package_version(contract) -> str | None:
     return contract.get("keras_ecgpe_version")
 
 
@@ -192,10 +217,10 @@ def data_info(contract) -> dict:
     return dict(contract.get("data") or {})
 
 
-def cache_path(contract) -> Optional[Path]:
+def cache_path(contract) -> Path | None:
     value = data_info(contract).get("cache_path")
     return None if value is None else Path(value)
 
 
-def cache_key(contract) -> Optional[str]:
+def cache_key(contract) -> str | None:
     return data_info(contract).get("cache_key")

@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 
 from keras_ecgpe import run_directory
+from keras_ecgpe.data.isolation import map_isolated
 from keras_ecgpe.data.preprocessing import (
     apply_preprocessing,
     centre_window,
     sliding_windows,
 )
-from keras_ecgpe.data.isolation import map_isolated
 from keras_ecgpe.data.readers import read_record
 from keras_ecgpe.errors import ConfigError, RecordError
 from keras_ecgpe.evaluation.aggregation import aggregate_windows
@@ -62,7 +62,7 @@ class Predictor:
         self.standardizer = contract_io.standardizer(contract)
 
     @classmethod
-    def load(cls, path, num_threads: int = 1) -> "Predictor":
+    def load(cls, path, num_threads: int = 1) -> Predictor:
         """Loads a run directory, a `.keras` model or a `.tflite` file.
 
         Raises:
@@ -73,19 +73,25 @@ class Predictor:
             runner = TFLiteRunner(path, num_threads=num_threads)
             payload = runner.metadata()
             if not payload or "contract" not in payload:
-                raise ConfigError(f"{path}: no keras_ecgpe contract embedded; export it with "
-                                  "`ecgpe-keras export` so it carries its preprocessing")
+                raise ConfigError(
+                    f"{path}: no keras_ecgpe contract embedded; export it with "
+                    "`ecgpe-keras export` so it carries its preprocessing"
+                )
             contract = contract_io.check_contract(payload["contract"], where=str(path))
             if (runner.window, runner.num_classes) != (
-                    contract_io.window(contract), len(contract_io.label_names(contract))):
+                contract_io.window(contract),
+                len(contract_io.label_names(contract)),
+            ):
                 raise ConfigError(f"{path}: input/output shapes do not match its contract")
             return cls(contract, runner.logits, "tflite", str(path))
         files = run_directory.locate_run(path)
         contract = contract_io.load_contract(files.contract)
         model = run_directory.load_model(files.model)
         if model.input_shape[1] != contract_io.window(contract):
-            raise ConfigError(f"{files.model}: input length {model.input_shape[1]} differs "
-                              f"from the contract's window {contract_io.window(contract)}")
+            raise ConfigError(
+                f"{files.model}: input length {model.input_shape[1]} differs "
+                f"from the contract's window {contract_io.window(contract)}"
+            )
         return cls(contract, compiled_keras_logits(model), "keras", str(files.model))
 
     def windows(self, record) -> np.ndarray:
@@ -98,8 +104,10 @@ class Predictor:
         try:
             x, fs = apply_preprocessing(record.signal, record.fs, self.preprocess)
             if abs(fs - contract_io.fs(self.contract)) > 1e-6:
-                raise RecordError(None, f"resampled to {fs:g} Hz, not the model's "
-                                        f"{contract_io.fs(self.contract):g} Hz")
+                raise RecordError(
+                    None,
+                    f"resampled to {fs:g} Hz, not the model's {contract_io.fs(self.contract):g} Hz",
+                )
             if self.standardizer is not None:
                 x = self.standardizer.transform(x)
             window = contract_io.window(self.contract)
@@ -109,23 +117,33 @@ class Predictor:
                 windows, _ = sliding_windows(x, window, contract_io.stride(self.contract))
         except (RecordError, ConfigError) as exc:
             problem = getattr(exc, "problem", str(exc))
-            raise RecordError(record.path, f"does not fit the model's contract: {problem}") \
-                from None
+            raise RecordError(
+                record.path, f"does not fit the model's contract: {problem}"
+            ) from None
         return windows
 
     def predict_record(self, record) -> dict:
         """Scores one `ECGRecord`: record logits, probabilities and decisions per label."""
         windows = self.windows(record)
-        logits = np.concatenate([np.asarray(self.logits_fn(windows[k:k + _BATCH]))
-                                 for k in range(0, len(windows), _BATCH)])
-        _, z = aggregate_windows(logits, np.zeros(len(logits)), contract_io.aggregate(
-            self.contract))
+        logits = np.concatenate(
+            [
+                np.asarray(self.logits_fn(windows[k : k + _BATCH]))
+                for k in range(0, len(windows), _BATCH)
+            ]
+        )
+        _, z = aggregate_windows(
+            logits, np.zeros(len(logits)), contract_io.aggregate(self.contract)
+        )
         probabilities = contract_io.probabilities(self.contract, z)[0]
         decisions = contract_io.decisions(self.contract, z)[0]
-        return {"record": record.path, "record_id": record.record_id, "windows": len(windows),
-                "logits": dict(zip(self.labels, map(float, z[0]))),
-                "probabilities": dict(zip(self.labels, map(float, probabilities))),
-                "decisions": dict(zip(self.labels, map(int, decisions)))}
+        return {
+            "record": record.path,
+            "record_id": record.record_id,
+            "windows": len(windows),
+            "logits": dict(zip(self.labels, map(float, z[0]))),
+            "probabilities": dict(zip(self.labels, map(float, probabilities))),
+            "decisions": dict(zip(self.labels, map(int, decisions))),
+        }
 
     def predict_file(self, path: os.PathLike | str) -> dict:
         """Reads and scores one record file (see `read_record` for the formats)."""
@@ -153,8 +171,9 @@ def eager_keras_logits(model):
     """`windows -> logits` through an eager Keras call (the slow path, for benchmarks)."""
     import keras
 
-    return lambda windows: keras.ops.convert_to_numpy(
-        model(windows, training=False)).astype(np.float32)
+    return lambda windows: keras.ops.convert_to_numpy(model(windows, training=False)).astype(
+        np.float32
+    )
 
 
 def compiled_keras_logits(model):
@@ -167,5 +186,6 @@ def compiled_keras_logits(model):
 
     spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)
     serve = tf.function(lambda x: model(x, training=False), input_signature=[spec])
-    return lambda windows: serve(tf.convert_to_tensor(windows, tf.float32)).numpy().astype(
-        np.float32)
+    return lambda windows: (
+        serve(tf.convert_to_tensor(windows, tf.float32)).numpy().astype(np.float32)
+    )

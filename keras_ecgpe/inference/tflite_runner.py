@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import Optional
 
 import numpy as np
 
@@ -25,8 +24,7 @@ _MAX_METADATA_ENTRIES = 1024  # real models carry a handful
 _MAX_METADATA_BYTES = schemas.MAX_BYTES["model_json"]
 
 
-def read_embedded_json(blob: bytes, name: str = METADATA_NAME, *,
-                       where: str = "model bytes"):
+def read_embedded_json(blob: bytes, name: str = METADATA_NAME, *, where: str = "model bytes"):
     """Returns the JSON metadata entry `name` of a TFLite flatbuffer, or None if absent.
 
     The flatbuffer is read defensively: the entry's buffer index and extent are checked,
@@ -60,18 +58,25 @@ def read_embedded_json(blob: bytes, name: str = METADATA_NAME, *,
     except (struct.error, IndexError, ValueError, OverflowError, TypeError) as exc:
         # The flatbuffers runtime has no verifier: an offset past the end surfaces as one
         # of these while following the tables (TypeError: "bad number" for an offset).
-        raise ConfigError(f"{where}: damaged TFLite flatbuffer ({type(exc).__name__}: "
-                          f"{exc})") from None
+        raise ConfigError(
+            f"{where}: damaged TFLite flatbuffer ({type(exc).__name__}: {exc})"
+        ) from None
     if raw is None:
         return None
     if len(raw) > _MAX_METADATA_BYTES:
-        raise ConfigError(f"{where}: metadata entry {name!r} holds {len(raw)} bytes, more "
-                          f"than the {_MAX_METADATA_BYTES} it may have")
-    return schemas.parse_json_bytes(raw, where=f"{where}: metadata entry {name!r}",
-                                    what="model description", error_type=ConfigError)
+        raise ConfigError(
+            f"{where}: metadata entry {name!r} holds {len(raw)} bytes, more "
+            f"than the {_MAX_METADATA_BYTES} it may have"
+        )
+    return schemas.parse_json_bytes(
+        raw,
+        where=f"{where}: metadata entry {name!r}",
+        what="model description",
+        error_type=ConfigError,
+    )
 
 
-def _metadata_bytes(model, blob: bytes, name: str) -> Optional[bytes]:
+def _metadata_bytes(model, blob: bytes, name: str) -> bytes | None:
     """The bytes of metadata entry `name` (None if absent), every index checked."""
     count, n_buffers = model.MetadataLength(), model.BuffersLength()
     if count > _MAX_METADATA_ENTRIES:
@@ -89,7 +94,7 @@ def _metadata_bytes(model, blob: bytes, name: str) -> Optional[bytes]:
             start, size = buffer.Offset(), buffer.Size()
             if start + size > len(blob):
                 raise IndexError(f"buffer {index} ends at byte {start + size} of {len(blob)}")
-            return blob[start:start + size]
+            return blob[start : start + size]
         # DataAsNumpy raises ValueError when the vector runs past the end of the bytes.
         return buffer.DataAsNumpy().tobytes() if buffer.DataLength() else b""
     return None
@@ -124,14 +129,19 @@ def load_model_json(path) -> dict:
             with open(where, "rb") as handle:
                 document = read_embedded_json(handle.read(), where=where)
             if document is None:
-                raise ConfigError(f"{where}: no {METADATA_NAME!r} metadata entry; export the "
-                                  "model with `ecgpe-keras export`")
+                raise ConfigError(
+                    f"{where}: no {METADATA_NAME!r} metadata entry; export the "
+                    "model with `ecgpe-keras export`"
+                )
         else:
-            document = schemas.read_json(where, max_bytes=schemas.MAX_BYTES["model_json"],
-                                         what="model description", error_type=ConfigError)
+            document = schemas.read_json(
+                where,
+                max_bytes=schemas.MAX_BYTES["model_json"],
+                what="model description",
+                error_type=ConfigError,
+            )
     except OSError as exc:
-        raise ConfigError(f"{where}: cannot read the model description ({exc.strerror})") \
-            from None
+        raise ConfigError(f"{where}: cannot read the model description ({exc.strerror})") from None
     schemas.validate(document, "model_json", where, error_type=ConfigError)
     return document
 
@@ -145,8 +155,11 @@ def flatbuffer_ops(blob: bytes) -> list:
     """
     from ai_edge_litert import schema_py_generated as schema
 
-    names = {code: name for name, code in vars(schema.BuiltinOperator).items()
-             if not name.startswith("_")}
+    names = {
+        code: name
+        for name, code in vars(schema.BuiltinOperator).items()
+        if not name.startswith("_")
+    }
     model = schema.Model.GetRootAs(bytes(blob), 0)
     codes = []
     for k in range(model.OperatorCodesLength()):
@@ -157,8 +170,7 @@ def flatbuffer_ops(blob: bytes) -> list:
     used = set()
     for g in range(model.SubgraphsLength()):
         graph = model.Subgraphs(g)
-        used.update(codes[graph.Operators(k).OpcodeIndex()]
-                    for k in range(graph.OperatorsLength()))
+        used.update(codes[graph.Operators(k).OpcodeIndex()] for k in range(graph.OperatorsLength()))
     return sorted(used)
 
 
@@ -200,8 +212,10 @@ class TFLiteRunner:
             raise ConfigError(f"{where}: not a usable TFLite model ({exc})") from None
         inputs, outputs = self.runner.get_input_details(), self.runner.get_output_details()
         if INPUT_NAME not in inputs or OUTPUT_NAME not in outputs:
-            raise ConfigError(f"{where}: signature must map input {INPUT_NAME!r} to output "
-                              f"{OUTPUT_NAME!r}; found {list(inputs)} -> {list(outputs)}")
+            raise ConfigError(
+                f"{where}: signature must map input {INPUT_NAME!r} to output "
+                f"{OUTPUT_NAME!r}; found {list(inputs)} -> {list(outputs)}"
+            )
         self.where = where  # names the file in later messages
         self.input, self.output = inputs[INPUT_NAME], outputs[OUTPUT_NAME]
         shape = [int(n) for n in self.input["shape"]]
@@ -216,29 +230,30 @@ class TFLiteRunner:
         return flatbuffer_ops(self.blob)
 
     @staticmethod
-    def _quantization(detail) -> Optional[tuple]:
+    def _quantization(detail) -> tuple | None:
         scale, zero = detail["quantization"]
         return (float(scale), int(zero)) if np.dtype(detail["dtype"]) != np.float32 else None
 
     @property
-    def input_quantization(self) -> Optional[tuple]:
+    def input_quantization(self) -> tuple | None:
         """`(scale, zero_point)` of an integer input, None for float input."""
         return self._quantization(self.input)
 
     @property
-    def output_quantization(self) -> Optional[tuple]:
+    def output_quantization(self) -> tuple | None:
         return self._quantization(self.output)
 
     def logits(self, windows) -> np.ndarray:
         """Runs `(n, T, leads)` float32 windows one by one; returns `(n, C)` float32 logits."""
         x = np.asarray(windows, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (self.window, self.num_leads):
-            raise ConfigError(f"windows must be (n, {self.window}, {self.num_leads}). "
-                              f"Received shape {x.shape}")
+            raise ConfigError(
+                f"windows must be (n, {self.window}, {self.num_leads}). Received shape {x.shape}"
+            )
         dtype = np.dtype(self.input["dtype"])
         out = np.empty((x.shape[0], self.num_classes), np.float32)
         for k in range(x.shape[0]):
-            window = x[k:k + 1]
+            window = x[k : k + 1]
             if self.input_quantization:
                 scale, zero = self.input_quantization
                 info = np.iinfo(dtype)
@@ -250,7 +265,7 @@ class TFLiteRunner:
             out[k] = result[0]
         return out
 
-    def metadata(self) -> Optional[dict]:
+    def metadata(self) -> dict | None:
         """The embedded model description, checked against its schema; None if absent.
 
         Raises:
@@ -258,6 +273,10 @@ class TFLiteRunner:
         """
         document = read_embedded_json(self.blob, where=self.where)
         if document is not None:
-            schemas.validate(document, "model_json", f"{self.where}: metadata entry "
-                             f"{METADATA_NAME!r}", error_type=ConfigError)
+            schemas.validate(
+                document,
+                "model_json",
+                f"{self.where}: metadata entry {METADATA_NAME!r}",
+                error_type=ConfigError,
+            )
         return document

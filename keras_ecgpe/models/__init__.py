@@ -16,6 +16,12 @@ from keras_ecgpe.models.export_view import export_view
 from keras_ecgpe.models.registry import build_model, list_models, model_family
 
 __all__ = [
-    "ECGBackbone", "ECGClassifier", "ModelComplexity", "build_model", "export_view",
-    "list_models", "model_complexity", "model_family",
+    "ECGBackbone",
+    "ECGClassifier",
+    "ModelComplexity",
+    "build_model",
+    "export_view",
+    "list_models",
+    "model_complexity",
+    "model_family",
 ]

@@ -9,8 +9,7 @@ from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import conv_bn_act
 
 # (channels as a multiple of width, taps, stride, max-pool after) per convolution.
-_LAYERS = ((1, 11, 4, True), (3, 5, 1, True), (6, 3, 1, False), (4, 3, 1, False),
-           (4, 3, 1, True))
+_LAYERS = ((1, 11, 4, True), (3, 5, 1, True), (6, 3, 1, False), (4, 3, 1, False), (4, 3, 1, True))
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -39,8 +38,9 @@ class AlexNet1D(ECGBackbone):
     (None, 32)
     """
 
-    def __init__(self, input_len, num_leads=12, width=64, fc_units=1024, fc_layers=2,
-                 dropout=0.5, **kwargs):
+    def __init__(
+        self, input_len, num_leads=12, width=64, fc_units=1024, fc_layers=2, dropout=0.5, **kwargs
+    ):
         checks.positive_int("width", width)
         checks.positive_int("fc_layers", fc_layers, allow_zero=True)
         if fc_layers:
@@ -49,15 +49,27 @@ class AlexNet1D(ECGBackbone):
         inputs = make_input(input_len, num_leads)
         x = inputs
         for index, (multiplier, taps, strides, pool) in enumerate(_LAYERS, start=1):
-            x = conv_bn_act(x, width * multiplier, taps, strides=strides, batch_norm=False,
-                            name=f"conv{index}")
+            x = conv_bn_act(
+                x, width * multiplier, taps, strides=strides, batch_norm=False, name=f"conv{index}"
+            )
             if pool:
-                x = keras.layers.MaxPooling1D(3, strides=2, padding="same",
-                                              name=f"conv{index}_pool")(x)
+                x = keras.layers.MaxPooling1D(
+                    3, strides=2, padding="same", name=f"conv{index}_pool"
+                )(x)
         x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
         for index in range(1, fc_layers + 1):
             x = keras.layers.Dropout(dropout, name=f"fc{index}_dropout")(x)
             x = keras.layers.Dense(fc_units, activation="relu", name=f"fc{index}")(x)
-        super().__init__(inputs, x, dict(
-            input_len=input_len, num_leads=num_leads, width=width, fc_units=fc_units,
-            fc_layers=fc_layers, dropout=dropout), **kwargs)
+        super().__init__(
+            inputs,
+            x,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                width=width,
+                fc_units=fc_units,
+                fc_layers=fc_layers,
+                dropout=dropout,
+            ),
+            **kwargs,
+        )

@@ -45,8 +45,18 @@ class AttentionResNet1D(ECGBackbone):
     (None, 64)
     """
 
-    def __init__(self, input_len, num_leads=12, depth=18, width=64, kernel_size=3,
-                 num_heads=8, reduction="mean", dropout=0.1, **kwargs):
+    def __init__(
+        self,
+        input_len,
+        num_leads=12,
+        depth=18,
+        width=64,
+        kernel_size=3,
+        num_heads=8,
+        reduction="mean",
+        dropout=0.1,
+        **kwargs,
+    ):
         checks.positive_int("width", width)
         checks.positive_int("kernel_size", kernel_size)
         checks.positive_int("num_heads", num_heads)
@@ -56,18 +66,32 @@ class AttentionResNet1D(ECGBackbone):
         x = resnet_trunk(inputs, depth=depth, width=width, kernel_size=kernel_size)
         channels = x.shape[-1]
         if channels % num_heads:
-            raise ConfigError(f"`num_heads` must divide the trunk's {channels} channels. "
-                              f"Received: num_heads={num_heads!r}")
+            raise ConfigError(
+                f"`num_heads` must divide the trunk's {channels} channels. "
+                f"Received: num_heads={num_heads!r}"
+            )
         y = SinusoidalPositionEncoding(name="attention_position")(x)
-        y = keras.layers.MultiHeadAttention(num_heads, channels // num_heads, dropout=dropout,
-                                            name="attention_mha")(y, y)
+        y = keras.layers.MultiHeadAttention(
+            num_heads, channels // num_heads, dropout=dropout, name="attention_mha"
+        )(y, y)
         x = keras.layers.Add(name="attention_add")([x, y])
         x = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_ln")(x)
         if reduction == "mean":
             features = keras.layers.GlobalAveragePooling1D(name="pool")(x)
         else:
             features = keras.layers.Flatten(name="flatten")(x)
-        super().__init__(inputs, features, dict(
-            input_len=input_len, num_leads=num_leads, depth=depth, width=width,
-            kernel_size=kernel_size, num_heads=num_heads, reduction=reduction,
-            dropout=dropout), **kwargs)
+        super().__init__(
+            inputs,
+            features,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                depth=depth,
+                width=width,
+                kernel_size=kernel_size,
+                num_heads=num_heads,
+                reduction=reduction,
+                dropout=dropout,
+            ),
+            **kwargs,
+        )

@@ -26,8 +26,10 @@ class ECGBackbone(keras.Model):
 
     def __init__(self, inputs, features, arguments: dict, **kwargs):
         if len(features.shape) != 2:
-            raise ConfigError(f"A backbone must end with (batch, features). Received: "
-                              f"features.shape={features.shape}")
+            raise ConfigError(
+                f"A backbone must end with (batch, features). Received: "
+                f"features.shape={features.shape}"
+            )
         kwargs.setdefault("name", "backbone")
         trainable = kwargs.pop("trainable", True)
         super().__init__(inputs=inputs, outputs=features, **kwargs)

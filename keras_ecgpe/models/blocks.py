@@ -12,19 +12,37 @@ import keras
 from keras_ecgpe.models.layers import SinusoidalPositionEncoding
 
 
-def conv_bn_act(x, filters, kernel_size, *, name, strides=1, activation="relu",
-                batch_norm=True, zero_gamma=False):
+def conv_bn_act(
+    x,
+    filters,
+    kernel_size,
+    *,
+    name,
+    strides=1,
+    activation="relu",
+    batch_norm=True,
+    zero_gamma=False,
+):
     """Conv1D ('same' padding) -> optional BatchNorm -> optional activation.
 
     The convolution has no bias when a BatchNorm follows (the BN offset replaces it).
     `zero_gamma` starts the BN scale at zero, so a residual branch begins as identity.
     """
-    x = keras.layers.Conv1D(filters, kernel_size, strides=strides, padding="same",
-                            use_bias=not batch_norm, name=f"{name}_conv")(x)
+    x = keras.layers.Conv1D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=not batch_norm,
+        name=f"{name}_conv",
+    )(x)
     if batch_norm:
         x = keras.layers.BatchNormalization(
-            epsilon=1e-5, momentum=0.9, name=f"{name}_bn",
-            gamma_initializer="zeros" if zero_gamma else "ones")(x)
+            epsilon=1e-5,
+            momentum=0.9,
+            name=f"{name}_bn",
+            gamma_initializer="zeros" if zero_gamma else "ones",
+        )(x)
     if activation:
         x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x
@@ -47,8 +65,7 @@ def limit_steps(x, max_steps, *, name):
     if steps is None or steps <= max_steps:
         return x
     pool = -(-steps // max_steps)
-    return keras.layers.AveragePooling1D(pool, strides=pool, padding="same",
-                                         name=f"{name}_pool")(x)
+    return keras.layers.AveragePooling1D(pool, strides=pool, padding="same", name=f"{name}_pool")(x)
 
 
 def recurrent_stack(x, *, rnn_type, units, num_layers, bidirectional, unroll, name):
@@ -74,8 +91,9 @@ def transformer_encoder(x, *, num_layers, num_heads, mlp_dim, dropout, name):
     for index in range(1, num_layers + 1):
         prefix = f"{name}_layer{index}"
         y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_ln1")(x)
-        y = keras.layers.MultiHeadAttention(num_heads, width // num_heads, dropout=dropout,
-                                            name=f"{prefix}_mha")(y, y)
+        y = keras.layers.MultiHeadAttention(
+            num_heads, width // num_heads, dropout=dropout, name=f"{prefix}_mha"
+        )(y, y)
         y = keras.layers.Dropout(dropout, name=f"{prefix}_drop1")(y)
         x = keras.layers.Add(name=f"{prefix}_add1")([x, y])
         y = keras.layers.LayerNormalization(epsilon=1e-6, name=f"{prefix}_ln2")(x)

@@ -6,7 +6,7 @@ configuration file is reported before any layer is built.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from keras_ecgpe.errors import ConfigError
 
@@ -39,8 +39,10 @@ def choice(name: str, value, allowed: Iterable) -> str:
 
 def int_sequence(name: str, value) -> tuple:
     """Returns `value` as a tuple of positive ints (a non-empty list or tuple), else raises."""
-    if not isinstance(value, (list, tuple)) or not value or any(
-        isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value
+    if (
+        not isinstance(value, (list, tuple))
+        or not value
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)
     ):
         raise ConfigError(
             f"`{name}` must be a non-empty list of positive integers. Received: {name}={value!r}"

@@ -36,8 +36,10 @@ class ECGClassifier(keras.Model):
 
     def __init__(self, backbone, num_classes, dropout=0.0, **kwargs):
         if not isinstance(backbone, keras.Model) or len(backbone.output_shape) != 2:
-            raise ConfigError("`backbone` must be a keras.Model producing (batch, features). "
-                              f"Received: backbone={backbone!r}")
+            raise ConfigError(
+                "`backbone` must be a keras.Model producing (batch, features). "
+                f"Received: backbone={backbone!r}"
+            )
         checks.positive_int("num_classes", num_classes)
         checks.fraction("dropout", dropout)
         inputs = keras.Input(shape=backbone.input_shape[1:], name="ecg")
@@ -55,15 +57,14 @@ class ECGClassifier(keras.Model):
         self.num_classes = num_classes
         self.dropout = dropout
 
-    def with_new_head(self, num_classes, dropout=None) -> "ECGClassifier":
+    def with_new_head(self, num_classes, dropout=None) -> ECGClassifier:
         """Returns a classifier with a copy of this backbone (same weights) and a fresh head.
 
         The copy is independent: training the new model leaves this one unchanged.
         """
         backbone = self.backbone.__class__.from_config(self.backbone.get_config())
         backbone.set_weights(self.backbone.get_weights())
-        return ECGClassifier(backbone, num_classes,
-                             self.dropout if dropout is None else dropout)
+        return ECGClassifier(backbone, num_classes, self.dropout if dropout is None else dropout)
 
     def get_config(self):
         return {
@@ -80,4 +81,3 @@ class ECGClassifier(keras.Model):
         if isinstance(config.get("backbone"), dict):
             config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
-

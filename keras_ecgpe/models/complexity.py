@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Dict
 
 import keras
 
@@ -30,7 +29,7 @@ class ModelComplexity:
     parameters: int
     trainable_parameters: int
     macs: int
-    macs_by_layer: Dict[str, int]
+    macs_by_layer: dict[str, int]
 
 
 def model_complexity(model: keras.Model) -> ModelComplexity:
@@ -48,7 +47,7 @@ def model_complexity(model: keras.Model) -> ModelComplexity:
     >>> model_complexity(model).macs
     353632768
     """
-    by_layer: Dict[str, int] = {}
+    by_layer: dict[str, int] = {}
     _walk(model, "", by_layer)
     trainable = sum(math.prod(w.shape) for w in model.trainable_weights)
     return ModelComplexity(
@@ -80,8 +79,10 @@ def layer_macs(layer) -> int:
         return positions * math.prod(layer.kernel.shape)
     if isinstance(layer, keras.layers.Bidirectional):
         steps, features = _first_input(layer).shape[1:]
-        return sum(_recurrent_macs(inner, steps, features)
-                   for inner in (layer.forward_layer, layer.backward_layer))
+        return sum(
+            _recurrent_macs(inner, steps, features)
+            for inner in (layer.forward_layer, layer.backward_layer)
+        )
     if isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
         steps, features = _first_input(layer).shape[1:]
         return _recurrent_macs(layer, steps, features)

@@ -39,9 +39,21 @@ class CRNN1D(ECGBackbone):
     (None, 16)
     """
 
-    def __init__(self, input_len, num_leads=12, rnn_type="lstm", bidirectional=False,
-                 units=128, num_layers=1, depth=18, width=64, kernel_size=3, max_steps=64,
-                 unroll=False, **kwargs):
+    def __init__(
+        self,
+        input_len,
+        num_leads=12,
+        rnn_type="lstm",
+        bidirectional=False,
+        units=128,
+        num_layers=1,
+        depth=18,
+        width=64,
+        kernel_size=3,
+        max_steps=64,
+        unroll=False,
+        **kwargs,
+    ):
         checks.choice("rnn_type", rnn_type, ("lstm", "gru"))
         checks.choice("bidirectional", bidirectional, (True, False))
         checks.positive_int("units", units)
@@ -53,11 +65,31 @@ class CRNN1D(ECGBackbone):
         inputs = make_input(input_len, num_leads)
         x = resnet_trunk(inputs, depth=depth, width=width, kernel_size=kernel_size)
         x = limit_steps(x, max_steps, name="steps")
-        x = recurrent_stack(x, rnn_type=rnn_type, units=units, num_layers=num_layers,
-                            bidirectional=bidirectional, unroll=unroll, name="rnn")
+        x = recurrent_stack(
+            x,
+            rnn_type=rnn_type,
+            units=units,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            unroll=unroll,
+            name="rnn",
+        )
         features = concat_pool(x, name="pool")
-        super().__init__(inputs, features, dict(
-            input_len=input_len, num_leads=num_leads, rnn_type=rnn_type,
-            bidirectional=bidirectional, units=units, num_layers=num_layers, depth=depth,
-            width=width, kernel_size=kernel_size, max_steps=max_steps, unroll=unroll),
-            **kwargs)
+        super().__init__(
+            inputs,
+            features,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                rnn_type=rnn_type,
+                bidirectional=bidirectional,
+                units=units,
+                num_layers=num_layers,
+                depth=depth,
+                width=width,
+                kernel_size=kernel_size,
+                max_steps=max_steps,
+                unroll=unroll,
+            ),
+            **kwargs,
+        )

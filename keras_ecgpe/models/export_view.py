@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.models.classifier import ECGClassifier
 
 
-def export_view(model: ECGClassifier, input_len: Optional[int] = None) -> ECGClassifier:
+def export_view(model: ECGClassifier, input_len: int | None = None) -> ECGClassifier:
     """Returns the build of `model` to convert for deployment, with the same weights.
 
     Keras 3 LSTM/GRU layers convert to a WHILE loop that the int8 calibrator crashes on
@@ -50,7 +48,8 @@ def export_view(model: ECGClassifier, input_len: Optional[int] = None) -> ECGCla
     try:
         view.set_weights(model.get_weights())
     except ValueError as error:
-        raise ConfigError(f"The weights of {model.name!r} do not fit a build for another "
-                          f"window length ({error}). Received: input_len={input_len!r}"
-                          ) from None
+        raise ConfigError(
+            f"The weights of {model.name!r} do not fit a build for another "
+            f"window length ({error}). Received: input_len={input_len!r}"
+        ) from None
     return view

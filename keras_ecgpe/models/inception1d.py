@@ -19,16 +19,21 @@ def inception_module(x, filters, bottleneck, kernel_sizes, *, name):
     """Parallel convolutions of several lengths; output `filters * (len(kernel_sizes) + 1)`."""
     y = x
     if bottleneck and x.shape[-1] > 1:
-        y = keras.layers.Conv1D(bottleneck, 1, padding="same", use_bias=False,
-                                name=f"{name}_bottleneck")(x)
+        y = keras.layers.Conv1D(
+            bottleneck, 1, padding="same", use_bias=False, name=f"{name}_bottleneck"
+        )(x)
     branches = [
-        keras.layers.Conv1D(filters, size, padding="same", use_bias=False,
-                            name=f"{name}_conv{size}")(y)
+        keras.layers.Conv1D(
+            filters, size, padding="same", use_bias=False, name=f"{name}_conv{size}"
+        )(y)
         for size in kernel_sizes
     ]
     pooled = keras.layers.MaxPooling1D(3, strides=1, padding="same", name=f"{name}_pool")(x)
-    branches.append(keras.layers.Conv1D(filters, 1, padding="same", use_bias=False,
-                                        name=f"{name}_poolconv")(pooled))
+    branches.append(
+        keras.layers.Conv1D(filters, 1, padding="same", use_bias=False, name=f"{name}_poolconv")(
+            pooled
+        )
+    )
     y = keras.layers.Concatenate(name=f"{name}_concat")(branches)
     y = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{name}_bn")(y)
     return keras.layers.Activation("relu", name=f"{name}_relu")(y)
@@ -59,30 +64,42 @@ class Inception1D(ECGBackbone):
     (None, 32)
     """
 
-    def __init__(self, input_len, num_leads=12, depth=6, width=32, bottleneck=32,
-                 kernel_size=40, **kwargs):
+    def __init__(
+        self, input_len, num_leads=12, depth=6, width=32, bottleneck=32, kernel_size=40, **kwargs
+    ):
         checks.positive_int("depth", depth)
         checks.positive_int("width", width)
         checks.positive_int("bottleneck", bottleneck, allow_zero=True)
         checks.positive_int("kernel_size", kernel_size)
         if kernel_size < 8:
-            raise ConfigError(f"`kernel_size` must be at least 8. Received: "
-                              f"kernel_size={kernel_size!r}")
-        kernel_sizes = tuple(_odd(kernel_size // 2 ** i) for i in range(3))
+            raise ConfigError(
+                f"`kernel_size` must be at least 8. Received: kernel_size={kernel_size!r}"
+            )
+        kernel_sizes = tuple(_odd(kernel_size // 2**i) for i in range(3))
         inputs = make_input(input_len, num_leads)
         x = residual = inputs
         for index in range(1, depth + 1):
             x = inception_module(x, width, bottleneck, kernel_sizes, name=f"module{index}")
             if index % 3 == 0:
-                shortcut = conv_bn_act(residual, x.shape[-1], 1, activation=None,
-                                       name=f"shortcut{index // 3}")
+                shortcut = conv_bn_act(
+                    residual, x.shape[-1], 1, activation=None, name=f"shortcut{index // 3}"
+                )
                 x = keras.layers.Add(name=f"shortcut{index // 3}_add")([shortcut, x])
-                x = residual = keras.layers.Activation(
-                    "relu", name=f"shortcut{index // 3}_relu")(x)
+                x = residual = keras.layers.Activation("relu", name=f"shortcut{index // 3}_relu")(x)
         features = concat_pool(x, name="pool")
-        super().__init__(inputs, features, dict(
-            input_len=input_len, num_leads=num_leads, depth=depth, width=width,
-            bottleneck=bottleneck, kernel_size=kernel_size), **kwargs)
+        super().__init__(
+            inputs,
+            features,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                depth=depth,
+                width=width,
+                bottleneck=bottleneck,
+                kernel_size=kernel_size,
+            ),
+            **kwargs,
+        )
 
 
 def _odd(size: int) -> int:

@@ -46,9 +46,7 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
         exponents = ops.cast(ops.arange(half_up), "float32") / max(half_up, 1)
         frequencies = ops.power(self.max_wavelength, -exponents)[None, :]
         angles = positions * frequencies
-        table = ops.concatenate(
-            [ops.sin(angles), ops.cos(angles[:, :half_down])], axis=-1
-        )
+        table = ops.concatenate([ops.sin(angles), ops.cos(angles[:, :half_down])], axis=-1)
         return inputs + ops.cast(table, inputs.dtype)[None, :, :]
 
     def compute_output_shape(self, input_shape):

@@ -9,7 +9,6 @@ valid ones.
 from __future__ import annotations
 
 import inspect
-from typing import Dict, List, Tuple, Type
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.models.alexnet1d import AlexNet1D
@@ -25,8 +24,8 @@ from keras_ecgpe.models.vgg1d import VGG1D
 from keras_ecgpe.models.xresnet1d import XResNet1D
 
 
-def _entries() -> Dict[str, Tuple[Type, dict]]:
-    entries: Dict[str, Tuple[Type, dict]] = {"alexnet1d": (AlexNet1D, {})}
+def _entries() -> dict[str, tuple[type, dict]]:
+    entries: dict[str, tuple[type, dict]] = {"alexnet1d": (AlexNet1D, {})}
     for depth in (11, 13, 16, 19):
         entries[f"vgg{depth}"] = (VGG1D, {"depth": depth, "batch_norm": False})
         entries[f"vgg{depth}_bn"] = (VGG1D, {"depth": depth, "batch_norm": True})
@@ -38,8 +37,10 @@ def _entries() -> Dict[str, Tuple[Type, dict]]:
     for prefix, family in (("", RNN1D), ("crnn_", CRNN1D)):
         for rnn_type in ("lstm", "gru"):
             entries[f"{prefix}{rnn_type}"] = (family, {"rnn_type": rnn_type})
-            entries[f"{prefix}bi{rnn_type}"] = (family, {"rnn_type": rnn_type,
-                                                         "bidirectional": True})
+            entries[f"{prefix}bi{rnn_type}"] = (
+                family,
+                {"rnn_type": rnn_type, "bidirectional": True},
+            )
     entries["transformer"] = (Transformer1D, {"embedding": "conv"})
     entries["transformer_patch"] = (Transformer1D, {"embedding": "patch"})
     entries["resnet_transformer"] = (ResNetTransformer1D, {})
@@ -49,21 +50,28 @@ def _entries() -> Dict[str, Tuple[Type, dict]]:
     return entries
 
 
-MODELS: Dict[str, Tuple[Type, dict]] = _entries()
+MODELS: dict[str, tuple[type, dict]] = _entries()
 
 
-def list_models() -> List[str]:
+def list_models() -> list[str]:
     """Returns the registered model names, in registry order (families grouped)."""
     return list(MODELS)
 
 
-def model_family(name: str) -> Type:
+def model_family(name: str) -> type:
     """Returns the backbone class a registered name builds."""
     return _lookup(name)[0]
 
 
-def build_model(name: str, *, input_len: int, num_leads: int = 12, num_classes: int,
-                dropout: float = 0.0, **overrides) -> ECGClassifier:
+def build_model(
+    name: str,
+    *,
+    input_len: int,
+    num_leads: int = 12,
+    num_classes: int,
+    dropout: float = 0.0,
+    **overrides,
+) -> ECGClassifier:
     """Builds a registered architecture as an `ECGClassifier` producing logits.
 
     Args:
@@ -87,18 +95,25 @@ def build_model(name: str, *, input_len: int, num_leads: int = 12, num_classes: 
     """
     family, defaults = _lookup(name)
     accepted = set(inspect.signature(family.__init__).parameters) - {
-        "self", "kwargs", "input_len", "num_leads"}
+        "self",
+        "kwargs",
+        "input_len",
+        "num_leads",
+    }
     unknown = sorted(set(overrides) - accepted)
     if unknown:
-        raise ConfigError(f"Unknown override(s) {', '.join(unknown)} for model {name!r}; "
-                          f"{family.__name__} accepts: {', '.join(sorted(accepted))}. "
-                          f"Received: overrides={overrides!r}")
+        raise ConfigError(
+            f"Unknown override(s) {', '.join(unknown)} for model {name!r}; "
+            f"{family.__name__} accepts: {', '.join(sorted(accepted))}. "
+            f"Received: overrides={overrides!r}"
+        )
     backbone = family(input_len=input_len, num_leads=num_leads, **{**defaults, **overrides})
     return ECGClassifier(backbone, num_classes, dropout, name=name)
 
 
 def _lookup(name: str):
     if name not in MODELS:
-        raise ConfigError(f"Unknown model name. Valid names: {', '.join(MODELS)}. "
-                          f"Received: name={name!r}")
+        raise ConfigError(
+            f"Unknown model name. Valid names: {', '.join(MODELS)}. Received: name={name!r}"
+        )
     return MODELS[name]

@@ -22,8 +22,7 @@ def basic_block(x, filters, kernel_size, strides, *, name):
     """Two k-tap convolutions with an identity (or 1x1 projection) shortcut."""
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
-        shortcut = conv_bn_act(x, filters, 1, strides=strides, activation=None,
-                               name=f"{name}_proj")
+        shortcut = conv_bn_act(x, filters, 1, strides=strides, activation=None, name=f"{name}_proj")
     y = conv_bn_act(x, filters, kernel_size, strides=strides, name=f"{name}_1")
     y = conv_bn_act(y, filters, kernel_size, activation=None, name=f"{name}_2")
     y = keras.layers.Add(name=f"{name}_add")([shortcut, y])
@@ -35,8 +34,9 @@ def bottleneck_block(x, filters, kernel_size, strides, *, name):
     out_filters = 4 * filters
     shortcut = x
     if strides != 1 or x.shape[-1] != out_filters:
-        shortcut = conv_bn_act(x, out_filters, 1, strides=strides, activation=None,
-                               name=f"{name}_proj")
+        shortcut = conv_bn_act(
+            x, out_filters, 1, strides=strides, activation=None, name=f"{name}_proj"
+        )
     y = conv_bn_act(x, filters, 1, name=f"{name}_1")
     y = conv_bn_act(y, filters, kernel_size, strides=strides, name=f"{name}_2")
     y = conv_bn_act(y, out_filters, 1, activation=None, name=f"{name}_3")
@@ -56,11 +56,12 @@ def resnet_trunk(x, *, depth, width, kernel_size, stem_kernel_size=7, name="resn
     x = conv_bn_act(x, width, stem_kernel_size, strides=2, name=f"{name}_stem")
     x = keras.layers.MaxPooling1D(3, strides=2, padding="same", name=f"{name}_stem_pool")(x)
     for stage, blocks in enumerate(stage_depths):
-        filters = width * 2 ** stage
+        filters = width * 2**stage
         for index in range(blocks):
             strides = 2 if stage > 0 and index == 0 else 1
-            x = block(x, filters, kernel_size, strides,
-                      name=f"{name}_stage{stage + 1}_block{index + 1}")
+            x = block(
+                x, filters, kernel_size, strides, name=f"{name}_stage{stage + 1}_block{index + 1}"
+            )
     return x
 
 
@@ -90,15 +91,38 @@ class ResNet1D(ECGBackbone):
     (None, 64)
     """
 
-    def __init__(self, input_len, num_leads=12, depth=18, width=64, kernel_size=3,
-                 stem_kernel_size=7, **kwargs):
+    def __init__(
+        self,
+        input_len,
+        num_leads=12,
+        depth=18,
+        width=64,
+        kernel_size=3,
+        stem_kernel_size=7,
+        **kwargs,
+    ):
         checks.positive_int("width", width)
         checks.positive_int("kernel_size", kernel_size)
         checks.positive_int("stem_kernel_size", stem_kernel_size)
         inputs = make_input(input_len, num_leads)
-        x = resnet_trunk(inputs, depth=depth, width=width, kernel_size=kernel_size,
-                         stem_kernel_size=stem_kernel_size)
+        x = resnet_trunk(
+            inputs,
+            depth=depth,
+            width=width,
+            kernel_size=kernel_size,
+            stem_kernel_size=stem_kernel_size,
+        )
         features = keras.layers.GlobalAveragePooling1D(name="pool")(x)
-        super().__init__(inputs, features, dict(
-            input_len=input_len, num_leads=num_leads, depth=depth, width=width,
-            kernel_size=kernel_size, stem_kernel_size=stem_kernel_size), **kwargs)
+        super().__init__(
+            inputs,
+            features,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                depth=depth,
+                width=width,
+                kernel_size=kernel_size,
+                stem_kernel_size=stem_kernel_size,
+            ),
+            **kwargs,
+        )

@@ -37,9 +37,20 @@ class ResNetTransformer1D(ECGBackbone):
     (None, 16)
     """
 
-    def __init__(self, input_len, num_leads=12, depth=18, width=64, kernel_size=3,
-                 embed_dim=256, num_layers=2, num_heads=8, mlp_dim=512, dropout=0.1,
-                 **kwargs):
+    def __init__(
+        self,
+        input_len,
+        num_leads=12,
+        depth=18,
+        width=64,
+        kernel_size=3,
+        embed_dim=256,
+        num_layers=2,
+        num_heads=8,
+        mlp_dim=512,
+        dropout=0.1,
+        **kwargs,
+    ):
         checks.positive_int("width", width)
         checks.positive_int("kernel_size", kernel_size)
         checks.positive_int("embed_dim", embed_dim)
@@ -48,15 +59,36 @@ class ResNetTransformer1D(ECGBackbone):
         checks.positive_int("mlp_dim", mlp_dim)
         checks.fraction("dropout", dropout)
         if embed_dim % num_heads:
-            raise ConfigError(f"`num_heads` must divide `embed_dim`={embed_dim}. "
-                              f"Received: num_heads={num_heads!r}")
+            raise ConfigError(
+                f"`num_heads` must divide `embed_dim`={embed_dim}. "
+                f"Received: num_heads={num_heads!r}"
+            )
         inputs = make_input(input_len, num_leads)
         x = resnet_trunk(inputs, depth=depth, width=width, kernel_size=kernel_size)
         x = keras.layers.Dense(embed_dim, name="projection")(x)
-        x = transformer_encoder(x, num_layers=num_layers, num_heads=num_heads,
-                                mlp_dim=mlp_dim, dropout=dropout, name="encoder")
+        x = transformer_encoder(
+            x,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            mlp_dim=mlp_dim,
+            dropout=dropout,
+            name="encoder",
+        )
         features = keras.layers.GlobalAveragePooling1D(name="pool")(x)
-        super().__init__(inputs, features, dict(
-            input_len=input_len, num_leads=num_leads, depth=depth, width=width,
-            kernel_size=kernel_size, embed_dim=embed_dim, num_layers=num_layers,
-            num_heads=num_heads, mlp_dim=mlp_dim, dropout=dropout), **kwargs)
+        super().__init__(
+            inputs,
+            features,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                depth=depth,
+                width=width,
+                kernel_size=kernel_size,
+                embed_dim=embed_dim,
+                num_layers=num_layers,
+                num_heads=num_heads,
+                mlp_dim=mlp_dim,
+                dropout=dropout,
+            ),
+            **kwargs,
+        )

@@ -45,9 +45,21 @@ class RNN1D(ECGBackbone):
     (None, 16)
     """
 
-    def __init__(self, input_len, num_leads=12, rnn_type="lstm", bidirectional=False,
-                 units=128, num_layers=2, width=64, stem_layers=5, stem_kernel_size=7,
-                 max_steps=64, unroll=False, **kwargs):
+    def __init__(
+        self,
+        input_len,
+        num_leads=12,
+        rnn_type="lstm",
+        bidirectional=False,
+        units=128,
+        num_layers=2,
+        width=64,
+        stem_layers=5,
+        stem_kernel_size=7,
+        max_steps=64,
+        unroll=False,
+        **kwargs,
+    ):
         checks.choice("rnn_type", rnn_type, ("lstm", "gru"))
         checks.choice("bidirectional", bidirectional, (True, False))
         checks.positive_int("units", units)
@@ -62,11 +74,31 @@ class RNN1D(ECGBackbone):
         for index in range(1, stem_layers + 1):
             x = conv_bn_act(x, width, stem_kernel_size, strides=2, name=f"stem{index}")
         x = limit_steps(x, max_steps, name="steps")
-        x = recurrent_stack(x, rnn_type=rnn_type, units=units, num_layers=num_layers,
-                            bidirectional=bidirectional, unroll=unroll, name="rnn")
+        x = recurrent_stack(
+            x,
+            rnn_type=rnn_type,
+            units=units,
+            num_layers=num_layers,
+            bidirectional=bidirectional,
+            unroll=unroll,
+            name="rnn",
+        )
         features = concat_pool(x, name="pool")
-        super().__init__(inputs, features, dict(
-            input_len=input_len, num_leads=num_leads, rnn_type=rnn_type,
-            bidirectional=bidirectional, units=units, num_layers=num_layers, width=width,
-            stem_layers=stem_layers, stem_kernel_size=stem_kernel_size, max_steps=max_steps,
-            unroll=unroll), **kwargs)
+        super().__init__(
+            inputs,
+            features,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                rnn_type=rnn_type,
+                bidirectional=bidirectional,
+                units=units,
+                num_layers=num_layers,
+                width=width,
+                stem_layers=stem_layers,
+                stem_kernel_size=stem_kernel_size,
+                max_steps=max_steps,
+                unroll=unroll,
+            ),
+            **kwargs,
+        )

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Iterable, List, Optional
+from collections.abc import Iterable
 
 from keras_ecgpe.models.complexity import model_complexity
 from keras_ecgpe.models.registry import build_model, list_models, model_family
 
 
-def describe_models(input_len: int = 2048, num_leads: int = 12, num_classes: int = 1,
-                    names: Optional[Iterable[str]] = None) -> List[dict]:
+def describe_models(
+    input_len: int = 2048,
+    num_leads: int = 12,
+    num_classes: int = 1,
+    names: Iterable[str] | None = None,
+) -> list[dict]:
     """Builds each registered model (full size) and reports its size and cost.
 
     Args:
@@ -31,13 +35,18 @@ def describe_models(input_len: int = 2048, num_leads: int = 12, num_classes: int
     """
     rows = []
     for name in list_models() if names is None else list(names):
-        model = build_model(name, input_len=input_len, num_leads=num_leads,
-                            num_classes=num_classes)
+        model = build_model(name, input_len=input_len, num_leads=num_leads, num_classes=num_classes)
         cost = model_complexity(model)
-        rows.append({
-            "name": name, "family": model_family(name).__name__,
-            "parameters": cost.parameters, "macs": cost.macs,
-            "features": model.backbone.output_shape[-1], "input_len": input_len,
-            "num_leads": num_leads, "num_classes": num_classes,
-        })
+        rows.append(
+            {
+                "name": name,
+                "family": model_family(name).__name__,
+                "parameters": cost.parameters,
+                "macs": cost.macs,
+                "features": model.backbone.output_shape[-1],
+                "input_len": input_len,
+                "num_leads": num_leads,
+                "num_classes": num_classes,
+            }
+        )
     return rows

@@ -45,9 +45,21 @@ class Transformer1D(ECGBackbone):
     (None, 16)
     """
 
-    def __init__(self, input_len, num_leads=12, embedding="conv", width=128, num_layers=4,
-                 num_heads=8, mlp_dim=512, dropout=0.1, patch_size=32, stem_layers=5,
-                 stem_kernel_size=7, **kwargs):
+    def __init__(
+        self,
+        input_len,
+        num_leads=12,
+        embedding="conv",
+        width=128,
+        num_layers=4,
+        num_heads=8,
+        mlp_dim=512,
+        dropout=0.1,
+        patch_size=32,
+        stem_layers=5,
+        stem_kernel_size=7,
+        **kwargs,
+    ):
         checks.choice("embedding", embedding, ("conv", "patch"))
         checks.positive_int("width", width)
         checks.positive_int("num_layers", num_layers)
@@ -58,25 +70,53 @@ class Transformer1D(ECGBackbone):
         checks.positive_int("stem_layers", stem_layers)
         checks.positive_int("stem_kernel_size", stem_kernel_size)
         if width % num_heads:
-            raise ConfigError(f"`num_heads` must divide `width`={width}. "
-                              f"Received: num_heads={num_heads!r}")
+            raise ConfigError(
+                f"`num_heads` must divide `width`={width}. Received: num_heads={num_heads!r}"
+            )
         inputs = make_input(input_len, num_leads)
         if embedding == "patch":
             if patch_size > input_len:
-                raise ConfigError(f"`patch_size` must not exceed `input_len`={input_len}. "
-                                  f"Received: patch_size={patch_size!r}")
-            x = keras.layers.Conv1D(width, patch_size, strides=patch_size, padding="valid",
-                                    name="patch_embedding")(inputs)
+                raise ConfigError(
+                    f"`patch_size` must not exceed `input_len`={input_len}. "
+                    f"Received: patch_size={patch_size!r}"
+                )
+            x = keras.layers.Conv1D(
+                width, patch_size, strides=patch_size, padding="valid", name="patch_embedding"
+            )(inputs)
         else:
             x = inputs
             for index in range(1, stem_layers + 1):
-                x = conv_bn_act(x, width if index == stem_layers else max(width // 2, 1),
-                                stem_kernel_size, strides=2, name=f"stem{index}")
-        x = transformer_encoder(x, num_layers=num_layers, num_heads=num_heads,
-                                mlp_dim=mlp_dim, dropout=dropout, name="encoder")
+                x = conv_bn_act(
+                    x,
+                    width if index == stem_layers else max(width // 2, 1),
+                    stem_kernel_size,
+                    strides=2,
+                    name=f"stem{index}",
+                )
+        x = transformer_encoder(
+            x,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            mlp_dim=mlp_dim,
+            dropout=dropout,
+            name="encoder",
+        )
         features = keras.layers.GlobalAveragePooling1D(name="pool")(x)
-        super().__init__(inputs, features, dict(
-            input_len=input_len, num_leads=num_leads, embedding=embedding, width=width,
-            num_layers=num_layers, num_heads=num_heads, mlp_dim=mlp_dim, dropout=dropout,
-            patch_size=patch_size, stem_layers=stem_layers,
-            stem_kernel_size=stem_kernel_size), **kwargs)
+        super().__init__(
+            inputs,
+            features,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                embedding=embedding,
+                width=width,
+                num_layers=num_layers,
+                num_heads=num_heads,
+                mlp_dim=mlp_dim,
+                dropout=dropout,
+                patch_size=patch_size,
+                stem_layers=stem_layers,
+                stem_kernel_size=stem_kernel_size,
+            ),
+            **kwargs,
+        )

@@ -50,8 +50,19 @@ class VGG1D(ECGBackbone):
     (None, 32)
     """
 
-    def __init__(self, input_len, num_leads=12, depth=16, batch_norm=False, width=64,
-                 kernel_size=3, fc_units=512, fc_layers=2, dropout=0.5, **kwargs):
+    def __init__(
+        self,
+        input_len,
+        num_leads=12,
+        depth=16,
+        batch_norm=False,
+        width=64,
+        kernel_size=3,
+        fc_units=512,
+        fc_layers=2,
+        dropout=0.5,
+        **kwargs,
+    ):
         checks.choice("depth", depth, VGG_DEPTHS)
         checks.choice("batch_norm", batch_norm, (True, False))
         checks.positive_int("width", width)
@@ -64,14 +75,31 @@ class VGG1D(ECGBackbone):
         x = inputs
         for stage, (convs, multiplier) in enumerate(zip(VGG_DEPTHS[depth], _STAGE_MULTIPLIERS)):
             for index in range(convs):
-                x = conv_bn_act(x, width * multiplier, kernel_size, batch_norm=batch_norm,
-                                name=f"stage{stage + 1}_conv{index + 1}")
+                x = conv_bn_act(
+                    x,
+                    width * multiplier,
+                    kernel_size,
+                    batch_norm=batch_norm,
+                    name=f"stage{stage + 1}_conv{index + 1}",
+                )
             x = keras.layers.MaxPooling1D(2, padding="same", name=f"stage{stage + 1}_pool")(x)
         x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
         for index in range(1, fc_layers + 1):
             x = keras.layers.Dense(fc_units, activation="relu", name=f"fc{index}")(x)
             x = keras.layers.Dropout(dropout, name=f"fc{index}_dropout")(x)
-        super().__init__(inputs, x, dict(
-            input_len=input_len, num_leads=num_leads, depth=depth, batch_norm=batch_norm,
-            width=width, kernel_size=kernel_size, fc_units=fc_units, fc_layers=fc_layers,
-            dropout=dropout), **kwargs)
+        super().__init__(
+            inputs,
+            x,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                depth=depth,
+                batch_norm=batch_norm,
+                width=width,
+                kernel_size=kernel_size,
+                fc_units=fc_units,
+                fc_layers=fc_layers,
+                dropout=dropout,
+            ),
+            **kwargs,
+        )

@@ -27,14 +27,14 @@ def xresnet_block(x, filters, kernel_size, strides, expansion, *, name):
     out_filters = filters * expansion
     shortcut = x
     if strides != 1:
-        shortcut = keras.layers.AveragePooling1D(strides, strides=strides, padding="same",
-                                                 name=f"{name}_idpool")(shortcut)
+        shortcut = keras.layers.AveragePooling1D(
+            strides, strides=strides, padding="same", name=f"{name}_idpool"
+        )(shortcut)
     if x.shape[-1] != out_filters:
         shortcut = conv_bn_act(shortcut, out_filters, 1, activation=None, name=f"{name}_idconv")
     if expansion == 1:
         y = conv_bn_act(x, filters, kernel_size, strides=strides, name=f"{name}_1")
-        y = conv_bn_act(y, filters, kernel_size, activation=None, zero_gamma=True,
-                        name=f"{name}_2")
+        y = conv_bn_act(y, filters, kernel_size, activation=None, zero_gamma=True, name=f"{name}_2")
     else:
         y = conv_bn_act(x, filters, 1, name=f"{name}_1")
         y = conv_bn_act(y, filters, kernel_size, strides=strides, name=f"{name}_2")
@@ -68,8 +68,16 @@ class XResNet1D(ECGBackbone):
     (None, 128)
     """
 
-    def __init__(self, input_len, num_leads=12, depth=101, width=64, kernel_size=5,
-                 stem_kernel_size=5, **kwargs):
+    def __init__(
+        self,
+        input_len,
+        num_leads=12,
+        depth=101,
+        width=64,
+        kernel_size=5,
+        stem_kernel_size=5,
+        **kwargs,
+    ):
         checks.choice("depth", depth, XRESNET_DEPTHS)
         checks.positive_int("width", width)
         checks.positive_int("kernel_size", kernel_size)
@@ -79,15 +87,36 @@ class XResNet1D(ECGBackbone):
         stem_widths = (max(width // 2, 1), max(width // 2, 1), width)
         x = inputs
         for index, filters in enumerate(stem_widths):
-            x = conv_bn_act(x, filters, stem_kernel_size, strides=2 if index == 0 else 1,
-                            name=f"stem{index + 1}")
+            x = conv_bn_act(
+                x,
+                filters,
+                stem_kernel_size,
+                strides=2 if index == 0 else 1,
+                name=f"stem{index + 1}",
+            )
         x = keras.layers.MaxPooling1D(3, strides=2, padding="same", name="stem_pool")(x)
         for stage, blocks in enumerate(stage_depths):
             for index in range(blocks):
                 strides = 2 if stage > 0 and index == 0 else 1
-                x = xresnet_block(x, width * 2 ** stage, kernel_size, strides, expansion,
-                                  name=f"stage{stage + 1}_block{index + 1}")
+                x = xresnet_block(
+                    x,
+                    width * 2**stage,
+                    kernel_size,
+                    strides,
+                    expansion,
+                    name=f"stage{stage + 1}_block{index + 1}",
+                )
         features = concat_pool(x, name="pool")
-        super().__init__(inputs, features, dict(
-            input_len=input_len, num_leads=num_leads, depth=depth, width=width,
-            kernel_size=kernel_size, stem_kernel_size=stem_kernel_size), **kwargs)
+        super().__init__(
+            inputs,
+            features,
+            dict(
+                input_len=input_len,
+                num_leads=num_leads,
+                depth=depth,
+                width=width,
+                kernel_size=kernel_size,
+                stem_kernel_size=stem_kernel_size,
+            ),
+            **kwargs,
+        )

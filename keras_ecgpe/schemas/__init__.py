@@ -33,9 +33,13 @@ from keras_ecgpe.errors import ConfigError, ECGPEError
 SCHEMAS = ("contract", "model_json", "cache_manifest", "analysis_plan", "report")
 # Files above these sizes are refused before parsing. Real ones are a few kB (contract,
 # model.json) and about 200 bytes per shard (manifest: 2 MB for a 2.5 TB cache).
-MAX_BYTES = {"contract": 16 * 2**20, "model_json": 16 * 2**20, "cache_manifest": 64 * 2**20,
-             "analysis_plan": 64 * 2**10,  # a plan is a few hundred bytes of YAML
-             "report": 16 * 2**20}  # a report document: tens of kB of tables
+MAX_BYTES = {
+    "contract": 16 * 2**20,
+    "model_json": 16 * 2**20,
+    "cache_manifest": 64 * 2**20,
+    "analysis_plan": 64 * 2**10,  # a plan is a few hundred bytes of YAML
+    "report": 16 * 2**20,
+}  # a report document: tens of kB of tables
 _MESSAGE_CHARS = 300  # a schema message echoes the offending value, which may be huge
 
 
@@ -43,11 +47,12 @@ _MESSAGE_CHARS = 300  # a schema message echoes the offending value, which may b
 def _registry() -> referencing.Registry:
     """Every schema by its `$id`, so one schema can `$ref` another (model.json -> contract)."""
     folder = resources.files("keras_ecgpe.schemas")
-    documents = [json.loads(folder.joinpath(f"{name}.schema.json").read_text("utf-8"))
-                 for name in SCHEMAS]
+    documents = [
+        json.loads(folder.joinpath(f"{name}.schema.json").read_text("utf-8")) for name in SCHEMAS
+    ]
     return referencing.Registry().with_resources(
-        (document["$id"], referencing.Resource.from_contents(document))
-        for document in documents)
+        (document["$id"], referencing.Resource.from_contents(document)) for document in documents
+    )
 
 
 @functools.cache
@@ -106,19 +111,26 @@ def read_json(path, *, max_bytes: int, what: str, error_type=ECGPEError):
         # Read at most one byte past the cap: a pipe or device reports no size.
         data = b"" if size > max_bytes else handle.read(max_bytes + 1)
     if size > max_bytes or len(data) > max_bytes:
-        raise error_type(f"{path}: {max(size, len(data))} bytes, more than the {max_bytes} a "
-                         f"{what} may have; not parsed")
+        raise error_type(
+            f"{path}: {max(size, len(data))} bytes, more than the {max_bytes} a "
+            f"{what} may have; not parsed"
+        )
     return parse_json_bytes(data, where=str(path), what=what, error_type=error_type)
 
 
 def parse_json_bytes(data: bytes, *, where: str, what: str, error_type=ECGPEError):
     """Parses UTF-8 JSON bytes strictly (see `read_json`); messages start with `where`."""
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant,
-                          parse_float=_finite_float, object_pairs_hook=_unique_keys)
+        return json.loads(
+            data.decode("utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
+        )
     except UnicodeDecodeError as exc:
-        raise error_type(f"{where}: unreadable {what}: not UTF-8 ({exc.reason} at byte "
-                         f"{exc.start})") from None
+        raise error_type(
+            f"{where}: unreadable {what}: not UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
     except RecursionError:
         raise error_type(f"{where}: unreadable {what}: nested too deeply") from None
     except ValueError as exc:  # json.JSONDecodeError and the hooks below

@@ -42,15 +42,18 @@ def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
 
     unknown = [a for a in arms if a not in ARMS]
     if unknown or not arms:
-        raise ConfigError(f"`arms` must be among {', '.join(ARMS)}. Received: "
-                          f"arms={','.join(arms)!r}")
+        raise ConfigError(
+            f"`arms` must be among {', '.join(ARMS)}. Received: arms={','.join(arms)!r}"
+        )
     path = Path(init_from)
     run = path if path.is_dir() else path.parent
     if not (run / run_directory.BEST_MODEL).is_file() and not path.is_file():
         raise ConfigError(f"{init_from}: not a pretrained run directory or .keras file")
     contract = run_directory.load_contract(run)
-    common = {"data.window_s": float(contract["window"]) / float(contract["fs"]),
-              "data.standardize": contract.get("standardizer") is not None}
+    common = {
+        "data.window_s": float(contract["window"]) / float(contract["fs"]),
+        "data.standardize": contract.get("standardizer") is not None,
+    }
     model = {"model.name": contract["model_name"], "model.overrides": {}}
     if (run / run_directory.CONFIG).is_file():
         pretrained = TrainConfig.from_file(run / run_directory.CONFIG).model
@@ -60,8 +63,9 @@ def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
         if arm == "scratch":
             out[arm] = config.with_values({**common, **model, "transfer.init_from": None})
         else:
-            out[arm] = config.with_values({**common, "transfer.init_from": str(init_from),
-                                           "transfer.finetune": arm})
+            out[arm] = config.with_values(
+                {**common, "transfer.init_from": str(init_from), "transfer.finetune": arm}
+            )
     return out
 
 
@@ -77,10 +81,20 @@ def _sign_test(wins: int, losses: int) -> float | None:
     return float(binomtest(wins, wins + losses, 0.5).pvalue)
 
 
-def compare_arms(config, out_dir, *, init_from, arms=("scratch", "linear", "full"), k: int,
-                 repeats: int = 1, max_train_records: int | None = None,
-                 n_boot: int | None = None, progress: bool = True,
-                 overwrite: bool = False, resume: bool = False) -> dict:
+def compare_arms(
+    config,
+    out_dir,
+    *,
+    init_from,
+    arms=("scratch", "linear", "full"),
+    k: int,
+    repeats: int = 1,
+    max_train_records: int | None = None,
+    n_boot: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> dict:
     """Cross-validates every arm on the same folds and writes the comparison table.
 
     Args:
@@ -115,22 +129,35 @@ def compare_arms(config, out_dir, *, init_from, arms=("scratch", "linear", "full
 
     configs = arm_configs(config, init_from, list(arms))
     out = Path(out_dir)
-    if out.is_dir() and any(out.iterdir()) and not (resume or overwrite) and \
-            not set(p.name for p in out.iterdir()) <= set(configs):
+    if (
+        out.is_dir()
+        and any(out.iterdir())
+        and not (resume or overwrite)
+        and not set(p.name for p in out.iterdir()) <= set(configs)
+    ):
         raise ConfigError(f"{out}: not empty and not a previous comparison")
     summaries = {}
     for arm, arm_config in configs.items():
         if progress:
             print(f"=== arm {arm} ===", flush=True)
-        summaries[arm] = cross_validate(arm_config, out / arm, k=k, repeats=repeats,
-                                        max_train_records=max_train_records, n_boot=n_boot,
-                                        progress=progress, overwrite=overwrite, resume=resume)
+        summaries[arm] = cross_validate(
+            arm_config,
+            out / arm,
+            k=k,
+            repeats=repeats,
+            max_train_records=max_train_records,
+            n_boot=n_boot,
+            progress=progress,
+            overwrite=overwrite,
+            resume=resume,
+        )
     cache = PreparedCache.open(config.data.cache)
     n_boot = config.evaluation.bootstrap if n_boot is None else int(n_boot)
     pooled = {}
     for arm in configs:
-        results = [read_heldout(p.parent) for p in sorted((out / arm / "cv").glob(
-            "*/heldout.json"))]
+        results = [
+            read_heldout(p.parent) for p in sorted((out / arm / "cv").glob("*/heldout.json"))
+        ]
         rows, y, mask, logits = pooled_arrays(results, cache, repeats)
         pooled[arm] = (rows, y, mask, logits)
     groups = cache.patient_ids[pooled[next(iter(configs))][0]]
@@ -139,34 +166,62 @@ def compare_arms(config, out_dir, *, init_from, arms=("scratch", "linear", "full
     table = []
     for arm in configs:
         _, y, mask, logits = pooled[arm]
-        entry = {"arm": arm, "pooled_auroc": summaries[arm]["pooled_auroc_mean_over_repeats"],
-                 "fold_auroc": summaries[arm]["fold_mean_sd"]["auroc"],
-                 "per_fold_auroc": _fold_auroc(summaries[arm])}
+        entry = {
+            "arm": arm,
+            "pooled_auroc": summaries[arm]["pooled_auroc_mean_over_repeats"],
+            "fold_auroc": summaries[arm]["fold_mean_sd"]["auroc"],
+            "per_fold_auroc": _fold_auroc(summaries[arm]),
+        }
         if reference and arm != reference:
-            entry["pooled_difference"] = paired_auroc_ci(
-                y, mask, logits, pooled[reference][3], groups=groups, n_boot=n_boot,
-                seed=config.training.seed) if n_boot else {
-                "value": repeat_mean_auroc(y, mask, logits)
-                - repeat_mean_auroc(y, mask, pooled[reference][3])}
+            entry["pooled_difference"] = (
+                paired_auroc_ci(
+                    y,
+                    mask,
+                    logits,
+                    pooled[reference][3],
+                    groups=groups,
+                    n_boot=n_boot,
+                    seed=config.training.seed,
+                )
+                if n_boot
+                else {
+                    "value": repeat_mean_auroc(y, mask, logits)
+                    - repeat_mean_auroc(y, mask, pooled[reference][3])
+                }
+            )
             mine, theirs = entry["per_fold_auroc"], _fold_auroc(summaries[reference])
-            diffs = np.array([mine[f] - theirs[f] for f in mine
-                              if mine[f] is not None and theirs.get(f) is not None])
+            diffs = np.array(
+                [
+                    mine[f] - theirs[f]
+                    for f in mine
+                    if mine[f] is not None and theirs.get(f) is not None
+                ]
+            )
             wins, losses = int((diffs > 0).sum()), int((diffs < 0).sum())
             entry["per_fold_difference"] = {
                 "mean": float(diffs.mean()) if diffs.size else None,
                 "sd": float(diffs.std(ddof=1)) if diffs.size > 1 else None,
-                "n_folds": int(diffs.size), "better": wins, "worse": losses,
+                "n_folds": int(diffs.size),
+                "better": wins,
+                "worse": losses,
                 "ties": int(diffs.size - wins - losses),
-                "sign_test_p": _sign_test(wins, losses)}
+                "sign_test_p": _sign_test(wins, losses),
+            }
         table.append(entry)
-    result = {"synthetic": summaries[next(iter(configs))].get("synthetic", False),
-              "reference": reference, "k": int(k), "repeats": int(repeats),
-              "max_train_records": max_train_records, "init_from": str(init_from),
-              "cache": str(config.data.cache), "arms": table,
-              "development_records_per_fold": sorted({
-                  f["n_train"] + f["n_validation"] for s in summaries.values()
-                  for f in s["per_fold"]}),
-              "resampled_by": "patient" if groups is not None else "record"}
+    result = {
+        "synthetic": summaries[next(iter(configs))].get("synthetic", False),
+        "reference": reference,
+        "k": int(k),
+        "repeats": int(repeats),
+        "max_train_records": max_train_records,
+        "init_from": str(init_from),
+        "cache": str(config.data.cache),
+        "arms": table,
+        "development_records_per_fold": sorted(
+            {f["n_train"] + f["n_validation"] for s in summaries.values() for f in s["per_fold"]}
+        ),
+        "resampled_by": "patient" if groups is not None else "record",
+    }
     atomic_write_bytes(out / "comparison.md", comparison_markdown(result).encode("utf-8"))
     atomic_write_json(out / "comparison.json", result)
     if progress:

@@ -36,13 +36,17 @@ def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> dict |
     if (out / PLAN_FILE).is_file() and not overwrite:
         if not resume:
             done = "a finished" if (out / SUMMARY_FILE).is_file() else "an unfinished"
-            raise ConfigError(f"{out}: holds {done} cross-validation; "
-                              f"{'continue it with --resume or ' if done != 'a finished' else ''}"
-                              "replace it with --overwrite")
+            raise ConfigError(
+                f"{out}: holds {done} cross-validation; "
+                f"{'continue it with --resume or ' if done != 'a finished' else ''}"
+                "replace it with --overwrite"
+            )
         saved = json.loads((out / PLAN_FILE).read_text("utf-8"))
         if saved != plan:
-            raise ConfigError(f"{out}: the cross-validation there was planned with other "
-                              "data, folds or settings; use the same ones, or --overwrite")
+            raise ConfigError(
+                f"{out}: the cross-validation there was planned with other "
+                "data, folds or settings; use the same ones, or --overwrite"
+            )
         if (out / SUMMARY_FILE).is_file():
             return json.loads((out / SUMMARY_FILE).read_text("utf-8"))
         return None
@@ -50,10 +54,19 @@ def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> dict |
     return None
 
 
-def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
-                   max_train_records: int | None = None, inner_validation: float = 0.2,
-                   n_boot: int | None = None, progress: bool = True,
-                   overwrite: bool = False, resume: bool = False) -> dict:
+def cross_validate(
+    config,
+    out_dir,
+    *,
+    k: int,
+    repeats: int = 1,
+    max_train_records: int | None = None,
+    inner_validation: float = 0.2,
+    n_boot: int | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> dict:
     """Trains and scores every fold of a repeated patient-level k-fold; writes a summary.
 
     Args:
@@ -93,13 +106,25 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
         raise ConfigError("cross-validation needs a prepared cache (`data.cache`, --data)")
     cache = PreparedCache.open(config.data.cache)
     seed = config.training.seed
-    folds = plan_folds(cache, k=k, repeats=repeats, seed=seed,
-                       inner_validation=inner_validation, max_train_records=max_train_records)
-    plan = {"k": int(k), "repeats": int(repeats), "seed": seed,
-            "inner_validation": inner_validation, "max_train_records": max_train_records,
-            "cache": str(cache.path), "cache_key": cache.key,
-            "test_split": "not used: kept for one final evaluation",
-            "folds": [fold.to_dict(cache) for fold in folds]}
+    folds = plan_folds(
+        cache,
+        k=k,
+        repeats=repeats,
+        seed=seed,
+        inner_validation=inner_validation,
+        max_train_records=max_train_records,
+    )
+    plan = {
+        "k": int(k),
+        "repeats": int(repeats),
+        "seed": seed,
+        "inner_validation": inner_validation,
+        "max_train_records": max_train_records,
+        "cache": str(cache.path),
+        "cache_key": cache.key,
+        "test_split": "not used: kept for one final evaluation",
+        "folds": [fold.to_dict(cache) for fold in folds],
+    }
     out = Path(out_dir)
     finished = _open_out(out, plan, overwrite=overwrite, resume=resume)
     if finished is not None:
@@ -109,9 +134,11 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
         atomic_write_bytes(out / run_directory.CONFIG, config.to_yaml().encode("utf-8"))
         atomic_write_json(out / PLAN_FILE, plan)
     synthetic = is_synthetic(cache)
-    say(f"Cross-validation{' (SYNTHETIC data)' if synthetic else ''}: {repeats} x {k} folds "
+    say(
+        f"Cross-validation{' (SYNTHETIC data)' if synthetic else ''}: {repeats} x {k} folds "
         f"over {sum(len(f.heldout) for f in folds[:k])} non-test records of {cache.path}; "
-        "the test split is not used")
+        "the test split is not used"
+    )
     results = []
     for fold in folds:
         run_dir = out / "cv" / fold.name
@@ -121,25 +148,37 @@ def cross_validate(config, out_dir, *, k: int, repeats: int = 1,
             continue
         status = run_directory.run_status(run_dir)
         if status != "finished":
-            say(f"[{fold.name}] {'resuming' if status == 'unfinished' else 'training'}: "
+            say(
+                f"[{fold.name}] {'resuming' if status == 'unfinished' else 'training'}: "
                 f"{len(fold.train)} train / {len(fold.validation)} validation / "
-                f"{len(fold.heldout)} held-out records")
-            train_run(config, run_dir, progress=progress, rows=(fold.train, fold.validation),
-                      resume=resume)
+                f"{len(fold.heldout)} held-out records"
+            )
+            train_run(
+                config,
+                run_dir,
+                progress=progress,
+                rows=(fold.train, fold.validation),
+                resume=resume,
+            )
         result = score_heldout(run_dir, cache, fold, config)
         say(f"[{fold.name}] held-out macro AUROC {format_number(result['macro']['auroc'])}")
         results.append(result)
     n_boot = config.evaluation.bootstrap if n_boot is None else int(n_boot)
-    summary = summarize(results, cache, repeats=repeats, n_boot=n_boot, seed=seed,
-                        config=config)
-    summary.update(synthetic=synthetic, k=int(k), repeats=int(repeats),
-                   max_train_records=max_train_records, cache=str(cache.path),
-                   label_names=list(cache.label_names),
-                   test_split="not used: kept for one final evaluation of the final model")
+    summary = summarize(results, cache, repeats=repeats, n_boot=n_boot, seed=seed, config=config)
+    summary.update(
+        synthetic=synthetic,
+        k=int(k),
+        repeats=int(repeats),
+        max_train_records=max_train_records,
+        cache=str(cache.path),
+        label_names=list(cache.label_names),
+        test_split="not used: kept for one final evaluation of the final model",
+    )
     atomic_write_bytes(out / SUMMARY_TEXT, cv_summary_text(summary).encode("utf-8"))
     atomic_write_json(out / SUMMARY_FILE, summary)  # last: marks the cross-validation done
     over = format_interval(summary["pooled_auroc_mean_over_repeats"], label="95 % CI")
-    say(f"Cross-validation done{' (SYNTHETIC)' if synthetic else ''}: pooled macro AUROC "
-        f"{over}; {out / SUMMARY_TEXT}")
+    say(
+        f"Cross-validation done{' (SYNTHETIC)' if synthetic else ''}: pooled macro AUROC "
+        f"{over}; {out / SUMMARY_TEXT}"
+    )
     return summary
-

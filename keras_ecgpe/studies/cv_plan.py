@@ -42,9 +42,15 @@ class Fold:
 
     def to_dict(self, cache) -> dict:
         ids = cache.record_ids
-        return {"name": self.name, "repeat": self.repeat + 1, "fold": self.fold + 1,
-                **{part: [str(ids[i]) for i in getattr(self, part)]
-                   for part in ("train", "validation", "heldout")}}
+        return {
+            "name": self.name,
+            "repeat": self.repeat + 1,
+            "fold": self.fold + 1,
+            **{
+                part: [str(ids[i]) for i in getattr(self, part)]
+                for part in ("train", "validation", "heldout")
+            },
+        }
 
 
 def strata(cache, rows):
@@ -65,17 +71,24 @@ def _seed(*parts) -> int:
 
 def _part(cache, rows, fraction: float, seed: int, what: str):
     """Splits `rows` by patient into `(first ~fraction, rest)`, stratified."""
-    parts = patient_stratified_split(strata(cache, rows), patients(cache, rows),
-                                     (fraction, 1.0 - fraction, 0.0), seed=seed)
+    parts = patient_stratified_split(
+        strata(cache, rows), patients(cache, rows), (fraction, 1.0 - fraction, 0.0), seed=seed
+    )
     first, rest = rows[parts == "train"], rows[parts == "validation"]
     if first.size == 0 or rest.size == 0:
         raise ConfigError(f"{cache.path}: {rows.size} records are too few to {what}")
     return first, rest
 
 
-def plan_folds(cache, *, k: int, repeats: int = 1, seed: int = 0,
-               inner_validation: float = 0.2,
-               max_train_records: int | None = None) -> list[Fold]:
+def plan_folds(
+    cache,
+    *,
+    k: int,
+    repeats: int = 1,
+    seed: int = 0,
+    inner_validation: float = 0.2,
+    max_train_records: int | None = None,
+) -> list[Fold]:
     """The folds of a repeated patient-level stratified k-fold over non-test records.
 
     Args:
@@ -103,25 +116,40 @@ def plan_folds(cache, *, k: int, repeats: int = 1, seed: int = 0,
     ```
     """
     if not 0.0 < inner_validation < 1.0:
-        raise ConfigError(f"`inner_validation` must be in (0, 1). Received: "
-                          f"inner_validation={inner_validation!r}")
-    if max_train_records is not None and (isinstance(max_train_records, bool) or
-                                          int(max_train_records) < 4):
-        raise ConfigError(f"`max_train_records` must be an integer >= 4. Received: "
-                          f"max_train_records={max_train_records!r}")
+        raise ConfigError(
+            f"`inner_validation` must be in (0, 1). Received: inner_validation={inner_validation!r}"
+        )
+    if max_train_records is not None and (
+        isinstance(max_train_records, bool) or int(max_train_records) < 4
+    ):
+        raise ConfigError(
+            f"`max_train_records` must be an integer >= 4. Received: "
+            f"max_train_records={max_train_records!r}"
+        )
     pool = cache.indices(list(NON_TEST))
     if pool.size == 0:
         raise ConfigError(f"{cache.path}: no non-test records to cross-validate")
-    assignments = patient_stratified_kfold(strata(cache, pool), patients(cache, pool),
-                                           k=k, seed=seed, repeats=repeats)
+    assignments = patient_stratified_kfold(
+        strata(cache, pool), patients(cache, pool), k=k, seed=seed, repeats=repeats
+    )
     folds = []
     for r, assigned in enumerate(assignments):
         for f in range(int(k)):
             heldout, outer = pool[assigned == f], pool[assigned != f]
             if max_train_records is not None and outer.size > max_train_records:
-                outer, _ = _part(cache, outer, max_train_records / outer.size,
-                                 _seed(seed, r, f, 1), "subsample the training part")
-            train, validation = _part(cache, outer, 1.0 - inner_validation,
-                                      _seed(seed, r, f, 2), "carve an inner validation part")
+                outer, _ = _part(
+                    cache,
+                    outer,
+                    max_train_records / outer.size,
+                    _seed(seed, r, f, 1),
+                    "subsample the training part",
+                )
+            train, validation = _part(
+                cache,
+                outer,
+                1.0 - inner_validation,
+                _seed(seed, r, f, 2),
+                "carve an inner validation part",
+            )
             folds.append(Fold(r, f, train, validation, heldout))
     return folds

@@ -40,18 +40,31 @@ def score_heldout(run_dir, cache, fold, config) -> dict:
     from keras_ecgpe.training.run_data import WindowPlan, predict_records
 
     model, contract, _ = run_directory.load_run(run_dir)
-    y, logits, mask, ids = predict_records(model, cache, fold.heldout,
-                                           WindowPlan.from_contract(contract))
+    y, logits, mask, ids = predict_records(
+        model, cache, fold.heldout, WindowPlan.from_contract(contract)
+    )
     choice = ThresholdChoice.from_dict(contract["thresholds"])
-    metrics = compute_metrics(y, logits, choice, mask=mask, label_names=list(cache.label_names),
-                              fixed_specificity=config.evaluation.fixed_specificity,
-                              fixed_sensitivity=config.evaluation.fixed_sensitivity)
+    metrics = compute_metrics(
+        y,
+        logits,
+        choice,
+        mask=mask,
+        label_names=list(cache.label_names),
+        fixed_specificity=config.evaluation.fixed_specificity,
+        fixed_sensitivity=config.evaluation.fixed_sensitivity,
+    )
     centred = logits - probability_to_logit(np.asarray(choice.thresholds))
-    result = {"fold": fold.name, "repeat": fold.repeat + 1, "n_heldout": int(len(ids)),
-              "n_train": int(len(fold.train)), "n_validation": int(len(fold.validation)),
-              "macro": metrics["macro"], "thresholds": contract["thresholds"],
-              "records": [str(cache.record_ids[i]) for i in ids],
-              "centred_logits": centred.tolist()}
+    result = {
+        "fold": fold.name,
+        "repeat": fold.repeat + 1,
+        "n_heldout": int(len(ids)),
+        "n_train": int(len(fold.train)),
+        "n_validation": int(len(fold.validation)),
+        "macro": metrics["macro"],
+        "thresholds": contract["thresholds"],
+        "records": [str(cache.record_ids[i]) for i in ids],
+        "centred_logits": centred.tolist(),
+    }
     atomic_write_json(Path(run_dir) / HELDOUT_FILE, result)
     return result
 
@@ -64,8 +77,10 @@ def pooled_arrays(results, cache, repeats: int):
     """`(rows (n,), y (n, C), mask (n, C), logits (n, R, C))` aligned by record; every
     repeat must cover the same records (it does: each holds out every record once)."""
     index = {str(r): i for i, r in enumerate(cache.record_ids)}
-    rows = np.array(sorted(index[r] for res in results if res["repeat"] == 1
-                           for r in res["records"]), dtype=np.int64)
+    rows = np.array(
+        sorted(index[r] for res in results if res["repeat"] == 1 for r in res["records"]),
+        dtype=np.int64,
+    )
     where = {int(r): j for j, r in enumerate(rows)}
     logits = np.full((rows.size, repeats, len(cache.label_names)), np.nan)
     for res in results:
@@ -83,8 +98,11 @@ def repeat_mean_auroc(y, mask, logits) -> float:
     """
     values = []
     for r in range(logits.shape[1]):
-        per_class = [auroc(y[m, c] > 0.5, logits[m, r, c])
-                     for c in range(y.shape[1]) for m in [mask[:, c] > 0]]
+        per_class = [
+            auroc(y[m, c] > 0.5, logits[m, r, c])
+            for c in range(y.shape[1])
+            for m in [mask[:, c] > 0]
+        ]
         per_class = [v for v in per_class if np.isfinite(v)]
         values.append(np.mean(per_class) if per_class else np.nan)
     return float(np.mean(values))
@@ -105,8 +123,9 @@ def paired_auroc_ci(y, mask, first, second=None, *, groups, n_boot, seed):
         value = repeat_mean_auroc(yy, mm, zz[:, :repeats])
         return value if second is None else value - repeat_mean_auroc(yy, mm, zz[:, repeats:])
 
-    return bootstrap_ci(flat_y, stacked.reshape(n, -1), metric, n_boot=n_boot, seed=seed,
-                        groups=groups, mask=flat_m)
+    return bootstrap_ci(
+        flat_y, stacked.reshape(n, -1), metric, n_boot=n_boot, seed=seed, groups=groups, mask=flat_m
+    )
 
 
 def summarize(results, cache, *, repeats: int, n_boot: int, seed: int, config) -> dict:
@@ -115,26 +134,47 @@ def summarize(results, cache, *, repeats: int, n_boot: int, seed: int, config) -
     per_metric = {}
     for name in METRIC_NAMES:
         values = [f["macro"][name] for f in folds if f["macro"].get(name) is not None]
-        per_metric[name] = {"mean": float(np.mean(values)) if values else None,
-                            "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
-                            "n_folds": len(values)}
+        per_metric[name] = {
+            "mean": float(np.mean(values)) if values else None,
+            "sd": float(np.std(values, ddof=1)) if len(values) > 1 else None,
+            "n_folds": len(values),
+        }
     rows, y, mask, logits = pooled_arrays(folds, cache, repeats)
     groups = cache.patient_ids[rows]
     groups = groups if all(str(g) for g in groups) else None
     pooled = []
     for r in range(repeats):
-        common = dict(mask=mask, label_names=list(cache.label_names),
-                      fixed_specificity=config.evaluation.fixed_specificity,
-                      fixed_sensitivity=config.evaluation.fixed_sensitivity)
-        m = metrics_with_ci(y, logits[:, r], 0.5, n_boot=n_boot, seed=seed, groups=groups,
-                            **common) if n_boot else compute_metrics(y, logits[:, r], 0.5,
-                                                                     **common)
-        pooled.append({"repeat": r + 1, "macro": m["macro"], "macro_ci": m.get("macro_ci"),
-                       "n_records": int(rows.size)})
-    over = (paired_auroc_ci(y, mask, logits, groups=groups, n_boot=n_boot, seed=seed)
-            if n_boot else {"value": repeat_mean_auroc(y, mask, logits)})
-    return {"per_fold": [{k: f[k] for k in ("fold", "repeat", "n_train", "n_validation",
-                                            "n_heldout", "macro")} for f in folds],
-            "fold_mean_sd": per_metric, "pooled_per_repeat": pooled,
-            "pooled_auroc_mean_over_repeats": over,
-            "resampled_by": "patient" if groups is not None else "record"}
+        common = dict(
+            mask=mask,
+            label_names=list(cache.label_names),
+            fixed_specificity=config.evaluation.fixed_specificity,
+            fixed_sensitivity=config.evaluation.fixed_sensitivity,
+        )
+        m = (
+            metrics_with_ci(y, logits[:, r], 0.5, n_boot=n_boot, seed=seed, groups=groups, **common)
+            if n_boot
+            else compute_metrics(y, logits[:, r], 0.5, **common)
+        )
+        pooled.append(
+            {
+                "repeat": r + 1,
+                "macro": m["macro"],
+                "macro_ci": m.get("macro_ci"),
+                "n_records": int(rows.size),
+            }
+        )
+    over = (
+        paired_auroc_ci(y, mask, logits, groups=groups, n_boot=n_boot, seed=seed)
+        if n_boot
+        else {"value": repeat_mean_auroc(y, mask, logits)}
+    )
+    return {
+        "per_fold": [
+            {k: f[k] for k in ("fold", "repeat", "n_train", "n_validation", "n_heldout", "macro")}
+            for f in folds
+        ],
+        "fold_mean_sd": per_metric,
+        "pooled_per_repeat": pooled,
+        "pooled_auroc_mean_over_repeats": over,
+        "resampled_by": "patient" if groups is not None else "record",
+    }

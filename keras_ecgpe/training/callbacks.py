@@ -68,33 +68,53 @@ class ValidationMetrics(keras.callbacks.Callback):
         fixed_specificity, fixed_sensitivity: operating points of the rule-out metrics.
     """
 
-    def __init__(self, cache, rows, plan, loss, label_names, *, monitor="val_macro_auroc",
-                 fixed_specificity=0.9, fixed_sensitivity=0.9):
+    def __init__(
+        self,
+        cache,
+        rows,
+        plan,
+        loss,
+        label_names,
+        *,
+        monitor="val_macro_auroc",
+        fixed_specificity=0.9,
+        fixed_sensitivity=0.9,
+    ):
         super().__init__()
         self.cache, self.rows, self.plan, self.loss = cache, rows, plan, loss
         self.label_names = list(label_names)
         self.fixed = (fixed_specificity, fixed_sensitivity)
         logged = ["auroc", "average_precision", "sensitivity_at_specificity"]
-        wanted = monitor[len("val_macro_"):] if monitor.startswith("val_macro_") else None
+        wanted = monitor[len("val_macro_") :] if monitor.startswith("val_macro_") else None
         self.logged = logged + ([wanted] if wanted and wanted not in logged else [])
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
-        window_logits, window_records = predict_windows(self.model, self.cache, self.rows,
-                                                        self.plan)
+        window_logits, window_records = predict_windows(
+            self.model, self.cache, self.rows, self.plan
+        )
         weights = self.cache.label_mask[window_records]
         # Keras divides a loss by the replicas in sync under a strategy (each replica's
         # share of the gradient); this is the whole validation set's loss: undo it.
         replicas = self.model.distribute_strategy.num_replicas_in_sync
-        logs["val_loss"] = replicas * float(self.loss(self.cache.labels[window_records],
-                                                      window_logits.astype(np.float32),
-                                                      sample_weight=weights))
+        logs["val_loss"] = replicas * float(
+            self.loss(
+                self.cache.labels[window_records],
+                window_logits.astype(np.float32),
+                sample_weight=weights,
+            )
+        )
         ids, logits = aggregate(window_logits, window_records, self.plan.aggregate)
-        metrics = compute_metrics(self.cache.labels[ids], logits, 0.5,
-                                  mask=self.cache.label_mask[ids], label_names=self.label_names,
-                                  fixed_specificity=self.fixed[0],
-                                  fixed_sensitivity=self.fixed[1])
+        metrics = compute_metrics(
+            self.cache.labels[ids],
+            logits,
+            0.5,
+            mask=self.cache.label_mask[ids],
+            label_names=self.label_names,
+            fixed_specificity=self.fixed[0],
+            fixed_sensitivity=self.fixed[1],
+        )
         for name in self.logged:
             value = metrics["macro"][name]
             logs[f"val_macro_{name}"] = math.nan if value is None else float(value)
@@ -119,8 +139,15 @@ class BestCheckpoint(keras.callbacks.Callback):
         stopped: True once patience ran out.
     """
 
-    def __init__(self, directory, monitor="val_macro_auroc", patience=10, *,
-                 resumable=False, steps_per_epoch=0):
+    def __init__(
+        self,
+        directory,
+        monitor="val_macro_auroc",
+        patience=10,
+        *,
+        resumable=False,
+        steps_per_epoch=0,
+    ):
         super().__init__()
         self.directory = Path(directory)
         self.monitor, self.patience = monitor, int(patience)
@@ -143,8 +170,10 @@ class BestCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.monitor not in logs:
-            raise KeyError(f"BestCheckpoint: `{self.monitor}` is not in the epoch logs "
-                           f"({sorted(logs)}); put ValidationMetrics before it")
+            raise KeyError(
+                f"BestCheckpoint: `{self.monitor}` is not in the epoch logs "
+                f"({sorted(logs)}); put ValidationMetrics before it"
+            )
         atomic_save_model(self.model, self.directory / run_directory.LAST_MODEL)
         value = float(logs[self.monitor])
         improved = self._improved(value)
@@ -158,10 +187,18 @@ class BestCheckpoint(keras.callbacks.Callback):
         if self.resumable:
             from keras_ecgpe.training.resume import TrainingState, save_state
 
-            save_state(self.directory, self.model, TrainingState(
-                epochs_done=int(epoch) + 1, steps_per_epoch=self.steps_per_epoch,
-                best_epoch=self.best_epoch, best_value=self.best_value, wait=self.wait,
-                stopped=self.stopped))
+            save_state(
+                self.directory,
+                self.model,
+                TrainingState(
+                    epochs_done=int(epoch) + 1,
+                    steps_per_epoch=self.steps_per_epoch,
+                    best_epoch=self.best_epoch,
+                    best_value=self.best_value,
+                    wait=self.wait,
+                    stopped=self.stopped,
+                ),
+            )
         if improved:
             atomic_save_model(self.model, self.directory / run_directory.BEST_MODEL)
 

@@ -12,16 +12,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import yaml
 
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.training.config_sections import (SECTIONS, DataSection, EvaluationSection,
-                                                  LossSection, ModelSection, OptimizerSection,
-                                                  ScheduleSection, ThresholdsSection,
-                                                  TrainingSection, TransferSection)
+from keras_ecgpe.training.config_sections import (
+    SECTIONS,
+    DataSection,
+    EvaluationSection,
+    LossSection,
+    ModelSection,
+    OptimizerSection,
+    ScheduleSection,
+    ThresholdsSection,
+    TrainingSection,
+    TransferSection,
+)
 
 _BY_NAME = {section.NAME: section for section in SECTIONS}
 
@@ -47,7 +55,7 @@ class TrainConfig:
     evaluation: EvaluationSection = dataclasses.field(default_factory=EvaluationSection)
 
     @classmethod
-    def from_dict(cls, data) -> "TrainConfig":
+    def from_dict(cls, data) -> TrainConfig:
         """Builds a config from `{section: {key: value}}`; missing entries take defaults.
 
         Raises:
@@ -57,17 +65,20 @@ class TrainConfig:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise ConfigError(f"a run configuration must be a mapping of sections. "
-                              f"Received: {data!r}")
+            raise ConfigError(
+                f"a run configuration must be a mapping of sections. Received: {data!r}"
+            )
         unknown = sorted(set(map(str, data)) - set(_BY_NAME))
         if unknown:
-            raise ConfigError(f"unknown section(s) {', '.join(unknown)}; valid sections: "
-                              f"{', '.join(_BY_NAME)}")
-        return cls(**{name: section.from_dict(data.get(name))
-                      for name, section in _BY_NAME.items()})
+            raise ConfigError(
+                f"unknown section(s) {', '.join(unknown)}; valid sections: {', '.join(_BY_NAME)}"
+            )
+        return cls(
+            **{name: section.from_dict(data.get(name)) for name, section in _BY_NAME.items()}
+        )
 
     @classmethod
-    def from_file(cls, path) -> "TrainConfig":
+    def from_file(cls, path) -> TrainConfig:
         """Reads a `.yaml`/`.yml` or `.json` file (errors name the file)."""
         path = Path(path)
         if path.suffix.lower() not in (".yaml", ".yml", ".json"):
@@ -89,7 +100,7 @@ class TrainConfig:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
 
-    def with_overrides(self, assignments: Iterable[str]) -> "TrainConfig":
+    def with_overrides(self, assignments: Iterable[str]) -> TrainConfig:
         """Returns a copy with `section.key=value` assignments applied in order.
 
         `value` is parsed as a YAML scalar or flow collection. Keys holding a mapping
@@ -102,42 +113,50 @@ class TrainConfig:
         values = []
         for text in assignments:
             if not isinstance(text, str) or "=" not in text:
-                raise ConfigError(f"an override must look like section.key=value. "
-                                  f"Received: {text!r}")
+                raise ConfigError(
+                    f"an override must look like section.key=value. Received: {text!r}"
+                )
             path, raw = text.split("=", 1)
             try:
                 value = yaml.safe_load(raw) if raw.strip() else None
             except yaml.YAMLError as exc:
-                raise ConfigError(f"cannot parse the value of override {text!r} ({exc})") \
-                    from None
+                raise ConfigError(f"cannot parse the value of override {text!r} ({exc})") from None
             values.append((path.strip(), value))
         return self.with_values(values)
 
-    def with_values(self, values) -> "TrainConfig":
+    def with_values(self, values) -> TrainConfig:
         """Like `with_overrides`, with Python values given as is (no YAML parsing):
         `config.with_values({"data.cache": path})` or a list of `(key, value)` pairs."""
         data = self.to_dict()
-        for path, value in (values.items() if isinstance(values, dict) else values):
+        for path, value in values.items() if isinstance(values, dict) else values:
             parts = str(path).split(".")
             if len(parts) not in (2, 3) or not all(parts):
-                raise ConfigError(f"an override must name section.key (or section.key.sub "
-                                  f"for a mapping). Received: {path!r}")
+                raise ConfigError(
+                    f"an override must name section.key (or section.key.sub "
+                    f"for a mapping). Received: {path!r}"
+                )
             section, key = parts[0], parts[1]
             if section not in data:
-                raise ConfigError(f"unknown section {section!r} in override {path!r}; valid "
-                                  f"sections: {', '.join(_BY_NAME)}")
+                raise ConfigError(
+                    f"unknown section {section!r} in override {path!r}; valid "
+                    f"sections: {', '.join(_BY_NAME)}"
+                )
             if key not in data[section]:
-                raise ConfigError(f"unknown key {section}.{key} in override {path!r}; valid "
-                                  f"keys of `{section}`: {', '.join(data[section])}")
+                raise ConfigError(
+                    f"unknown key {section}.{key} in override {path!r}; valid "
+                    f"keys of `{section}`: {', '.join(data[section])}"
+                )
             if len(parts) == 3:
                 if not isinstance(data[section][key], dict):
-                    raise ConfigError(f"`{section}.{key}` is not a mapping; override it as "
-                                      f"{section}.{key}=value. Received: {path!r}")
+                    raise ConfigError(
+                        f"`{section}.{key}` is not a mapping; override it as "
+                        f"{section}.{key}=value. Received: {path!r}"
+                    )
                 data[section][key] = {**data[section][key], parts[2]: value}
             else:
                 data[section][key] = value
         return TrainConfig.from_dict(data)
 
-    def replace(self, **sections) -> "TrainConfig":
+    def replace(self, **sections) -> TrainConfig:
         """Returns a copy with whole sections replaced (e.g. `data=DataSection(...)`)."""
         return dataclasses.replace(self, **sections)

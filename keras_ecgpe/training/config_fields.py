@@ -22,9 +22,17 @@ def _fail(where: str, what: str, value) -> ConfigError:
     return ConfigError(f"`{where}` must be {what}. Received: {where}={value!r}")
 
 
-def check_value(where: str, value, kind: str, *, choices: Sequence | None = None,
-                low: float | None = None, high: float | None = None,
-                low_open: bool = False, optional: bool = False) -> Any:
+def check_value(
+    where: str,
+    value,
+    kind: str,
+    *,
+    choices: Sequence | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    optional: bool = False,
+) -> Any:
     """Checks (and lightly coerces) one option value.
 
     Args:
@@ -64,8 +72,11 @@ def check_value(where: str, value, kind: str, *, choices: Sequence | None = None
     elif kind == "float":
         if isinstance(value, str) and _FLOAT_TEXT.match(value.strip()):
             value = float(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             raise _fail(where, "a finite number", value)
         value = float(value)
     else:  # a programming error in a section's specification
@@ -108,8 +119,7 @@ class Section:
     def __post_init__(self):
         for field in dataclasses.fields(self):
             spec = field.metadata["spec"]
-            checked = check_value(f"{self.NAME}.{field.name}", getattr(self, field.name),
-                                  **spec)
+            checked = check_value(f"{self.NAME}.{field.name}", getattr(self, field.name), **spec)
             object.__setattr__(self, field.name, checked)
         self.validate()
 
@@ -126,15 +136,25 @@ class Section:
         if data is None:
             data = {}
         if not isinstance(data, dict):
-            raise ConfigError(f"section `{cls.NAME}` must be a mapping. "
-                              f"Received: {cls.NAME}={data!r}")
+            raise ConfigError(
+                f"section `{cls.NAME}` must be a mapping. Received: {cls.NAME}={data!r}"
+            )
         unknown = sorted(set(map(str, data)) - set(cls.keys()))
         if unknown:
-            raise ConfigError(f"unknown key(s) {', '.join(f'{cls.NAME}.{k}' for k in unknown)}"
-                              f"; valid keys of `{cls.NAME}`: {', '.join(cls.keys())}")
+            raise ConfigError(
+                f"unknown key(s) {', '.join(f'{cls.NAME}.{k}' for k in unknown)}"
+                f"; valid keys of `{cls.NAME}`: {', '.join(cls.keys())}"
+            )
         return cls(**data)
 
     def to_dict(self) -> dict:
-        return {name: (dict(value) if isinstance(value, dict) else
-                       list(value) if isinstance(value, tuple) else value)
-                for name, value in ((f, getattr(self, f)) for f in self.keys())}
+        return {
+            name: (
+                dict(value)
+                if isinstance(value, dict)
+                else list(value)
+                if isinstance(value, tuple)
+                else value
+            )
+            for name, value in ((f, getattr(self, f)) for f in self.keys())
+        }

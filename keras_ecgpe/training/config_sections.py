@@ -39,12 +39,16 @@ class DataSection(Section):
 
     def validate(self):
         if self.cache is not None and (self.source is not None or self.root is not None):
-            raise ConfigError("give either `data.cache` or `data.source` + `data.root`, not "
-                              f"both. Received: data.cache={self.cache!r}, data.source="
-                              f"{self.source!r}, data.root={self.root!r}")
+            raise ConfigError(
+                "give either `data.cache` or `data.source` + `data.root`, not "
+                f"both. Received: data.cache={self.cache!r}, data.source="
+                f"{self.source!r}, data.root={self.root!r}"
+            )
         if (self.source is None) != (self.root is None):
-            raise ConfigError("`data.source` and `data.root` go together. Received: "
-                              f"data.source={self.source!r}, data.root={self.root!r}")
+            raise ConfigError(
+                "`data.source` and `data.root` go together. Received: "
+                f"data.source={self.source!r}, data.root={self.root!r}"
+            )
         from keras_ecgpe.data.augment import AugmentConfig  # lazy: imports TensorFlow
         from keras_ecgpe.data.preprocessing import PreprocessConfig
 
@@ -67,8 +71,10 @@ class ModelSection(Section):
         from keras_ecgpe.models.registry import MODELS  # lazy: imports Keras
 
         if self.name not in MODELS:
-            raise ConfigError(f"`model.name` must be a registered model: {', '.join(MODELS)}. "
-                              f"Received: model.name={self.name!r}")
+            raise ConfigError(
+                f"`model.name` must be a registered model: {', '.join(MODELS)}. "
+                f"Received: model.name={self.name!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,11 +93,17 @@ class LossSection(Section):
         weights = self.pos_weight
         if weights is None or weights == "auto":
             return
-        if not isinstance(weights, (list, tuple)) or not weights or not all(
-                not isinstance(w, bool) and isinstance(w, (int, float)) and w > 0
-                for w in weights):
-            raise ConfigError("`loss.pos_weight` must be \"auto\", null or a list of positive "
-                              f"numbers (one per class). Received: loss.pos_weight={weights!r}")
+        if (
+            not isinstance(weights, (list, tuple))
+            or not weights
+            or not all(
+                not isinstance(w, bool) and isinstance(w, (int, float)) and w > 0 for w in weights
+            )
+        ):
+            raise ConfigError(
+                '`loss.pos_weight` must be "auto", null or a list of positive '
+                f"numbers (one per class). Received: loss.pos_weight={weights!r}"
+            )
         object.__setattr__(self, "pos_weight", [float(w) for w in weights])
 
 
@@ -138,9 +150,11 @@ class TrainingSection(Section):
     def validate(self):
         if self.jit_compile and self.deterministic:
             # Keras silently drops XLA when TensorFlow op determinism is on.
-            raise ConfigError("`training.jit_compile=true` needs `training.deterministic="
-                              "false` (Keras disables XLA under op determinism). Received: "
-                              "training.jit_compile=True, training.deterministic=True")
+            raise ConfigError(
+                "`training.jit_compile=true` needs `training.deterministic="
+                "false` (Keras disables XLA under op determinism). Received: "
+                "training.jit_compile=True, training.deterministic=True"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,5 +188,14 @@ class EvaluationSection(Section):
     calibrate: bool = option(True, kind="bool")
 
 
-SECTIONS = (DataSection, ModelSection, LossSection, OptimizerSection, ScheduleSection,
-            TrainingSection, TransferSection, ThresholdsSection, EvaluationSection)
+SECTIONS = (
+    DataSection,
+    ModelSection,
+    LossSection,
+    OptimizerSection,
+    ScheduleSection,
+    TrainingSection,
+    TransferSection,
+    ThresholdsSection,
+    EvaluationSection,
+)

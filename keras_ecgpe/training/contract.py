@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
 
 import keras_ecgpe
 from keras_ecgpe.errors import ConfigError
@@ -41,21 +40,34 @@ def is_synthetic(cache) -> bool:
     if not root:
         return False
     path = Path(root)
-    return any((folder / _SYNTHETIC_MARKER).is_file()
-               for folder in [path, *list(path.parents)[:2]])
+    return any((folder / _SYNTHETIC_MARKER).is_file() for folder in [path, *list(path.parents)[:2]])
 
 
 def data_description(cache) -> dict:
     """What data a model was trained on: cache key, path, source and the SYNTHETIC flag."""
     source = cache.source if isinstance(cache.source, dict) else {}
-    return {"cache_key": cache.key, "cache_path": str(cache.path),
-            "source": {k: source[k] for k in ("name", "root", "options") if k in source},
-            "synthetic": is_synthetic(cache)}
+    return {
+        "cache_key": cache.key,
+        "cache_path": str(cache.path),
+        "source": {k: source[k] for k in ("name", "root", "options") if k in source},
+        "synthetic": is_synthetic(cache),
+    }
 
 
-def make_contract(*, cache, model_name: str, window: int, stride: int, eval_mode: str,
-                  aggregate: str, label_names, threshold_choice: dict, temperature: float,
-                  standardizer: Optional[dict], calibration_bias=None) -> dict:
+def make_contract(
+    *,
+    cache,
+    model_name: str,
+    window: int,
+    stride: int,
+    eval_mode: str,
+    aggregate: str,
+    label_names,
+    threshold_choice: dict,
+    temperature: float,
+    standardizer: dict | None,
+    calibration_bias=None,
+) -> dict:
     """Assembles the contract of a model trained on `cache` (a flat, JSON-safe dict).
 
     Decision rule: class `c` is positive when `sigmoid(logit_c) >= thresholds[c]` on the
@@ -76,27 +88,32 @@ def make_contract(*, cache, model_name: str, window: int, stride: int, eval_mode
         standardizer: `DatasetStandardizer.to_dict()` or None.
     """
     cuts = [float(t) for t in threshold_choice["thresholds"]]
-    bias = [0.0] * len(cuts) if calibration_bias is None else [float(b) for b in
-                                                                 calibration_bias]
-    calibrated = [1.0 / (1.0 + math.exp(-(_logit(t) / temperature + b)))
-                  for t, b in zip(cuts, bias)]
+    bias = [0.0] * len(cuts) if calibration_bias is None else [float(b) for b in calibration_bias]
+    calibrated = [
+        1.0 / (1.0 + math.exp(-(_logit(t) / temperature + b))) for t, b in zip(cuts, bias)
+    ]
     return {
         "format": CONTRACT_FORMAT,
         "keras_ecgpe_version": keras_ecgpe.__version__,
         "model_name": model_name,
-        "fs": float(cache.fs), "window": int(window), "window_s": float(window) / float(cache.fs),
+        "fs": float(cache.fs),
+        "window": int(window),
+        "window_s": float(window) / float(cache.fs),
         "lead_order": list(cache.manifest.get("lead_order", CANONICAL_LEADS)),
-        "units": "mV", "layout": "(batch, window, leads) float32",
+        "units": "mV",
+        "layout": "(batch, window, leads) float32",
         "preprocess": cache.settings.get("preprocess"),
         "standardizer": standardizer,
         "label_names": list(label_names),
         "output": "logits",
-        "thresholds": {**threshold_choice,
-                       "rule": "positive when sigmoid(raw logit) >= threshold"},
+        "thresholds": {**threshold_choice, "rule": "positive when sigmoid(raw logit) >= threshold"},
         "calibrated_thresholds": calibrated,
-        "temperature": float(temperature), "calibration_bias": bias,
+        "temperature": float(temperature),
+        "calibration_bias": bias,
         "temperature_fitted_on": "validation",
-        "eval_mode": eval_mode, "eval_stride": int(stride), "aggregate": aggregate,
+        "eval_mode": eval_mode,
+        "eval_stride": int(stride),
+        "aggregate": aggregate,
         "data": data_description(cache),
     }
 
@@ -116,14 +133,17 @@ def contract_mismatches(contract: dict, cache, *, check_labels: bool = True) -> 
         problems.append(f"leads: model {contract['lead_order']}, cache {leads}")
     shortest = int(cache.lengths.min()) if cache.n_records else 0
     if shortest < int(contract["window"]):
-        problems.append(f"window: model needs {contract['window']} samples, the cache's "
-                        f"shortest record has {shortest}")
+        problems.append(
+            f"window: model needs {contract['window']} samples, the cache's "
+            f"shortest record has {shortest}"
+        )
     model_pre = contract.get("preprocess") or {}
     cache_pre = cache.settings.get("preprocess") or {}
     for key in _MEANINGFUL:
         if model_pre.get(key) != cache_pre.get(key):
-            problems.append(f"preprocessing {key}: model {model_pre.get(key)!r}, "
-                            f"cache {cache_pre.get(key)!r}")
+            problems.append(
+                f"preprocessing {key}: model {model_pre.get(key)!r}, cache {cache_pre.get(key)!r}"
+            )
     if check_labels:
         names = list(contract["label_names"])
         if names != list(cache.label_names):
@@ -143,5 +163,6 @@ def check_compatible(contract: dict, cache, *, check_labels: bool = True) -> Non
     """
     problems = contract_mismatches(contract, cache, check_labels=check_labels)
     if problems:
-        raise ConfigError(f"{cache.path}: incompatible with the model's contract: "
-                          + "; ".join(problems))
+        raise ConfigError(
+            f"{cache.path}: incompatible with the model's contract: " + "; ".join(problems)
+        )

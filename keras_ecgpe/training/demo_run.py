@@ -30,12 +30,23 @@ DEMO_DATA = "demo-data"
 PRETRAIN_RUN = "pretrain-ptbxl"
 FINETUNE_RUN = "finetune-pe"
 # Measured on a 2-core CPU: about 950-500 training windows/s at width 32-64, 2.5 s windows.
-PRETRAIN = {"model.name": "resnet1d18", "training.epochs": 20, "training.patience": 6,
-            "optimizer.learning_rate": 1e-3, "schedule.name": "cosine",
-            "schedule.warmup_epochs": 1, "evaluation.bootstrap": 0}
-FINETUNE = {"transfer.finetune": "full", "training.epochs": 20, "training.patience": 8,
-            "optimizer.learning_rate": 3e-4, "schedule.name": "cosine",
-            "evaluation.bootstrap": 1000}
+PRETRAIN = {
+    "model.name": "resnet1d18",
+    "training.epochs": 20,
+    "training.patience": 6,
+    "optimizer.learning_rate": 1e-3,
+    "schedule.name": "cosine",
+    "schedule.warmup_epochs": 1,
+    "evaluation.bootstrap": 0,
+}
+FINETUNE = {
+    "transfer.finetune": "full",
+    "training.epochs": 20,
+    "training.patience": 8,
+    "optimizer.learning_rate": 3e-4,
+    "schedule.name": "cosine",
+    "evaluation.bootstrap": 1000,
+}
 
 
 def _check_out_dir(out: Path) -> None:
@@ -44,14 +55,25 @@ def _check_out_dir(out: Path) -> None:
         raise ConfigError(f"{out}: the demo output is an existing file")
     if out.is_dir() and any(out.iterdir()):
         allowed = {DEMO_DATA, PRETRAIN_RUN, FINETUNE_RUN}
-        if not (out / DEMO_DATA / "SYNTHETIC_DATA.txt").is_file() or \
-                {p.name for p in out.iterdir()} - allowed:
-            raise ConfigError(f"{out}: not empty and not a previous SYNTHETIC demo; choose "
-                              "another --out")
+        if (
+            not (out / DEMO_DATA / "SYNTHETIC_DATA.txt").is_file()
+            or {p.name for p in out.iterdir()} - allowed
+        ):
+            raise ConfigError(
+                f"{out}: not empty and not a previous SYNTHETIC demo; choose another --out"
+            )
 
 
-def default_demo_run(out_dir, *, n_ptbxl: int = 2000, n_pe: int = 900, seed: int = 0,
-                     pretrain=None, finetune=None, progress: bool = True) -> dict:
+def default_demo_run(
+    out_dir,
+    *,
+    n_ptbxl: int = 2000,
+    n_pe: int = 900,
+    seed: int = 0,
+    pretrain=None,
+    finetune=None,
+    progress: bool = True,
+) -> dict:
     """Runs the SYNTHETIC demo: data, pretraining, fine-tuning, test evaluation.
 
     Args:
@@ -82,39 +104,70 @@ def default_demo_run(out_dir, *, n_ptbxl: int = 2000, n_pe: int = 900, seed: int
         say(f"[1/4] Writing SYNTHETIC demo data to {data_dir} (not real patients)")
         write_demo(data_dir, n_ptbxl=n_ptbxl, n_pe=n_pe, seed=seed)
     caches = prepare_demo(data_dir)
-    say(f"      caches ready: {caches['ptbxl'].path}, {caches['pe'].path} "
-        f"({time.perf_counter() - started:.0f} s)")
+    say(
+        f"      caches ready: {caches['ptbxl'].path}, {caches['pe'].path} "
+        f"({time.perf_counter() - started:.0f} s)"
+    )
 
     say("[2/4] Pretraining resnet1d18 on the SYNTHETIC PTB-XL-style set (5 labels)")
-    config = TrainConfig().with_values({"data.cache": str(caches["ptbxl"].path),
-                                        "training.seed": seed, **PRETRAIN, **(pretrain or {})})
+    config = TrainConfig().with_values(
+        {
+            "data.cache": str(caches["ptbxl"].path),
+            "training.seed": seed,
+            **PRETRAIN,
+            **(pretrain or {}),
+        }
+    )
     pre = train_run(config, out / PRETRAIN_RUN, progress=progress, overwrite=True)
 
     say("[3/4] Fine-tuning all layers on the SYNTHETIC PE cohort")
-    config = TrainConfig().with_values({
-        "data.cache": str(caches["pe"].path), "transfer.init_from": str(pre.run_dir),
-        "training.seed": seed, **FINETUNE, **(finetune or {})})
+    config = TrainConfig().with_values(
+        {
+            "data.cache": str(caches["pe"].path),
+            "transfer.init_from": str(pre.run_dir),
+            "training.seed": seed,
+            **FINETUNE,
+            **(finetune or {}),
+        }
+    )
     fine = train_run(config, out / FINETUNE_RUN, progress=progress, overwrite=True)
 
     say("[4/4] Evaluating once on the SYNTHETIC PE test split (patient bootstrap)")
-    metrics = evaluate_run(fine.run_dir, caches["pe"].path, split="test",
-                           n_boot=config.evaluation.bootstrap, seed=seed, overwrite=True)
+    metrics = evaluate_run(
+        fine.run_dir,
+        caches["pe"].path,
+        split="test",
+        n_boot=config.evaluation.bootstrap,
+        seed=seed,
+        overwrite=True,
+    )
     auroc = metrics["macro"]["auroc"]
     ci = metrics.get("macro_ci", {}).get("auroc", {})
-    result = {"synthetic": True, "seconds": round(time.perf_counter() - started, 1),
-              "demo_data": str(data_dir), "pretrain_run": str(pre.run_dir),
-              "finetune_run": str(fine.run_dir), "pretrain_val_auroc": pre.val_metrics["auroc"],
-              "auroc": auroc, "auroc_ci": [ci.get("ci_low"), ci.get("ci_high")],
-              "report": metrics["files"]["summary"], "files": metrics["files"]}
-    say(f"SYNTHETIC demo done in {result['seconds']:.0f} s. PE test AUROC "
+    result = {
+        "synthetic": True,
+        "seconds": round(time.perf_counter() - started, 1),
+        "demo_data": str(data_dir),
+        "pretrain_run": str(pre.run_dir),
+        "finetune_run": str(fine.run_dir),
+        "pretrain_val_auroc": pre.val_metrics["auroc"],
+        "auroc": auroc,
+        "auroc_ci": [ci.get("ci_low"), ci.get("ci_high")],
+        "report": metrics["files"]["summary"],
+        "files": metrics["files"],
+    }
+    say(
+        f"SYNTHETIC demo done in {result['seconds']:.0f} s. PE test AUROC "
         f"{format_interval({**ci, 'value': auroc}, label='95 % CI')} on "
-        "SYNTHETIC data: it shows the pipeline works, not how well real ECGs are read.")
-    say(f"  pretrained model:  {pre.run_dir / run_directory.BEST_MODEL} (validation macro "
-        f"AUROC {format_number(pre.val_metrics['auroc'])})")
-    say(f"  fine-tuned model:  {fine.run_dir / run_directory.BEST_MODEL} + "
-        f"{run_directory.CONTRACT}")
+        "SYNTHETIC data: it shows the pipeline works, not how well real ECGs are read."
+    )
+    say(
+        f"  pretrained model:  {pre.run_dir / run_directory.BEST_MODEL} (validation macro "
+        f"AUROC {format_number(pre.val_metrics['auroc'])})"
+    )
+    say(
+        f"  fine-tuned model:  {fine.run_dir / run_directory.BEST_MODEL} + {run_directory.CONTRACT}"
+    )
     say(f"  test report:       {metrics['files']['summary']}")
     plots = ", ".join(metrics["files"][k] for k in ("roc", "pr", "calibration"))
     say(f"  plots:             {plots}")
     return result
-

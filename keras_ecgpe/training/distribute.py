@@ -35,28 +35,44 @@ _STRATEGIES = {}  # one strategy per kind and process: MultiWorker can be create
 def _check_tf_config(text) -> dict:
     """Parses and checks `TF_CONFIG`; returns it as a dict."""
     if not text:
-        raise ConfigError("`training.strategy=multiworker` needs the TF_CONFIG environment "
-                          "variable (cluster and task of this worker), e.g. TF_CONFIG="
-                          "'{\"cluster\": {\"worker\": [\"host1:2222\", \"host2:2222\"]}, "
-                          "\"task\": {\"type\": \"worker\", \"index\": 0}}'")
+        raise ConfigError(
+            "`training.strategy=multiworker` needs the TF_CONFIG environment "
+            "variable (cluster and task of this worker), e.g. TF_CONFIG="
+            '\'{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
+            '"task": {"type": "worker", "index": 0}}\''
+        )
     try:
         spec = json.loads(text)
     except ValueError as exc:
-        raise ConfigError(f"TF_CONFIG is not valid JSON ({exc}). Received: TF_CONFIG={text!r}") \
-            from None
+        raise ConfigError(
+            f"TF_CONFIG is not valid JSON ({exc}). Received: TF_CONFIG={text!r}"
+        ) from None
     cluster = spec.get("cluster") if isinstance(spec, dict) else None
     task = spec.get("task") if isinstance(spec, dict) else None
-    if not isinstance(cluster, dict) or not cluster or not all(
+    if (
+        not isinstance(cluster, dict)
+        or not cluster
+        or not all(
             isinstance(v, list) and v and all(isinstance(a, str) and ":" in a for a in v)
-            for v in cluster.values()):
-        raise ConfigError("TF_CONFIG must hold \"cluster\": {job: [\"host:port\", ...]}. "
-                          f"Received: TF_CONFIG={text!r}")
-    if not isinstance(task, dict) or task.get("type") not in cluster or \
-            isinstance(task.get("index"), bool) or not isinstance(task.get("index"), int) or \
-            not 0 <= task["index"] < len(cluster[task["type"]]):
-        raise ConfigError("TF_CONFIG must hold \"task\": {\"type\": a job of the cluster, "
-                          "\"index\": its position in that job's list}. "
-                          f"Received: TF_CONFIG={text!r}")
+            for v in cluster.values()
+        )
+    ):
+        raise ConfigError(
+            'TF_CONFIG must hold "cluster": {job: ["host:port", ...]}. '
+            f"Received: TF_CONFIG={text!r}"
+        )
+    if (
+        not isinstance(task, dict)
+        or task.get("type") not in cluster
+        or isinstance(task.get("index"), bool)
+        or not isinstance(task.get("index"), int)
+        or not 0 <= task["index"] < len(cluster[task["type"]])
+    ):
+        raise ConfigError(
+            'TF_CONFIG must hold "task": {"type": a job of the cluster, '
+            '"index": its position in that job\'s list}. '
+            f"Received: TF_CONFIG={text!r}"
+        )
     return spec
 
 
@@ -79,16 +95,17 @@ def make_strategy(name: str):
     import tensorflow as tf
 
     if name not in ("auto", "mirrored", "multiworker"):
-        raise ConfigError(f"`training.strategy` must be auto, mirrored or multiworker. "
-                          f"Received: training.strategy={name!r}")
+        raise ConfigError(
+            f"`training.strategy` must be auto, mirrored or multiworker. "
+            f"Received: training.strategy={name!r}"
+        )
     if name == "auto":
         return tf.distribute.get_strategy()
     if name == "multiworker":
         _check_tf_config(os.environ.get("TF_CONFIG"))
     if name not in _STRATEGIES:
         if name == "mirrored":
-            devices = tf.config.list_logical_devices("GPU") or \
-                tf.config.list_logical_devices("CPU")
+            devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
             _STRATEGIES[name] = tf.distribute.MirroredStrategy([d.name for d in devices])
         else:
             _STRATEGIES[name] = tf.distribute.MultiWorkerMirroredStrategy()
@@ -99,8 +116,9 @@ def is_distributed(strategy) -> bool:
     """True for the strategies built here ("mirrored", "multiworker")."""
     import tensorflow as tf
 
-    return isinstance(strategy, (tf.distribute.MirroredStrategy,
-                                 tf.distribute.MultiWorkerMirroredStrategy))
+    return isinstance(
+        strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+    )
 
 
 def is_multiworker(strategy) -> bool:
@@ -162,7 +180,8 @@ def prepare_model(strategy, model, example_batch) -> None:
     if not is_distributed(strategy):
         return
     model._maybe_symbolic_build = (  # instance attributes; the class stays untouched
-        lambda iterator=None, data_batch=None: model._symbolic_build(data_batch=example_batch))
+        lambda iterator=None, data_batch=None: model._symbolic_build(data_batch=example_batch)
+    )
     if not is_multiworker(strategy) or getattr(model, "_ecgpe_scalar_logs", False):
         return
     class_step = model.train_step

@@ -38,9 +38,18 @@ def _run_settings(files: run_directory.RunFiles) -> dict:
     return TrainConfig.from_file(files.config).evaluation.to_dict()
 
 
-def evaluate_run(model_or_run, cache_path, *, split: str = "test", out_dir=None,
-                 n_boot: int | None = None, prevalence=None, seed: int = 0,
-                 overwrite: bool = False, plots: bool = True) -> dict:
+def evaluate_run(
+    model_or_run,
+    cache_path,
+    *,
+    split: str = "test",
+    out_dir=None,
+    n_boot: int | None = None,
+    prevalence=None,
+    seed: int = 0,
+    overwrite: bool = False,
+    plots: bool = True,
+) -> dict:
     """Evaluates a trained model on one split of a prepared cache; writes a report.
 
     Args:
@@ -73,11 +82,15 @@ def evaluate_run(model_or_run, cache_path, *, split: str = "test", out_dir=None,
         raise ConfigError(f"{cache.path}: no records in split {split!r}")
     settings = _run_settings(files)
     n_boot = int(settings.get("bootstrap", 1000) if n_boot is None else n_boot)
-    fixed = dict(fixed_specificity=float(settings.get("fixed_specificity", 0.9)),
-                 fixed_sensitivity=float(settings.get("fixed_sensitivity", 0.9)))
+    fixed = dict(
+        fixed_specificity=float(settings.get("fixed_specificity", 0.9)),
+        fixed_sensitivity=float(settings.get("fixed_sensitivity", 0.9)),
+    )
     out = run_directory.prepare_run_dir(
         run_directory.eval_dir(files.run_dir, split) if out_dir is None else out_dir,
-        overwrite=overwrite, marker=run_directory.METRICS)
+        overwrite=overwrite,
+        marker=run_directory.METRICS,
+    )
 
     from keras_ecgpe.training.run_data import WindowPlan, predict_records
 
@@ -90,16 +103,21 @@ def evaluate_run(model_or_run, cache_path, *, split: str = "test", out_dir=None,
     groups = patients if all(str(p) for p in patients) else None
     common = dict(mask=mask, label_names=names, prevalence=prevalence, **fixed)
     # Decisions on raw logits (the contract's rule); temperature and bias only calibrate.
-    metrics = (metrics_with_ci(y, logits, choice, n_boot=n_boot, seed=seed,
-                               groups=groups, **common)
-               if n_boot > 0 else compute_metrics(y, logits, choice, **common))
+    metrics = (
+        metrics_with_ci(y, logits, choice, n_boot=n_boot, seed=seed, groups=groups, **common)
+        if n_boot > 0
+        else compute_metrics(y, logits, choice, **common)
+    )
     synthetic = is_synthetic(cache)
-    metrics.update(split=split, synthetic=synthetic, model=str(files.model),
-                   cache=str(cache.path), model_name=contract["model_name"],
-                   calibration=calibration_summary(y, logits, mask, temperature, bias,
-                                                   names))
-    metrics["files"] = _write(out, metrics, y, logits, mask, ids, cache, choice, plots,
-                              synthetic)
+    metrics.update(
+        split=split,
+        synthetic=synthetic,
+        model=str(files.model),
+        cache=str(cache.path),
+        model_name=contract["model_name"],
+        calibration=calibration_summary(y, logits, mask, temperature, bias, names),
+    )
+    metrics["files"] = _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic)
     return metrics
 
 
@@ -113,44 +131,70 @@ def _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic):
         f"{calibration['temperature']:.3f}, bias "
         f"{', '.join(f'{b:+.3f}' for b in calibration['bias'])}: ECE "
         f"{format_number(calibration['ece_before'])} before, "
-        f"{format_number(calibration['ece_after'])} after.\n")
+        f"{format_number(calibration['ece_after'])} after.\n"
+    )
     if synthetic:
         text += "SYNTHETIC DATA: these numbers say nothing about real ECGs.\n"
-    files = {"metrics": str(out / run_directory.METRICS),
-             "summary": str(out / run_directory.SUMMARY),
-             "predictions": str(out / run_directory.PREDICTIONS)}
-    probs = sigmoid(apply_temperature(logits, calibration["temperature"],
-                                      calibration["bias"]))
+    files = {
+        "metrics": str(out / run_directory.METRICS),
+        "summary": str(out / run_directory.SUMMARY),
+        "predictions": str(out / run_directory.PREDICTIONS),
+    }
+    probs = sigmoid(apply_temperature(logits, calibration["temperature"], calibration["bias"]))
     positive = logits >= probability_to_logit(choice.thresholds)
-    header = ["record_id", "patient_id"] + [f"{n}_{k}" for n in names for k in (
-        "label", "logit", "probability", "positive")]
+    header = ["record_id", "patient_id"] + [
+        f"{n}_{k}" for n in names for k in ("label", "logit", "probability", "positive")
+    ]
     lines = [",".join(header)]
     for row, record in enumerate(ids):
         cells = [str(cache.record_ids[record]), str(cache.patient_ids[record])]
         for c in range(len(names)):
             label = f"{y[row, c]:g}" if mask[row, c] else ""
-            cells += [label, f"{logits[row, c]:.6g}", f"{probs[row, c]:.6g}",
-                      str(int(positive[row, c]))]
+            cells += [
+                label,
+                f"{logits[row, c]:.6g}",
+                f"{probs[row, c]:.6g}",
+                str(int(positive[row, c])),
+            ]
         lines.append(",".join(cells))
-    atomic_write_bytes(out / run_directory.PREDICTIONS,
-                       ("\n".join(lines) + "\n").encode("utf-8"))
+    atomic_write_bytes(out / run_directory.PREDICTIONS, ("\n".join(lines) + "\n").encode("utf-8"))
     if plots:
         suffix = " (SYNTHETIC data)" if synthetic else ""
-        files["roc"] = str(plot_roc(y, logits, out / run_directory.ROC_PLOT,
-                                    label_names=names, thresholds=choice, mask=mask,
-                                    title=f"ROC, {metrics['split']}{suffix}"))
-        files["pr"] = str(plot_precision_recall(y, logits, out / run_directory.PR_PLOT,
-                                                label_names=names, thresholds=choice,
-                                                mask=mask,
-                                                title=f"Precision-recall, "
-                                                      f"{metrics['split']}{suffix}"))
-        files["calibration"] = str(plot_reliability(
-            y, logits, out / run_directory.CALIBRATION_PLOT,
-            temperature=calibration["temperature"], bias=calibration["bias"], mask=mask,
-            title=f"Reliability, {metrics['split']}{suffix}"))
+        files["roc"] = str(
+            plot_roc(
+                y,
+                logits,
+                out / run_directory.ROC_PLOT,
+                label_names=names,
+                thresholds=choice,
+                mask=mask,
+                title=f"ROC, {metrics['split']}{suffix}",
+            )
+        )
+        files["pr"] = str(
+            plot_precision_recall(
+                y,
+                logits,
+                out / run_directory.PR_PLOT,
+                label_names=names,
+                thresholds=choice,
+                mask=mask,
+                title=f"Precision-recall, {metrics['split']}{suffix}",
+            )
+        )
+        files["calibration"] = str(
+            plot_reliability(
+                y,
+                logits,
+                out / run_directory.CALIBRATION_PLOT,
+                temperature=calibration["temperature"],
+                bias=calibration["bias"],
+                mask=mask,
+                title=f"Reliability, {metrics['split']}{suffix}",
+            )
+        )
     metrics_out = {k: v for k, v in metrics.items() if k != "files"}
     metrics_out["files"] = files
     atomic_write_json(out / run_directory.METRICS, metrics_out)
     atomic_write_bytes(out / run_directory.SUMMARY, text.encode("utf-8"))
     return files
-

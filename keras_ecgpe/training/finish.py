@@ -33,16 +33,21 @@ from keras_ecgpe.training.run_data import predict_records
 def calibration_summary(y, logits, mask, temperature, bias, label_names) -> dict:
     """Macro ECE of `sigmoid(logits)` and of `sigmoid(logits / T + b)` (15 bins)."""
     before = expected_calibration_error(y, sigmoid(logits), mask=mask, label_names=label_names)
-    after = expected_calibration_error(y, sigmoid(apply_temperature(logits, temperature, bias)),
-                                       mask=mask, label_names=label_names)
-    return {"temperature": float(temperature), "bias": [float(b) for b in bias],
-            "fitted_on": "validation",
-            "ece_before": before["macro"], "ece_after": after["macro"],
-            "ece_per_class_after": after["per_class"], "n_bins": after["n_bins"]}
+    after = expected_calibration_error(
+        y, sigmoid(apply_temperature(logits, temperature, bias)), mask=mask, label_names=label_names
+    )
+    return {
+        "temperature": float(temperature),
+        "bias": [float(b) for b in bias],
+        "fitted_on": "validation",
+        "ece_before": before["macro"],
+        "ece_after": after["macro"],
+        "ece_per_class_after": after["per_class"],
+        "n_bins": after["n_bins"],
+    }
 
 
-def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, details: dict,
-               say):
+def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, details: dict, say):
     """Writes contract.json, validation_metrics.json/summary and training_curves.png.
 
     Returns:
@@ -52,51 +57,85 @@ def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, de
     best = run_directory.load_model(run_dir / run_directory.BEST_MODEL)
     names = list(cache.label_names)
     y, logits, mask, _ = predict_records(best, cache, val_rows, plan)
-    temperature, bias = (fit_calibration(y, logits, mask=mask) if config.evaluation.calibrate
-                         else (1.0, [0.0] * len(names)))
-    choice = choose_thresholds(y, logits, method=config.thresholds.method,
-                               target=config.thresholds.target, mask=mask)
+    temperature, bias = (
+        fit_calibration(y, logits, mask=mask)
+        if config.evaluation.calibrate
+        else (1.0, [0.0] * len(names))
+    )
+    choice = choose_thresholds(
+        y, logits, method=config.thresholds.method, target=config.thresholds.target, mask=mask
+    )
     contract = make_contract(
-        cache=cache, model_name=model_name, window=plan.window, stride=plan.stride,
-        eval_mode=plan.mode, aggregate=plan.aggregate, label_names=names,
-        threshold_choice=choice.to_dict(), temperature=temperature, calibration_bias=bias,
-        standardizer=None if plan.standardizer is None else plan.standardizer.to_dict())
-    contract["training"] = {k: details[k] for k in ("n_train", "n_validation", "best_epoch",
-                                                     "monitor", "best_value",
-                                                     "transferred_from")}
+        cache=cache,
+        model_name=model_name,
+        window=plan.window,
+        stride=plan.stride,
+        eval_mode=plan.mode,
+        aggregate=plan.aggregate,
+        label_names=names,
+        threshold_choice=choice.to_dict(),
+        temperature=temperature,
+        calibration_bias=bias,
+        standardizer=None if plan.standardizer is None else plan.standardizer.to_dict(),
+    )
+    contract["training"] = {
+        k: details[k]
+        for k in (
+            "n_train",
+            "n_validation",
+            "best_epoch",
+            "monitor",
+            "best_value",
+            "transferred_from",
+        )
+    }
     contract_path = run_directory.save_contract(contract, run_dir)
 
-    metrics = compute_metrics(y, logits, choice, mask=mask, label_names=names,
-                              fixed_specificity=config.evaluation.fixed_specificity,
-                              fixed_sensitivity=config.evaluation.fixed_sensitivity)
+    metrics = compute_metrics(
+        y,
+        logits,
+        choice,
+        mask=mask,
+        label_names=names,
+        fixed_specificity=config.evaluation.fixed_specificity,
+        fixed_sensitivity=config.evaluation.fixed_sensitivity,
+    )
     metrics["calibration"] = calibration_summary(y, logits, mask, temperature, bias, names)
     metrics["split"] = "validation"
     metrics["synthetic"] = details["synthetic"]
-    metrics["caveat"] = ("calibration and thresholds were fitted on this validation split: "
-                         "thresholded metrics here are optimistic; report the test evaluation")
+    metrics["caveat"] = (
+        "calibration and thresholds were fitted on this validation split: "
+        "thresholded metrics here are optimistic; report the test evaluation"
+    )
     tag = "SYNTHETIC data - " if details["synthetic"] else ""
     title = f"Validation metrics ({tag}{model_name}, best epoch {details['best_epoch']})"
     text = summary_text(metrics, title=title)
-    text += (f"\nCalibration: temperature {temperature:.3f}, bias "
-             f"{', '.join(f'{b:+.3f}' for b in bias)} (ECE "
-             f"{format_number(metrics['calibration']['ece_before'])} -> "
-             f"{format_number(metrics['calibration']['ece_after'])}).\nCaveat: "
-             f"{metrics['caveat']}.\n")
+    text += (
+        f"\nCalibration: temperature {temperature:.3f}, bias "
+        f"{', '.join(f'{b:+.3f}' for b in bias)} (ECE "
+        f"{format_number(metrics['calibration']['ece_before'])} -> "
+        f"{format_number(metrics['calibration']['ece_after'])}).\nCaveat: "
+        f"{metrics['caveat']}.\n"
+    )
     if details["synthetic"]:
         text += "SYNTHETIC DATA: these numbers say nothing about real ECGs.\n"
     atomic_write_json(run_dir / run_directory.VALIDATION_METRICS, metrics)
     atomic_write_bytes(run_dir / run_directory.VALIDATION_SUMMARY, text.encode("utf-8"))
-    curves = plot_training_curves(run_dir / run_directory.HISTORY,
-                                  run_dir / run_directory.TRAINING_CURVES,
-                                  metric="macro_auroc",
-                                  title=f"Training {model_name}"
-                                        f"{' (SYNTHETIC data)' if details['synthetic'] else ''}")
+    curves = plot_training_curves(
+        run_dir / run_directory.HISTORY,
+        run_dir / run_directory.TRAINING_CURVES,
+        metric="macro_auroc",
+        title=f"Training {model_name}{' (SYNTHETIC data)' if details['synthetic'] else ''}",
+    )
     macro = metrics["macro"]
-    say(f"Validation{' (SYNTHETIC)' if details['synthetic'] else ''}: macro AUROC "
+    say(
+        f"Validation{' (SYNTHETIC)' if details['synthetic'] else ''}: macro AUROC "
         f"{format_number(macro['auroc'])}, AP {format_number(macro['average_precision'])}, "
         f"ECE {format_number(metrics['calibration']['ece_after'])} after calibration; run "
-        f"directory {run_dir}")
-    return macro, {"contract": contract_path,
-                   "validation_metrics": run_dir / run_directory.VALIDATION_METRICS,
-                   "training_curves": curves}
-
+        f"directory {run_dir}"
+    )
+    return macro, {
+        "contract": contract_path,
+        "validation_metrics": run_dir / run_directory.VALIDATION_METRICS,
+        "training_curves": curves,
+    }

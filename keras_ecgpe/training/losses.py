@@ -46,8 +46,14 @@ class SigmoidFocalLoss(keras.losses.Loss):
     0.3466
     """
 
-    def __init__(self, alpha=0.7, gamma=2.0, reduction="mean_with_sample_weight",
-                 name="sigmoid_focal_loss", dtype=None):
+    def __init__(
+        self,
+        alpha=0.7,
+        gamma=2.0,
+        reduction="mean_with_sample_weight",
+        name="sigmoid_focal_loss",
+        dtype=None,
+    ):
         if not 0.0 <= float(alpha) <= 1.0:
             raise ConfigError(f"`alpha` must be in [0, 1]. Received: alpha={alpha!r}")
         if not float(gamma) >= 0.0:
@@ -88,13 +94,19 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
     2.0794
     """
 
-    def __init__(self, pos_weight=None, reduction="mean_with_sample_weight",
-                 name="weighted_binary_crossentropy", dtype=None):
+    def __init__(
+        self,
+        pos_weight=None,
+        reduction="mean_with_sample_weight",
+        name="weighted_binary_crossentropy",
+        dtype=None,
+    ):
         if pos_weight is not None:
             values = [pos_weight] if isinstance(pos_weight, (int, float)) else list(pos_weight)
             if not values or not all(float(w) > 0 for w in values):
-                raise ConfigError(f"`pos_weight` must be positive. Received: "
-                                  f"pos_weight={pos_weight!r}")
+                raise ConfigError(
+                    f"`pos_weight` must be positive. Received: pos_weight={pos_weight!r}"
+                )
             pos_weight = [float(w) for w in values]
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.pos_weight = pos_weight
@@ -103,8 +115,9 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
         z = ops.cast(y_pred, "float32")
         y = ops.cast(y_true, "float32")
         neg_log_p, neg_log_q = _bce_terms(z)
-        weight = 1.0 if self.pos_weight is None else ops.convert_to_tensor(
-            self.pos_weight, "float32")
+        weight = (
+            1.0 if self.pos_weight is None else ops.convert_to_tensor(self.pos_weight, "float32")
+        )
         return weight * y * neg_log_p + (1.0 - y) * neg_log_q
 
     def get_config(self):

@@ -37,8 +37,10 @@ class DiscriminativeAdamW(keras.optimizers.AdamW):
         multipliers = {} if lr_multipliers is None else dict(lr_multipliers)
         for path, factor in multipliers.items():
             if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor < 0:
-                raise ConfigError(f"`lr_multipliers` factors must be numbers >= 0. "
-                                  f"Received: lr_multipliers[{path!r}]={factor!r}")
+                raise ConfigError(
+                    f"`lr_multipliers` factors must be numbers >= 0. "
+                    f"Received: lr_multipliers[{path!r}]={factor!r}"
+                )
         # A tuple of pairs: Keras would wrap a dict attribute into a tracked container.
         self._multipliers = tuple((str(p), float(f)) for p, f in multipliers.items())
 
@@ -51,8 +53,9 @@ class DiscriminativeAdamW(keras.optimizers.AdamW):
         paths = dict(self._multipliers)
         # update_step may receive the backend's own variable (a tf.Variable on TensorFlow,
         # without `.path`), so factors are looked up by the optimizer's variable key.
-        object.__setattr__(self, "_factor_by_key", {
-            self._var_key(v): paths.get(v.path, 1.0) for v in variables})
+        object.__setattr__(
+            self, "_factor_by_key", {self._var_key(v): paths.get(v.path, 1.0) for v in variables}
+        )
 
     def _factor(self, variable) -> float:
         return self._factor_by_key.get(self._var_key(variable), 1.0)

@@ -23,14 +23,12 @@ import io
 import json
 import shutil
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_open, atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
-
 
 
 @dataclasses.dataclass
@@ -40,13 +38,13 @@ class TrainingState:
     status: str = "running"
     epochs_done: int = 0
     steps_per_epoch: int = 0
-    best_epoch: Optional[int] = None  # 0-based, as BestCheckpoint
-    best_value: Optional[float] = None
+    best_epoch: int | None = None  # 0-based, as BestCheckpoint
+    best_value: float | None = None
     wait: int = 0
     stopped: bool = False
 
     @classmethod
-    def read(cls, run_dir) -> Optional["TrainingState"]:
+    def read(cls, run_dir) -> TrainingState | None:
         path = Path(run_dir) / run_directory.STATE
         if not path.is_file():
             return None
@@ -75,25 +73,31 @@ def open_run(out_dir, config, *, overwrite: bool, resume: bool):
     """
     status = run_directory.run_status(out_dir)
     if status == "finished" and not overwrite:
-        raise ConfigError(f"{out_dir}: the run directory is not empty: it holds a finished "
-                          "run; choose another directory or replace it (--overwrite)")
+        raise ConfigError(
+            f"{out_dir}: the run directory is not empty: it holds a finished "
+            "run; choose another directory or replace it (--overwrite)"
+        )
     if status != "unfinished" or overwrite:
         return False, overwrite
     state = TrainingState.read(out_dir)
     if not resume:
         done = state.epochs_done if state else 0
-        raise ConfigError(f"{out_dir}: the run directory is not empty: it holds an "
-                          f"unfinished run (stopped after epoch {done}); continue it with "
-                          "--resume or replace it with --overwrite")
+        raise ConfigError(
+            f"{out_dir}: the run directory is not empty: it holds an "
+            f"unfinished run (stopped after epoch {done}); continue it with "
+            "--resume or replace it with --overwrite"
+        )
     from keras_ecgpe.training.config import TrainConfig
 
     saved = TrainConfig.from_file(Path(out_dir) / run_directory.CONFIG)
     if saved != config:
         old, new = saved.to_dict(), config.to_dict()
         keys = [f"{s}.{k}" for s in new for k in new[s] if old[s].get(k) != new[s][k]]
-        raise ConfigError(f"{out_dir}: the unfinished run was started with another "
-                          f"configuration ({', '.join(keys)} differ); resume it with the same "
-                          "settings, or --overwrite")
+        raise ConfigError(
+            f"{out_dir}: the unfinished run was started with another "
+            f"configuration ({', '.join(keys)} differ); resume it with the same "
+            "settings, or --overwrite"
+        )
     if state is None:
         return False, True
     return True, False
@@ -103,8 +107,9 @@ def save_state(run_dir, model, state: TrainingState) -> None:
     """Writes the arrays, then `train_state.json` (both atomic)."""
     # `.value` is the backend variable: its numpy() reads the first replica's copy.
     arrays = {f"model_{i:05d}": v.value.numpy() for i, v in enumerate(model.variables)}
-    arrays.update({f"optimizer_{i:05d}": v.value.numpy()
-                   for i, v in enumerate(model.optimizer.variables)})
+    arrays.update(
+        {f"optimizer_{i:05d}": v.value.numpy() for i, v in enumerate(model.optimizer.variables)}
+    )
     path = Path(run_dir) / run_directory.STATE_ARRAYS
     path.parent.mkdir(exist_ok=True)
     with atomic_open(path) as handle:
@@ -121,19 +126,25 @@ def restore_state(run_dir, model, optimizer, steps_per_epoch: int) -> TrainingSt
     state = TrainingState.read(run_dir)
     path = Path(run_dir) / run_directory.STATE_ARRAYS
     if state is None or not path.is_file():
-        raise ConfigError(f"{run_dir}: no training state to resume from (the run stopped "
-                          "before its first epoch ended); start it again with --overwrite")
+        raise ConfigError(
+            f"{run_dir}: no training state to resume from (the run stopped "
+            "before its first epoch ended); start it again with --overwrite"
+        )
     if state.steps_per_epoch != steps_per_epoch:
-        raise ConfigError(f"{run_dir}: the run trained {state.steps_per_epoch} steps per "
-                          f"epoch, this data gives {steps_per_epoch}; the data changed")
+        raise ConfigError(
+            f"{run_dir}: the run trained {state.steps_per_epoch} steps per "
+            f"epoch, this data gives {steps_per_epoch}; the data changed"
+        )
     with np.load(path, allow_pickle=False) as data:
-        for prefix, variables in (("model", model.variables),
-                                  ("optimizer", optimizer.variables)):
+        for prefix, variables in (("model", model.variables), ("optimizer", optimizer.variables)):
             names = sorted(k for k in data.files if k.startswith(prefix + "_"))
             if len(names) != len(variables) or any(
-                    tuple(data[n].shape) != tuple(v.shape) for n, v in zip(names, variables)):
-                raise ConfigError(f"{path}: the saved {prefix} variables do not match the "
-                                  "rebuilt model; was the configuration changed?")
+                tuple(data[n].shape) != tuple(v.shape) for n, v in zip(names, variables)
+            ):
+                raise ConfigError(
+                    f"{path}: the saved {prefix} variables do not match the "
+                    "rebuilt model; was the configuration changed?"
+                )
             for name, variable in zip(names, variables):
                 variable.assign(data[name])
     _trim_history(Path(run_dir) / run_directory.HISTORY, state.epochs_done)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import weakref
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 
@@ -30,16 +29,20 @@ class WindowPlan:
 
     window: int
     mode: str
-    stride: Optional[int]
+    stride: int | None
     aggregate: str
-    standardizer: Optional[DatasetStandardizer] = None
+    standardizer: DatasetStandardizer | None = None
 
     @classmethod
-    def from_contract(cls, contract: dict) -> "WindowPlan":
+    def from_contract(cls, contract: dict) -> WindowPlan:
         std = contract.get("standardizer")
-        return cls(int(contract["window"]), contract["eval_mode"], int(contract["eval_stride"]),
-                   contract["aggregate"],
-                   None if std is None else DatasetStandardizer.from_dict(std))
+        return cls(
+            int(contract["window"]),
+            contract["eval_mode"],
+            int(contract["eval_stride"]),
+            contract["aggregate"],
+            None if std is None else DatasetStandardizer.from_dict(std),
+        )
 
 
 def resolve_cache(data, out_dir, *, progress=None) -> PreparedCache:
@@ -50,19 +53,26 @@ def resolve_cache(data, out_dir, *, progress=None) -> PreparedCache:
     """
     if data.cache is not None:
         if not Path(data.cache).is_dir():
-            raise ConfigError(f"`data.cache` must be a prepared cache directory. "
-                              f"Received: data.cache={data.cache!r}")
+            raise ConfigError(
+                f"`data.cache` must be a prepared cache directory. "
+                f"Received: data.cache={data.cache!r}"
+            )
         return PreparedCache.open(data.cache)
     if data.source is None:
-        raise ConfigError("no training data: set `data.cache` (a prepared cache) or "
-                          "`data.source` and `data.root`")
+        raise ConfigError(
+            "no training data: set `data.cache` (a prepared cache) or `data.source` and `data.root`"
+        )
     from keras_ecgpe.data.prepare import prepare_dataset
     from keras_ecgpe.data.preprocessing import PreprocessConfig
     from keras_ecgpe.data.sources.registry import make_source
 
     source = make_source(data.source, data.root, **data.source_options)
-    cache, _ = prepare_dataset(source, Path(out_dir) / "cache",
-                               PreprocessConfig.from_dict(data.preprocess), progress=progress)
+    cache, _ = prepare_dataset(
+        source,
+        Path(out_dir) / "cache",
+        PreprocessConfig.from_dict(data.preprocess),
+        progress=progress,
+    )
     return cache
 
 
@@ -84,23 +94,28 @@ def split_indices(cache: PreparedCache, rows=None):
     else:
         train, val = (np.unique(np.asarray(r, dtype=np.int64)) for r in rows)
         if np.intersect1d(train, val).size:
-            raise ConfigError(f"{cache.path}: the given training and validation records "
-                              "overlap")
+            raise ConfigError(f"{cache.path}: the given training and validation records overlap")
         test = np.isin(cache.splits[np.concatenate([train, val])], ["test"])
         if test.any():
-            raise ConfigError(f"{cache.path}: the given training/validation records include "
-                              f"{int(test.sum())} test record(s); the test split is never "
-                              "used for training or selection")
+            raise ConfigError(
+                f"{cache.path}: the given training/validation records include "
+                f"{int(test.sum())} test record(s); the test split is never "
+                "used for training or selection"
+            )
     for name, rows in (("train", train), ("validation", val)):
         if rows.size == 0:
-            raise ConfigError(f"{cache.path}: the cache has no `{name}` records; prepare it "
-                              "with a train/validation/test split (the test split is never "
-                              "used for training or selection)")
+            raise ConfigError(
+                f"{cache.path}: the cache has no `{name}` records; prepare it "
+                "with a train/validation/test split (the test split is never "
+                "used for training or selection)"
+            )
     labels, mask = cache.labels[val] > 0.5, cache.label_mask[val] > 0
-    scorable = ((labels & mask).any(axis=0) & (~labels & mask).any(axis=0))
+    scorable = (labels & mask).any(axis=0) & (~labels & mask).any(axis=0)
     if not scorable.any():
-        raise ConfigError(f"{cache.path}: no class has both positive and negative records in "
-                          "the validation split; checkpoints could not be selected on it")
+        raise ConfigError(
+            f"{cache.path}: no class has both positive and negative records in "
+            "the validation split; checkpoints could not be selected on it"
+        )
     return train, val
 
 
@@ -128,11 +143,18 @@ def predict_windows(model, cache: PreparedCache, rows, plan: WindowPlan):
     """Logits of every evaluation window: `(window_logits (m, C), window_records (m,))`."""
     from keras_ecgpe.data.pipeline import evaluation_dataset, evaluation_windows
 
-    records, _ = evaluation_windows(cache, rows, window=plan.window, mode=plan.mode,
-                                    stride=plan.stride)
-    dataset = evaluation_dataset(cache, rows, window=plan.window, mode=plan.mode,
-                                 stride=plan.stride, batch_size=PREDICT_BATCH,
-                                 standardizer=plan.standardizer)
+    records, _ = evaluation_windows(
+        cache, rows, window=plan.window, mode=plan.mode, stride=plan.stride
+    )
+    dataset = evaluation_dataset(
+        cache,
+        rows,
+        window=plan.window,
+        mode=plan.mode,
+        stride=plan.stride,
+        batch_size=PREDICT_BATCH,
+        standardizer=plan.standardizer,
+    )
     if _distributed():
         return _predict_locally(model, dataset), records
     logits = model.predict(dataset.map(lambda x, y, index: x), verbose=0)

@@ -28,8 +28,9 @@ class _WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
     def __init__(self, learning_rate, warmup_steps=0):
         self.learning_rate = _positive("learning_rate", learning_rate)
         if int(warmup_steps) != warmup_steps or warmup_steps < 0:
-            raise ConfigError(f"`warmup_steps` must be an integer >= 0. "
-                              f"Received: warmup_steps={warmup_steps!r}")
+            raise ConfigError(
+                f"`warmup_steps` must be an integer >= 0. Received: warmup_steps={warmup_steps!r}"
+            )
         self.warmup_steps = int(warmup_steps)
 
     def __call__(self, step):
@@ -101,8 +102,11 @@ class CosineSchedule(_WarmupSchedule):
         return self.learning_rate * (self.final_fraction + (1 - self.final_fraction) * cosine)
 
     def get_config(self):
-        return {**super().get_config(), "total_steps": self.total_steps,
-                "final_fraction": self.final_fraction}
+        return {
+            **super().get_config(),
+            "total_steps": self.total_steps,
+            "final_fraction": self.final_fraction,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -117,8 +121,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     (0.001, True)
     """
 
-    def __init__(self, max_lr, total_steps, pct_start=0.3, div_factor=25.0,
-                 final_div_factor=1e4):
+    def __init__(self, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
         self.max_lr = _positive("max_lr", max_lr)
         self.total_steps = int(_positive("total_steps", total_steps))
         if not 0.0 < float(pct_start) < 1.0:
@@ -142,9 +145,13 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return ops.where(step < rise, cosine(start, peak, up), cosine(peak, end, down))
 
     def get_config(self):
-        return {"max_lr": self.max_lr, "total_steps": self.total_steps,
-                "pct_start": self.pct_start, "div_factor": self.div_factor,
-                "final_div_factor": self.final_div_factor}
+        return {
+            "max_lr": self.max_lr,
+            "total_steps": self.total_steps,
+            "pct_start": self.pct_start,
+            "div_factor": self.div_factor,
+            "final_div_factor": self.final_div_factor,
+        }
 
 
 def build_schedule(schedule, learning_rate: float, *, steps_per_epoch: int, epochs: int):
@@ -165,12 +172,15 @@ def build_schedule(schedule, learning_rate: float, *, steps_per_epoch: int, epoc
     if schedule.name == "constant":
         return ConstantSchedule(learning_rate, warmup)
     if schedule.name == "step":
-        return StepSchedule(learning_rate, schedule.step_epochs * steps_per_epoch,
-                            schedule.step_gamma, warmup)
+        return StepSchedule(
+            learning_rate, schedule.step_epochs * steps_per_epoch, schedule.step_gamma, warmup
+        )
     if schedule.name == "cosine":
         return CosineSchedule(learning_rate, total, warmup)
     if schedule.name == "onecycle":
         pct = schedule.warmup_epochs / epochs if 0 < schedule.warmup_epochs < epochs else 0.3
         return OneCycleSchedule(schedule.onecycle_max_lr, total, pct_start=pct)
-    raise ConfigError(f"`schedule.name` must be constant, step, cosine or onecycle. "
-                      f"Received: schedule.name={schedule.name!r}")
+    raise ConfigError(
+        f"`schedule.name` must be constant, step, cosine or onecycle. "
+        f"Received: schedule.name={schedule.name!r}"
+    )

@@ -50,16 +50,25 @@ class RunResult:
     seconds: float
 
     def to_dict(self) -> dict:
-        return {k: str(v) if isinstance(v, Path) else v
-                for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()
+        }
 
 
 def _say(progress: bool):
     return (lambda text: print(text, flush=True)) if progress else (lambda text: None)
 
 
-def train_run(config, out_dir, *, progress: bool = True, overwrite: bool = False,
-              resume: bool = False, rows=None, callbacks=None) -> RunResult:
+def train_run(
+    config,
+    out_dir,
+    *,
+    progress: bool = True,
+    overwrite: bool = False,
+    resume: bool = False,
+    rows=None,
+    callbacks=None,
+) -> RunResult:
     """Trains one model as `config` says and writes everything into `out_dir`.
 
     Args:
@@ -95,12 +104,17 @@ def train_run(config, out_dir, *, progress: bool = True, overwrite: bool = False
     # First: a multi-worker strategy must configure TensorFlow before anything runs.
     strategy = distribute.make_strategy(config.training.strategy)
     if distribute.is_chief(strategy):
-        continuing, replace = resume_lib.open_run(out_dir, config, overwrite=overwrite,
-                                                  resume=resume)
+        continuing, replace = resume_lib.open_run(
+            out_dir, config, overwrite=overwrite, resume=resume
+        )
     else:  # decided from files only the chief's earlier attempt wrote: no race with it
-        continuing, replace = resume and not overwrite and \
-            run_directory.run_status(out_dir) == "unfinished" and \
-            (Path(out_dir) / run_directory.STATE).is_file(), True
+        continuing, replace = (
+            resume
+            and not overwrite
+            and run_directory.run_status(out_dir) == "unfinished"
+            and (Path(out_dir) / run_directory.STATE).is_file(),
+            True,
+        )
     run_dir = distribute.worker_dir(out_dir, strategy)
     if not continuing:
         run_dir = run_directory.prepare_run_dir(run_dir, overwrite=replace)
@@ -112,8 +126,16 @@ def train_run(config, out_dir, *, progress: bool = True, overwrite: bool = False
             seed_everything(config.training.seed, config.training.deterministic)
             # Workers other than the chief read the chief's state (shared file system).
             state_dir = Path(out_dir) if continuing else None
-            result = _train(config, run_dir, _say(progress), progress, strategy=strategy,
-                            rows=rows, state_dir=state_dir, extra=list(callbacks or []))
+            result = _train(
+                config,
+                run_dir,
+                _say(progress),
+                progress,
+                strategy=strategy,
+                rows=rows,
+                state_dir=state_dir,
+                extra=list(callbacks or []),
+            )
     finally:
         distribute.discard_worker_dir(run_dir, strategy)
     return result
@@ -146,30 +168,51 @@ class _Fitting:
     optimizer: object
 
 
-def _train(config, run_dir: Path, say, progress: bool, *, strategy, rows, state_dir,
-           extra) -> RunResult:
+def _train(
+    config, run_dir: Path, say, progress: bool, *, strategy, rows, state_dir, extra
+) -> RunResult:
     """The body of `train_run` inside its precision policy: the steps below, in order."""
     from keras_ecgpe.training.callbacks import BestCheckpoint
 
     started = time.perf_counter()
     data = _load_data(config, run_dir, rows, strategy, say)
     fitting = _set_up_fitting(config, data, strategy, say)
-    checkpoint = BestCheckpoint(run_dir, config.training.monitor, config.training.patience,
-                                resumable=True, steps_per_epoch=fitting.steps)
-    initial_epoch = 0 if state_dir is None else _restore(
-        state_dir, run_dir, config, fitting, checkpoint, strategy, say)
-    callbacks, tensorboard = _callbacks(config, run_dir, data, fitting, checkpoint, strategy,
-                                        extra)
-    epochs_run = _fit(config, data, fitting, callbacks, checkpoint, strategy, initial_epoch,
-                      progress, say)
+    checkpoint = BestCheckpoint(
+        run_dir,
+        config.training.monitor,
+        config.training.patience,
+        resumable=True,
+        steps_per_epoch=fitting.steps,
+    )
+    initial_epoch = (
+        0
+        if state_dir is None
+        else _restore(state_dir, run_dir, config, fitting, checkpoint, strategy, say)
+    )
+    callbacks, tensorboard = _callbacks(config, run_dir, data, fitting, checkpoint, strategy, extra)
+    epochs_run = _fit(
+        config, data, fitting, callbacks, checkpoint, strategy, initial_epoch, progress, say
+    )
     if checkpoint.best_epoch is None:
-        raise ECGPEError(f"{run_dir}: `{config.training.monitor}` was never finite; no best "
-                         "model was saved (diverged training?)")
-    say(f"Best epoch {checkpoint.best_epoch + 1} of {epochs_run}: {config.training.monitor} = "
-        f"{checkpoint.best_value:.4f}; fitting calibration and thresholds on validation")
-    details = _details(config, run_dir, data, fitting, checkpoint, rows=rows,
-                       epochs_run=epochs_run, initial_epoch=initial_epoch,
-                       tensorboard=tensorboard)
+        raise ECGPEError(
+            f"{run_dir}: `{config.training.monitor}` was never finite; no best "
+            "model was saved (diverged training?)"
+        )
+    say(
+        f"Best epoch {checkpoint.best_epoch + 1} of {epochs_run}: {config.training.monitor} = "
+        f"{checkpoint.best_value:.4f}; fitting calibration and thresholds on validation"
+    )
+    details = _details(
+        config,
+        run_dir,
+        data,
+        fitting,
+        checkpoint,
+        rows=rows,
+        epochs_run=epochs_run,
+        initial_epoch=initial_epoch,
+        tensorboard=tensorboard,
+    )
     return _finish(config, run_dir, data, fitting, details, say, started=started)
 
 
@@ -182,14 +225,20 @@ def _load_data(config, run_dir: Path, rows, strategy, say) -> _RunData:
     train_rows, val_rows = run_data.split_indices(cache, rows)
     replicas = strategy.num_replicas_in_sync
     data = _RunData(
-        cache=cache, train_rows=train_rows, val_rows=val_rows,
+        cache=cache,
+        train_rows=train_rows,
+        val_rows=val_rows,
         window=int(round(config.data.window_s * cache.fs)),
         stride=max(1, int(round(config.data.eval_stride_s * cache.fs))),  # unused: "centre"
-        replicas=replicas, global_batch=config.training.batch_size * replicas,
-        synthetic=is_synthetic(cache))
-    say(f"Data{' (SYNTHETIC data)' if data.synthetic else ''}: {cache.path}, "
+        replicas=replicas,
+        global_batch=config.training.batch_size * replicas,
+        synthetic=is_synthetic(cache),
+    )
+    say(
+        f"Data{' (SYNTHETIC data)' if data.synthetic else ''}: {cache.path}, "
         f"{len(train_rows)} train / {len(val_rows)} validation records, labels "
-        f"{', '.join(cache.label_names)}, windows of {data.window} samples")
+        f"{', '.join(cache.label_names)}, windows of {data.window} samples"
+    )
     return data
 
 
@@ -209,17 +258,25 @@ def _set_up_fitting(config, data: _RunData, strategy, say) -> _Fitting:
         standardizer = DatasetStandardizer.from_dict(run_model.pretrained["standardizer"])
     elif settings.standardize:
         standardizer = run_data.fit_standardizer_rows(cache, data.train_rows)
-    plan = run_data.WindowPlan(data.window, settings.eval_mode, data.stride,
-                               settings.aggregate, standardizer)
+    plan = run_data.WindowPlan(
+        data.window, settings.eval_mode, data.stride, settings.aggregate, standardizer
+    )
     augment = AugmentConfig.from_dict(settings.augment_config) if settings.augment else None
     # One Keras epoch = one pass over the training records (drop_remainder), unless set.
     steps = training.steps_per_epoch or len(data.train_rows) // data.global_batch
 
     def dataset_for(first_epoch: int):
         # A fresh stream skipped to `first_epoch`: the same batches as an unbroken run.
-        dataset = training_dataset(cache, data.train_rows, window=data.window,
-                                   batch_size=data.global_batch, seed=training.seed,
-                                   augment=augment, standardizer=standardizer, repeat=True)
+        dataset = training_dataset(
+            cache,
+            data.train_rows,
+            window=data.window,
+            batch_size=data.global_batch,
+            seed=training.seed,
+            augment=augment,
+            standardizer=standardizer,
+            repeat=True,
+        )
         return dataset.skip(first_epoch * steps) if first_epoch else dataset
 
     pos_weight = run_data.positive_weights(cache, data.train_rows)
@@ -227,17 +284,26 @@ def _set_up_fitting(config, data: _RunData, strategy, say) -> _Fitting:
         loss = model_setup.make_loss_for(config, pos_weight)
         optimizer = model_setup.make_optimizer(config, model, steps_per_epoch=steps)
         model_setup.build_optimizer(config, model, optimizer)
-    origin = f"transferred from {config.transfer.init_from} ({config.transfer.finetune} " \
-             f"fine-tuning)" if run_model.pretrained else "fresh"
-    say(f"Model {run_model.model_name}: {model.count_params():,} parameters, {origin}; "
+    origin = (
+        f"transferred from {config.transfer.init_from} ({config.transfer.finetune} fine-tuning)"
+        if run_model.pretrained
+        else "fresh"
+    )
+    say(
+        f"Model {run_model.model_name}: {model.count_params():,} parameters, {origin}; "
         f"{training.epochs} epochs of {steps} steps, {config.loss.name} loss"
-        + (f"; {data.replicas} replicas ({training.strategy}), global batch "
-           f"{data.global_batch}" if data.replicas > 1 or training.strategy != "auto" else ""))
+        + (
+            f"; {data.replicas} replicas ({training.strategy}), global batch {data.global_batch}"
+            if data.replicas > 1 or training.strategy != "auto"
+            else ""
+        )
+    )
     return _Fitting(run_model, plan, steps, dataset_for, pos_weight, loss, optimizer)
 
 
-def _restore(state_dir: Path, run_dir: Path, config, fitting: _Fitting, checkpoint, strategy,
-             say) -> int:
+def _restore(
+    state_dir: Path, run_dir: Path, config, fitting: _Fitting, checkpoint, strategy, say
+) -> int:
     """Loads the saved epoch-end state of a continued run; returns the epochs done."""
     from keras_ecgpe.training import resume
     from keras_ecgpe.training.callbacks import atomic_save_model
@@ -249,13 +315,16 @@ def _restore(state_dir: Path, run_dir: Path, config, fitting: _Fitting, checkpoi
     if state.best_epoch is not None and state.best_epoch == state.epochs_done - 1:
         # The kill may have come between the state and best.keras: write it again.
         atomic_save_model(model, run_dir / run_directory.BEST_MODEL)
-    say(f"Resuming after epoch {state.epochs_done} of {config.training.epochs} (best so far: "
-        f"epoch {None if state.best_epoch is None else state.best_epoch + 1})")
+    say(
+        f"Resuming after epoch {state.epochs_done} of {config.training.epochs} (best so far: "
+        f"epoch {None if state.best_epoch is None else state.best_epoch + 1})"
+    )
     return state.epochs_done
 
 
-def _callbacks(config, run_dir: Path, data: _RunData, fitting: _Fitting, checkpoint,
-               strategy, extra) -> tuple:
+def _callbacks(
+    config, run_dir: Path, data: _RunData, fitting: _Fitting, checkpoint, strategy, extra
+) -> tuple:
     """The package's callbacks in their order, then `extra`; `(callbacks, tensorboard)`."""
     import keras
 
@@ -264,23 +333,42 @@ def _callbacks(config, run_dir: Path, data: _RunData, fitting: _Fitting, checkpo
 
     callbacks = [
         distribute.SyncReplicaState(strategy),
-        ValidationMetrics(data.cache, data.val_rows, fitting.plan, fitting.loss,
-                          data.cache.label_names, monitor=config.training.monitor,
-                          fixed_specificity=config.evaluation.fixed_specificity,
-                          fixed_sensitivity=config.evaluation.fixed_sensitivity),
+        ValidationMetrics(
+            data.cache,
+            data.val_rows,
+            fitting.plan,
+            fitting.loss,
+            data.cache.label_names,
+            monitor=config.training.monitor,
+            fixed_specificity=config.evaluation.fixed_specificity,
+            fixed_sensitivity=config.evaluation.fixed_sensitivity,
+        ),
         HistoryCSV(run_dir / run_directory.HISTORY),
         checkpoint,
     ] + list(extra)
     # TensorBoard is an optional package (TensorFlow does not require it).
     tensorboard = importlib.util.find_spec("tensorboard") is not None
     if tensorboard:
-        callbacks.insert(3, keras.callbacks.TensorBoard(
-            log_dir=str(run_dir / run_directory.LOGS), write_graph=False, profile_batch=0))
+        callbacks.insert(
+            3,
+            keras.callbacks.TensorBoard(
+                log_dir=str(run_dir / run_directory.LOGS), write_graph=False, profile_batch=0
+            ),
+        )
     return callbacks, tensorboard
 
 
-def _fit(config, data: _RunData, fitting: _Fitting, callbacks, checkpoint, strategy,
-         initial_epoch: int, progress: bool, say) -> int:
+def _fit(
+    config,
+    data: _RunData,
+    fitting: _Fitting,
+    callbacks,
+    checkpoint,
+    strategy,
+    initial_epoch: int,
+    progress: bool,
+    say,
+) -> int:
     """Fits from `initial_epoch` (in phases when gradually unfreezing); returns epochs run."""
     from keras_ecgpe.training import distribute, model_setup
 
@@ -290,51 +378,97 @@ def _fit(config, data: _RunData, fitting: _Fitting, callbacks, checkpoint, strat
     example = distribute.example_batch(data.cache, data.window, config.training.batch_size)
     with strategy.scope():
         return model_setup.fit_phases(
-            fitting.run_model.model, fitting.optimizer, fitting.loss, fitting.dataset_for,
-            config=config, callbacks=callbacks, checkpoint=checkpoint,
-            steps_per_epoch=fitting.steps, verbose=verbose, say=say,
+            fitting.run_model.model,
+            fitting.optimizer,
+            fitting.loss,
+            fitting.dataset_for,
+            config=config,
+            callbacks=callbacks,
+            checkpoint=checkpoint,
+            steps_per_epoch=fitting.steps,
+            verbose=verbose,
+            say=say,
             initial_epoch=initial_epoch,
-            prepare=lambda m: distribute.prepare_model(strategy, m, example))
+            prepare=lambda m: distribute.prepare_model(strategy, m, example),
+        )
 
 
-def _details(config, run_dir: Path, data: _RunData, fitting: _Fitting, checkpoint, *, rows,
-             epochs_run: int, initial_epoch: int, tensorboard: bool) -> dict:
+def _details(
+    config,
+    run_dir: Path,
+    data: _RunData,
+    fitting: _Fitting,
+    checkpoint,
+    *,
+    rows,
+    epochs_run: int,
+    initial_epoch: int,
+    tensorboard: bool,
+) -> dict:
     """What `run.json` records about how the run went."""
     import keras
 
     training = config.training
-    return {"n_train": int(len(data.train_rows)), "n_validation": int(len(data.val_rows)),
-            "window": data.window, "stride": data.stride, "steps_per_epoch": fitting.steps,
-            "pos_weight_auto": fitting.pos_weight, "epochs_run": epochs_run,
-            "best_epoch": checkpoint.best_epoch + 1, "best_value": checkpoint.best_value,
-            "stopped_early": checkpoint.stopped, "monitor": training.monitor,
-            "model_name": fitting.run_model.model_name, "synthetic": data.synthetic,
-            "transferred_from": config.transfer.init_from,
-            "records": "cache splits train/validation" if rows is None else
-            "given by the caller (cross-validation fold)",
-            "strategy": training.strategy, "replicas": data.replicas,
-            "global_batch": data.global_batch, "resumed_after_epoch": initial_epoch or None,
-            "tensorboard_logs": str(run_dir / run_directory.LOGS) if tensorboard else
-            "not written: the tensorboard package is not installed",
-            "keras_version": keras.__version__}
+    return {
+        "n_train": int(len(data.train_rows)),
+        "n_validation": int(len(data.val_rows)),
+        "window": data.window,
+        "stride": data.stride,
+        "steps_per_epoch": fitting.steps,
+        "pos_weight_auto": fitting.pos_weight,
+        "epochs_run": epochs_run,
+        "best_epoch": checkpoint.best_epoch + 1,
+        "best_value": checkpoint.best_value,
+        "stopped_early": checkpoint.stopped,
+        "monitor": training.monitor,
+        "model_name": fitting.run_model.model_name,
+        "synthetic": data.synthetic,
+        "transferred_from": config.transfer.init_from,
+        "records": "cache splits train/validation"
+        if rows is None
+        else "given by the caller (cross-validation fold)",
+        "strategy": training.strategy,
+        "replicas": data.replicas,
+        "global_batch": data.global_batch,
+        "resumed_after_epoch": initial_epoch or None,
+        "tensorboard_logs": str(run_dir / run_directory.LOGS)
+        if tensorboard
+        else "not written: the tensorboard package is not installed",
+        "keras_version": keras.__version__,
+    }
 
 
-def _finish(config, run_dir: Path, data: _RunData, fitting: _Fitting, details: dict, say, *,
-            started: float) -> RunResult:
+def _finish(
+    config, run_dir: Path, data: _RunData, fitting: _Fitting, details: dict, say, *, started: float
+) -> RunResult:
     """Calibrates and writes the reports and the contract, then `run.json` last."""
     from keras_ecgpe.training import resume
     from keras_ecgpe.training.finish import finish_run
 
-    val_metrics, paths = finish_run(run_dir, config, data.cache, data.val_rows, fitting.plan,
-                                    fitting.run_model.model_name, details, say)
+    val_metrics, paths = finish_run(
+        run_dir,
+        config,
+        data.cache,
+        data.val_rows,
+        fitting.plan,
+        fitting.run_model.model_name,
+        details,
+        say,
+    )
     details["seconds"] = round(time.perf_counter() - started, 1)
     resume.mark_finished(run_dir)
     atomic_write_json(run_dir / run_directory.FINISHED, details)  # last: marks it finished
-    return RunResult(run_dir=run_dir, best_model=run_dir / run_directory.BEST_MODEL,
-                     last_model=run_dir / run_directory.LAST_MODEL, contract=paths["contract"],
-                     history=run_dir / run_directory.HISTORY,
-                     validation_metrics=paths["validation_metrics"],
-                     training_curves=paths["training_curves"],
-                     best_epoch=details["best_epoch"], epochs_run=details["epochs_run"],
-                     val_metrics=val_metrics, synthetic=data.synthetic,
-                     seconds=details["seconds"])
+    return RunResult(
+        run_dir=run_dir,
+        best_model=run_dir / run_directory.BEST_MODEL,
+        last_model=run_dir / run_directory.LAST_MODEL,
+        contract=paths["contract"],
+        history=run_dir / run_directory.HISTORY,
+        validation_metrics=paths["validation_metrics"],
+        training_curves=paths["training_curves"],
+        best_epoch=details["best_epoch"],
+        epochs_run=details["epochs_run"],
+        val_metrics=val_metrics,
+        synthetic=data.synthetic,
+        seconds=details["seconds"],
+    )

@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.errors import ConfigError
 
 FINETUNE_MODES = ("linear", "full", "gradual")
 # A stage is named by the first of these tokens in a layer name (see backbone_stages).
-_STAGE_TOKEN = re.compile(r"(stem|stage\d+|module\d+|layer\d+|conv\d+|fc\d+|lstm\d+|gru\d+"
-                          r"|embedding)")
+_STAGE_TOKEN = re.compile(
+    r"(stem|stage\d+|module\d+|layer\d+|conv\d+|fc\d+|lstm\d+|gru\d+"
+    r"|embedding)"
+)
 
 
-def load_pretrained(init_from) -> Tuple[object, dict]:
+def load_pretrained(init_from) -> tuple[object, dict]:
     """Loads a pretrained model and its input contract.
 
     Args:
@@ -47,20 +48,26 @@ def load_pretrained(init_from) -> Tuple[object, dict]:
     """
     path = Path(init_from)
     if path.is_dir() and not (path / run_directory.BEST_MODEL).is_file():
-        raise ConfigError(f"{path}: not a finished training run (no "
-                          f"{run_directory.BEST_MODEL}); Received: "
-                          f"transfer.init_from={str(init_from)!r}")
+        raise ConfigError(
+            f"{path}: not a finished training run (no "
+            f"{run_directory.BEST_MODEL}); Received: "
+            f"transfer.init_from={str(init_from)!r}"
+        )
     if not path.is_dir() and (not path.is_file() or path.suffix != ".keras"):
-        raise ConfigError(f"`transfer.init_from` must be a run directory or a .keras file. "
-                          f"Received: transfer.init_from={str(init_from)!r}")
+        raise ConfigError(
+            f"`transfer.init_from` must be a run directory or a .keras file. "
+            f"Received: transfer.init_from={str(init_from)!r}"
+        )
     model, contract, files = run_directory.load_run(path)
     if not hasattr(model, "with_new_head"):
-        raise ConfigError(f"{files.model}: not a keras_ecgpe ECGClassifier "
-                          f"({type(model).__name__}); cannot give it a new head")
+        raise ConfigError(
+            f"{files.model}: not a keras_ecgpe ECGClassifier "
+            f"({type(model).__name__}); cannot give it a new head"
+        )
     return model, contract
 
 
-def backbone_stages(backbone) -> List[Tuple[str, list]]:
+def backbone_stages(backbone) -> list[tuple[str, list]]:
     """Groups a backbone's weighted layers into stages, from the input to the top.
 
     A layer's stage is the first token of its name among `stem`, `stageN`, `moduleN`,
@@ -73,7 +80,7 @@ def backbone_stages(backbone) -> List[Tuple[str, list]]:
     Returns:
         A list of `(stage name, [layers])`.
     """
-    stages: Dict[str, list] = {}
+    stages: dict[str, list] = {}
     current = None
     for layer in backbone.layers:
         if not layer.weights:
@@ -87,7 +94,7 @@ def backbone_stages(backbone) -> List[Tuple[str, list]]:
     return list(stages.items())
 
 
-def discriminative_multipliers(model, lr_decay: float) -> Dict[str, float]:
+def discriminative_multipliers(model, lr_decay: float) -> dict[str, float]:
     """Learning-rate factor per backbone variable path: `lr_decay ** d` for a stage `d`
     stages below the top (the top stage: `lr_decay`); the head keeps 1."""
     stages = backbone_stages(model.backbone)
@@ -105,8 +112,11 @@ def set_unfrozen_stages(model, n_unfrozen: int) -> None:
     Recompile the model afterwards: Keras traces the train step with the trainable set.
     """
     stages = backbone_stages(model.backbone)
-    frozen = {id(layer) for _, layers in stages[: max(0, len(stages) - int(n_unfrozen))]
-              for layer in layers}
+    frozen = {
+        id(layer)
+        for _, layers in stages[: max(0, len(stages) - int(n_unfrozen))]
+        for layer in layers
+    }
     if not model.backbone.trainable:
         model.backbone.trainable = True
     # Each layer is set explicitly: on TensorFlow, `parent.trainable = True` is skipped when
@@ -139,14 +149,16 @@ def transfer_model(pretrained, num_classes: int, finetune: str = "full", *, drop
     ```
     """
     if finetune not in FINETUNE_MODES:
-        raise ConfigError(f"`transfer.finetune` must be one of {', '.join(FINETUNE_MODES)}. "
-                          f"Received: transfer.finetune={finetune!r}")
+        raise ConfigError(
+            f"`transfer.finetune` must be one of {', '.join(FINETUNE_MODES)}. "
+            f"Received: transfer.finetune={finetune!r}"
+        )
     model = pretrained.with_new_head(int(num_classes), dropout)
     model.backbone.trainable = finetune == "full"
     return model
 
 
-def gradual_plan(n_stages: int, epochs: int, epochs_per_stage: int) -> List[Tuple[int, int, int]]:
+def gradual_plan(n_stages: int, epochs: int, epochs_per_stage: int) -> list[tuple[int, int, int]]:
     """Epoch ranges of gradual unfreezing: `[(first_epoch, end_epoch, n_unfrozen), ...]`.
 
     The head trains alone for `epochs_per_stage` epochs, then one more backbone stage is

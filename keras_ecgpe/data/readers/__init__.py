@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import Optional
 
 from keras_ecgpe.data.readers.cpsc2018_mat_reader import read_cpsc2018_mat
 from keras_ecgpe.data.readers.csv_reader import read_csv_record
@@ -20,14 +19,25 @@ from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import ConfigError, RecordError
 
 # Names accepted by `format=`, including the `source_format` names records carry.
-FORMATS = {"wfdb": "wfdb", "cinc-mat": "wfdb", "cpsc2018": "cpsc2018",
-           "cpsc2018-mat": "cpsc2018", "medalcare": "medalcare",
-           "medalcare-csv": "medalcare", "csv": "csv"}
+FORMATS = {
+    "wfdb": "wfdb",
+    "cinc-mat": "wfdb",
+    "cpsc2018": "cpsc2018",
+    "cpsc2018-mat": "cpsc2018",
+    "medalcare": "medalcare",
+    "medalcare-csv": "medalcare",
+    "csv": "csv",
+}
 _SUFFIXES = (".hea", ".dat", ".mat", ".csv")
 
 
-def read_record(path: os.PathLike | str, *, format: Optional[str] = None,
-                fs: Optional[float] = None, max_samples: Optional[int] = None) -> ECGRecord:
+def read_record(
+    path: os.PathLike | str,
+    *,
+    format: str | None = None,
+    fs: float | None = None,
+    max_samples: int | None = None,
+) -> ECGRecord:
     """Reads one ECG record of any supported format.
 
     The path may name the record with or without extension (`dir/E07505`,
@@ -60,12 +70,13 @@ def read_record(path: os.PathLike | str, *, format: Optional[str] = None,
     ```
     """
     if format is not None and format not in FORMATS:
-        raise ConfigError(f"`format` must be one of {sorted(FORMATS)}. Received: "
-                          f"format={format!r}")
+        raise ConfigError(f"`format` must be one of {sorted(FORMATS)}. Received: format={format!r}")
     kind, target = _resolve(pathlib.Path(path), FORMATS.get(format))
     if fs is not None and kind != "csv":
-        raise ConfigError(f"`fs` applies only to plain CSV records; {target} carries its "
-                          f"own sampling rate. Received: fs={fs!r}")
+        raise ConfigError(
+            f"`fs` applies only to plain CSV records; {target} carries its "
+            f"own sampling rate. Received: fs={fs!r}"
+        )
     if kind == "wfdb":
         return read_wfdb_record(target, max_samples=max_samples)
     if kind == "cpsc2018":
@@ -75,7 +86,7 @@ def read_record(path: os.PathLike | str, *, format: Optional[str] = None,
     return read_csv_record(target, fs=fs, max_samples=max_samples)
 
 
-def _resolve(path: pathlib.Path, forced: Optional[str]):
+def _resolve(path: pathlib.Path, forced: str | None):
     """Returns `(reader kind, file to open)` from `format` or what exists next to `path`."""
     suffix = path.suffix.lower()
     # Record names may contain dots ("rec.1"): only known suffixes are extensions.
@@ -84,8 +95,9 @@ def _resolve(path: pathlib.Path, forced: Optional[str]):
     hea, mat, csv = (pathlib.Path(f"{base}{ext}") for ext in (".hea", ".mat", ".csv"))
     kind = forced
     if kind is None:
-        if suffix == ".csv" or (not suffix and csv.is_file() and not hea.is_file()
-                                and not mat.is_file()):
+        if suffix == ".csv" or (
+            not suffix and csv.is_file() and not hea.is_file() and not mat.is_file()
+        ):
             in_medalcare = any(part.startswith("WP2_largeDataset") for part in path.parts)
             kind = "medalcare" if in_medalcare else "csv"
         elif hea.is_file():
@@ -96,8 +108,9 @@ def _resolve(path: pathlib.Path, forced: Optional[str]):
             kind = "cpsc2018"
         else:
             looked = [path] if suffix else [hea, mat, csv]
-            raise RecordError(path, "no such record (looked for "
-                              + ", ".join(map(str, looked)) + ")")
+            raise RecordError(
+                path, "no such record (looked for " + ", ".join(map(str, looked)) + ")"
+            )
     # Keep the caller's spelling of the file when it already names the right one.
     target = {"wfdb": hea, "cpsc2018": mat, "medalcare": csv, "csv": csv}[kind]
     return kind, path if suffix == target.suffix else target

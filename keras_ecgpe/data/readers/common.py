@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -36,7 +36,7 @@ def check_fs(fs, path) -> float:
     return value
 
 
-def sample_cap(max_samples: Optional[int], fs: float) -> int:
+def sample_cap(max_samples: int | None, fs: float) -> int:
     """Returns the largest number of samples a reader may load.
 
     Args:
@@ -48,18 +48,25 @@ def sample_cap(max_samples: Optional[int], fs: float) -> int:
     """
     if max_samples is None:
         return int(math.ceil(fs * DEFAULT_MAX_SECONDS))
-    if isinstance(max_samples, bool) or not isinstance(max_samples, (int, np.integer)) \
-            or max_samples < 1:
-        raise ConfigError("`max_samples` must be a positive integer. "
-                          f"Received: max_samples={max_samples!r}")
+    if (
+        isinstance(max_samples, bool)
+        or not isinstance(max_samples, (int, np.integer))
+        or max_samples < 1
+    ):
+        raise ConfigError(
+            f"`max_samples` must be a positive integer. Received: max_samples={max_samples!r}"
+        )
     return int(max_samples)
 
 
 def check_length(n_samples: int, cap: int, path, what: str = "record holds") -> None:
     """Refuses records longer than `cap` samples (before they are read, where possible)."""
     if n_samples > cap:
-        raise RecordError(path, f"{what} {n_samples} samples, more than the limit of {cap} "
-                                "(max_samples; default one hour at the record's fs)")
+        raise RecordError(
+            path,
+            f"{what} {n_samples} samples, more than the limit of {cap} "
+            "(max_samples; default one hour at the record's fs)",
+        )
 
 
 def mv_scale(units: str, path, lead: str = "") -> float:
@@ -67,12 +74,13 @@ def mv_scale(units: str, path, lead: str = "") -> float:
     scale = _TO_MV.get(str(units).strip().lower())
     if scale is None:
         where = f" of lead {lead}" if lead else ""
-        raise RecordError(path, f"units{where} are {units!r}, not a voltage unit "
-                                "(expected mV, uV or V)")
+        raise RecordError(
+            path, f"units{where} are {units!r}, not a voltage unit (expected mV, uV or V)"
+        )
     return scale
 
 
-def parse_age(value) -> Optional[float]:
+def parse_age(value) -> float | None:
     """Returns an age in years from header text or a number; None if unknown."""
     if isinstance(value, (int, float, np.integer, np.floating)):
         age = float(value)
@@ -82,7 +90,7 @@ def parse_age(value) -> Optional[float]:
     return age if math.isfinite(age) and age >= 0 else None
 
 
-def parse_sex(value) -> Optional[str]:
+def parse_sex(value) -> str | None:
     """Returns "M" or "F" from the spellings headers use; None if unknown."""
     key = str(value).strip().lower()
     if key in ("m", "male"):
@@ -92,10 +100,20 @@ def parse_sex(value) -> Optional[str]:
     return None
 
 
-def build_record(signal: np.ndarray, lead_names: Sequence[str], *, fs: float, path,
-                 record_id: str, source_format: str, units: str,
-                 notes: Iterable[str] = (), age=None, sex=None,
-                 labels: Iterable[str] = ()) -> ECGRecord:
+def build_record(
+    signal: np.ndarray,
+    lead_names: Sequence[str],
+    *,
+    fs: float,
+    path,
+    record_id: str,
+    source_format: str,
+    units: str,
+    notes: Iterable[str] = (),
+    age=None,
+    sex=None,
+    labels: Iterable[str] = (),
+) -> ECGRecord:
     """Checks a signal in mV and returns it as a canonical `ECGRecord`.
 
     Args:
@@ -118,8 +136,11 @@ def build_record(signal: np.ndarray, lead_names: Sequence[str], *, fs: float, pa
     if bad.any():
         row, col = (int(i[0]) for i in np.nonzero(bad))
         name = lead_names[col] if col < len(lead_names) else col
-        raise RecordError(path, f"{int(bad.sum())} missing or non-finite samples (NaN/inf), "
-                                f"first in lead {name} at sample {row}")
+        raise RecordError(
+            path,
+            f"{int(bad.sum())} missing or non-finite samples (NaN/inf), "
+            f"first in lead {name} at sample {row}",
+        )
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
         signal12, policy = map_to_canonical(signal, list(lead_names), str(path))
     if not np.isfinite(signal12).all():
@@ -130,10 +151,19 @@ def build_record(signal: np.ndarray, lead_names: Sequence[str], *, fs: float, pa
     parts = [policy, *notes]
     if flat.any():
         # A single flat lead can be a detached electrode: kept, but reported.
-        parts.append("flat leads: " + ",".join(
-            lead for lead, is_flat in zip(CANONICAL_LEADS, flat) if is_flat))
-    return ECGRecord(signal=signal12, fs=float(fs), record_id=str(record_id), path=str(path),
-                     source_format=source_format, lead_policy="; ".join(parts),
-                     units=str(units), age=parse_age(age) if age is not None else None,
-                     sex=parse_sex(sex) if sex is not None else None,
-                     labels=tuple(str(label) for label in labels))
+        parts.append(
+            "flat leads: "
+            + ",".join(lead for lead, is_flat in zip(CANONICAL_LEADS, flat) if is_flat)
+        )
+    return ECGRecord(
+        signal=signal12,
+        fs=float(fs),
+        record_id=str(record_id),
+        path=str(path),
+        source_format=source_format,
+        lead_policy="; ".join(parts),
+        units=str(units),
+        age=parse_age(age) if age is not None else None,
+        sex=parse_sex(sex) if sex is not None else None,
+        labels=tuple(str(label) for label in labels),
+    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Optional
 
 import numpy as np
 import scipy.io
@@ -20,7 +19,7 @@ _BYTES_PER_SAMPLE = 12 * 8
 _SLACK_BYTES = 1 << 16
 
 
-def read_cpsc2018_mat(path, *, max_samples: Optional[int] = None) -> ECGRecord:
+def read_cpsc2018_mat(path, *, max_samples: int | None = None) -> ECGRecord:
     """Reads a CPSC2018 `.mat` file (struct `ECG` with `sex`, `age`, `data`).
 
     `data` is 12 x N in mV at 500 Hz in the order I, II, III, aVR, aVL, aVF, V1-V6. The
@@ -53,8 +52,10 @@ def read_cpsc2018_mat(path, *, max_samples: Optional[int] = None) -> ECGRecord:
     except OSError as exc:
         raise RecordError(path, f"cannot read MATLAB file: {exc}") from exc
     if size > cap * _BYTES_PER_SAMPLE + _SLACK_BYTES:
-        raise RecordError(path, f"file is {size} bytes, more than {cap} samples (max_samples) "
-                                "of 12 leads can take")
+        raise RecordError(
+            path,
+            f"file is {size} bytes, more than {cap} samples (max_samples) of 12 leads can take",
+        )
     try:
         content = scipy.io.loadmat(str(path), simplify_cells=True)
     except Exception as exc:  # scipy raises many types on malformed files
@@ -62,16 +63,30 @@ def read_cpsc2018_mat(path, *, max_samples: Optional[int] = None) -> ECGRecord:
     ecg = content.get("ECG")
     if not isinstance(ecg, dict) or "data" not in ecg:
         found = ", ".join(key for key in content if not key.startswith("__")) or "nothing"
-        raise RecordError(path, f"no CPSC2018 struct `ECG` with `data` (found: {found}); a CinC "
-                                ".mat signal file needs its .hea header next to it")
+        raise RecordError(
+            path,
+            f"no CPSC2018 struct `ECG` with `data` (found: {found}); a CinC "
+            ".mat signal file needs its .hea header next to it",
+        )
     data = np.asarray(ecg["data"])
     if data.ndim != 2 or data.shape[0] != 12 or data.dtype.kind not in "iuf":
-        raise RecordError(path, f"ECG.data must be a 12 x N numeric matrix; found shape "
-                                f"{data.shape}, dtype {data.dtype}")
+        raise RecordError(
+            path,
+            f"ECG.data must be a 12 x N numeric matrix; found shape "
+            f"{data.shape}, dtype {data.dtype}",
+        )
     check_length(data.shape[1], cap, path)
-    return build_record(data.T, CANONICAL_LEADS, fs=CPSC2018_FS, path=path,
-                        record_id=path.stem, source_format="cpsc2018-mat", units="mV",
-                        age=_scalar(ecg.get("age")), sex=_scalar(ecg.get("sex")))
+    return build_record(
+        data.T,
+        CANONICAL_LEADS,
+        fs=CPSC2018_FS,
+        path=path,
+        record_id=path.stem,
+        source_format="cpsc2018-mat",
+        units="mV",
+        age=_scalar(ecg.get("age")),
+        sex=_scalar(ecg.get("sex")),
+    )
 
 
 def _scalar(value):

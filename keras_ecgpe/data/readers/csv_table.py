@@ -34,9 +34,12 @@ def check_csv_size(path: pathlib.Path, cap: int, n_columns: int) -> None:
         raise RecordError(path, f"cannot read CSV file: {exc}") from exc
     limit = cap * max(n_columns, 1) * _BYTES_PER_VALUE + _HEADER_BYTES
     if size > limit:
-        raise RecordError(path, f"file is {size} bytes, more than {cap} samples (max_samples) "
-                                f"of {n_columns} columns can take ({limit} bytes); refusing "
-                                "to read it")
+        raise RecordError(
+            path,
+            f"file is {size} bytes, more than {cap} samples (max_samples) "
+            f"of {n_columns} columns can take ({limit} bytes); refusing "
+            "to read it",
+        )
 
 
 def read_line(handle, path: pathlib.Path) -> str:
@@ -71,8 +74,7 @@ def load_numbers(handle, path: pathlib.Path, *, max_rows: int) -> np.ndarray:
             with warnings.catch_warnings():
                 # Comment-only chunks are skipped, not reported as "no data".
                 warnings.simplefilter("ignore", UserWarning)
-                chunk = np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64,
-                                   comments="#")
+                chunk = np.loadtxt(lines, delimiter=",", ndmin=2, dtype=np.float64, comments="#")
             if chunk.size == 0:
                 continue
             if chunks and chunk.shape[1] != chunks[0].shape[1]:

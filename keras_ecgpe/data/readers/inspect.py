@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 from keras_ecgpe.leads import CANONICAL_LEADS
 
 
-def inspect_record(path: os.PathLike | str, *, format: Optional[str] = None,
-                   fs: Optional[float] = None,
-                   max_samples: Optional[int] = None) -> dict:
+def inspect_record(
+    path: os.PathLike | str,
+    *,
+    format: str | None = None,
+    fs: float | None = None,
+    max_samples: int | None = None,
+) -> dict:
     """Reads a record and summarises it.
 
     Leads are the canonical 12 after mapping: derived limb leads count as present, and

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pathlib
-from typing import Optional
 
 from keras_ecgpe.data.readers.common import build_record, check_length, sample_cap
 from keras_ecgpe.data.readers.csv_table import check_csv_size, load_numbers
@@ -14,7 +13,7 @@ from keras_ecgpe.leads import CANONICAL_LEADS
 MEDALCARE_FS = 500.0
 
 
-def read_medalcare_csv(path, *, max_samples: Optional[int] = None) -> ECGRecord:
+def read_medalcare_csv(path, *, max_samples: int | None = None) -> ECGRecord:
     """Reads one MedalCare-XL CSV (`<nnnnnn>_<variant>.csv`) into a canonical `ECGRecord`.
 
     The release writes no header: 12 leads in the order I, II, III, aVR, aVL, aVF,
@@ -46,7 +45,7 @@ def read_medalcare_csv(path, *, max_samples: Optional[int] = None) -> ECGRecord:
     cap = sample_cap(max_samples, MEDALCARE_FS)
     check_csv_size(path, cap, len(CANONICAL_LEADS))
     try:
-        handle = open(path, "r", encoding="utf-8", newline="")
+        handle = open(path, encoding="utf-8", newline="")
     except OSError as exc:
         raise RecordError(path, f"cannot read CSV file: {exc}") from exc
     with handle:
@@ -59,8 +58,16 @@ def read_medalcare_csv(path, *, max_samples: Optional[int] = None) -> ECGRecord:
     elif rows == 12 and columns != 12:
         signal = data.T
     else:
-        raise RecordError(path, f"expected 12 leads as rows or as columns; found a "
-                                f"{rows} x {columns} table")
+        raise RecordError(
+            path, f"expected 12 leads as rows or as columns; found a {rows} x {columns} table"
+        )
     check_length(signal.shape[0], cap, path)
-    return build_record(signal, CANONICAL_LEADS, fs=MEDALCARE_FS, path=path,
-                        record_id=path.stem, source_format="medalcare-csv", units="mV")
+    return build_record(
+        signal,
+        CANONICAL_LEADS,
+        fs=MEDALCARE_FS,
+        path=path,
+        record_id=path.stem,
+        source_format="medalcare-csv",
+        units="mV",
+    )

@@ -13,18 +13,26 @@ import dataclasses
 import math
 import pathlib
 import re
-from typing import Optional, Tuple
 
 from wfdb.io import header as wfdb_header_syntax
 
-from keras_ecgpe.data.readers.common import (
-    check_fs, check_length, mv_scale, parse_age, parse_sex)
+from keras_ecgpe.data.readers.common import check_fs, check_length, mv_scale, parse_age, parse_sex
 from keras_ecgpe.errors import RecordError
 
 MAX_HEADER_BYTES = 1 << 20
 # Bytes per sample of the uncompressed WFDB formats; FLAC formats cannot be sized up front.
-_BYTES_PER_SAMPLE = {8: 1.0, 16: 2.0, 61: 2.0, 80: 1.0, 160: 2.0, 24: 3.0, 32: 4.0,
-                     212: 1.5, 310: 4.0 / 3.0, 311: 4.0 / 3.0}
+_BYTES_PER_SAMPLE = {
+    8: 1.0,
+    16: 2.0,
+    61: 2.0,
+    80: 1.0,
+    160: 2.0,
+    24: 3.0,
+    32: 4.0,
+    212: 1.5,
+    310: 4.0 / 3.0,
+    311: 4.0 / 3.0,
+}
 _FLAC_FORMATS = (508, 516, 524)
 # A record line whose name carries a file extension (Georgia: "E00666.mat 12 500 5000").
 _NAME_WITH_EXTENSION = re.compile(r"^(\s*)([-\w]+)\.(mat|dat|hea)(?=\s)", re.IGNORECASE)
@@ -37,13 +45,13 @@ class WFDBHeader:
     path: pathlib.Path
     text: str
     fs: float
-    sig_len: Optional[int]
-    file_names: Tuple[str, ...]
-    lead_names: Tuple[str, ...]
-    fixes: Tuple[str, ...]
-    age: Optional[float]
-    sex: Optional[str]
-    labels: Tuple[str, ...]
+    sig_len: int | None
+    file_names: tuple[str, ...]
+    lead_names: tuple[str, ...]
+    fixes: tuple[str, ...]
+    age: float | None
+    sex: str | None
+    labels: tuple[str, ...]
 
 
 def read_header(hea_path: pathlib.Path) -> WFDBHeader:
@@ -56,8 +64,9 @@ def read_header(hea_path: pathlib.Path) -> WFDBHeader:
     try:
         size = hea_path.stat().st_size
         if size > MAX_HEADER_BYTES:
-            raise RecordError(hea_path, f"header is {size} bytes; refusing headers above "
-                                        f"{MAX_HEADER_BYTES} bytes")
+            raise RecordError(
+                hea_path, f"header is {size} bytes; refusing headers above {MAX_HEADER_BYTES} bytes"
+            )
         text = hea_path.read_bytes().decode("ascii", errors="replace")
     except OSError as exc:
         raise RecordError(hea_path, f"cannot read WFDB header: {exc}") from exc
@@ -72,20 +81,25 @@ def read_header(hea_path: pathlib.Path) -> WFDBHeader:
         raise RecordError(hea_path, "multi-segment WFDB records are not supported")
     if not match["fs"]:
         # WFDB would assume 250 Hz here; a guessed rate would silently rescale time.
-        raise RecordError(hea_path, "sampling frequency must be a positive number; none "
-                                    f"found in record line {lines[0]!r}")
+        raise RecordError(
+            hea_path,
+            f"sampling frequency must be a positive number; none found in record line {lines[0]!r}",
+        )
     fs = check_fs(match["fs"], hea_path)
     n_sig = int(match["n_sig"])
     if n_sig != len(lines) - 1 or n_sig == 0:
-        raise RecordError(hea_path, f"record line declares {n_sig} signals but the header "
-                                    f"has {len(lines) - 1} signal lines")
+        raise RecordError(
+            hea_path,
+            f"record line declares {n_sig} signals but the header "
+            f"has {len(lines) - 1} signal lines",
+        )
     file_names, lead_names = [], []
     for number, line in enumerate(lines[1:], start=1):
         file_name, name = _check_signal_line(line, number, hea_path)
         file_names.append(file_name)
         lead_names.append(name)
     age = sex = None
-    labels: Tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
     for comment in comments:
         key, _, value = comment.lstrip("#").partition(":")
         key = key.strip().strip("<>").lower()
@@ -95,10 +109,18 @@ def read_header(hea_path: pathlib.Path) -> WFDBHeader:
             sex = parse_sex(value)
         elif key == "dx":
             labels = tuple(code.strip() for code in value.split(",") if code.strip())
-    return WFDBHeader(path=hea_path, text=text, fs=fs,
-                      sig_len=int(match["sig_len"]) if match["sig_len"] else None,
-                      file_names=tuple(file_names), lead_names=tuple(lead_names),
-                      fixes=tuple(fixes), age=age, sex=sex, labels=labels)
+    return WFDBHeader(
+        path=hea_path,
+        text=text,
+        fs=fs,
+        sig_len=int(match["sig_len"]) if match["sig_len"] else None,
+        file_names=tuple(file_names),
+        lead_names=tuple(lead_names),
+        fixes=tuple(fixes),
+        age=age,
+        sex=sex,
+        labels=labels,
+    )
 
 
 def _record_line(line: str, hea_path):
@@ -111,23 +133,25 @@ def _record_line(line: str, hea_path):
     fixes = []
     repaired = _NAME_WITH_EXTENSION.sub(r"\1\2", line, count=1)
     if repaired != line:
-        fixes.append(f"header fix: record line names {line.split()[0]!r}, "
-                     f"read as {repaired.split()[0]!r}")
+        fixes.append(
+            f"header fix: record line names {line.split()[0]!r}, read as {repaired.split()[0]!r}"
+        )
     match = wfdb_header_syntax.rx_record.match(repaired)
-    if match is not None and repaired[match.end():].strip():
+    if match is not None and repaired[match.end() :].strip():
         fields = repaired.split()
         short = " ".join(fields[:4])
         match = wfdb_header_syntax.rx_record.match(short)
-        if match is not None and not short[match.end():].strip():
-            fixes.append(f"header fix: ignored base time/date {' '.join(fields[4:])!r} "
-                         "(not WFDB syntax)")
+        if match is not None and not short[match.end() :].strip():
+            fixes.append(
+                f"header fix: ignored base time/date {' '.join(fields[4:])!r} (not WFDB syntax)"
+            )
             repaired = short
-    if match is None or repaired[match.end():].strip():
+    if match is None or repaired[match.end() :].strip():
         raise RecordError(hea_path, f"cannot parse WFDB record line {line!r}")
     return repaired, match, fixes
 
 
-def _check_signal_line(line: str, number: int, hea_path) -> Tuple[str, str]:
+def _check_signal_line(line: str, number: int, hea_path) -> tuple[str, str]:
     """Returns `(file_name, lead_name)` of one signal line after checking it."""
     match = wfdb_header_syntax.rx_signal.match(line)
     if match is None or not match["file_name"] or not match["fmt"]:
@@ -139,16 +163,21 @@ def _check_signal_line(line: str, number: int, hea_path) -> Tuple[str, str]:
     if fmt not in _BYTES_PER_SAMPLE and fmt not in _FLAC_FORMATS:
         raise RecordError(hea_path, f"signal {name} uses WFDB format {fmt}, not supported")
     if match["samps_per_frame"] not in ("", "1"):
-        raise RecordError(hea_path, f"signal {name} has {match['samps_per_frame']} samples "
-                                    "per frame; only 1 is supported (no silent resampling)")
+        raise RecordError(
+            hea_path,
+            f"signal {name} has {match['samps_per_frame']} samples "
+            "per frame; only 1 is supported (no silent resampling)",
+        )
     try:
         gain = float(match["adc_gain"]) if match["adc_gain"] else 0.0
     except ValueError:
         gain = float("nan")
     if not math.isfinite(gain) or gain == 0:
         # WFDB would assume 200 adu/mV for an uncalibrated signal: amplitudes would be guesses.
-        raise RecordError(hea_path, f"signal {name} has no usable ADC gain "
-                                    f"({match['adc_gain']!r}): cannot convert to mV")
+        raise RecordError(
+            hea_path,
+            f"signal {name} has no usable ADC gain ({match['adc_gain']!r}): cannot convert to mV",
+        )
     mv_scale(match["units"] or "mV", hea_path, name)
     return match["file_name"], name
 
@@ -193,6 +222,8 @@ def check_signal_files(header: WFDBHeader, cap: int) -> int:
         if available < sig_len:
             raise RecordError(path, f"truncated: expected {sig_len} samples, found {available}")
     if sig_len is None:
-        raise RecordError(header.path, "header gives no sample count and its FLAC signal "
-                                       "files cannot be sized before reading")
+        raise RecordError(
+            header.path,
+            "header gives no sample count and its FLAC signal files cannot be sized before reading",
+        )
     return sig_len

@@ -6,7 +6,6 @@ import os
 import pathlib
 import shutil
 import tempfile
-from typing import Optional
 
 import numpy as np
 import wfdb
@@ -17,7 +16,7 @@ from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
 
 
-def read_wfdb_record(path, *, max_samples: Optional[int] = None) -> ECGRecord:
+def read_wfdb_record(path, *, max_samples: int | None = None) -> ECGRecord:
     """Reads a single-segment WFDB record into a canonical `ECGRecord`.
 
     The header is checked first (see `wfdb_header`); samples are then read by
@@ -58,16 +57,27 @@ def read_wfdb_record(path, *, max_samples: Optional[int] = None) -> ECGRecord:
         raise RecordError(hea_path, f"cannot read WFDB signals: {exc}") from exc
     signal = np.asarray(record.p_signal, dtype=np.float64)
     if signal.ndim != 2 or signal.shape != (sig_len, len(header.lead_names)):
-        raise RecordError(hea_path, f"wfdb returned signal shape {signal.shape}, expected "
-                                    f"({sig_len}, {len(header.lead_names)})")
+        raise RecordError(
+            hea_path,
+            f"wfdb returned signal shape {signal.shape}, expected "
+            f"({sig_len}, {len(header.lead_names)})",
+        )
     units = [unit or "mV" for unit in record.units]
     scales = [mv_scale(unit, hea_path, lead) for unit, lead in zip(units, header.lead_names)]
     is_mat = all(name.lower().endswith(".mat") for name in header.file_names)
     return build_record(
-        signal * np.asarray(scales), header.lead_names, fs=header.fs, path=hea_path,
-        record_id=hea_path.stem, source_format="cinc-mat" if is_mat else "wfdb",
-        units=",".join(dict.fromkeys(units)), notes=header.fixes, age=header.age,
-        sex=header.sex, labels=header.labels)
+        signal * np.asarray(scales),
+        header.lead_names,
+        fs=header.fs,
+        path=hea_path,
+        record_id=hea_path.stem,
+        source_format="cinc-mat" if is_mat else "wfdb",
+        units=",".join(dict.fromkeys(units)),
+        notes=header.fixes,
+        age=header.age,
+        sex=header.sex,
+        labels=header.labels,
+    )
 
 
 def _rdrecord(header: WFDBHeader):
@@ -79,8 +89,7 @@ def _rdrecord(header: WFDBHeader):
     # the original signal files (copies where the file system refuses links).
     with tempfile.TemporaryDirectory(prefix="ecgpe-wfdb-") as tmp:
         tmp_dir = pathlib.Path(tmp)
-        (tmp_dir / header.path.name).write_text(header.text, encoding="ascii",
-                                                errors="replace")
+        (tmp_dir / header.path.name).write_text(header.text, encoding="ascii", errors="replace")
         for name in dict.fromkeys(header.file_names):
             source = (header.path.parent / name).resolve()
             try:

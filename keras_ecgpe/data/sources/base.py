@@ -14,8 +14,8 @@ import dataclasses
 import inspect
 import os
 import posixpath
+from collections.abc import Iterator
 from pathlib import Path, PureWindowsPath
-from typing import Dict, Iterator, List, Optional, Tuple
 
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
@@ -42,13 +42,13 @@ class SourceItem:
 
     record_path: str
     record_id: str
-    patient_id: Optional[str]
-    labels: Tuple[str, ...]
-    split: Optional[str]
-    fold: Optional[int]
-    age: Optional[float] = None
-    sex: Optional[str] = None
-    annotated: Optional[Tuple[str, ...]] = None
+    patient_id: str | None
+    labels: tuple[str, ...]
+    split: str | None
+    fold: int | None
+    age: float | None = None
+    sex: str | None = None
+    annotated: tuple[str, ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +56,7 @@ class SkippedItem:
     """A record (or folder) left out at indexing, with the reason."""
 
     record_id: str
-    path: Optional[str]
+    path: str | None
     reason: str
 
 
@@ -75,7 +75,7 @@ class DatasetSource(abc.ABC):
 
     name: str = ""
     label_vocabulary: str = ""
-    read_format: Optional[str] = None
+    read_format: str | None = None
 
     def __init__(self, root):
         self.root = Path(root)
@@ -84,11 +84,11 @@ class DatasetSource(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def label_names(self) -> Tuple[str, ...]:
+    def label_names(self) -> tuple[str, ...]:
         """The class names of this source, in class-vector order."""
 
     @abc.abstractmethod
-    def index(self) -> Tuple[List[SourceItem], List[SkippedItem]]:
+    def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         """Lists the usable records and everything left out, each with its reason.
 
         Returns:
@@ -117,10 +117,16 @@ class DatasetSource(abc.ABC):
         if self.read_format is not None:
             read_options.setdefault("format", self.read_format)
         record = read_record(item.record_path, **read_options)
-        extra = {key: value for key, value in (("age", item.age), ("sex", item.sex))
-                 if value is not None}
-        return dataclasses.replace(record, record_id=item.record_id,
-                                   patient_id=item.patient_id, labels=item.labels, **extra)
+        extra = {
+            key: value for key, value in (("age", item.age), ("sex", item.sex)) if value is not None
+        }
+        return dataclasses.replace(
+            record,
+            record_id=item.record_id,
+            patient_id=item.patient_id,
+            labels=item.labels,
+            **extra,
+        )
 
     def describe(self) -> dict:
         """JSON-safe identity of this source: name, resolved root and its options.
@@ -150,7 +156,7 @@ def require_columns(path, fieldnames, required) -> None:
 MAX_TABLE_BYTES = 256 * 2**20
 
 
-def table_rows(path, required, *, allowed=None) -> Iterator[Tuple[int, Dict[str, str]]]:
+def table_rows(path, required, *, allowed=None) -> Iterator[tuple[int, dict[str, str]]]:
     """Streams the rows of a label table or manifest CSV, one line at a time.
 
     Every problem is a `RecordError` naming `path` (and the line): a file larger than
@@ -182,8 +188,11 @@ def table_rows(path, required, *, allowed=None) -> Iterator[Tuple[int, Dict[str,
         raise RecordError(path, f"cannot read the table ({exc.strerror})") from None
     if size > MAX_TABLE_BYTES:
         handle.close()
-        raise RecordError(path, f"{size} bytes, more than the {MAX_TABLE_BYTES} a label "
-                                "table or manifest may have; not read")
+        raise RecordError(
+            path,
+            f"{size} bytes, more than the {MAX_TABLE_BYTES} a label "
+            "table or manifest may have; not read",
+        )
     with handle:
         reader = csv.DictReader(handle)
         try:
@@ -194,24 +203,28 @@ def table_rows(path, required, *, allowed=None) -> Iterator[Tuple[int, Dict[str,
                 raise RecordError(path, f"column(s) {repeated} appear more than once")
             unknown = [name for name in names if allowed is not None and name not in allowed]
             if unknown:
-                raise RecordError(path, f"unknown column(s) {', '.join(map(repr, unknown))}; "
-                                        f"allowed: {', '.join(allowed)}")
+                raise RecordError(
+                    path,
+                    f"unknown column(s) {', '.join(map(repr, unknown))}; "
+                    f"allowed: {', '.join(allowed)}",
+                )
             for row in reader:
                 if None in row:
-                    raise RecordError(path, f"line {reader.line_num}: more values than the "
-                                            f"{len(names)} columns")
+                    raise RecordError(
+                        path, f"line {reader.line_num}: more values than the {len(names)} columns"
+                    )
                 yield reader.line_num, {key: (value or "").strip() for key, value in row.items()}
         except UnicodeDecodeError as exc:
-            raise RecordError(path, f"not UTF-8 text after line {reader.line_num} "
-                                    f"({exc.reason})") from None
+            raise RecordError(
+                path, f"not UTF-8 text after line {reader.line_num} ({exc.reason})"
+            ) from None
         except csv.Error as exc:
-            raise RecordError(path, f"line {reader.line_num + 1}: malformed CSV ({exc})") \
-                from None
+            raise RecordError(path, f"line {reader.line_num + 1}: malformed CSV ({exc})") from None
         except OSError as exc:  # e.g. an I/O error, or a folder named like the table
             raise RecordError(path, f"cannot read the table ({exc.strerror})") from None
 
 
-def relative_path_problem(text: str, folder: str) -> Optional[str]:
+def relative_path_problem(text: str, folder: str) -> str | None:
     """Why `text` cannot name a file inside `folder` (a phrase), or None when it can.
 
     Refused: empty text, a NUL character, an absolute path (POSIX, Windows drive or UNC),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 from pathlib import Path
-from typing import List, Optional, Tuple
 
 from keras_ecgpe.data.labels import canonical_code, cinc_scored_classes
 from keras_ecgpe.data.sources.base import (
@@ -25,7 +24,7 @@ from keras_ecgpe.errors import RecordError
 _MAX_HEADER_BYTES = 1 << 20  # WFDB headers are a few hundred bytes, CinC's under 2 kB
 
 
-def parse_header_comments(path: Path) -> Tuple[Optional[str], dict]:
+def parse_header_comments(path: Path) -> tuple[str | None, dict]:
     """Returns `(signal_file, comments)` of a WFDB header read as text.
 
     `signal_file` is the file named by the first signal line; `comments` maps lower-case
@@ -74,10 +73,10 @@ class CinCSource(DatasetSource):
         self.ignored_codes: collections.Counter = collections.Counter()
 
     @property
-    def label_names(self) -> Tuple[str, ...]:
+    def label_names(self) -> tuple[str, ...]:
         return tuple(group[0] for group in cinc_scored_classes())
 
-    def index(self) -> Tuple[List[SourceItem], List[SkippedItem]]:
+    def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         names = self.label_names
         items, skipped, seen = [], [], {}
         self.ignored_codes = collections.Counter()
@@ -95,20 +94,32 @@ class CinCSource(DatasetSource):
             if bad:
                 raise RecordError(header, f"Dx value(s) {bad} are not SNOMED CT codes")
             scored = {canonical_code(code) for code in codes} & set(names)
-            self.ignored_codes.update(code for code in set(codes)
-                                      if canonical_code(code) not in names)
+            self.ignored_codes.update(
+                code for code in set(codes) if canonical_code(code) not in names
+            )
             if not scored:
-                skipped.append(SkippedItem(record_id, str(header),
-                                           f"no scored label (Dx: {comments['dx']})"))
+                skipped.append(
+                    SkippedItem(record_id, str(header), f"no scored label (Dx: {comments['dx']})")
+                )
                 continue
             problem = signal_file and relative_path_problem(signal_file, "the header's folder")
             if problem:  # the reader would follow it anywhere on the disk
                 raise RecordError(header, f"signal file {signal_file!r:.200} {problem}")
             if not signal_file or not (header.parent / signal_file).exists():
-                skipped.append(SkippedItem(record_id, str(header),
-                                           f"file missing: {signal_file or 'no signal line'}"))
+                skipped.append(
+                    SkippedItem(
+                        record_id, str(header), f"file missing: {signal_file or 'no signal line'}"
+                    )
+                )
                 continue
-            items.append(SourceItem(
-                record_path=str(header.with_suffix("")), record_id=record_id, patient_id=None,
-                labels=tuple(code for code in names if code in scored), split=None, fold=None))
+            items.append(
+                SourceItem(
+                    record_path=str(header.with_suffix("")),
+                    record_id=record_id,
+                    patient_id=None,
+                    labels=tuple(code for code in names if code in scored),
+                    split=None,
+                    fold=None,
+                )
+            )
         return items, skipped

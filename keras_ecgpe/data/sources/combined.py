@@ -11,7 +11,7 @@ sources without an official split get a seeded patient-level one of their own.
 from __future__ import annotations
 
 import dataclasses
-from typing import List, Sequence, Tuple
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,8 +46,10 @@ class CombinedSource(DatasetSource):
 
     def __init__(self, sources: Sequence[DatasetSource], split_seed: int = 0):
         if len(sources) < 2:
-            raise ConfigError(f"a combined source needs two or more sources. Received: "
-                              f"{[source.name for source in sources]}")
+            raise ConfigError(
+                f"a combined source needs two or more sources. Received: "
+                f"{[source.name for source in sources]}"
+            )
         self.sources = {}
         for source in sources:
             if source.name in self.sources:
@@ -58,36 +60,45 @@ class CombinedSource(DatasetSource):
         self.vocabulary = HarmonisedVocabulary.from_sources(sources)
 
     @property
-    def label_names(self) -> Tuple[str, ...]:
+    def label_names(self) -> tuple[str, ...]:
         return self.vocabulary.codes
 
     @property
-    def names(self) -> Tuple[str, ...]:
+    def names(self) -> tuple[str, ...]:
         """Abbreviations of `label_names` (e.g. "AF" for 164889003)."""
         return self.vocabulary.names
 
     def describe(self) -> dict:
-        return {"name": self.name, "split_seed": self.split_seed,
-                "sources": [source.describe() for source in self.sources.values()]}
+        return {
+            "name": self.name,
+            "split_seed": self.split_seed,
+            "sources": [source.describe() for source in self.sources.values()],
+        }
 
-    def index(self) -> Tuple[List[SourceItem], List[SkippedItem]]:
+    def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         items, skipped = [], []
         for name, source in self.sources.items():
             own, own_skipped = source.index()
-            skipped += [dataclasses.replace(skip, record_id=f"{name}:{skip.record_id}")
-                        for skip in own_skipped]
+            skipped += [
+                dataclasses.replace(skip, record_id=f"{name}:{skip.record_id}")
+                for skip in own_skipped
+            ]
             splits = self._splits(own)
             for item, split in zip(own, splits):
                 y, mask = self.vocabulary.to_multi_hot(name, item.labels)
                 codes = np.array(self.label_names)
                 combined = dataclasses.replace(
-                    item, record_id=f"{name}:{item.record_id}",
+                    item,
+                    record_id=f"{name}:{item.record_id}",
                     patient_id=f"{name}:{item.patient_id or item.record_id}",
-                    labels=tuple(codes[y > 0]), annotated=tuple(codes[mask > 0]), split=split)
+                    labels=tuple(codes[y > 0]),
+                    annotated=tuple(codes[mask > 0]),
+                    split=split,
+                )
                 items.append(combined)
         return items, skipped
 
-    def _splits(self, items: List[SourceItem]) -> List[str]:
+    def _splits(self, items: list[SourceItem]) -> list[str]:
         if any(item.split for item in items):
             return [item.split for item in items]
         patients = [item.patient_id or item.record_id for item in items]
@@ -97,7 +108,9 @@ class CombinedSource(DatasetSource):
     def read(self, item: SourceItem, **read_options) -> ECGRecord:
         # The id's prefix names the source: no lookup table to ship to every worker.
         name, _, own_id = item.record_id.partition(":")
-        record = self.sources[name].read(dataclasses.replace(item, record_id=own_id),
-                                         **read_options)
-        return dataclasses.replace(record, record_id=item.record_id,
-                                   patient_id=item.patient_id, labels=item.labels)
+        record = self.sources[name].read(
+            dataclasses.replace(item, record_id=own_id), **read_options
+        )
+        return dataclasses.replace(
+            record, record_id=item.record_id, patient_id=item.patient_id, labels=item.labels
+        )

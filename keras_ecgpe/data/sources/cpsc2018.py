@@ -8,8 +8,6 @@ make it multi-label. The dataset has no official split and no patient ids: `spli
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem, table_rows
 from keras_ecgpe.errors import RecordError
 
@@ -35,10 +33,10 @@ class CPSC2018Source(DatasetSource):
     label_vocabulary = "cpsc"
 
     @property
-    def label_names(self) -> Tuple[str, ...]:
+    def label_names(self) -> tuple[str, ...]:
         return CLASSES
 
-    def index(self) -> Tuple[List[SourceItem], List[SkippedItem]]:
+    def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         reference = self.root / "REFERENCE.csv"
         if not reference.exists():
             raise RecordError(reference, "CPSC2018 label table not found")
@@ -54,22 +52,22 @@ class CPSC2018Source(DatasetSource):
             if not record_id:
                 raise RecordError(reference, f"{where}: empty Recording")
             if record_id in seen:
-                raise RecordError(reference, f"{where}: {record_id:.80} already listed on "
-                                             f"line {seen[record_id]}")
+                raise RecordError(
+                    reference, f"{where}: {record_id:.80} already listed on line {seen[record_id]}"
+                )
             seen[record_id] = line
             labels = _labels(reference, where, row)
             if record_id not in files:
                 skipped.append(SkippedItem(record_id, None, f"file missing: {record_id}.mat"))
                 continue
-            items.append(SourceItem(str(files[record_id]), record_id, None, labels,
-                                    None, None))
+            items.append(SourceItem(str(files[record_id]), record_id, None, labels, None, None))
         for record_id, path in files.items():
             if record_id not in seen:
                 skipped.append(SkippedItem(record_id, str(path), "no label in REFERENCE.csv"))
         return items, skipped
 
 
-def _labels(reference, where, row) -> Tuple[str, ...]:
+def _labels(reference, where, row) -> tuple[str, ...]:
     codes = set()
     for column in _LABEL_COLUMNS:
         text = row[column]
@@ -77,8 +75,9 @@ def _labels(reference, where, row) -> Tuple[str, ...]:
             continue
         # isascii: str.isdigit accepts "²", which int() refuses; the length keeps int()
         # below its 4300-digit limit.
-        if not (text.isascii() and text.isdigit() and len(text) <= 3) \
-                or not 1 <= int(text) <= len(CLASSES):
+        if not (text.isascii() and text.isdigit() and len(text) <= 3) or not 1 <= int(text) <= len(
+            CLASSES
+        ):
             raise RecordError(reference, f"{where}: {column} {text!r:.80} is not a code 1-9")
         codes.add(int(text))
     if not codes:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import List, Tuple
 
 from keras_ecgpe.data.readers.common import parse_sex
 from keras_ecgpe.data.sources.base import (
@@ -68,10 +67,10 @@ class PECohortSource(DatasetSource):
         self._allow_absolute = bool(allow_absolute_paths)
 
     @property
-    def label_names(self) -> Tuple[str, ...]:
+    def label_names(self) -> tuple[str, ...]:
         return ("PE",)
 
-    def index(self) -> Tuple[List[SourceItem], List[SkippedItem]]:
+    def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         folder = self.manifest.parent
         items, skipped = [], []
         records, patients = {}, {}
@@ -96,26 +95,38 @@ class PECohortSource(DatasetSource):
             group = (split, fold)
             if patients.setdefault(patient, (group, line))[0] != group:
                 first_group, first_line = patients[patient]
-                raise fail(f"patient {patient!r:.80} is in split/fold {group} here and "
-                           f"{first_group} on line {first_line}")
+                raise fail(
+                    f"patient {patient!r:.80} is in split/fold {group} here and "
+                    f"{first_group} on line {first_line}"
+                )
             found = _found_files(path, fail)
             if not self._allow_absolute:
                 _refuse_links_outside(found, folder, text, fail)
             if not found:
                 skipped.append(SkippedItem(_record_id(relative), key, f"file missing: {key}"))
                 continue
-            items.append(SourceItem(
-                record_path=key, record_id=_record_id(relative), patient_id=patient,
-                labels=("PE",) if values["label"] == "1" else (), split=split, fold=fold,
-                age=_age(values.get("age", ""), fail), sex=_sex(values.get("sex", ""), fail)))
+            items.append(
+                SourceItem(
+                    record_path=key,
+                    record_id=_record_id(relative),
+                    patient_id=patient,
+                    labels=("PE",) if values["label"] == "1" else (),
+                    split=split,
+                    fold=fold,
+                    age=_age(values.get("age", ""), fail),
+                    sex=_sex(values.get("sex", ""), fail),
+                )
+            )
         return items, skipped
 
     def _checked_path(self, text: str, fail) -> str:
         """The record path, normalised; refuses paths that leave the manifest's folder."""
         if os.path.isabs(text) and "\x00" not in text:
             if not self._allow_absolute:
-                raise fail(f"record {text!r} is an absolute path; give it relative to "
-                           f"{_FOLDER}, or build the source with allow_absolute_paths=True")
+                raise fail(
+                    f"record {text!r} is an absolute path; give it relative to "
+                    f"{_FOLDER}, or build the source with allow_absolute_paths=True"
+                )
             return os.path.normpath(text)
         problem = relative_path_problem(text, _FOLDER)
         if problem:
@@ -142,6 +153,7 @@ class PECohortSource(DatasetSource):
 def _failure(manifest, line):
     def fail(problem: str) -> RecordError:
         return RecordError(manifest, f"line {line}: {problem}")
+
     return fail
 
 
@@ -151,7 +163,7 @@ def _record_id(relative: str) -> str:
     return text[:-4] if text.endswith(_EXTENSIONS + (".dat",)) else text
 
 
-def _found_files(path: Path, fail) -> List[Path]:
+def _found_files(path: Path, fail) -> list[Path]:
     """The record's files that exist: as given, or with a known extension added."""
     candidates = [path] + [path.parent / (path.name + ext) for ext in _EXTENSIONS + (".dat",)]
     try:
@@ -160,16 +172,18 @@ def _found_files(path: Path, fail) -> List[Path]:
         raise fail(f"record {str(path)!r:.200}: {exc.strerror}") from None
 
 
-def _refuse_links_outside(files: List[Path], folder: Path, text: str, fail) -> None:
+def _refuse_links_outside(files: list[Path], folder: Path, text: str, fail) -> None:
     """Refuses record files that are (or lie behind) symbolic links leading outside."""
     try:
         root = folder.resolve()
         for file in files:
             target = file.resolve()
             if not target.is_relative_to(root):
-                raise fail(f"record {text!r} resolves to {target}, outside {_FOLDER} (a "
-                           "symbolic link); copy the file in, or build the source with "
-                           "allow_absolute_paths=True")
+                raise fail(
+                    f"record {text!r} resolves to {target}, outside {_FOLDER} (a "
+                    "symbolic link); copy the file in, or build the source with "
+                    "allow_absolute_paths=True"
+                )
     except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop
         raise fail(f"record {text!r}: cannot resolve its path ({exc})") from None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ast
 import math
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 from keras_ecgpe.data.sources.base import (
     DatasetSource,
@@ -24,8 +23,16 @@ from keras_ecgpe.errors import ConfigError, RecordError
 
 TASKS = ("superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm", "all")
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
-_COLUMNS = ("ecg_id", "patient_id", "age", "sex", "scp_codes", "strat_fold",
-            "filename_lr", "filename_hr")
+_COLUMNS = (
+    "ecg_id",
+    "patient_id",
+    "age",
+    "sex",
+    "scp_codes",
+    "strat_fold",
+    "filename_lr",
+    "filename_hr",
+)
 _MAX_CODES_CHARS = 10_000
 
 
@@ -34,14 +41,15 @@ def fold_to_split(fold: int) -> str:
     return "test" if fold == 10 else "validation" if fold == 9 else "train"
 
 
-def _statement_targets(path: Path, task: str) -> Tuple[Tuple[str, ...], Dict[str, str]]:
+def _statement_targets(path: Path, task: str) -> tuple[tuple[str, ...], dict[str, str]]:
     """Returns the task's label names and `{scp_code: task label}` for codes in the task."""
     if not path.is_file():
         raise RecordError(path, "PTB-XL statement table not found")
     flag = lambda row, column: row[column] not in ("", "0", "0.0")  # noqa: E731
     targets = {}
-    for _, row in table_rows(path, ("", "diagnostic", "form", "rhythm", "diagnostic_class",
-                                    "diagnostic_subclass")):
+    for _, row in table_rows(
+        path, ("", "diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass")
+    ):
         code = row[""]
         if task == "superdiagnostic" and flag(row, "diagnostic") and row["diagnostic_class"]:
             targets[code] = row["diagnostic_class"]
@@ -85,21 +93,24 @@ class PTBXLSource(DatasetSource):
         if task not in TASKS:
             raise ConfigError(f"`task` must be one of {', '.join(TASKS)}. Received: task={task!r}")
         if sampling_rate not in (100, 500):
-            raise ConfigError("`sampling_rate` must be 100 or 500. "
-                              f"Received: sampling_rate={sampling_rate!r}")
+            raise ConfigError(
+                f"`sampling_rate` must be 100 or 500. Received: sampling_rate={sampling_rate!r}"
+            )
         self.task = task
         self.sampling_rate = sampling_rate
-        self.label_vocabulary = {"superdiagnostic": "scp_superclass",
-                                 "subdiagnostic": "scp_subclass"}.get(task, "scp")
+        self.label_vocabulary = {
+            "superdiagnostic": "scp_superclass",
+            "subdiagnostic": "scp_subclass",
+        }.get(task, "scp")
         statements = self.root / "scp_statements.csv"
         self._names, self._targets = _statement_targets(statements, task)
         self._all_codes = set(_statement_targets(statements, "all")[1])
 
     @property
-    def label_names(self) -> Tuple[str, ...]:
+    def label_names(self) -> tuple[str, ...]:
         return self._names
 
-    def index(self) -> Tuple[List[SourceItem], List[SkippedItem]]:
+    def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         database = self.root / "ptbxl_database.csv"
         if not database.exists():
             raise RecordError(database, "PTB-XL database table not found")
@@ -114,27 +125,42 @@ class PTBXLSource(DatasetSource):
             filename = row[file_column]
             problem = relative_path_problem(filename, "the dataset folder")
             if problem:  # the table must not send the reader anywhere else on the disk
-                raise RecordError(database, f"{where}: {file_column} {filename!r:.200} "
-                                            f"{problem}")
+                raise RecordError(database, f"{where}: {file_column} {filename!r:.200} {problem}")
             if not labels:
-                skipped.append(SkippedItem(record_id, str(self.root / filename),
-                                           f"no label in task {self.task}"))
+                skipped.append(
+                    SkippedItem(
+                        record_id, str(self.root / filename), f"no label in task {self.task}"
+                    )
+                )
                 continue
-            missing = [filename + ext for ext in (".hea", ".dat")
-                       if not _is_file(self.root / (filename + ext), database, where)]
+            missing = [
+                filename + ext
+                for ext in (".hea", ".dat")
+                if not _is_file(self.root / (filename + ext), database, where)
+            ]
             if missing:
-                skipped.append(SkippedItem(record_id, str(self.root / filename),
-                                           "file missing: " + ", ".join(missing)))
+                skipped.append(
+                    SkippedItem(
+                        record_id, str(self.root / filename), "file missing: " + ", ".join(missing)
+                    )
+                )
                 continue
             fold = self._parse_fold(database, where, row["strat_fold"])
-            items.append(SourceItem(
-                record_path=str(self.root / filename), record_id=record_id,
-                patient_id=_clean_number(row["patient_id"]), labels=labels,
-                split=fold_to_split(fold), fold=fold,
-                age=_age(row["age"]), sex=_sex(row["sex"])))
+            items.append(
+                SourceItem(
+                    record_path=str(self.root / filename),
+                    record_id=record_id,
+                    patient_id=_clean_number(row["patient_id"]),
+                    labels=labels,
+                    split=fold_to_split(fold),
+                    fold=fold,
+                    age=_age(row["age"]),
+                    sex=_sex(row["sex"]),
+                )
+            )
         return items, skipped
 
-    def _parse_codes(self, database, where, text) -> Dict[str, float]:
+    def _parse_codes(self, database, where, text) -> dict[str, float]:
         codes = None
         # literal_eval, never eval: the table is data, and "__import__('os')..." is refused.
         # TypeError: an unhashable key ("{[]: 1}"); RecursionError, MemoryError: deep
@@ -145,12 +171,12 @@ class PTBXLSource(DatasetSource):
             except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
                 codes = None
         if not isinstance(codes, dict) or not all(isinstance(k, str) for k in codes):
-            raise RecordError(database, f"{where}: scp_codes is not a dict literal: "
-                                        f"{text!r:.200}")
+            raise RecordError(database, f"{where}: scp_codes is not a dict literal: {text!r:.200}")
         unknown = [code for code in codes if code not in self._all_codes]
         if unknown:
-            raise RecordError(database, f"{where}: scp_codes {unknown!r:.200} are not in "
-                                        "scp_statements.csv")
+            raise RecordError(
+                database, f"{where}: scp_codes {unknown!r:.200} are not in scp_statements.csv"
+            )
         return codes
 
     @staticmethod

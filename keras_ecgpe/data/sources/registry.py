@@ -49,6 +49,8 @@ def make_source(name: str, root, **options) -> DatasetSource:
     accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"][1:]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
-        raise ConfigError(f"source {name!r} has no option(s) {', '.join(unknown)}; "
-                          f"options: {', '.join(accepted) or 'none'}")
+        raise ConfigError(
+            f"source {name!r} has no option(s) {', '.join(unknown)}; "
+            f"options: {', '.join(accepted) or 'none'}"
+        )
     return cls(root, **options)

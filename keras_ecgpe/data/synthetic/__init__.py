@@ -21,14 +21,18 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Dict
 
 from keras_ecgpe.data.synthetic.pe_cohort import generate_pe_cohort, write_pe_cohort
 from keras_ecgpe.data.synthetic.ptbxl_style import plan_ptbxl_style, write_ptbxl_style
 from keras_ecgpe.errors import ConfigError
 
-__all__ = ["write_demo", "write_ptbxl_style", "write_pe_cohort", "generate_pe_cohort",
-           "plan_ptbxl_style"]
+__all__ = [
+    "write_demo",
+    "write_ptbxl_style",
+    "write_pe_cohort",
+    "generate_pe_cohort",
+    "plan_ptbxl_style",
+]
 
 MARKER = "SYNTHETIC_DATA.txt"
 _OWN_ENTRIES = (MARKER, "ptbxl_synthetic", "pe_synthetic")
@@ -50,16 +54,19 @@ def _prepare_directory(out: Path) -> bool:
     """Refuses a non-empty folder unless it is a previous demo, whose own entries are then
     removed (other entries, e.g. caches, are left untouched). Returns True on replace."""
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"`out_dir` must be a directory. Received: out_dir={str(out)!r} "
-                          "(an existing file)")
+        raise ConfigError(
+            f"`out_dir` must be a directory. Received: out_dir={str(out)!r} (an existing file)"
+        )
     if not out.exists() or not any(out.iterdir()):
         out.mkdir(parents=True, exist_ok=True)
         return False
     marker = out / MARKER
     if not (marker.is_file() and marker.read_text().startswith("SYNTHETIC DATA")):
-        raise ConfigError(f"`out_dir` is a non-empty directory that is not a previous "
-                          f"SYNTHETIC demo (no {MARKER}); refusing to write into it. "
-                          f"Received: out_dir={str(out)!r}")
+        raise ConfigError(
+            f"`out_dir` is a non-empty directory that is not a previous "
+            f"SYNTHETIC demo (no {MARKER}); refusing to write into it. "
+            f"Received: out_dir={str(out)!r}"
+        )
     for name in _OWN_ENTRIES:
         path = out / name
         if path.is_dir():
@@ -69,8 +76,9 @@ def _prepare_directory(out: Path) -> bool:
     return True
 
 
-def write_demo(out_dir: os.PathLike | str, *, n_ptbxl: int = 2000, n_pe: int = 900,
-               seed: int = 0) -> Dict[str, object]:
+def write_demo(
+    out_dir: os.PathLike | str, *, n_ptbxl: int = 2000, n_pe: int = 900, seed: int = 0
+) -> dict[str, object]:
     """Writes the SYNTHETIC demo: `<out>/ptbxl_synthetic/`, `<out>/pe_synthetic/` and
     `<out>/SYNTHETIC_DATA.txt`.
 
@@ -101,6 +109,12 @@ def write_demo(out_dir: os.PathLike | str, *, n_ptbxl: int = 2000, n_pe: int = 9
     ptbxl = write_ptbxl_style(out / "ptbxl_synthetic", n_records=n_ptbxl, seed=seed)
     pe = write_pe_cohort(out / "pe_synthetic", n_records=n_pe, seed=seed)
     (out / MARKER).write_text(_MARKER_TEXT.format(n_ptbxl=n_ptbxl, n_pe=n_pe, seed=seed))
-    return {"out_dir": str(out), "synthetic": True, "seed": seed, "ptbxl": ptbxl, "pe": pe,
-            "replaced_previous_demo": replaced,
-            "seconds": round(time.perf_counter() - start, 2)}
+    return {
+        "out_dir": str(out),
+        "synthetic": True,
+        "seed": seed,
+        "ptbxl": ptbxl,
+        "pe": pe,
+        "replaced_previous_demo": replaced,
+        "seconds": round(time.perf_counter() - start, 2),
+    }

@@ -10,17 +10,21 @@ criteria.
 
 from __future__ import annotations
 
-from typing import Callable, Dict
+from collections.abc import Callable
 
 import numpy as np
 
-from keras_ecgpe.data.synthetic.ecg_model import W, BeatModel, unit
+from keras_ecgpe.data.synthetic.ecg_model import BeatModel, W, unit
 
 Effect = Callable[[BeatModel, np.random.Generator, float], None]
 
 TERRITORIES = {  # unit vectors pointing at the injured region (x left, y inferior, z anterior)
-    "inferior": unit(90, 0), "inferolateral": unit(45, -10), "lateral": unit(0, 10),
-    "anterior": unit(20, 75), "anteroseptal": unit(160, 70), "anterolateral": unit(10, 45),
+    "inferior": unit(90, 0),
+    "inferolateral": unit(45, -10),
+    "lateral": unit(0, 10),
+    "anterior": unit(20, 75),
+    "anteroseptal": unit(160, 70),
+    "anterolateral": unit(10, 45),
 }
 
 
@@ -54,8 +58,9 @@ def first_degree_av_block(m: BeatModel, rng: np.random.Generator, s: float) -> N
     m.pr = 0.21 + s * rng.uniform(0.02, 0.12)
 
 
-def right_bundle_branch_block(m: BeatModel, rng: np.random.Generator, s: float,
-                              complete: bool = True) -> None:
+def right_bundle_branch_block(
+    m: BeatModel, rng: np.random.Generator, s: float, complete: bool = True
+) -> None:
     """Terminal rightward-anterior R' (rsR' in V1, wide S in I and V6); wide QRS if
     complete, with secondary T inversion in V1-V3."""
     size = rng.uniform(0.45, 0.85) if complete else rng.uniform(0.18, 0.38)
@@ -122,8 +127,9 @@ def left_atrial_enlargement(m: BeatModel, rng: np.random.Generator, s: float) ->
     m.sigma_right[W["P"]] *= 1 + 0.5 * s
 
 
-def left_ventricular_hypertrophy(m: BeatModel, rng: np.random.Generator, s: float,
-                                 strain: bool = False) -> None:
+def left_ventricular_hypertrophy(
+    m: BeatModel, rng: np.random.Generator, s: float, strain: bool = False
+) -> None:
     """High R in V5-V6 and deep S in V1-V2 (leftward-posterior forces); with strain, ST
     depression and T inversion where R is tall."""
     norm = np.linalg.norm(m.dipoles[W["R"]]) * (1.4 + 0.7 * s)
@@ -141,8 +147,9 @@ def right_ventricular_hypertrophy(m: BeatModel, rng: np.random.Generator, s: flo
 
 
 # --- infarction and ST-T -----------------------------------------------------------------
-def infarction(m: BeatModel, rng: np.random.Generator, s: float, territory: str,
-               acute: bool = False) -> None:
+def infarction(
+    m: BeatModel, rng: np.random.Generator, s: float, territory: str, acute: bool = False
+) -> None:
     """Pathological Q waves facing `territory`; ST elevation there if acute, else T
     inversion there."""
     toward = TERRITORIES[territory]
@@ -169,8 +176,9 @@ def st_depression(m: BeatModel, rng: np.random.Generator, s: float) -> None:
     m.dipoles[W["T"]] *= 1 - 0.5 * s
 
 
-def ischemic_t_inversion(m: BeatModel, rng: np.random.Generator, s: float,
-                         territory: str = "lateral") -> None:
+def ischemic_t_inversion(
+    m: BeatModel, rng: np.random.Generator, s: float, territory: str = "lateral"
+) -> None:
     """Symmetric T inversion in `territory`."""
     m.dipoles[W["T"]] -= s * rng.uniform(0.35, 0.6) * TERRITORIES[territory]
 
@@ -197,7 +205,7 @@ def st_elevation_avr(m: BeatModel, rng: np.random.Generator, s: float) -> None:
     m.dipoles[W["ST"]] += s * rng.uniform(0.06, 0.14) * unit(-150, 0)
 
 
-PTBXL_EFFECTS: Dict[str, Effect] = {
+PTBXL_EFFECTS: dict[str, Effect] = {
     "IMI": lambda m, r, s: infarction(m, r, s, "inferior", acute=r.random() < 0.15),
     "ILMI": lambda m, r, s: infarction(m, r, s, "inferolateral"),
     "ASMI": lambda m, r, s: infarction(m, r, s, "anteroseptal", acute=r.random() < 0.15),
@@ -223,7 +231,7 @@ PTBXL_EFFECTS: Dict[str, Effect] = {
     "RAO/RAE": p_pulmonale,
 }
 
-PE_SIGNS: Dict[str, Effect] = {
+PE_SIGNS: dict[str, Effect] = {
     "sinus_tachycardia": tachycardia,
     "s1q3t3": s1q3t3,
     "t_inversion_v1_v4": t_inversion_v1_v4,

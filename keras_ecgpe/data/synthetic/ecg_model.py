@@ -35,8 +35,14 @@ def _lead_matrix() -> np.ndarray:
     """`(3, 8)` projection of a dipole on I, II, V1..V6 (V-lead gains in mV per unit)."""
     limb = [np.array([1.0, 0.0, 0.0]), np.array([0.5, np.sqrt(3) / 2, 0.0])]
     # horizontal angle from the left towards anterior, inferior tilt, gain
-    precordial = [(115, 0.0, 1.5), (95, 0.0, 2.0), (78, 0.1, 2.0),
-                  (60, 0.25, 1.9), (35, 0.3, 1.6), (10, 0.3, 1.3)]
+    precordial = [
+        (115, 0.0, 1.5),
+        (95, 0.0, 2.0),
+        (78, 0.1, 2.0),
+        (60, 0.25, 1.9),
+        (35, 0.3, 1.6),
+        (10, 0.3, 1.3),
+    ]
     vectors = []
     for angle, tilt, gain in precordial:
         v = np.array([np.cos(np.deg2rad(angle)), tilt, np.sin(np.deg2rad(angle))])
@@ -89,11 +95,16 @@ class BeatModel:
     mains: float = 0.005
     mains_hz: float = 50.0
 
-    def copy(self) -> "BeatModel":
+    def copy(self) -> BeatModel:
         """A deep copy (arrays included)."""
-        return dataclasses.replace(self, **{f.name: np.array(getattr(self, f.name))
-                                            for f in dataclasses.fields(self)
-                                            if isinstance(getattr(self, f.name), np.ndarray)})
+        return dataclasses.replace(
+            self,
+            **{
+                f.name: np.array(getattr(self, f.name))
+                for f in dataclasses.fields(self)
+                if isinstance(getattr(self, f.name), np.ndarray)
+            },
+        )
 
     @property
     def axis_deg(self) -> float:
@@ -115,17 +126,22 @@ def normal_beat_model(rng: np.random.Generator) -> BeatModel:
     local = np.zeros((7, 6))
     local[W["ST"]] = rng.uniform(0.0, 0.06) * np.array([0.3, 1, 1, 0.5, 0, 0])
     return BeatModel(
-        dipoles=dipoles, local=local,
+        dipoles=dipoles,
+        local=local,
         centers=np.array([0.0, -0.028, 0.0, 0.028, 0.066, 0.16, 0.27]),
         sigma_left=np.array([0.022, 0.009, 0.011, 0.011, 0.02, 0.05, 0.05]),
         sigma_right=np.array([0.022, 0.009, 0.011, 0.011, 0.02, 0.05, 0.033]),
-        hr=float(np.clip(rng.normal(70, 11), 45, 98)), rr_jitter=rng.uniform(0.01, 0.04),
-        resp_depth=rng.uniform(0.0, 0.06), resp_hz=rng.uniform(0.15, 0.35),
+        hr=float(np.clip(rng.normal(70, 11), 45, 98)),
+        rr_jitter=rng.uniform(0.01, 0.04),
+        resp_depth=rng.uniform(0.0, 0.06),
+        resp_hz=rng.uniform(0.15, 0.35),
         pr=float(np.clip(rng.normal(0.155, 0.018), 0.12, 0.20)),
         qrs_width=float(np.clip(rng.normal(1.0, 0.07), 0.85, 1.15)),
         qt=float(np.clip(rng.normal(0.40, 0.02), 0.35, 0.44)),
-        gain=float(np.exp(rng.normal(0, 0.15))), wander=rng.uniform(0.02, 0.3),
-        muscle=rng.uniform(0.004, 0.03), mains=rng.uniform(0.0, 0.02),
+        gain=float(np.exp(rng.normal(0, 0.15))),
+        wander=rng.uniform(0.02, 0.3),
+        muscle=rng.uniform(0.004, 0.03),
+        mains=rng.uniform(0.0, 0.02),
         mains_hz=float(rng.choice([50.0, 60.0])),
     )
 
@@ -143,8 +159,11 @@ def _r_times(m: BeatModel, duration_s: float, rng: np.random.Generator) -> np.nd
     n = int(np.ceil((duration_s + 2.0) / rr * 1.3)) + 4
     k = np.arange(n) * rr
     jitter = m.rr_jitter + 0.18 * m.af
-    factors = (1 + m.resp_depth * np.sin(2 * np.pi * m.resp_hz * k + rng.uniform(0, 6.3))
-               + jitter * rng.standard_normal(n))
+    factors = (
+        1
+        + m.resp_depth * np.sin(2 * np.pi * m.resp_hz * k + rng.uniform(0, 6.3))
+        + jitter * rng.standard_normal(n)
+    )
     times = np.cumsum(rr * np.clip(factors, 0.55, 1.6)) - rng.uniform(1.0, 1.0 + rr)
     return times[times < duration_s + 1.0]
 
@@ -159,13 +178,14 @@ def _noise(m: BeatModel, t: np.ndarray, fs: float, rng: np.random.Generator) -> 
         noise += amps[j] * np.sin(2 * np.pi * freqs[j] * t[:, None] + phases[j])
     noise += m.muscle * rng.standard_normal((t.size, 9))
     if m.mains > 0 and m.mains_hz < fs / 2:  # otherwise removed by the anti-alias filter
-        noise += np.outer(np.sin(2 * np.pi * m.mains_hz * t + rng.uniform(0, 6.3)),
-                          m.mains * rng.uniform(0.2, 1.0, 9))
+        noise += np.outer(
+            np.sin(2 * np.pi * m.mains_hz * t + rng.uniform(0, 6.3)),
+            m.mains * rng.uniform(0.2, 1.0, 9),
+        )
     return noise
 
 
-def synthesize(m: BeatModel, fs: float, duration_s: float,
-               rng: np.random.Generator) -> Synthesis:
+def synthesize(m: BeatModel, fs: float, duration_s: float, rng: np.random.Generator) -> Synthesis:
     """Renders a SYNTHETIC 12-lead record from `m`.
 
     Vectorised over beats and time: a 10-s 500 Hz record takes a few milliseconds.
@@ -197,8 +217,11 @@ def synthesize(m: BeatModel, fs: float, duration_s: float,
     offset = int(np.floor(-0.45 * fs))
     rel = (np.arange(int(1.25 * fs)) + offset) / fs
     starts = np.round(r_times * fs).astype(int) + offset
-    dt = rel[None, :, None] - (r_times * fs - np.round(r_times * fs))[:, None, None] / fs \
+    dt = (
+        rel[None, :, None]
+        - (r_times * fs - np.round(r_times * fs))[:, None, None] / fs
         - centers[:, None, :]
+    )
     sigma = np.where(dt < 0, sig_l[:, None, :], sig_r[:, None, :])
     shapes = np.exp(-0.5 * (dt / sigma) ** 2) * beat_amp[:, None, :]  # (beats, time, waves)
     beats = shapes @ amps  # (beats, time, 8)
@@ -207,19 +230,29 @@ def synthesize(m: BeatModel, fs: float, duration_s: float,
     out = np.zeros((n + 2 * pad, 8))
     for start, beat in zip(starts + pad, beats):
         if 0 <= start <= n + pad:
-            out[start:start + rel.size] += beat
+            out[start : start + rel.size] += beat
     t = np.arange(n) / fs
-    independent = out[pad:pad + n] + _noise(m, t, fs, rng) @ _WIRING
+    independent = out[pad : pad + n] + _noise(m, t, fs, rng) @ _WIRING
     if m.af > 0:  # fibrillatory waves: a wandering 4-8 Hz atrial dipole
         f_wave = np.sin(2 * np.pi * np.cumsum(rng.uniform(4, 8) + rng.normal(0, 2, n)) / fs)
         independent += np.outer(f_wave, 0.05 * m.af * (unit(80, 30) @ LEAD_MATRIX))
-    return Synthesis(_twelve_leads(independent * m.gain), r_times[(r_times >= 0)
-                                                                 & (r_times < duration_s)])
+    return Synthesis(
+        _twelve_leads(independent * m.gain), r_times[(r_times >= 0) & (r_times < duration_s)]
+    )
 
 
 def _twelve_leads(independent: np.ndarray) -> np.ndarray:
     """`(time, 8)` I, II, V1..V6 -> float32 `(time, 12)` in canonical order."""
     lead_i, lead_ii = independent[:, 0], independent[:, 1]
-    limb = np.stack([lead_i, lead_ii, lead_ii - lead_i, -(lead_i + lead_ii) / 2,
-                     lead_i - lead_ii / 2, lead_ii - lead_i / 2], axis=1)
+    limb = np.stack(
+        [
+            lead_i,
+            lead_ii,
+            lead_ii - lead_i,
+            -(lead_i + lead_ii) / 2,
+            lead_i - lead_ii / 2,
+            lead_ii - lead_i / 2,
+        ],
+        axis=1,
+    )
     return np.concatenate([limb, independent[:, 2:]], axis=1).astype(np.float32)

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
 
 import numpy as np
 
@@ -31,15 +31,24 @@ from keras_ecgpe.data.synthetic.wfdb_writer import SYNTHETIC_COMMENT, write_reco
 SIGNS = tuple(cond.PE_SIGNS)
 # (rate in PE at mean severity, rate in negatives) per sign
 SIGN_RATES = {
-    "sinus_tachycardia": (0.65, 0.18), "s1q3t3": (0.30, 0.03),
-    "t_inversion_v1_v4": (0.55, 0.07), "incomplete_rbbb": (0.15, 0.05),
-    "complete_rbbb": (0.12, 0.03), "right_axis_deviation": (0.20, 0.04),
-    "p_pulmonale": (0.15, 0.03), "low_voltage": (0.12, 0.04),
-    "st_elevation_avr": (0.20, 0.04), "atrial_fibrillation": (0.08, 0.04),
+    "sinus_tachycardia": (0.65, 0.18),
+    "s1q3t3": (0.30, 0.03),
+    "t_inversion_v1_v4": (0.55, 0.07),
+    "incomplete_rbbb": (0.15, 0.05),
+    "complete_rbbb": (0.12, 0.03),
+    "right_axis_deviation": (0.20, 0.04),
+    "p_pulmonale": (0.15, 0.03),
+    "low_voltage": (0.12, 0.04),
+    "st_elevation_avr": (0.20, 0.04),
+    "atrial_fibrillation": (0.08, 0.04),
 }
 COMORBIDITIES = {  # same rates in both classes
-    "old_mi": (0.08, lambda m, r, s: cond.infarction(
-        m, r, s, str(r.choice(["inferior", "anteroseptal", "lateral"])))),
+    "old_mi": (
+        0.08,
+        lambda m, r, s: cond.infarction(
+            m, r, s, str(r.choice(["inferior", "anteroseptal", "lateral"]))
+        ),
+    ),
     "lvh": (0.07, cond.left_ventricular_hypertrophy),
     "nonspecific_st_t": (0.12, cond.st_depression),
     "first_degree_av_block": (0.05, cond.first_degree_av_block),
@@ -70,19 +79,22 @@ class PERecordSpec:
     patient_id: str
     label: int
     severity: float
-    signs: Dict[str, float]
-    comorbidities: Tuple[str, ...]
+    signs: dict[str, float]
+    comorbidities: tuple[str, ...]
     model: BeatModel
     seed: tuple
 
 
-def _draw_signs(rng: np.random.Generator, label: int, severity: float) -> Dict[str, float]:
+def _draw_signs(rng: np.random.Generator, label: int, severity: float) -> dict[str, float]:
     signs = {}
     for sign, (pe_rate, negative_rate) in SIGN_RATES.items():
         if label:
             present = rng.random() < min(pe_rate * (0.35 + 1.3 * severity), 0.95)
-            strength = float(np.clip(0.2 + 0.8 * severity * rng.uniform(0.7, 1.3)
-                                     + rng.normal(0, 0.1), 0.15, 1.0))
+            strength = float(
+                np.clip(
+                    0.2 + 0.8 * severity * rng.uniform(0.7, 1.3) + rng.normal(0, 0.1), 0.15, 1.0
+                )
+            )
         else:
             present, strength = rng.random() < negative_rate, rng.uniform(0.15, 0.6)
         if present:
@@ -92,12 +104,13 @@ def _draw_signs(rng: np.random.Generator, label: int, severity: float) -> Dict[s
     return signs
 
 
-def plan_pe_cohort(n_records: int = 900, seed: int = 0,
-                   prevalence: float = 0.25) -> List[PERecordSpec]:
+def plan_pe_cohort(
+    n_records: int = 900, seed: int = 0, prevalence: float = 0.25
+) -> list[PERecordSpec]:
     """Draws patients, labels, signs and record parameters (deterministic for a seed)."""
     rng = np.random.default_rng([seed, 3])
     sizes = patient_sizes(rng, n_records, [0.78, 0.16, 0.06])
-    positive = set(rng.permutation(len(sizes))[:int(round(prevalence * len(sizes)))].tolist())
+    positive = set(rng.permutation(len(sizes))[: int(round(prevalence * len(sizes)))].tolist())
     specs = []
     for patient, size in enumerate(sizes):
         prng = np.random.default_rng([seed, 3, patient])
@@ -106,8 +119,7 @@ def plan_pe_cohort(n_records: int = 900, seed: int = 0,
         severity = float(prng.beta(2.5, 2.0)) if label and not silent else 0.0
         base = normal_beat_model(prng)
         base.hr = float(np.clip(prng.normal(80, 12), 50, 115))
-        comorbid = tuple(name for name, (rate, _) in COMORBIDITIES.items()
-                         if prng.random() < rate)
+        comorbid = tuple(name for name, (rate, _) in COMORBIDITIES.items() if prng.random() < rate)
         signs = {} if silent else _draw_signs(prng, label, severity)
         for visit in range(size):
             rrng = np.random.default_rng([seed, 3, patient, visit])
@@ -115,18 +127,31 @@ def plan_pe_cohort(n_records: int = 900, seed: int = 0,
             model.hr += rrng.normal(0, 5)
             for name in comorbid:
                 COMORBIDITIES[name][1](model, rrng, rrng.uniform(0.4, 1.0))
-            visit_signs = {sign: round(float(np.clip(s * rrng.uniform(0.75, 1.2), 0.1, 1)), 3)
-                           for sign, s in signs.items() if visit == 0 or rrng.random() > 0.15}
+            visit_signs = {
+                sign: round(float(np.clip(s * rrng.uniform(0.75, 1.2), 0.1, 1)), 3)
+                for sign, s in signs.items()
+                if visit == 0 or rrng.random() > 0.15
+            }
             for sign, strength in visit_signs.items():
                 cond.PE_SIGNS[sign](model, rrng, strength)
-            specs.append(PERecordSpec(f"records/pe{len(specs) + 1:05d}", f"P{patient + 1:05d}",
-                                      label, severity, visit_signs, comorbid, model,
-                                      (seed, 3, patient, visit, 99)))
+            specs.append(
+                PERecordSpec(
+                    f"records/pe{len(specs) + 1:05d}",
+                    f"P{patient + 1:05d}",
+                    label,
+                    severity,
+                    visit_signs,
+                    comorbid,
+                    model,
+                    (seed, 3, patient, visit, 99),
+                )
+            )
     return specs
 
 
-def generate_pe_cohort(n_records: int = 900, seed: int = 0, fs: int = 500,
-                       duration_s: float = 10.0) -> Iterator[Tuple[PERecordSpec, Synthesis]]:
+def generate_pe_cohort(
+    n_records: int = 900, seed: int = 0, fs: int = 500, duration_s: float = 10.0
+) -> Iterator[tuple[PERecordSpec, Synthesis]]:
     """Yields `(spec, Synthesis)` for every SYNTHETIC record without writing files.
 
     Example:
@@ -138,7 +163,7 @@ def generate_pe_cohort(n_records: int = 900, seed: int = 0, fs: int = 500,
         yield spec, synthesize(spec.model, fs, duration_s, np.random.default_rng(list(spec.seed)))
 
 
-def write_pe_cohort(out_dir, n_records: int = 900, seed: int = 0) -> Dict[str, object]:
+def write_pe_cohort(out_dir, n_records: int = 900, seed: int = 0) -> dict[str, object]:
     """Writes the SYNTHETIC PE cohort into `out_dir` (created; must not exist).
 
     Returns:
@@ -150,21 +175,39 @@ def write_pe_cohort(out_dir, n_records: int = 900, seed: int = 0) -> Dict[str, o
     for spec, syn in generate_pe_cohort(n_records, seed):
         write_record(out / "records", Path(spec.record).name, syn.signal, 500)
         manifest.append([spec.record, spec.label, spec.patient_id])
-        truth.append([spec.record, spec.label, spec.patient_id, round(spec.severity, 3),
-                      round(spec.model.hr, 1)] + [spec.signs.get(s, 0) for s in SIGNS]
-                     + [";".join(spec.comorbidities)])
+        truth.append(
+            [
+                spec.record,
+                spec.label,
+                spec.patient_id,
+                round(spec.severity, 3),
+                round(spec.model.hr, 1),
+            ]
+            + [spec.signs.get(s, 0) for s in SIGNS]
+            + [";".join(spec.comorbidities)]
+        )
         specs.append(spec)
     _write_csv(out / "manifest.csv", MANIFEST_COLUMNS, manifest)
-    _write_csv(out / "generation_truth.csv", ("record", "label", "patient_id", "severity",
-                                              "heart_rate") + SIGNS + ("comorbidities",), truth)
+    _write_csv(
+        out / "generation_truth.csv",
+        ("record", "label", "patient_id", "severity", "heart_rate") + SIGNS + ("comorbidities",),
+        truth,
+    )
     positives = sum(spec.label for spec in specs)
     patients = len({spec.patient_id for spec in specs})
-    (out / "README.txt").write_text(README.format(seed=seed, n=len(specs), pos=positives,
-                                                  patients=patients))
-    return {"path": str(out), "manifest": str(out / "manifest.csv"), "records": len(specs),
-            "patients": patients, "positives": positives,
-            "prevalence": round(positives / max(len(specs), 1), 3), "fs": 500,
-            "comment": SYNTHETIC_COMMENT}
+    (out / "README.txt").write_text(
+        README.format(seed=seed, n=len(specs), pos=positives, patients=patients)
+    )
+    return {
+        "path": str(out),
+        "manifest": str(out / "manifest.csv"),
+        "records": len(specs),
+        "patients": patients,
+        "positives": positives,
+        "prevalence": round(positives / max(len(specs), 1), 3),
+        "fs": 500,
+        "comment": SYNTHETIC_COMMENT,
+    }
 
 
 def _write_csv(path: Path, header, rows) -> None:
