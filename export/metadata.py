@@ -1,14 +1,15 @@
 """The contract an app needs, as `model.json` and embedded in the `.tflite` itself.
 
 `build_model_json` turns a run's contract and the converted model into the document an
-app developer works from: input layout and units, labels in output order, thresholds and
-their operating point, the preprocessing to replicate step by step with its constants,
-windows and aggregation, integer scale and zero point where used, versions, operators and
-the parity result. `embed` stores that JSON in the flatbuffer as a TFLite `metadata` entry
-(name `keras_ecgpe_contract`, pointing to a buffer of UTF-8 JSON): LiteRT ignores it when
-running the model, and `read_embedded_json` gets it back without TensorFlow. The embedded
-copy cannot hold the SHA-256 and size of the file that contains it; `model.json` beside
-the file adds them under `file`.
+app developer works from: input layout and units, labels in output order, the decision
+cuts on the raw logit (`decision.logit_cuts`, the rule `evaluation.decide` applies in
+`evaluate` and `predict`) and their operating point, the preprocessing to replicate step
+by step with its constants, windows and aggregation, integer scale and zero point where
+used, versions, operators and the parity result. `embed` stores that JSON in the
+flatbuffer as a TFLite `metadata` entry (name `keras_ecgpe_contract`, pointing to a buffer
+of UTF-8 JSON): LiteRT ignores it when running the model, and `read_embedded_json` gets it
+back without TensorFlow. The embedded copy cannot hold the SHA-256 and size of the file
+that contains it; `model.json` beside the file adds them under `file`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from scipy import signal as sps
 import keras_ecgpe
 from keras_ecgpe.data.filters import wavelet_level
 from keras_ecgpe.data.normalization import _FLAT_MV
+from keras_ecgpe.evaluation.inputs import sigmoid
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.inference.tflite_runner import (
     METADATA_NAME,
@@ -30,7 +32,9 @@ from keras_ecgpe.inference.tflite_runner import (
 )
 
 FORMAT = "keras_ecgpe.model_json"
-FORMAT_VERSION = 1
+# 2: `decision.logit_cuts` and `decision.rule` decide; 1 (read by the schema still) had
+# only probability thresholds and `logit_thresholds` derived from them.
+FORMAT_VERSION = 2
 EMBEDDED_FILE_NOTE = (
     "the copy embedded in the .tflite cannot contain the SHA-256 or size of "
     "the file holding it; model.json beside the file gives both"
@@ -157,21 +161,25 @@ def preprocessing_steps(contract: dict) -> list:
 
 
 def _decision(contract: dict) -> dict:
+    """The operating point as an app applies it: compare the raw record logit with the cut.
+
+    `thresholds` and `calibrated_thresholds` are probabilities shown beside the cuts; a
+    probability saturates (sigmoid rounds to 1.0 above a logit of about 37), so an app that
+    compared probabilities could call records positive that `predict` calls negative.
+    """
     temperature = contract_io.temperature(contract)
     bias = contract_io.calibration_bias(contract)
-    cut = contract_io.logit_thresholds(contract)
-    calibrated = 1.0 / (1.0 + np.exp(-(cut / temperature + bias)))
+    choice = contract_io.threshold_choice(contract)
+    calibrated = sigmoid(choice.cuts / temperature + bias)
     return {
-        **contract_io.threshold_choice(contract),
+        **choice.to_dict(),
         "temperature": temperature,
         "calibration_bias": bias.tolist(),
-        "logit_thresholds": cut.tolist(),
         "calibrated_thresholds": calibrated.tolist(),
-        "rule": "record logit z (aggregated over windows); probability = "
-        "sigmoid(z / temperature + calibration_bias); positive when "
-        "z >= logit_threshold, i.e. "
-        "probability >= calibrated_threshold (`thresholds` = "
-        "sigmoid(logit_threshold): the raw-logit cuts chosen on validation)",
+        "rule": "z = record logit (window logits aggregated as `aggregate` says); class c "
+        "is positive when z[c] >= logit_cuts[c]. probability[c] = "
+        "sigmoid(z[c] / temperature + calibration_bias[c]) is shown, never compared: "
+        "`thresholds` and `calibrated_thresholds` are display only",
     }
 
 

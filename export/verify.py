@@ -3,7 +3,7 @@
 On the run's VALIDATION windows (sliding, aggregated per record as the contract says) the
 `.tflite` runs in LiteRT and the Keras model in Keras; the report gives the largest
 absolute logit difference (window and record level), the share of record decisions that
-agree at the stored thresholds, and each class's record-level AUROC on logits for both.
+agree at the stored logit cuts, and each class's record-level AUROC on logits for both.
 The export passes when no class loses more AUROC than `max_auroc_drop`.
 """
 
@@ -68,7 +68,7 @@ class ParityReport:
             f"  {self.reason}",
             f"  max |logit error|: windows {self.max_abs_window_logit_error:.3g}, "
             f"records {self.max_abs_record_logit_error:.3g}",
-            f"  decision agreement at the stored thresholds: {self.decision_agreement:.4f}",
+            f"  decision agreement at the stored logit cuts: {self.decision_agreement:.4f}",
         ]
         for name, a, b in zip(self.label_names, self.auroc_keras, self.auroc_tflite):
             lines.append(f"  AUROC {name}: keras {_four(a)}, tflite {_four(b)}")
@@ -115,7 +115,7 @@ def verify_tflite(
         tflite: the flatbuffer bytes, a path, or a `TFLiteRunner`.
         model: the run's Keras model (the reference).
         cache: the run's `PreparedCache`.
-        contract: the run's contract (window, stride, aggregation, thresholds).
+        contract: the run's contract (window, stride, aggregation, logit cuts).
         mode: the export mode (for the default `max_auroc_drop` and the report).
         max_auroc_drop: the largest AUROC loss allowed for any class.
         split: the split to compare on.

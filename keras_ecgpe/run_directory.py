@@ -48,7 +48,10 @@ SUMMARY = "summary.txt"
 PREDICTIONS = "predictions.csv"
 ROC_PLOT, PR_PLOT, CALIBRATION_PLOT = "roc.png", "pr.png", "calibration.png"
 
-CONTRACT_FORMAT = "keras_ecgpe.contract/1"
+# /2 stores the decision cuts as logits (`thresholds.logit_cuts`); /1 files hold only
+# probability thresholds and are still read (converted once, see evaluation/thresholds.py).
+CONTRACT_FORMAT = "keras_ecgpe.contract/2"
+READABLE_CONTRACT_FORMATS = ("keras_ecgpe.contract/1", CONTRACT_FORMAT)
 CONTRACT_REQUIRED = (
     "model_name",
     "fs",
@@ -187,7 +190,7 @@ def load_contract(path) -> dict:
         ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: unreadable model contract ({exc.strerror})") from None
-    if not isinstance(contract, dict) or contract.get("format") != CONTRACT_FORMAT:
+    if not isinstance(contract, dict) or contract.get("format") not in READABLE_CONTRACT_FORMATS:
         got = contract.get("format") if isinstance(contract, dict) else type(contract).__name__
         raise ConfigError(
             f"{path}: not a keras_ecgpe model contract (format {got!r:.80}, "

@@ -2,7 +2,7 @@
 
 A training run writes `contract.json` beside `best.keras`: what a window is (fs, length,
 lead order, units), the preprocessing and standardiser the model was trained behind, the
-labels, thresholds and temperature chosen on validation data, how windows aggregate, and
+labels, logit cuts and temperature chosen on validation data, how windows aggregate, and
 where the data came from. Export and inference read it only through the functions here,
 so adapting to a change of the training side's contract is a change of this file alone.
 Files are found and read by `keras_ecgpe.run_directory` (`locate_run`, `load_contract`).
@@ -17,6 +17,7 @@ import numpy as np
 
 from keras_ecgpe import run_directory, schemas
 from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.evaluation.thresholds import ThresholdChoice, decide
 from keras_ecgpe.leads import CANONICAL_LEADS
 
 REQUIRED = (
@@ -85,10 +86,13 @@ def check_contract(contract, where: str = "contract") -> dict:
             f"{where}: `aggregate` must be one of {AGGREGATIONS}. "
             f"Received: {contract['aggregate']!r}"
         )
-    if len(thresholds(contract)) != len(label_names(contract)):
+    try:
+        cuts = logit_cuts(contract)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    if len(cuts) != len(label_names(contract)):
         raise ConfigError(
-            f"{where}: {len(thresholds(contract))} thresholds for "
-            f"{len(label_names(contract))} labels"
+            f"{where}: {len(cuts)} logit cuts for {len(label_names(contract))} labels"
         )
     if not temperature(contract) > 0:
         raise ConfigError(f"{where}: `temperature` must be positive")
@@ -135,13 +139,18 @@ def label_names(contract) -> list:
     return [str(name) for name in contract["label_names"]]
 
 
-def threshold_choice(contract) -> dict:
-    """The stored operating point: thresholds, method, target, where they were chosen."""
-    return dict(contract["thresholds"])
+def threshold_choice(contract) -> ThresholdChoice:
+    """The stored operating point: logit cuts, method, target (see `ThresholdChoice`).
+
+    A contract written before cuts were stored as logits holds only probability
+    `thresholds`; they are converted once by `thresholds.legacy_probability_to_cut`.
+    """
+    return ThresholdChoice.from_dict(contract["thresholds"])
 
 
-def thresholds(contract) -> np.ndarray:
-    return np.asarray(contract["thresholds"]["thresholds"], dtype=np.float64)
+def logit_cuts(contract) -> np.ndarray:
+    """`(C,)` cuts on the RAW record logit: positive when `logit >= cut` (`decide`)."""
+    return threshold_choice(contract).cuts
 
 
 def temperature(contract) -> float:
@@ -159,16 +168,6 @@ def calibration_bias(contract) -> np.ndarray:
     )
 
 
-def logit_thresholds(contract) -> np.ndarray:
-    """Thresholds on the raw logit: the decision rule is `logit >= logit_threshold`.
-
-    The training contract's rule: positive when `sigmoid(raw logit) >= threshold`; the
-    temperature and bias only calibrate the probability shown, so they never move a decision.
-    """
-    t = np.clip(thresholds(contract), 1e-12, 1 - 1e-12)
-    return np.log(t) - np.log1p(-t)
-
-
 def probabilities(contract, logits) -> np.ndarray:
     """Calibrated probabilities `sigmoid(logit / temperature + calibration_bias)` of record
     logits `(n, C)`."""
@@ -177,8 +176,12 @@ def probabilities(contract, logits) -> np.ndarray:
 
 
 def decisions(contract, logits) -> np.ndarray:
-    """0/1 decisions `(n, C)` of record logits at the stored operating point."""
-    return (np.asarray(logits, dtype=np.float64) >= logit_thresholds(contract)).astype(np.int64)
+    """0/1 decisions `(n, C)` of RAW record logits at the stored operating point.
+
+    The rule is `evaluation.decide` (`logit >= cut`), the same one `evaluate` applies; the
+    temperature and bias only calibrate the probability shown, so they never move a decision.
+    """
+    return decide(logits, threshold_choice(contract)).astype(np.int64)
 
 
 def preprocess(contract):

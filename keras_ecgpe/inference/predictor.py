@@ -6,8 +6,9 @@ resampling to the contract's fs from whatever rate the file has, the per-lead
 normalisation and the dataset standardiser, cut sliding windows with the contract's
 stride (or the centre window, if the model was evaluated that way), run the backend on
 every window, aggregate the window logits per record, then report calibrated
-probabilities and decisions at the stored thresholds. Only the window -> logits step
-differs between a `.keras` model and its `.tflite`.
+probabilities and the decisions of `evaluation.decide` (raw record logit >= the stored
+logit cut, the rule `evaluate` applies). Only the window -> logits step differs between a
+`.keras` model and its `.tflite`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A model is only meaningful on data prepared the way it was trained on: the same sampling
 rate, window, lead order and units, the same filter and per-lead normalisation, the same
 dataset standardiser. The contract records all of it, plus what a user of the model needs
-to turn logits into decisions: label names, the temperature and thresholds chosen on
+to turn logits into decisions: label names, the temperature and logit cuts chosen on
 VALIDATION data with their operating point, and how window outputs are aggregated per
 record. `check_compatible` refuses a cache that would silently change the meaning of the
 inputs. The same file travels with exported models (issue 5); its keys are flat
@@ -14,11 +14,14 @@ written and read by `keras_ecgpe.run_directory` (`save_contract`, `load_contract
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
+
+import numpy as np
 
 import keras_ecgpe
 from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.evaluation.inputs import sigmoid
+from keras_ecgpe.evaluation.thresholds import RULE, ThresholdChoice
 from keras_ecgpe.leads import CANONICAL_LEADS
 from keras_ecgpe.run_directory import CONTRACT_FORMAT
 
@@ -63,17 +66,19 @@ def make_contract(
     eval_mode: str,
     aggregate: str,
     label_names,
-    threshold_choice: dict,
+    threshold_choice: ThresholdChoice | dict,
     temperature: float,
     standardizer: dict | None,
     calibration_bias=None,
 ) -> dict:
     """Assembles the contract of a model trained on `cache` (a flat, JSON-safe dict).
 
-    Decision rule: class `c` is positive when `sigmoid(logit_c) >= thresholds[c]` on the
-    RAW logit; the temperature and per-class bias only calibrate the probability shown
-    (`sigmoid(logit / temperature + calibration_bias)`), so they never move a decision.
-    `calibrated_thresholds` are the same cuts on that calibrated probability scale.
+    Decision rule (`evaluation.decide`): class `c` is positive when the RAW record logit
+    `z_c >= thresholds.logit_cuts[c]`. The cut is stored as a logit because a probability
+    saturates (`sigmoid(z)` is exactly 1.0 above z of about 37). The temperature and
+    per-class bias only calibrate the probability shown
+    (`sigmoid(logit / temperature + calibration_bias)`), so they never move a decision;
+    `calibrated_thresholds` are the cuts on that calibrated scale, for display only.
 
     Args:
         cache: the `PreparedCache` the model was trained on.
@@ -82,16 +87,17 @@ def make_contract(
         stride: sliding-window stride in samples (kept in "centre" mode too).
         eval_mode: "sliding" or "centre"; aggregate: "max" or "mean".
         label_names: the output labels, in logit order.
-        threshold_choice: `ThresholdChoice.to_dict()`, chosen on validation raw logits.
+        threshold_choice: a `ThresholdChoice` (or its `to_dict()`), chosen on validation
+            raw logits.
         temperature: fitted on validation logits (1: none).
         calibration_bias: per-class biases fitted with it (None: zeros).
         standardizer: `DatasetStandardizer.to_dict()` or None.
     """
-    cuts = [float(t) for t in threshold_choice["thresholds"]]
+    if not isinstance(threshold_choice, ThresholdChoice):
+        threshold_choice = ThresholdChoice.from_dict(threshold_choice)
+    cuts = threshold_choice.cuts
     bias = [0.0] * len(cuts) if calibration_bias is None else [float(b) for b in calibration_bias]
-    calibrated = [
-        1.0 / (1.0 + math.exp(-(_logit(t) / temperature + b))) for t, b in zip(cuts, bias)
-    ]
+    calibrated = sigmoid(cuts / float(temperature) + np.asarray(bias, dtype=np.float64))
     return {
         "format": CONTRACT_FORMAT,
         "keras_ecgpe_version": keras_ecgpe.__version__,
@@ -106,8 +112,8 @@ def make_contract(
         "standardizer": standardizer,
         "label_names": list(label_names),
         "output": "logits",
-        "thresholds": {**threshold_choice, "rule": "positive when sigmoid(raw logit) >= threshold"},
-        "calibrated_thresholds": calibrated,
+        "thresholds": {**threshold_choice.to_dict(), "rule": RULE},
+        "calibrated_thresholds": [float(p) for p in calibrated],
         "temperature": float(temperature),
         "calibration_bias": bias,
         "temperature_fitted_on": "validation",
@@ -116,11 +122,6 @@ def make_contract(
         "aggregate": aggregate,
         "data": data_description(cache),
     }
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p) - math.log1p(-p)
 
 
 def contract_mismatches(contract: dict, cache, *, check_labels: bool = True) -> list:

@@ -1,12 +1,12 @@
 """The end of a run: reload the best model, calibrate and choose thresholds on VALIDATION.
 
-Thresholds are chosen on the RAW validation logits and the decision rule stays
-`sigmoid(raw logit) >= threshold`; the temperature and per-class bias (also fitted on
-validation) only calibrate the probability reported, `sigmoid(logit / T + b)`, so they never
-move a decision (the contract also lists the thresholds on that calibrated scale). The
-metrics written here use thresholds tuned on that very split, so their thresholded values are
-optimistic - the summary says so; only the test evaluation (`evaluate_run`) is an unbiased
-estimate.
+Cuts are chosen on the RAW validation logits and stored as logits; the decision rule is
+`evaluation.decide` (`raw logit >= logit cut`). The temperature and per-class bias (also
+fitted on validation) only calibrate the probability reported, `sigmoid(logit / T + b)`, so
+they never move a decision (the contract also lists the cuts on that calibrated scale, for
+display). The metrics written here use cuts tuned on that very split, so their thresholded
+values are optimistic - the summary says so; only the test evaluation (`evaluate_run`) is
+an unbiased estimate.
 """
 
 from __future__ import annotations
