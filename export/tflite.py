@@ -2,7 +2,7 @@
 
 The converted graph is the model's export view (`keras_ecgpe.models.export_view`: RNNs
 unrolled, same weights) behind a static batch of 1: input `ecg` float32 `[1, T, 12]` mV,
-output `logits` `[1, C]` (never sigmoid: int8 LOGISTIC outputs collapse, FIELD-NOTES).
+output `logits` `[1, C]` (never sigmoid: int8 LOGISTIC outputs collapse, docs/background.md).
 It goes through `TFLiteConverter.from_keras_model` on a functional batch-1 wrapper: a
 bare `tf.function` converted with `from_concrete_functions` has no signature, and with
 the model as trackable object (or through a SavedModel) LiteRT returned NaN here.

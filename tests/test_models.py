@@ -180,7 +180,7 @@ def test_export_view_unrolls_recurrent_models_with_identical_weights():
     x, _ = harness.toy_batch(model, 2)
     np.testing.assert_allclose(view.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
     # Why the view exists: the plain build converts to a WHILE loop (int8 calibration
-    # of which crashes the converter, FIELD-NOTES).
+    # of which crashes the converter, docs/background.md).
     assert "WHILE" in harness.ops_without_export_view(model)
 
 

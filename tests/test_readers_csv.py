@@ -81,7 +81,8 @@ def test_csv_without_precordial_leads_is_refused(tmp_path, original):
 
 
 def medalcare_path(root: pathlib.Path, pathology_parts, variant="raw"):
-    """A path in the release's layout (FIELD-NOTES): .../<split>/run_<model>/<n>_<v>.csv"""
+    """A path in the release's layout (docs/background.md, "Data layouts"):
+    .../<split>/run_<model>/<n>_<v>.csv"""
     folder = root / "MedalCare-XL" / "WP2_largeDataset_Noise" / pathlib.Path(*pathology_parts)
     folder.mkdir(parents=True)
     return folder / f"000014_{variant}.csv"

@@ -4,7 +4,7 @@
 rounding and converts it to full int8; `--prune SPARSITY` zeroes the smallest weights of
 every prunable kernel while fine-tuning, then converts in the requested `--quantize`
 mode. Both use tensorflow-model-optimization (tfmot), which only handles tf_keras models
-and switches its whole process to legacy Keras on import (FIELD-NOTES), so the work runs
+and switches its whole process to legacy Keras on import (docs/background.md), so the work runs
 in a child process, `python -m keras_ecgpe.export.qat.worker`, on a tf_keras twin of the
 model (`twin.py`). This module says what is supported and `handoff.py` starts the child;
 neither imports tfmot or tf_keras.

@@ -1,6 +1,6 @@
 """A tf_keras twin of a Keras 3 zoo model: same graph, same layer names, same weights.
 
-tensorflow-model-optimization only handles tf_keras (Keras 2) models (FIELD-NOTES), so
+tensorflow-model-optimization only handles tf_keras (Keras 2) models (docs/background.md), so
 QAT and pruning work on a twin. The twin is not written by hand per family: the Keras 3
 model's own functional graph is replayed with a tf_keras layer in place of each Keras 3
 layer, built from that layer's config (filters, kernel size, strides, padding, ...). The

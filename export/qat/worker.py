@@ -1,7 +1,8 @@
 """Child-process entry of QAT and pruning: `python -m keras_ecgpe.export.qat.worker PARAMS`.
 
 tensorflow-model-optimization flips the whole process to legacy Keras on import
-(FIELD-NOTES), so it runs here and never in the CLI or test process. The parent
+(docs/background.md, "Keras 3, tfmot and tf_keras"), so it runs here and never in the CLI
+or test process. The parent
 (`keras_ecgpe.export.qat.run_worker`) writes PARAMS, a JSON file:
 
     {"task": "qat" | "prune", "model": ".keras path", "contract": "contract.json path",

@@ -1,7 +1,8 @@
 """Threshold-free metrics of one class: AUROC, average precision, ROC points.
 
 Every function takes the labels `y` `(n,)` of one class, its scores `(n,)` (logits: they
-rank exactly like probabilities but never saturate, see FIELD-NOTES) and optional record
+rank exactly like probabilities but never saturate, see docs/background.md, "Logits, not
+probabilities") and optional record
 weights `(n,)` or `(B, n)`. Weights are how the bootstrap works without copying data: a
 resample is a row of counts (how often each record was drawn), so 1000 resamples are one
 `(1000, n)` array and one pass. Unweighted calls use weight 1 for every record.

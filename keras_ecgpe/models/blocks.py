@@ -59,7 +59,8 @@ def limit_steps(x, max_steps, *, name):
     """Average-pools over time until the sequence has at most `max_steps` steps.
 
     Weight-free, so the same weights serve every window length; recurrent layers after it
-    can be unrolled for export (FIELD-NOTES: unroll over <= 64 steps).
+    can be unrolled for export (docs/background.md, "TFLite conversion traps": unroll over
+    <= 64 steps).
     """
     steps = x.shape[1]
     if steps is None or steps <= max_steps:

@@ -13,7 +13,7 @@ class ECGClassifier(keras.Model):
     """Backbone + optional dropout + a Dense head named "head" producing logits.
 
     No sigmoid inside the model: losses, evaluation and prediction apply it, and int8
-    export keeps logits because quantised sigmoid outputs saturate (FIELD-NOTES). The
+    export keeps logits because quantised sigmoid outputs saturate (docs/background.md). The
     backbone is a nested model, reachable as `model.backbone`, so fine-tuning can save or
     load its weights alone (`model.backbone.save_weights(...)`) and `with_new_head` can
     swap the head for a new label set.

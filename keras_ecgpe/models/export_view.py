@@ -10,7 +10,8 @@ def export_view(model: ECGClassifier, input_len: int | None = None) -> ECGClassi
     """Returns the build of `model` to convert for deployment, with the same weights.
 
     Keras 3 LSTM/GRU layers convert to a WHILE loop that the int8 calibrator crashes on
-    (FIELD-NOTES); backbones with an `unroll` argument (the RNN and CRNN families) are
+    (docs/background.md, "TFLite conversion traps"); backbones with an `unroll` argument
+    (the RNN and CRNN families) are
     rebuilt with `unroll=True`, which converts to plain operators because their sequence
     is capped at `max_steps`. Other models are returned as they are, unless `input_len`
     asks for a different window, in which case the model is rebuilt for it (possible when

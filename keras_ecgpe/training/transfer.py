@@ -1,7 +1,8 @@
 """Transfer learning: load a pretrained model with its contract, give it a new head, freeze.
 
 The seed code "fine-tuned" models that never loaded the pretrained weights and left
-BatchNorm training while "frozen" (FIELD-NOTES). Here the backbone's weights are copied
+BatchNorm training while "frozen" (docs/background.md, "The reference paper"). Here the
+backbone's weights are copied
 from the pretrained model (checked by tests), the head is fresh for the target labels,
 and freezing uses Keras 3's `trainable = False`, which also runs BatchNormalization in
 inference mode (moving statistics are used and never updated).
