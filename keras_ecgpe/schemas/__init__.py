@@ -30,7 +30,14 @@ import referencing
 
 from keras_ecgpe.errors import ConfigError, ECGPEError
 
-SCHEMAS = ("contract", "model_json", "cache_manifest", "analysis_plan", "report")
+SCHEMAS = (
+    "contract",
+    "model_json",
+    "cache_manifest",
+    "analysis_plan",
+    "report",
+    "evaluation_metrics",
+)
 # Files above these sizes are refused before parsing. Real ones are a few kB (contract,
 # model.json) and about 200 bytes per shard (manifest: 2 MB for a 2.5 TB cache).
 MAX_BYTES = {
@@ -39,6 +46,7 @@ MAX_BYTES = {
     "cache_manifest": 64 * 2**20,
     "analysis_plan": 64 * 2**10,  # a plan is a few hundred bytes of YAML
     "report": 16 * 2**20,
+    "evaluation_metrics": 64 * 2**20,  # metrics.json: per-class figures and subgroups
 }  # a report document: tens of kB of tables
 _MESSAGE_CHARS = 300  # a schema message echoes the offending value, which may be huge
 

@@ -1,34 +1,56 @@
 """`evaluate_run`: score a trained model once on a split it never saw (by default: test).
 
-The model is applied exactly as its contract states: the cache must be compatible (fs,
-leads, preprocessing, labels), records are cut into the contract's unaugmented windows
-and aggregated per record, logits are calibrated with the validation temperature and bias,
-and compared with the validation thresholds. Nothing is fitted or chosen on the evaluated data.
+The order matters and is the point of this module:
+
+1. settle everything before the evaluated split is read: the analysis plan and its
+   overrides, the leakage check (refused by default), the test-split ledger check (a new
+   model needs a declaration), and the operating points, locked on the VALIDATION split;
+2. score the split exactly as the model's contract states (compatible cache, unaugmented
+   windows aggregated per record, the contract's decision rule `logit >= cut`);
+3. record the look in the ledger, then write `metrics.json` (schema-checked),
+   `summary.txt`, `predictions.csv`, the plots and the study report (`report.txt`,
+   `report.html`, `report.json`).
+
+Nothing is fitted or chosen on the evaluated data. docs/study.md describes the study.
 """
 
 from __future__ import annotations
 
+import datetime
+
+import keras_ecgpe
 from keras_ecgpe import run_directory
-from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
-from keras_ecgpe.data.cache import PreparedCache
+from keras_ecgpe.data.leakage import find_leaks
+from keras_ecgpe.data.prepared_cache import PreparedCache
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation import (
+    Ledger,
     ThresholdChoice,
     apply_temperature,
     compute_metrics,
     metrics_with_ci,
-    plot_precision_recall,
-    plot_reliability,
-    plot_roc,
-    sigmoid,
 )
-from keras_ecgpe.evaluation.inputs import probability_to_logit
-from keras_ecgpe.evaluation.report import summary_text
-from keras_ecgpe.formatting import format_number
+from keras_ecgpe.evaluation.ledger import summarise
+from keras_ecgpe.evaluation.participant_flow import (
+    baseline_characteristics,
+    cache_demographics,
+    participant_flow,
+)
+from keras_ecgpe.evaluation.study import class_study
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.training.config import TrainConfig
 from keras_ecgpe.training.contract import check_compatible, is_synthetic
+from keras_ecgpe.training.evaluation_files import write_evaluation
 from keras_ecgpe.training.finish import calibration_summary
+from keras_ecgpe.training.study_inputs import (
+    fingerprints,
+    locked_operating_points,
+    pretraining_caches,
+    resolve_settings,
+    validation_predictions,
+)
+
+LEDGER_SPLIT = "test"  # the sealed split; validation chose the thresholds and is not sealed
 
 
 def _run_settings(files: run_directory.RunFiles) -> dict:
@@ -36,6 +58,35 @@ def _run_settings(files: run_directory.RunFiles) -> dict:
     if not files.config.is_file():
         return {}
     return TrainConfig.from_file(files.config).evaluation.to_dict()
+
+
+def _leak_check(cache, split, pretrain, derived_notes, accept):
+    """`find_leaks` for the evaluated split; refuses by default, naming the option."""
+    if split not in ("train", "validation", "test"):
+        return {"checked": False, "reason": f"split {split!r} is not checked for leakage"}
+    report = find_leaks(cache, pretrain, split)
+    try:
+        report = report.raise_unless(accept)
+    except ConfigError as error:
+        raise ConfigError(f"{error}; to score it anyway pass --accept-leakage") from None
+    return {"checked": True, **report.to_dict(), "derivation_notes": list(derived_notes)}
+
+
+def _headline(study: dict) -> dict:
+    """The few figures the ledger keeps per class."""
+    out = {}
+    for name, entry in study.items():
+        auroc = entry["discrimination"]["auroc"]
+        primary = entry["operating_points"][0]
+        out[name] = {
+            "n": entry["n"],
+            "n_positive": entry["n_positive"],
+            "auroc": auroc["value"],
+            "auroc_ci": [auroc["ci_low"], auroc["ci_high"]],
+            "sensitivity": (primary.get("sensitivity") or {}).get("value"),
+            "specificity": (primary.get("specificity") or {}).get("value"),
+        }
+    return out
 
 
 def evaluate_run(
@@ -46,33 +97,46 @@ def evaluate_run(
     out_dir=None,
     n_boot: int | None = None,
     prevalence=None,
-    seed: int = 0,
+    seed: int | None = None,
     overwrite: bool = False,
     plots: bool = True,
+    plan=None,
+    interval: str | None = None,
+    declare_new_model: str | None = None,
+    accept_leakage: bool = False,
+    pretrain_caches=(),
 ) -> dict:
-    """Evaluates a trained model on one split of a prepared cache; writes a report.
+    """Evaluates a trained model on one split of a prepared cache; writes the study report.
 
     Args:
         model_or_run: a run directory or a `.keras` file with `contract.json` beside it.
         cache_path: a prepared cache compatible with the model's contract.
         split: the split to score ("test" by default; "validation", "train" or "" too).
         out_dir: where to write; default `<run>/eval-<split>`. Must be new or empty
-            (or `overwrite`): the test set is meant to be scored once.
-        n_boot: bootstrap resamples for 95 % intervals (default: the run's
-            `evaluation.bootstrap`, else 1000; 0: none). Patients are resampled whole when
-            every record has a patient id.
-        prevalence: None (PPV/NPV at the cohort's prevalence) or the prevalence of the
-            population the test serves (scalar or one per class).
-        seed: bootstrap seed.
+            (or `overwrite`).
+        n_boot: patient bootstrap resamples (default: the plan's when a plan is given,
+            else the run's `evaluation.bootstrap`, else the default plan's; 0: none).
+        prevalence: the target population's prevalence in (0, 1): PPV/NPV are given at it
+            beside the cohort's (default: the plan's `target_prevalence`).
+        seed: bootstrap seed (default: the plan's).
         overwrite: replace a previous evaluation in `out_dir`.
-        plots: write roc.png, pr.png and calibration.png.
+        plots: write the ROC, PR, reliability and decision-curve plots.
+        plan: an `AnalysisPlan` or the path of a plan file; None: the defaults (the
+            report says so).
+        interval: "clopper-pearson" or "wilson" (default: the plan's).
+        declare_new_model: why a model other than those that already scored this test
+            split may score it (recorded in the ledger); None refuses such a look.
+        accept_leakage: score despite shared patients or recordings (the report says so).
+        pretrain_caches: caches the model was pretrained on, beside those found through
+            the run's `transfer.init_from` chain.
 
     Returns:
         The metrics dict (as `metrics.json`) with "files" added.
 
     Raises:
         ConfigError: a missing model/contract, an incompatible cache (each mismatch
-            named), an empty split.
+            named), an empty split, a bad plan or option, leakage (unless accepted), a new
+            model on a scored test split without a declaration.
     """
     model, contract, files = run_directory.load_run(model_or_run)
     cache = PreparedCache.open(cache_path)
@@ -80,17 +144,31 @@ def evaluate_run(
     rows = cache.indices(split)
     if rows.size == 0:
         raise ConfigError(f"{cache.path}: no records in split {split!r}")
-    settings = _run_settings(files)
-    n_boot = int(settings.get("bootstrap", 1000) if n_boot is None else n_boot)
-    fixed = dict(
-        fixed_specificity=float(settings.get("fixed_specificity", 0.9)),
-        fixed_sensitivity=float(settings.get("fixed_sensitivity", 0.9)),
+    run_settings = _run_settings(files)
+    settings = resolve_settings(
+        plan,
+        prevalence=prevalence,
+        seed=seed,
+        n_boot=n_boot,
+        interval=interval,
+        run_bootstrap=run_settings.get("bootstrap"),
     )
+    derived, notes = pretraining_caches(files)
+    given = [str(PreparedCache.open(p, verify=False).path) for p in pretrain_caches]
+    pretrain = list(dict.fromkeys(given + [p for p in derived if p not in given]))
+    leakage = _leak_check(cache, split, pretrain, notes, accept_leakage)
+    prints = fingerprints(files, contract)
+    ledger = Ledger.open(cache.path) if split == LEDGER_SPLIT else None
+    if ledger is not None:
+        ledger.check_new_look(split, prints["model_sha256"], declare_new_model)
     out = run_directory.prepare_run_dir(
         run_directory.eval_dir(files.run_dir, split) if out_dir is None else out_dir,
         overwrite=overwrite,
         marker=run_directory.METRICS,
     )
+    # Operating points are locked on validation BEFORE the evaluated split is scored.
+    validation = validation_predictions(model, contract, cache)
+    points = locked_operating_points(contract, settings.plan, validation)
 
     from keras_ecgpe.training.run_data import WindowPlan, predict_records
 
@@ -99,15 +177,66 @@ def evaluate_run(
     temperature = contract_io.temperature(contract)
     bias = contract_io.calibration_bias(contract)
     choice = ThresholdChoice.from_dict(contract["thresholds"])
-    patients = cache.patient_ids[ids]
-    groups = patients if all(str(p) for p in patients) else None
-    common = dict(mask=mask, label_names=names, prevalence=prevalence, **fixed)
-    # Decisions on raw logits (the contract's rule); temperature and bias only calibrate.
+    # Raw patient ids: a record without one is its own cluster (never a switch to records).
+    groups = cache.patient_ids[ids]
+    fixed = dict(
+        fixed_specificity=float(run_settings.get("fixed_specificity", 0.9)),
+        fixed_sensitivity=float(run_settings.get("fixed_sensitivity", 0.9)),
+    )
+    common = dict(mask=mask, label_names=names, prevalence=settings.prevalence, **fixed)
     metrics = (
-        metrics_with_ci(y, logits, choice, n_boot=n_boot, seed=seed, groups=groups, **common)
-        if n_boot > 0
+        metrics_with_ci(
+            y,
+            logits,
+            choice,
+            n_boot=settings.n_boot,
+            seed=settings.seed,
+            alpha=settings.alpha,
+            groups=groups,
+            **common,
+        )
+        if settings.n_boot > 0
         else compute_metrics(y, logits, choice, **common)
     )
+    calibrated = apply_temperature(logits, temperature, bias)
+    ages, sexes = cache_demographics(cache)
+    study = {}
+    for c, name in enumerate(names):
+        keep = mask[:, c] > 0
+        study[name] = class_study(
+            y[keep, c],
+            logits[keep, c],
+            calibrated[keep, c],
+            points[c],
+            plan=settings.plan,
+            groups=groups[keep],
+            prevalence=settings.prevalence,
+            n_boot=settings.n_boot,
+            seed=settings.seed,
+            interval=settings.interval,
+            sexes=None if sexes is None else sexes[ids][keep],
+            ages=None if ages is None else ages[ids][keep],
+        )
+    looks = {
+        "recorded": False,
+        "reason": f"looks at the {split or 'unsplit'} split are not "
+        "recorded; only the sealed test split has a ledger",
+    }
+    if ledger is not None:
+        entry = ledger.append(
+            split=split,
+            model_sha256=prints["model_sha256"],
+            config_sha256=prints["config_sha256"],
+            analysis_plan_sha256=settings.plan.sha256,
+            declaration=declare_new_model,
+            metrics=_headline(study),
+        )
+        looks = {
+            "recorded": True,
+            "ledger": str(ledger.path),
+            "this_look": {"sequence": entry.sequence, "sha256": entry.sha256, "time": entry.time},
+            **summarise(ledger.entries(), split),
+        }
     synthetic = is_synthetic(cache)
     metrics.update(
         split=split,
@@ -115,86 +244,34 @@ def evaluate_run(
         model=str(files.model),
         cache=str(cache.path),
         model_name=contract["model_name"],
+        written_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        keras_ecgpe_version=keras_ecgpe.__version__,
         calibration=calibration_summary(y, logits, mask, temperature, bias, names),
+        settings=settings.to_dict(),
+        fingerprints=prints,
+        leakage=leakage,
+        looks=looks,
+        flow=participant_flow(cache, split),
+        baseline=baseline_characteristics(cache.splits, ages, sexes),
+        validation_source=validation[3],
+        study=study,
     )
-    metrics["files"] = _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic)
+    metrics["files"] = write_evaluation(
+        out, metrics, y, logits, calibrated, mask, ids, cache, choice, plots=plots
+    )
     return metrics
 
 
-def _write(out, metrics, y, logits, mask, ids, cache, choice, plots, synthetic):
-    tag = "SYNTHETIC data - " if synthetic else ""
-    title = f"{metrics['model_name']} on the {metrics['split']} split ({tag}{cache.path})"
-    names = metrics["label_names"]
-    calibration = metrics["calibration"]
-    text = summary_text(metrics, title=title) + (
-        f"\nCalibration (fitted on validation): temperature "
-        f"{calibration['temperature']:.3f}, bias "
-        f"{', '.join(f'{b:+.3f}' for b in calibration['bias'])}: ECE "
-        f"{format_number(calibration['ece_before'])} before, "
-        f"{format_number(calibration['ece_after'])} after.\n"
+def demo_declaration(cache_path, model_path) -> str | None:
+    """The declaration the SYNTHETIC demo gives when its test split was already scored by
+    another model (a re-run of the demo retrains), else None."""
+    ledger = Ledger.open(cache_path)
+    models = {e.model_sha256 for e in ledger.entries() if e.split == LEDGER_SPLIT}
+    from keras_ecgpe.training.study_inputs import file_sha256
+
+    if not models or file_sha256(model_path) in models:
+        return None
+    return (
+        "SYNTHETIC demo run again in the same folder: the demo retrains its model on "
+        "synthetic data, which no study reports"
     )
-    if synthetic:
-        text += "SYNTHETIC DATA: these numbers say nothing about real ECGs.\n"
-    files = {
-        "metrics": str(out / run_directory.METRICS),
-        "summary": str(out / run_directory.SUMMARY),
-        "predictions": str(out / run_directory.PREDICTIONS),
-    }
-    probs = sigmoid(apply_temperature(logits, calibration["temperature"], calibration["bias"]))
-    positive = logits >= probability_to_logit(choice.thresholds)
-    header = ["record_id", "patient_id"] + [
-        f"{n}_{k}" for n in names for k in ("label", "logit", "probability", "positive")
-    ]
-    lines = [",".join(header)]
-    for row, record in enumerate(ids):
-        cells = [str(cache.record_ids[record]), str(cache.patient_ids[record])]
-        for c in range(len(names)):
-            label = f"{y[row, c]:g}" if mask[row, c] else ""
-            cells += [
-                label,
-                f"{logits[row, c]:.6g}",
-                f"{probs[row, c]:.6g}",
-                str(int(positive[row, c])),
-            ]
-        lines.append(",".join(cells))
-    atomic_write_bytes(out / run_directory.PREDICTIONS, ("\n".join(lines) + "\n").encode("utf-8"))
-    if plots:
-        suffix = " (SYNTHETIC data)" if synthetic else ""
-        files["roc"] = str(
-            plot_roc(
-                y,
-                logits,
-                out / run_directory.ROC_PLOT,
-                label_names=names,
-                thresholds=choice,
-                mask=mask,
-                title=f"ROC, {metrics['split']}{suffix}",
-            )
-        )
-        files["pr"] = str(
-            plot_precision_recall(
-                y,
-                logits,
-                out / run_directory.PR_PLOT,
-                label_names=names,
-                thresholds=choice,
-                mask=mask,
-                title=f"Precision-recall, {metrics['split']}{suffix}",
-            )
-        )
-        files["calibration"] = str(
-            plot_reliability(
-                y,
-                logits,
-                out / run_directory.CALIBRATION_PLOT,
-                temperature=calibration["temperature"],
-                bias=calibration["bias"],
-                mask=mask,
-                title=f"Reliability, {metrics['split']}{suffix}",
-            )
-        )
-    metrics_out = {k: v for k, v in metrics.items() if k != "files"}
-    metrics_out["files"] = files
-    atomic_write_json(out / run_directory.METRICS, metrics_out)
-    atomic_write_bytes(out / run_directory.SUMMARY, text.encode("utf-8"))
-    return files
