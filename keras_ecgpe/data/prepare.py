@@ -98,7 +98,12 @@ def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
 
 
 def _assign_splits(items: list[SourceItem], label_names, settings: SplitSettings):
-    """Official splits and folds where the source has them, else patient-level ones."""
+    """Official splits and folds where the source has them, else patient-level ones.
+
+    Returns `(splits, folds, folds_from)`; `folds_from` says where the folds came from:
+    "source" (a `fold` column of the dataset, e.g. site or time folds of a PE manifest,
+    which cross-validation honours), "generated" (patient-level, seeded) or "none".
+    """
     labels = np.array(
         [[name in item.labels for name in label_names] for item in items], dtype=np.float32
     )
@@ -111,9 +116,12 @@ def _assign_splits(items: list[SourceItem], label_names, settings: SplitSettings
                 labels, patients, fractions=settings.fractions, seed=settings.seed
             )
         )
+    folds_from = "none"
     if any(item.fold is not None for item in items):
         folds = [None if item.fold is None else int(item.fold) for item in items]
+        folds_from = "source"
     elif settings.folds > 1:
+        folds_from = "generated"
         try:
             folds = [
                 int(fold)
@@ -128,7 +136,7 @@ def _assign_splits(items: list[SourceItem], label_names, settings: SplitSettings
             ) from exc
     else:
         folds = [None] * len(items)
-    return splits, folds
+    return splits, folds, folds_from
 
 
 def prepare_dataset(
@@ -190,7 +198,10 @@ def prepare_dataset(
             f"({len(skipped)} skipped: {_summarise(skipped)})"
         )
 
-    splits, folds = _assign_splits(items, source.label_names, split)
+    splits, folds, folds_from = _assign_splits(items, source.label_names, split)
+    # Recorded in the manifest but not in the key: a cache prepared before the record
+    # existed is still reused (its folds then read as of unknown origin).
+    written_settings = {**settings, "folds_from": folds_from}
     writer: CacheWriter | None = None
     for position, (item, (signal, fs, reason, content)) in enumerate(
         ordered_process_map(
@@ -202,7 +213,7 @@ def prepare_dataset(
                 out_dir,
                 key=key,
                 source=description,
-                settings=settings,
+                settings=written_settings,
                 fs=fs,
                 label_names=source.label_names,
                 dtype=dtype,

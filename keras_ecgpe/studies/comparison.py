@@ -9,25 +9,29 @@ initialisation differs:
 - "linear": the pretrained backbone frozen, a new head trained (linear probe);
 - "full" / "gradual": the pretrained backbone fine-tuned (see `training/transfer.py`).
 
-All arms take the pretrained contract's window and standardisation, so they see the same
-inputs. `comparison.md` and `comparison.json` give, per arm, the pooled held-out AUROC
-(averaged over repeats) with a 95 % patient-bootstrap interval, and against scratch:
+The inputs are identical in every arm: the same cache (so the same sampling rate and
+preprocessing), the pretrained contract's window, and the pretrained run's dataset
+standardiser - the scratch arm takes it through `data.standardizer_from` instead of
+fitting its own on each fold. `comparison.json` records what the arms share and what
+differs.
 
-- the paired difference of pooled AUROC, with a PAIRED bootstrap interval (both arms
-  scored on the same resampled patients); it holds the trained models fixed, so it shows
-  whether the difference is larger than the noise of the finite test sample, not of
-  retraining;
-- the per-fold differences: mean, SD, and how many folds favour each arm with an exact
-  two-sided sign-test p-value. Folds share training records, so they are not
-  independent: read the sign count as descriptive, not as a formal test.
+Results (`comparison.json`, `comparison.md`, `report.{txt,html,json}`), against the
+reference arm (scratch):
+
+- PRIMARY: the per-fold paired AUROC differences: their mean with the Nadeau-Bengio
+  corrected resampled t-test and its interval (it counts the variance of retraining and
+  the overlap of training sets between folds), the exact sign test beside it, and the
+  corrected p-values Holm-adjusted over the arms compared with the reference
+  (`fold_statistics.py`);
+- SECONDARY: the paired difference of the pooled held-out AUROC with a paired patient
+  bootstrap interval; it holds the trained models fixed, so it shows the noise of the
+  finite held-out sample only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-
-import numpy as np
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
@@ -37,7 +41,11 @@ ARMS = ("scratch", "linear", "full", "gradual")
 
 
 def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
-    """`{arm: TrainConfig}` derived from `config` and the pretrained run `init_from`."""
+    """`{arm: TrainConfig}` derived from `config` and the pretrained run `init_from`.
+
+    Every arm gets the pretrained contract's window and standardisation; the scratch arm
+    takes the pretrained run's standardiser itself (`data.standardizer_from`).
+    """
     from keras_ecgpe.training.config import TrainConfig
 
     unknown = [a for a in arms if a not in ARMS]
@@ -50,9 +58,11 @@ def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
     if not (run / run_directory.BEST_MODEL).is_file() and not path.is_file():
         raise ConfigError(f"{init_from}: not a pretrained run directory or .keras file")
     contract = run_directory.load_contract(run)
+    standardized = contract.get("standardizer") is not None
     common = {
         "data.window_s": float(contract["window"]) / float(contract["fs"]),
-        "data.standardize": contract.get("standardizer") is not None,
+        "data.standardize": standardized,
+        "data.standardizer_from": None,
     }
     model = {"model.name": contract["model_name"], "model.overrides": {}}
     if (run / run_directory.CONFIG).is_file():
@@ -61,7 +71,14 @@ def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
     out = {}
     for arm in arms:
         if arm == "scratch":
-            out[arm] = config.with_values({**common, **model, "transfer.init_from": None})
+            out[arm] = config.with_values(
+                {
+                    **common,
+                    **model,
+                    "transfer.init_from": None,
+                    "data.standardizer_from": str(run) if standardized else None,
+                }
+            )
         else:
             out[arm] = config.with_values(
                 {**common, "transfer.init_from": str(init_from), "transfer.finetune": arm}
@@ -69,16 +86,35 @@ def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
     return out
 
 
+def shared_inputs(contract: dict, cache, init_from) -> dict:
+    """What every arm shares and what differs, for the report."""
+    std = contract.get("standardizer")
+    return {
+        "window_samples": int(contract["window"]),
+        "fs": float(contract["fs"]),
+        "window_s": float(contract["window"]) / float(contract["fs"]),
+        "preprocessing": cache.settings.get("preprocess"),
+        "cache": str(cache.path),
+        "standardizer": (
+            f"the pretrained run's dataset standardiser ({init_from}/contract.json), "
+            "in every arm (the scratch arm through data.standardizer_from)"
+            if std is not None
+            else "none in any arm (the pretrained run used none)"
+        ),
+        "same": [
+            "records of every fold (cv_plan.json)",
+            "training settings and seed",
+            "window and sampling rate",
+            "preprocessing (one cache)",
+            "dataset standardiser",
+        ],
+        "differs": "initialisation only: fresh weights (scratch) or the pretrained backbone "
+        "(linear probe: frozen; full/gradual: fine-tuned)",
+    }
+
+
 def _fold_auroc(summary) -> dict:
     return {f["fold"]: f["macro"]["auroc"] for f in summary["per_fold"]}
-
-
-def _sign_test(wins: int, losses: int) -> float | None:
-    if wins + losses == 0:
-        return None
-    from scipy.stats import binomtest
-
-    return float(binomtest(wins, wins + losses, 0.5).pvalue)
 
 
 def compare_arms(
@@ -94,21 +130,31 @@ def compare_arms(
     progress: bool = True,
     overwrite: bool = False,
     resume: bool = False,
+    regenerate_folds: bool = False,
+    analysis_plan=None,
+    accept_leakage: bool = False,
 ) -> dict:
-    """Cross-validates every arm on the same folds and writes the comparison table.
+    """Cross-validates every arm on the same folds and writes the comparison.
 
     Args:
         config: the base `TrainConfig` (data, loss, optimizer, epochs, seed ...).
-        out_dir: `<out>/<arm>/` per arm, `comparison.md` and `comparison.json`.
+        out_dir: `<out>/<arm>/` per arm, `comparison.{md,json}`, `report.{txt,html,json}`.
         init_from: the pretrained run directory (or `.keras` with its contract).
         arms: some of "scratch", "linear", "full", "gradual" ("scratch" is the reference
             of the paired differences when present).
-        k, repeats, max_train_records: as `cross_validate`.
-        n_boot: bootstrap resamples (default `evaluation.bootstrap`).
+        k, repeats, max_train_records, regenerate_folds: as `cross_validate`.
+        n_boot: bootstrap resamples (default: the plan's, else `evaluation.bootstrap`).
         progress, overwrite, resume: as `cross_validate` (resume skips finished folds).
+        analysis_plan: an `AnalysisPlan` (interval level, bootstrap, small-sample limit;
+            its hash is recorded), or None.
+        accept_leakage: go on when the fine-tuning cache shares patients between splits
+            or recordings with the pretraining cache (the report says so).
 
     Returns:
         The dict written to `comparison.json`.
+
+    Raises:
+        ConfigError: bad arms or pretrained run, an occupied `out_dir`, or leakage.
 
     Example:
 
@@ -118,24 +164,45 @@ def compare_arms(
     ```
     """
     from keras_ecgpe.data.cache import PreparedCache
-    from keras_ecgpe.studies.cross_validation import cross_validate
+    from keras_ecgpe.reporting import write_report
+    from keras_ecgpe.studies.cross_validation import cross_validate, study_statistics
     from keras_ecgpe.studies.cv_summary import (
         paired_auroc_ci,
         pooled_arrays,
+        pooled_groups,
         read_heldout,
         repeat_mean_auroc,
     )
+    from keras_ecgpe.studies.fold_statistics import (
+        fold_sizes,
+        holm_over_arms,
+        paired_fold_difference,
+    )
     from keras_ecgpe.studies.report import comparison_markdown
+    from keras_ecgpe.studies.study_report import comparison_report
+    from keras_ecgpe.studies.transfer_leakage import check_transfer_leakage
 
     configs = arm_configs(config, init_from, list(arms))
+    if config.data.cache is None:
+        raise ConfigError("a comparison needs a prepared cache (`data.cache`, --data)")
+    # Every fine-tuning record is held out in some fold, so none may be a pretraining one.
+    leakage = check_transfer_leakage(
+        init_from,
+        config.data.cache,
+        accept=accept_leakage,
+        splits=("test", "train", "validation"),
+    )
     out = Path(out_dir)
+    ours = set(configs) | {"comparison.md", "comparison.json"}
+    ours |= {f"report.{ext}" for ext in ("txt", "html", "json")} | {"forest.png"}
     if (
         out.is_dir()
         and any(out.iterdir())
         and not (resume or overwrite)
-        and not set(p.name for p in out.iterdir()) <= set(configs)
+        and not {p.name for p in out.iterdir()} <= ours
     ):
         raise ConfigError(f"{out}: not empty and not a previous comparison")
+    statistics = study_statistics(config, analysis_plan, n_boot)
     summaries = {}
     for arm, arm_config in configs.items():
         if progress:
@@ -150,19 +217,22 @@ def compare_arms(
             progress=progress,
             overwrite=overwrite,
             resume=resume,
+            regenerate_folds=regenerate_folds,
+            analysis_plan=analysis_plan,
+            write_reports=False,
         )
     cache = PreparedCache.open(config.data.cache)
-    n_boot = config.evaluation.bootstrap if n_boot is None else int(n_boot)
+    first = summaries[next(iter(configs))]
+    n_boot, seed, alpha = statistics["n_boot"], statistics["seed"], statistics["alpha"]
     pooled = {}
     for arm in configs:
         results = [
             read_heldout(p.parent) for p in sorted((out / arm / "cv").glob("*/heldout.json"))
         ]
-        rows, y, mask, logits = pooled_arrays(results, cache, repeats)
-        pooled[arm] = (rows, y, mask, logits)
-    groups = cache.patient_ids[pooled[next(iter(configs))][0]]
-    groups = groups if all(str(g) for g in groups) else None
+        pooled[arm] = pooled_arrays(results, cache, first["repeats"])
+    groups, without_id = pooled_groups(cache, pooled[next(iter(configs))][0])
     reference = "scratch" if "scratch" in configs else None
+    sizes = fold_sizes(first["per_fold"])
     table = []
     for arm in configs:
         _, y, mask, logits = pooled[arm]
@@ -170,9 +240,13 @@ def compare_arms(
             "arm": arm,
             "pooled_auroc": summaries[arm]["pooled_auroc_mean_over_repeats"],
             "fold_auroc": summaries[arm]["fold_mean_sd"]["auroc"],
+            "fold_mean_auroc": summaries[arm]["primary"],
             "per_fold_auroc": _fold_auroc(summaries[arm]),
         }
         if reference and arm != reference:
+            entry["per_fold_difference"] = paired_fold_difference(
+                entry["per_fold_auroc"], _fold_auroc(summaries[reference]), sizes, alpha=alpha
+            )
             entry["pooled_difference"] = (
                 paired_auroc_ci(
                     y,
@@ -181,7 +255,8 @@ def compare_arms(
                     pooled[reference][3],
                     groups=groups,
                     n_boot=n_boot,
-                    seed=config.training.seed,
+                    seed=seed,
+                    alpha=alpha,
                 )
                 if n_boot
                 else {
@@ -189,40 +264,37 @@ def compare_arms(
                     - repeat_mean_auroc(y, mask, pooled[reference][3])
                 }
             )
-            mine, theirs = entry["per_fold_auroc"], _fold_auroc(summaries[reference])
-            diffs = np.array(
-                [
-                    mine[f] - theirs[f]
-                    for f in mine
-                    if mine[f] is not None and theirs.get(f) is not None
-                ]
-            )
-            wins, losses = int((diffs > 0).sum()), int((diffs < 0).sum())
-            entry["per_fold_difference"] = {
-                "mean": float(diffs.mean()) if diffs.size else None,
-                "sd": float(diffs.std(ddof=1)) if diffs.size > 1 else None,
-                "n_folds": int(diffs.size),
-                "better": wins,
-                "worse": losses,
-                "ties": int(diffs.size - wins - losses),
-                "sign_test_p": _sign_test(wins, losses),
-            }
         table.append(entry)
+    holm_over_arms([e["per_fold_difference"] for e in table if "per_fold_difference" in e])
+    contract = run_directory.load_contract(
+        Path(init_from) if Path(init_from).is_dir() else Path(init_from).parent
+    )
     result = {
-        "synthetic": summaries[next(iter(configs))].get("synthetic", False),
+        "synthetic": first.get("synthetic", False),
         "reference": reference,
-        "k": int(k),
-        "repeats": int(repeats),
+        "k": int(first["k"]),
+        "repeats": int(first["repeats"]),
+        "folds_from": first["folds_from"],
         "max_train_records": max_train_records,
         "init_from": str(init_from),
         "cache": str(config.data.cache),
+        "shared_inputs": shared_inputs(contract, cache, init_from),
+        "primary": "per-fold paired AUROC difference against the reference arm: mean with "
+        "the corrected resampled t-test (Nadeau & Bengio 2003) and its interval, exact sign "
+        "test beside it, p-values Holm-adjusted over the arms",
+        "secondary": "pooled held-out AUROC with a patient bootstrap (trained models fixed)",
         "arms": table,
+        "per_fold": first["per_fold"],
         "development_records_per_fold": sorted(
             {f["n_train"] + f["n_validation"] for s in summaries.values() for f in s["per_fold"]}
         ),
-        "resampled_by": "patient" if groups is not None else "record",
+        "resampled_by": "patient",
+        "records_without_patient_id": without_id,
+        "statistics": statistics,
+        "leakage": leakage,
     }
     atomic_write_bytes(out / "comparison.md", comparison_markdown(result).encode("utf-8"))
+    write_report(comparison_report(result, out), out)
     atomic_write_json(out / "comparison.json", result)
     if progress:
         print(comparison_markdown(result), flush=True)

@@ -6,8 +6,13 @@ Layout of `out_dir`:
     cv_plan.json         options and, per fold, the record ids of train/validation/heldout
     cv/r{r}-f{k}/        one ordinary run directory per fold (config, history, best.keras,
                          contract.json, validation reports, run.json) + heldout.json
-    cv_summary.json      per-fold held-out metrics, their mean and SD, pooled metrics with
-    cv_summary.txt       patient bootstrap 95 % intervals (see `cv_summary.py`)
+    cv_summary.json      per-fold held-out metrics; the primary result, the mean per-fold
+    cv_summary.txt       AUROC with the corrected resampled t interval; pooled metrics with
+    report.{txt,html,json}  patient bootstrap intervals as secondary figures (`cv_summary.py`,
+                         `fold_statistics.py`, `study_report.py`)
+
+Folds are the cache's own when its source supplied a `fold` column (see `cv_plan.py`),
+unless `regenerate_folds`; the summary and the report say which.
 
 The cache's `test` split is not touched (see `cv_plan.py`): cross-validation estimates how
 well the recipe works; the final model is trained the ordinary way and scored once on
@@ -54,6 +59,29 @@ def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> dict |
     return None
 
 
+def study_statistics(config, analysis_plan, n_boot: int | None) -> dict:
+    """Interval level, bootstrap resamples and seed, small-sample limit: from the analysis
+    plan when one is given, else the run config's `evaluation.bootstrap` and seed."""
+    if analysis_plan is None:
+        return {
+            "alpha": 0.05,
+            "n_boot": config.evaluation.bootstrap if n_boot is None else int(n_boot),
+            "seed": config.training.seed,
+            "small_sample_min": 10,
+            "analysis_plan_sha256": None,
+            "analysis_plan": None,
+        }
+    return {
+        "alpha": round(1.0 - analysis_plan.interval_level, 12),
+        "n_boot": analysis_plan.bootstrap_resamples if n_boot is None else int(n_boot),
+        "seed": analysis_plan.seed,
+        "small_sample_min": analysis_plan.small_sample_min,
+        "analysis_plan_sha256": analysis_plan.sha256,
+        "analysis_plan": analysis_plan.to_dict(),
+        "analysis_plan_source": analysis_plan.source,
+    }
+
+
 def cross_validate(
     config,
     out_dir,
@@ -66,6 +94,9 @@ def cross_validate(
     progress: bool = True,
     overwrite: bool = False,
     resume: bool = False,
+    regenerate_folds: bool = False,
+    analysis_plan=None,
+    write_reports: bool = True,
 ) -> dict:
     """Trains and scores every fold of a repeated patient-level k-fold; writes a summary.
 
@@ -80,6 +111,10 @@ def cross_validate(
         progress: print progress.
         overwrite: replace a previous cross-validation in `out_dir`.
         resume: continue one: finished folds are skipped, an unfinished one resumed.
+        regenerate_folds: deal new patient-level folds even when the cache has its own.
+        analysis_plan: an `AnalysisPlan`: its interval level, bootstrap resamples and seed,
+            and small-sample limit are used, and its hash is recorded; None: defaults.
+        write_reports: write `report.{txt,html,json}` (a comparison writes its own).
 
     Returns:
         The summary dict written to `cv_summary.json`.
@@ -95,7 +130,7 @@ def cross_validate(
     ```
     """
     from keras_ecgpe.data.cache import PreparedCache
-    from keras_ecgpe.studies.cv_plan import plan_folds
+    from keras_ecgpe.studies.cv_plan import FOLDS_FROM_SOURCE, folds_origin, plan_folds
     from keras_ecgpe.studies.cv_summary import HELDOUT_FILE, read_heldout, score_heldout, summarize
     from keras_ecgpe.studies.report import cv_summary_text
     from keras_ecgpe.training.contract import is_synthetic
@@ -113,10 +148,29 @@ def cross_validate(
         seed=seed,
         inner_validation=inner_validation,
         max_train_records=max_train_records,
+        regenerate_folds=regenerate_folds,
     )
+    k = max(f.fold for f in folds) + 1  # the cache's own folds set k
+    origin = folds_origin(cache)
+    own = origin == FOLDS_FROM_SOURCE and not regenerate_folds
+    fold_note = {
+        "from": "cache" if own else "generated",
+        "cache_folds": origin,
+        "description": (
+            f"the cache's own {k} folds (from the fold column of its source), used as given"
+            if own
+            else f"{k} patient-level stratified folds dealt with seed {seed}"
+            + (
+                " (the cache has folds of its own; regenerated on request)"
+                if origin == FOLDS_FROM_SOURCE
+                else ""
+            )
+        ),
+    }
     plan = {
         "k": int(k),
         "repeats": int(repeats),
+        "folds_from": fold_note,
         "seed": seed,
         "inner_validation": inner_validation,
         "max_train_records": max_train_records,
@@ -163,18 +217,33 @@ def cross_validate(
         result = score_heldout(run_dir, cache, fold, config)
         say(f"[{fold.name}] held-out macro AUROC {format_number(result['macro']['auroc'])}")
         results.append(result)
-    n_boot = config.evaluation.bootstrap if n_boot is None else int(n_boot)
-    summary = summarize(results, cache, repeats=repeats, n_boot=n_boot, seed=seed, config=config)
+    statistics = study_statistics(config, analysis_plan, n_boot)
+    summary = summarize(
+        results,
+        cache,
+        repeats=repeats,
+        n_boot=statistics["n_boot"],
+        seed=statistics["seed"],
+        config=config,
+        alpha=statistics["alpha"],
+    )
     summary.update(
         synthetic=synthetic,
         k=int(k),
         repeats=int(repeats),
+        folds_from=fold_note,
         max_train_records=max_train_records,
         cache=str(cache.path),
         label_names=list(cache.label_names),
         test_split="not used: kept for one final evaluation of the final model",
+        statistics=statistics,
     )
     atomic_write_bytes(out / SUMMARY_TEXT, cv_summary_text(summary).encode("utf-8"))
+    if write_reports:
+        from keras_ecgpe.reporting import write_report
+        from keras_ecgpe.studies.study_report import cv_report
+
+        write_report(cv_report(summary, out), out)
     atomic_write_json(out / SUMMARY_FILE, summary)  # last: marks the cross-validation done
     over = format_interval(summary["pooled_auroc_mean_over_repeats"], label="95 % CI")
     say(

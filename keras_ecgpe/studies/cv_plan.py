@@ -10,6 +10,13 @@ first cut down to about that many records (whole patients, stratified, seeded by
 patient into an inner training part and an inner validation part (`inner_validation` of
 the records) that selects the checkpoint, stops early and fits thresholds.
 
+Folds the user supplied: when the cache's source gave every record a fold (a `fold`
+column of a PE manifest: site-based or temporal folds), those folds are used as they are,
+one repeat, k = the number of distinct folds among the non-test records; `--cv K` must
+agree, and `regenerate_folds=True` (`--regenerate-folds`) deals new patient-level folds
+instead. Caches prepared before the manifest recorded where its folds came from read as
+"unknown" and get generated folds.
+
 Everything depends only on the cache, the seed and the options, never on the model, so
 every arm of a comparison trains and is scored on exactly the same records.
 """
@@ -24,6 +31,8 @@ from keras_ecgpe.data.splits import patient_stratified_kfold, patient_stratified
 from keras_ecgpe.errors import ConfigError
 
 NON_TEST = ("train", "validation", "")
+# `settings["folds_from"]` of a cache manifest (written by `data.prepare`).
+FOLDS_FROM_SOURCE, FOLDS_GENERATED = "source", "generated"
 
 
 @dataclasses.dataclass
@@ -35,6 +44,7 @@ class Fold:
     train: np.ndarray
     validation: np.ndarray
     heldout: np.ndarray
+    source_fold: int | None = None  # the cache's own fold number, when its folds are used
 
     @property
     def name(self) -> str:
@@ -46,6 +56,7 @@ class Fold:
             "name": self.name,
             "repeat": self.repeat + 1,
             "fold": self.fold + 1,
+            **({} if self.source_fold is None else {"source_fold": self.source_fold}),
             **{
                 part: [str(ids[i]) for i in getattr(self, part)]
                 for part in ("train", "validation", "heldout")
@@ -63,6 +74,49 @@ def strata(cache, rows):
 def patients(cache, rows) -> list:
     """Patient ids of `rows`; a record without one is its own patient (None)."""
     return [str(p) if str(p) else None for p in cache.patient_ids[rows]]
+
+
+def folds_origin(cache) -> str:
+    """Where the cache's `folds` came from: "source" (the dataset's own fold column),
+    "generated" (patient-level folds made by `prepare`), "none", or "unknown" (a cache
+    prepared before the manifest recorded it)."""
+    settings = cache.settings if isinstance(cache.settings, dict) else {}
+    return str(settings.get("folds_from", "unknown"))
+
+
+def _source_assignment(cache, pool, k, repeats) -> tuple[np.ndarray, list[int]]:
+    """`(position of each pool record's fold, the fold numbers)` from the cache's own folds."""
+    folds = np.asarray(cache.folds[pool], dtype=np.int64)
+    if (folds < 0).any():
+        raise ConfigError(
+            f"{cache.path}: the source supplied folds, but {int((folds < 0).sum())} non-test "
+            "record(s) have none; give every record a fold, or pass --regenerate-folds"
+        )
+    numbers = sorted(int(f) for f in np.unique(folds))
+    if len(numbers) < 2:
+        raise ConfigError(
+            f"{cache.path}: the non-test records hold {len(numbers)} fold of their own "
+            f"({numbers}); cross-validation needs at least 2, or --regenerate-folds"
+        )
+    if k is not None and int(k) != len(numbers):
+        raise ConfigError(
+            f"{cache.path}: the cache's own folds (from its manifest's fold column) are "
+            f"{len(numbers)} ({', '.join(map(str, numbers))}), but --cv asks for k={k}; "
+            f"use --cv {len(numbers)}, or --regenerate-folds to deal new patient-level folds"
+        )
+    if int(repeats) != 1:
+        raise ConfigError(
+            f"{cache.path}: the cache's own folds are fixed, so they cannot be repeated "
+            f"(repeats={repeats}); use --repeats 1, or --regenerate-folds"
+        )
+    owners: dict = {}
+    for patient, fold in zip(patients(cache, pool), folds.tolist(), strict=True):
+        if patient is not None and owners.setdefault(patient, fold) != fold:
+            raise ConfigError(
+                f"{cache.path}: patient {patient!r} has records in folds "
+                f"{owners[patient]} and {fold}; a patient belongs to one fold"
+            )
+    return np.searchsorted(numbers, folds), numbers
 
 
 def _seed(*parts) -> int:
@@ -88,24 +142,32 @@ def plan_folds(
     seed: int = 0,
     inner_validation: float = 0.2,
     max_train_records: int | None = None,
+    regenerate_folds: bool = False,
 ) -> list[Fold]:
     """The folds of a repeated patient-level stratified k-fold over non-test records.
+
+    When the cache's source supplied folds (`folds_origin(cache) == "source"`) and
+    `regenerate_folds` is False, those folds are the held-out parts (one repeat).
 
     Args:
         cache: an opened `PreparedCache` with patient ids (records without one count as
             their own patient).
-        k: folds per repeat (>= 2).
+        k: folds per repeat (>= 2); with the cache's own folds, their number (None: take
+            it from the cache).
         repeats: independent fold assignments.
         seed: the run's `training.seed`.
         inner_validation: share of each outer training part used for selection.
         max_train_records: keep about this many records of each outer training part
             (inner training + inner validation); None keeps all.
+        regenerate_folds: deal new patient-level folds even when the cache has its own.
 
     Returns:
         `repeats * k` `Fold`s, repeat-major.
 
     Raises:
-        ConfigError: bad options, too few records or patients of some label for k.
+        ConfigError: bad options, too few records or patients of some label for k; with
+            the cache's own folds: a `k` or `repeats` that disagrees with them, a record
+            without a fold, or a patient in two folds.
 
     Example:
 
@@ -129,9 +191,16 @@ def plan_folds(
     pool = cache.indices(list(NON_TEST))
     if pool.size == 0:
         raise ConfigError(f"{cache.path}: no non-test records to cross-validate")
-    assignments = patient_stratified_kfold(
-        strata(cache, pool), patients(cache, pool), k=k, seed=seed, repeats=repeats
-    )
+    numbers = None
+    if folds_origin(cache) == FOLDS_FROM_SOURCE and not regenerate_folds:
+        assigned, numbers = _source_assignment(cache, pool, k, repeats)
+        assignments, k = [assigned], len(numbers)
+    else:
+        if k is None:
+            raise ConfigError(f"{cache.path}: has no folds of its own; give the folds (--cv K)")
+        assignments = patient_stratified_kfold(
+            strata(cache, pool), patients(cache, pool), k=k, seed=seed, repeats=repeats
+        )
     folds = []
     for r, assigned in enumerate(assignments):
         for f in range(int(k)):
@@ -151,5 +220,6 @@ def plan_folds(
                 _seed(seed, r, f, 2),
                 "carve an inner validation part",
             )
-            folds.append(Fold(r, f, train, validation, heldout))
+            source_fold = None if numbers is None else numbers[f]
+            folds.append(Fold(r, f, train, validation, heldout, source_fold))
     return folds

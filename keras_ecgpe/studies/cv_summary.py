@@ -28,6 +28,7 @@ from keras_ecgpe.evaluation import (
     bootstrap_ci,
     compute_metrics,
     metrics_with_ci,
+    patient_groups,
 )
 from keras_ecgpe.evaluation.inputs import probability_to_logit
 from keras_ecgpe.evaluation.ranking import auroc
@@ -108,7 +109,7 @@ def repeat_mean_auroc(y, mask, logits) -> float:
     return float(np.mean(values))
 
 
-def paired_auroc_ci(y, mask, first, second=None, *, groups, n_boot, seed):
+def paired_auroc_ci(y, mask, first, second=None, *, groups, n_boot, seed, alpha=0.05):
     """Bootstrap (by patient) of `repeat_mean_auroc(first) - repeat_mean_auroc(second)`
     (or of `first` alone): both arms are scored on the same resampled patients."""
     n, repeats, n_classes = first.shape
@@ -124,12 +125,42 @@ def paired_auroc_ci(y, mask, first, second=None, *, groups, n_boot, seed):
         return value if second is None else value - repeat_mean_auroc(yy, mm, zz[:, repeats:])
 
     return bootstrap_ci(
-        flat_y, stacked.reshape(n, -1), metric, n_boot=n_boot, seed=seed, groups=groups, mask=flat_m
+        flat_y,
+        stacked.reshape(n, -1),
+        metric,
+        n_boot=n_boot,
+        seed=seed,
+        groups=groups,
+        mask=flat_m,
+        alpha=alpha,
     )
 
 
-def summarize(results, cache, *, repeats: int, n_boot: int, seed: int, config) -> dict:
-    """Per-fold metrics, their mean and SD, and pooled metrics with patient bootstrap CIs."""
+def pooled_groups(cache, rows) -> tuple[list[str], int]:
+    """Bootstrap clusters of `rows`: patients, a record without a patient id its own
+    (`evaluation.patient_groups`); and how many records have no patient id."""
+    return patient_groups(cache.patient_ids[rows], cache.record_ids[rows])
+
+
+def fold_class_counts(result: dict, cache) -> dict:
+    """Smallest number of positive and of negative held-out records over the classes."""
+    index = {str(r): i for i, r in enumerate(cache.record_ids)}
+    rows = np.array([index[r] for r in result["records"]], dtype=np.int64)
+    known = cache.label_mask[rows] > 0
+    positive = (cache.labels[rows] > 0.5) & known
+    return {
+        "n_positive": int(positive.sum(axis=0).min()),
+        "n_negative": int((~positive & known).sum(axis=0).min()),
+    }
+
+
+def summarize(
+    results, cache, *, repeats: int, n_boot: int, seed: int, config, alpha: float = 0.05
+) -> dict:
+    """Per-fold metrics with the corrected-t mean AUROC (primary), and pooled metrics with
+    patient bootstrap CIs (secondary)."""
+    from keras_ecgpe.studies.fold_statistics import fold_mean_test, fold_sizes
+
     folds = sorted(results, key=lambda r: (r["repeat"], r["fold"]))
     per_metric = {}
     for name in METRIC_NAMES:
@@ -140,8 +171,7 @@ def summarize(results, cache, *, repeats: int, n_boot: int, seed: int, config) -
             "n_folds": len(values),
         }
     rows, y, mask, logits = pooled_arrays(folds, cache, repeats)
-    groups = cache.patient_ids[rows]
-    groups = groups if all(str(g) for g in groups) else None
+    groups, without_id = pooled_groups(cache, rows)
     pooled = []
     for r in range(repeats):
         common = dict(
@@ -151,7 +181,16 @@ def summarize(results, cache, *, repeats: int, n_boot: int, seed: int, config) -
             fixed_sensitivity=config.evaluation.fixed_sensitivity,
         )
         m = (
-            metrics_with_ci(y, logits[:, r], 0.5, n_boot=n_boot, seed=seed, groups=groups, **common)
+            metrics_with_ci(
+                y,
+                logits[:, r],
+                0.5,
+                n_boot=n_boot,
+                seed=seed,
+                groups=groups,
+                alpha=alpha,
+                **common,
+            )
             if n_boot
             else compute_metrics(y, logits[:, r], 0.5, **common)
         )
@@ -164,17 +203,31 @@ def summarize(results, cache, *, repeats: int, n_boot: int, seed: int, config) -
             }
         )
     over = (
-        paired_auroc_ci(y, mask, logits, groups=groups, n_boot=n_boot, seed=seed)
+        paired_auroc_ci(y, mask, logits, groups=groups, n_boot=n_boot, seed=seed, alpha=alpha)
         if n_boot
         else {"value": repeat_mean_auroc(y, mask, logits)}
     )
+    per_fold = [
+        {
+            **{k: f[k] for k in ("fold", "repeat", "n_train", "n_validation", "n_heldout")},
+            **fold_class_counts(f, cache),
+            "macro": f["macro"],
+        }
+        for f in folds
+    ]
     return {
-        "per_fold": [
-            {k: f[k] for k in ("fold", "repeat", "n_train", "n_validation", "n_heldout", "macro")}
-            for f in folds
-        ],
+        "per_fold": per_fold,
+        "primary": {
+            "what": "mean per-fold held-out macro AUROC",
+            **fold_mean_test(
+                {f["fold"]: f["macro"].get("auroc") for f in folds},
+                fold_sizes(per_fold),
+                alpha=alpha,
+            ),
+        },
         "fold_mean_sd": per_metric,
         "pooled_per_repeat": pooled,
         "pooled_auroc_mean_over_repeats": over,
-        "resampled_by": "patient" if groups is not None else "record",
+        "resampled_by": "patient",
+        "records_without_patient_id": without_id,
     }

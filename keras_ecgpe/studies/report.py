@@ -28,12 +28,13 @@ SHORT = {
     "f1": "F1",
 }
 POOLING_NOTE = (
-    "Intervals resample patients (each fold's held-out logits centred at its "
+    "Pooled intervals resample patients (each fold's held-out logits centred at its "
     "own validation threshold, then pooled) with the trained models fixed: they "
     "show the sampling noise of the evaluated patients, not the variation of "
     "retraining. Folds share training records, so per-fold values are not "
-    "independent: their SD understates the uncertainty of the mean, and a sign "
-    "count over folds is descriptive, not a test."
+    "independent: their plain SD understates the uncertainty of the mean, which the "
+    "corrected resampled t interval accounts for; the sign test treats folds as "
+    "independent, so read it beside the corrected test, not alone."
 )
 
 
@@ -51,6 +52,12 @@ def _report(
     if synthetic:
         lines.append(synthetic_note)
     return "\n".join(lines) + "\n"
+
+
+def _ci(entry: dict) -> str:
+    if entry.get("ci_low") is None:
+        return "n/a: " + entry.get("undefined", "undefined")
+    return f"{format_number(entry['ci_low'])} to {format_number(entry['ci_high'])}"
 
 
 def _mean_sd(entry: dict, signed: bool = False) -> str:
@@ -72,8 +79,21 @@ def cv_summary_text(summary: dict) -> str:
     for name in SHOWN:
         entry = summary["fold_mean_sd"][name]
         table.append(f"  {name:<28} {_mean_sd(entry):<15}  ({entry['n_folds']} folds)")
+    primary = summary["primary"]
+    level = f"{1.0 - summary['statistics']['alpha']:.0%}"
+    table = [
+        f"PRIMARY: mean per-fold held-out macro AUROC {format_number(primary['mean'])} "
+        f"({level} CI {_ci(primary)}, corrected resampled t, {primary['n_folds']} folds; "
+        f"t = {format_number(primary['t'])}, df = {primary['df'] or 'n/a'}, "
+        f"p vs 0.5 = {format_number(primary['p_value'])})",
+        f"Folds: {summary['folds_from']['description']}.",
+        "",
+        *table,
+    ]
     pooled = [
-        f"Pooled held-out predictions per repeat (95 % CI, bootstrap by {summary['resampled_by']}):"
+        f"SECONDARY: pooled held-out predictions per repeat ({level} CI, bootstrap by "
+        f"{summary['resampled_by']}; {summary.get('records_without_patient_id', 0)} records "
+        "without a patient id, each its own patient):"
     ]
     for repeat in summary["pooled_per_repeat"]:
         ci = repeat.get("macro_ci") or {}
@@ -103,33 +123,62 @@ def cv_summary_text(summary: dict) -> str:
 
 
 def comparison_markdown(result: dict) -> str:
-    """Per arm: pooled AUROC with 95 % CI, fold mean +- SD, paired differences vs the
-    reference arm; then what the numbers can and cannot show."""
+    """PRIMARY per-fold paired differences against the reference arm (corrected t-test,
+    Holm-adjusted, sign test), then the SECONDARY pooled AUROC table, then caveats."""
     tag = "SYNTHETIC data: " if result["synthetic"] else ""
-    ref = result["reference"]
-    table = [
-        "| arm | pooled AUROC (95 % CI) | fold AUROC mean +- SD | "
-        f"pooled diff. vs {ref or '-'} (paired 95 % CI) | per-fold diff. mean +- SD | "
-        "folds better/worse | sign test p |",
-        "|---|---|---|---|---|---|---|",
+    ref = result["reference"] or "-"
+    level = f"{1.0 - result['statistics']['alpha']:.0%}"
+    primary = [
+        f"## PRIMARY: per-fold AUROC difference vs {ref} (corrected resampled t-test)",
+        "",
+        f"| arm | mean diff. +- SD | {level} CI | t | df | p | Holm p | better/worse/tied "
+        "| sign test p |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    secondary = [
+        "## SECONDARY: pooled held-out AUROC (patient bootstrap, models fixed)",
+        "",
+        f"| arm | pooled AUROC ({level} CI) | fold AUROC mean +- SD | pooled diff. vs {ref} "
+        f"(paired {level} CI) |",
+        "|---|---|---|---|",
     ]
     for entry in result["arms"]:
-        cells = [
-            entry["arm"],
-            format_interval(entry["pooled_auroc"]),
-            _mean_sd(entry["fold_auroc"]),
-        ]
-        if "pooled_difference" in entry:
-            diff = entry["per_fold_difference"]
-            cells += [
-                format_interval(entry["pooled_difference"], signed=True),
-                _mean_sd(diff, signed=True),
-                f"{diff['better']}/{diff['worse']}",
-                format_number(diff["sign_test_p"]),
-            ]
-        else:
-            cells += ["(reference)" if entry["arm"] == ref else "-", "-", "-", "-"]
-        table.append("| " + " | ".join(cells) + " |")
+        diff = entry.get("per_fold_difference")
+        if diff is not None:
+            test = diff.get("corrected_t") or {}
+            sign = diff.get("sign_test") or {}
+            primary.append(
+                "| "
+                + " | ".join(
+                    [
+                        entry["arm"],
+                        _mean_sd(diff, signed=True),
+                        _ci(test) if test else "n/a: " + diff.get("undefined", ""),
+                        format_number(test.get("t")),
+                        str(test.get("df") or "n/a"),
+                        format_number(test.get("p_value")),
+                        format_number(test.get("p_holm")),
+                        f"{diff['better']}/{diff['worse']}/{diff['ties']}",
+                        format_number(sign.get("p_value")),
+                    ]
+                )
+                + " |"
+            )
+        secondary.append(
+            "| "
+            + " | ".join(
+                [
+                    entry["arm"],
+                    format_interval(entry["pooled_auroc"]),
+                    _mean_sd(entry["fold_auroc"]),
+                    format_interval(entry["pooled_difference"], signed=True)
+                    if "pooled_difference" in entry
+                    else "(reference)",
+                ]
+            )
+            + " |"
+        )
+    inputs = result["shared_inputs"]
     return _report(
         f"# Pretraining comparison ({tag}{result['repeats']} x {result['k']}-fold "
         "patient-level CV)",
@@ -138,13 +187,23 @@ def comparison_markdown(result: dict) -> str:
             f"Cache `{result['cache']}`, pretrained run `{result['init_from']}`; training "
             f"part per fold: {result['max_train_records'] or 'all'} records requested, "
             f"{', '.join(map(str, result['development_records_per_fold']))} used (inner "
-            "train + inner validation). Same folds, seed and settings in every arm.",
+            f"train + inner validation). Folds: {result['folds_from']['description']}.",
+            "",
+            f"Every arm shares: {'; '.join(inputs['same'])}; window "
+            f"{inputs['window_samples']} samples at {inputs['fs']:g} Hz; standardiser: "
+            f"{inputs['standardizer']}. Differs: {inputs['differs']}.",
+            f"Leakage: {result['leakage']['summary']} (pretraining check "
+            f"{result['leakage']['pretraining_check']})"
+            + ("; ACCEPTED with --accept-leakage." if result["leakage"]["accepted"] else "."),
         ],
-        table,
-        [],
+        primary,
+        secondary,
         [
-            "How to read it. " + POOLING_NOTE + " A difference whose interval includes 0 is "
-            "not evidence either way."
+            "How to read it. The per-fold differences are primary: the corrected t-test "
+            "counts retraining variance and the overlap of training sets between folds; "
+            "p-values are Holm-adjusted over the arms compared with the reference. "
+            + POOLING_NOTE
+            + " A difference whose interval includes 0 is not evidence either way."
         ],
         result["synthetic"],
         "SYNTHETIC DATA: these numbers only show that the machinery works; they say nothing "

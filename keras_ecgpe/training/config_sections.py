@@ -34,6 +34,10 @@ class DataSection(Section):
     eval_stride_s: float = option(1.25, kind="float", low=0, low_open=True)
     aggregate: str = option("max", kind="str", choices=("mean", "max"))
     standardize: bool = option(False, kind="bool")
+    # A run directory (or its contract.json) whose dataset standardiser is applied instead
+    # of one fitted on the training records: a comparison's scratch arm takes the
+    # pretrained run's, so every arm sees the same inputs. Needs `standardize: true`.
+    standardizer_from: str | None = option(None, kind="str", optional=True)
     augment: bool = option(True, kind="bool")
     augment_config: dict = option(factory=dict, kind="dict")
 
@@ -43,6 +47,12 @@ class DataSection(Section):
                 "give either `data.cache` or `data.source` + `data.root`, not "
                 f"both. Received: data.cache={self.cache!r}, data.source="
                 f"{self.source!r}, data.root={self.root!r}"
+            )
+        if self.standardizer_from is not None and not self.standardize:
+            raise ConfigError(
+                "`data.standardizer_from` gives a dataset standardiser; it needs "
+                "`data.standardize: true`. Received: data.standardize=false, "
+                f"data.standardizer_from={self.standardizer_from!r}"
             )
         if (self.source is None) != (self.root is None):
             raise ConfigError(

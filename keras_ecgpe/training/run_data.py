@@ -131,6 +131,27 @@ def fit_standardizer_rows(cache: PreparedCache, rows) -> DatasetStandardizer:
     return DatasetStandardizer().fit(cache.signal(int(i)) for i in rows)
 
 
+def standardizer_from_run(path, cache: PreparedCache) -> DatasetStandardizer:
+    """The dataset standardiser recorded in the contract of the run at `path`
+    (`data.standardizer_from`), after checking that contract against the cache.
+
+    Raises:
+        ConfigError: no contract, a contract that does not fit the cache (fs, leads,
+            preprocessing), or one without a standardiser.
+    """
+    from keras_ecgpe import run_directory
+    from keras_ecgpe.training.contract import check_compatible
+
+    contract = run_directory.load_contract(path)
+    check_compatible(contract, cache, check_labels=False)
+    if contract.get("standardizer") is None:
+        raise ConfigError(
+            f"{path}: its contract holds no dataset standardiser; "
+            f"Received: data.standardizer_from={str(path)!r}"
+        )
+    return DatasetStandardizer.from_dict(contract["standardizer"])
+
+
 def positive_weights(cache: PreparedCache, rows) -> list:
     """`n_neg / n_pos` of each class over labelled training records (1 where n_pos = 0)."""
     labels, mask = cache.labels[rows] > 0.5, cache.label_mask[rows] > 0

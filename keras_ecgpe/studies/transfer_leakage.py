@@ -1,0 +1,96 @@
+"""Leakage checks before training from a pretrained run (`train/compare --init-from`).
+
+A pretrained model has learnt its pretraining records. If one of them is also in a split
+of the fine-tuning cache that scores the model, the score is inflated; CinC 2020/2021
+republishes PTB-XL and CPSC2018 under other names, so this happens with public data. And a
+patient in two splits of the fine-tuning cache leaks within it. `check_transfer_leakage`
+finds both with `keras_ecgpe.data.leakage.find_leaks`, refuses by default with the records
+named, and returns what it checked for the report - including that the pretraining
+comparison could NOT be run when the pretraining cache is no longer where the pretrained
+run's `config.yaml` says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from keras_ecgpe import run_directory
+from keras_ecgpe.errors import ConfigError, ECGPEError
+
+ACCEPT_OPTION = "--accept-leakage"
+
+
+def pretraining_cache(init_from) -> tuple[Path | None, str | None]:
+    """`(cache path, None)` of the pretrained run's training data, or `(None, why not)`."""
+    from keras_ecgpe.training.config import TrainConfig
+
+    path = Path(init_from)
+    run = path if path.is_dir() else path.parent
+    config_file = run / run_directory.CONFIG
+    if not config_file.is_file():
+        return None, f"{run} has no {run_directory.CONFIG} naming its pretraining data"
+    try:
+        data = TrainConfig.from_file(config_file).data
+    except ECGPEError as exc:
+        return None, f"{config_file} could not be read ({exc})"
+    cache = Path(data.cache) if data.cache is not None else run / "cache"
+    if not (cache / "manifest.json").is_file():
+        named = f"data.cache={data.cache!r}" if data.cache is not None else f"{cache}"
+        return None, f"the pretraining cache ({named} in {config_file}) no longer exists"
+    return cache, None
+
+
+def check_transfer_leakage(
+    init_from, fine_tune_cache, *, accept: bool, splits: Sequence[str] = ("test",)
+) -> dict:
+    """Checks a fine-tuning cache against itself and against the pretraining cache.
+
+    Args:
+        init_from: the pretrained run directory (or its `.keras` file).
+        fine_tune_cache: path of the fine-tuning cache.
+        accept: go on despite leaks (the result says "accepted").
+        splits: the fine-tuning splits whose records must not be pretraining records.
+
+    Returns:
+        `{"pretraining_cache", "pretraining_check" ("run" or "not run: ..."),
+        "splits_checked", "clean", "accepted", "summary", "reports": [LeakReport dicts]}`.
+
+    Raises:
+        ConfigError: a leak and not `accept`; the message names the records and the option.
+
+    Example:
+
+    ```python
+    check_transfer_leakage("runs/pretrain", "prepared/pe", accept=False)["clean"]
+    ```
+    """
+    from keras_ecgpe.data.leakage import find_leaks
+
+    pretrain, why_not = pretraining_cache(init_from)
+    same = pretrain is not None and pretrain.resolve() == Path(fine_tune_cache).resolve()
+    others = [] if pretrain is None or same else [pretrain]
+    reports = []
+    for split in splits:
+        report = find_leaks(fine_tune_cache, others, split=split)
+        try:
+            reports.append(report.raise_unless(accept))
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} with {ACCEPT_OPTION}") from None
+    if same:
+        check = "run: the pretraining cache is the fine-tuning cache (checked across its splits)"
+    elif pretrain is None:
+        check = f"not run: {why_not}"
+    else:
+        check = "run"
+    leaked = [r for r in reports if not r.clean]
+    return {
+        "pretraining_cache": None if pretrain is None else str(pretrain),
+        "pretraining_check": check,
+        "splits_checked": list(splits),
+        "clean": not leaked,
+        "accepted": bool(leaked),
+        "summary": "; ".join(f"{r.split}: {r.summary()}" for r in reports),
+        "leaked_records": sorted({rec for r in leaked for rec in r.leaked_records()}),
+        "reports": [r.to_dict() for r in reports],
+    }
