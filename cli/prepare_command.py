@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
 
+from keras_ecgpe import messages
 from keras_ecgpe.cli.errors import reported_errors
-
-SOURCES = ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe")
+from keras_ecgpe.data.sources.registry import SOURCES
 
 
 @click.command()
@@ -113,54 +114,48 @@ SOURCES = ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe")
     "must stay inside the manifest's folder).",
 )
 def prepare(
-    source,
-    roots,
-    out,
-    task,
-    sampling_rate,
-    variant,
-    target_fs,
-    filter_,
-    low_hz,
-    high_hz,
-    normalize,
-    duration_s,
-    pad,
-    crop,
-    dtype,
-    folds,
-    seed,
-    workers,
-    overwrite,
-    allow_absolute_paths,
+    source: str,
+    roots: tuple[str, ...],
+    out: str,
+    task: str,
+    sampling_rate: str,
+    variant: str,
+    target_fs: float | None,
+    filter_: str,
+    low_hz: float,
+    high_hz: float,
+    normalize: str,
+    duration_s: float | None,
+    pad: str,
+    crop: str,
+    dtype: str,
+    folds: int,
+    seed: int,
+    workers: int | None,
+    overwrite: bool,
+    allow_absolute_paths: bool,
 ) -> None:
     """Preprocess a dataset once into a checksummed cache (progress bar, skip report)."""
     from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
     from keras_ecgpe.data.preprocessing import PreprocessConfig
-    from keras_ecgpe.data.sources.registry import make_source
+    from keras_ecgpe.data.sources.registry import open_sources
 
-    options = {
-        "ptbxl": {"task": task, "sampling_rate": int(sampling_rate)},
-        "medalcare": {"variant": variant},
-        "pe": {"allow_absolute_paths": allow_absolute_paths},
+    # Per-source options go only where given: `open_sources` hands each to the sources
+    # that take it and refuses one that no named source takes.
+    context = click.get_current_context()
+    given = {
+        "task": task,
+        "sampling_rate": int(sampling_rate),
+        "variant": variant,
+        "allow_absolute_paths": allow_absolute_paths,
     }
-    names = [name.strip() for name in source.split(",")]
-    if len(names) != len(roots):
-        raise click.BadParameter(
-            f"{len(names)} source(s) {names} but {len(roots)} --root; "
-            "give one --root per source, in order",
-            param_hint="--root",
-        )
+    options = {
+        name: value
+        for name, value in given.items()
+        if context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    }
     with reported_errors():
-        datasets = [
-            make_source(name, root, **options.get(name, {})) for name, root in zip(names, roots)
-        ]
-        if len(datasets) == 1:
-            dataset = datasets[0]
-        else:
-            from keras_ecgpe.data.sources.combined import CombinedSource
-
-            dataset = CombinedSource(datasets, split_seed=seed)
+        dataset = open_sources(source, roots, split_seed=seed, **options)
         config = PreprocessConfig(
             target_fs=target_fs,
             filter=filter_,
@@ -173,7 +168,10 @@ def prepare(
         )
         index = dataset.index()
         with click.progressbar(
-            length=len(index[0]), label=f"Preparing {source}", file=click.get_text_stream("stderr")
+            length=len(index[0]),
+            label=f"Preparing {source}",
+            file=sys.stderr,
+            hidden=not messages.progress_enabled(),
         ) as bar:
             cache, reused = prepare_dataset(
                 dataset,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 
 import click
@@ -152,20 +151,12 @@ def train(
         config = _config(config_file, assignments, named)
         if (repeats != 1 or max_train_records) and not folds:
             raise ConfigError("--repeats and --max-train-records go with --cv K")
-        if not config.data.has_data:
-            from keras_ecgpe.training.demo_run import default_demo_run
+        from keras_ecgpe.training import launch
 
-            if config_file or assignments or model or epochs or init_from or finetune or folds:
-                raise ConfigError(
-                    "no training data: give --data CACHE (or data.source and "
-                    "data.root); run `ecgpe-keras train` with at most --out "
-                    "and --seed for the SYNTHETIC demo"
-                )
-            click.echo("No data given: running the SYNTHETIC demo (synthetic ECGs, fake patients).")
-            default_demo_run(out or "ecgpe-demo", seed=config.training.seed)
+        customised = any((config_file, assignments, model, epochs, init_from, finetune, folds))
+        if launch.demo_if_no_data(config, out, customised=customised) is not None:
             return
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = out or f"runs/{config.model.name}-{'cv-' if folds else ''}{stamp}"
+        out = out or launch.default_run_dir(config.model.name, cross_validation=bool(folds))
         if folds:
             from keras_ecgpe.studies.cross_validation import cross_validate
 

@@ -230,7 +230,7 @@ def test_default_demo_runs_end_to_end_on_a_small_synthetic_set(tmp_path, capsys)
         pretrain=small,
         finetune={**small, "evaluation.bootstrap": 20},
     )
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err  # progress goes to stderr (keras_ecgpe.messages)
     assert result["synthetic"] is True and "SYNTHETIC" in printed
     for stage in ("[1/4] Writing SYNTHETIC", "[2/4]", "[3/4]", "[4/4]", "SYNTHETIC demo done"):
         assert stage in printed

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from keras_ecgpe import run_directory
+from keras_ecgpe import messages, run_directory
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.formatting import format_interval, format_number
 from keras_ecgpe.training.config import TrainConfig
@@ -82,7 +82,8 @@ def default_demo_run(
         seed: seed of the data and both runs.
         pretrain, finetune: extra `{"section.key": value}` settings of the two runs
             (e.g. fewer epochs or a narrower model for a quick look).
-        progress: print one line per stage and Keras' per-epoch progress.
+        progress: log one line per stage (stderr, `keras_ecgpe.messages`) and show Keras'
+            per-epoch progress.
 
     Returns:
         A dict: "synthetic" (True), "seconds", run and report paths, and the PE test
@@ -93,7 +94,7 @@ def default_demo_run(
     from keras_ecgpe.training.evaluate import evaluate_run
     from keras_ecgpe.training.trainer import train_run
 
-    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    say = messages.progress_reporter(__name__, progress)
     started = time.perf_counter()
     out = Path(out_dir)
     _check_out_dir(out)

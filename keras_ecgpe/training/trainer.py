@@ -17,13 +17,14 @@ Order of work, so that every result can be traced and nothing leaks:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.util
 import sys
 import time
 from pathlib import Path
 
-from keras_ecgpe import run_directory
+from keras_ecgpe import messages, run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ECGPEError
 
@@ -56,7 +57,7 @@ class RunResult:
 
 
 def _say(progress: bool):
-    return (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    return messages.progress_reporter(__name__, progress)
 
 
 def train_run(
@@ -74,7 +75,8 @@ def train_run(
     Args:
         config: a `TrainConfig`; its `data` must name a cache or a source + root.
         out_dir: the run directory: created, continued (`resume`) or replaced (`overwrite`).
-        progress: print one line per stage and Keras' per-epoch progress.
+        progress: log one line per stage and show Keras' per-epoch progress (both on
+            stderr, through `keras_ecgpe.messages`; silenced by its QUIET level).
         overwrite: replace a previous run (finished or not) in `out_dir`.
         resume: continue the unfinished run in `out_dir` from its last completed epoch
             (see `resume.py`); a new or empty `out_dir` simply starts. The config must
@@ -374,9 +376,10 @@ def _fit(
 
     if checkpoint.stopped or initial_epoch >= config.training.epochs:
         return initial_epoch  # killed after its last epoch, before the reports
-    verbose = (1 if sys.stdout.isatty() else 2) if progress else 0
+    # Keras' per-epoch lines are progress too: they follow --quiet and go to stderr.
+    verbose = (1 if sys.stderr.isatty() else 2) if progress and messages.progress_enabled() else 0
     example = distribute.example_batch(data.cache, data.window, config.training.batch_size)
-    with strategy.scope():
+    with strategy.scope(), contextlib.redirect_stdout(sys.stderr):
         return model_setup.fit_phases(
             fitting.run_model.model,
             fitting.optimizer,
