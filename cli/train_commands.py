@@ -276,13 +276,82 @@ def compare(
 )
 @click.option("--overwrite", is_flag=True, help="Replace a previous evaluation in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
-def evaluate(run_or_model, cache, split, out, bootstrap, overwrite, as_json) -> None:
-    """Score RUN_OR_MODEL once on a split (default test) with bootstrap CIs and plots."""
+@click.option(
+    "--plan",
+    type=click.Path(dir_okay=False),
+    help="Prespecified analysis plan (.yaml/.json, docs/study.md); default: the defaults.",
+)
+@click.option(
+    "--prevalence",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    help="Target-population prevalence: PPV/NPV also at it (overrides the plan's).",
+)
+@click.option("--seed", type=click.IntRange(min=0), help="Bootstrap seed (overrides the plan's).")
+@click.option(
+    "--interval",
+    type=click.Choice(["clopper-pearson", "wilson"]),
+    help="Interval of sensitivity, specificity, PPV, NPV (default: the plan's).",
+)
+@click.option(
+    "--declare-new-model",
+    "declaration",
+    metavar="REASON",
+    help="Let a model other than those that scored this test split score it; the reason "
+    "is recorded in the cache's test-split ledger.",
+)
+@click.option(
+    "--accept-leakage",
+    is_flag=True,
+    help="Score despite patients or recordings shared between splits or with pretraining; "
+    "the report says so prominently.",
+)
+@click.option(
+    "--pretrain-cache",
+    "pretrain_caches",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="A cache the model was pretrained on, checked for shared recordings (repeatable; "
+    "the run's transfer.init_from chain is followed too).",
+)
+def evaluate(
+    run_or_model,
+    cache,
+    split,
+    out,
+    bootstrap,
+    overwrite,
+    as_json,
+    plan,
+    prevalence,
+    seed,
+    interval,
+    declaration,
+    accept_leakage,
+    pretrain_caches,
+) -> None:
+    """Score RUN_OR_MODEL once on a split (default test); write the study report.
+
+    Writes metrics.json, summary.txt, predictions.csv, plots and report.txt/.html/.json.
+    A test split is sealed: each look is recorded in the cache's ledger, and a different
+    model needs --declare-new-model REASON.
+    """
     from keras_ecgpe.training.evaluate import evaluate_run
 
     with reported_errors():
         metrics = evaluate_run(
-            run_or_model, cache, split=split, out_dir=out, n_boot=bootstrap, overwrite=overwrite
+            run_or_model,
+            cache,
+            split=split,
+            out_dir=out,
+            n_boot=bootstrap,
+            overwrite=overwrite,
+            plan=plan,
+            prevalence=prevalence,
+            seed=seed,
+            interval=interval,
+            declare_new_model=declaration,
+            accept_leakage=accept_leakage,
+            pretrain_caches=pretrain_caches,
         )
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
@@ -290,3 +359,4 @@ def evaluate(run_or_model, cache, split, out, bootstrap, overwrite, as_json) -> 
     with open(metrics["files"]["summary"], encoding="utf-8") as handle:
         click.echo(handle.read().rstrip())
     click.echo("Files: " + ", ".join(metrics["files"].values()))
+    click.echo(f"Study report: {metrics['files']['report_html']}")
