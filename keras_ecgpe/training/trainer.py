@@ -26,7 +26,7 @@ from pathlib import Path
 
 from keras_ecgpe import messages, run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
-from keras_ecgpe.errors import ECGPEError
+from keras_ecgpe.errors import ConfigError, ECGPEError
 
 
 @dataclasses.dataclass
@@ -256,8 +256,16 @@ def _set_up_fitting(config, data: _RunData, strategy, say) -> _Fitting:
         run_model = model_setup.build_run_model(config, cache, data.window)
     model = run_model.model
     standardizer: DatasetStandardizer | None = None
+    if run_model.pretrained is not None and settings.standardizer_from is not None:
+        raise ConfigError(
+            "`transfer.init_from` brings the pretrained run's standardiser; "
+            "`data.standardizer_from` goes with training from scratch. Received: "
+            f"data.standardizer_from={settings.standardizer_from!r}"
+        )
     if run_model.pretrained is not None and run_model.pretrained.get("standardizer"):
         standardizer = DatasetStandardizer.from_dict(run_model.pretrained["standardizer"])
+    elif settings.standardizer_from is not None:
+        standardizer = run_data.standardizer_from_run(settings.standardizer_from, cache)
     elif settings.standardize:
         standardizer = run_data.fit_standardizer_rows(cache, data.train_rows)
     plan = run_data.WindowPlan(
