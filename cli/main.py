@@ -9,6 +9,7 @@ from keras_ecgpe.cli.data_commands import data
 from keras_ecgpe.cli.export_commands import export
 from keras_ecgpe.cli.models_commands import models
 from keras_ecgpe.cli.predict_commands import predict
+from keras_ecgpe.cli.study_commands import compare_models
 from keras_ecgpe.cli.train_commands import compare, evaluate, train
 
 
@@ -34,6 +35,7 @@ cli.add_command(models)
 cli.add_command(train)
 cli.add_command(evaluate)
 cli.add_command(compare)
+cli.add_command(compare_models)
 cli.add_command(export)
 cli.add_command(predict)
 

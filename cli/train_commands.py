@@ -72,6 +72,44 @@ _COMMON = [
 ]
 
 
+_STUDY = [
+    click.option(
+        "--plan",
+        "plan_file",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Prespecified analysis plan (YAML): interval level, bootstrap, small-sample "
+        "limit; its SHA-256 goes into the summary and the report.",
+    ),
+    click.option(
+        "--regenerate-folds",
+        is_flag=True,
+        help="Deal new patient-level folds even when the cache has its own (a fold column "
+        "in the PE manifest); by default those are used as given.",
+    ),
+    click.option(
+        "--accept-leakage",
+        is_flag=True,
+        help="With --init-from: go on although a fine-tuning record is also a pretraining "
+        "record, or a patient is in two splits (the report says so).",
+    ),
+]
+
+
+def _study(function):
+    for option in reversed(_STUDY):
+        function = option(function)
+    return function
+
+
+def _analysis_plan(plan_file):
+    """The `AnalysisPlan` of --plan, or None."""
+    if plan_file is None:
+        return None
+    from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
+
+    return AnalysisPlan.load(plan_file)
+
+
 def _common(function):
     for option in reversed(_COMMON):
         function = option(function)
@@ -110,6 +148,7 @@ def _common(function):
     type=click.IntRange(min=4),
     help="With --cv: cap each fold's training part (patient-level, stratified).",
 )
+@_study
 def train(
     config_file,
     assignments,
@@ -128,6 +167,9 @@ def train(
     folds,
     repeats,
     max_train_records,
+    plan_file,
+    regenerate_folds,
+    accept_leakage,
 ) -> None:
     """Train a model; without data, run the SYNTHETIC demo (pretrain, fine-tune, evaluate).
 
@@ -149,14 +191,20 @@ def train(
         from keras_ecgpe.errors import ConfigError
 
         config = _config(config_file, assignments, named)
-        if (repeats != 1 or max_train_records) and not folds:
-            raise ConfigError("--repeats and --max-train-records go with --cv K")
+        if (repeats != 1 or max_train_records or plan_file or regenerate_folds) and not folds:
+            raise ConfigError(
+                "--repeats, --max-train-records, --plan and --regenerate-folds go with --cv K"
+            )
+        if accept_leakage and not config.transfer.init_from:
+            raise ConfigError("--accept-leakage goes with --init-from")
         from keras_ecgpe.training import launch
 
         customised = any((config_file, assignments, model, epochs, init_from, finetune, folds))
         if launch.demo_if_no_data(config, out, customised=customised) is not None:
             return
         out = out or launch.default_run_dir(config.model.name, cross_validation=bool(folds))
+        if config.transfer.init_from:
+            _check_transfer_leakage(config, accept_leakage)
         if folds:
             from keras_ecgpe.studies.cross_validation import cross_validate
 
@@ -168,6 +216,8 @@ def train(
                 max_train_records=max_train_records,
                 overwrite=overwrite,
                 resume=resume,
+                regenerate_folds=regenerate_folds,
+                analysis_plan=_analysis_plan(plan_file),
             )
             return
         from keras_ecgpe.training.trainer import train_run
@@ -181,8 +231,27 @@ def train(
     )
 
 
+def _check_transfer_leakage(config, accept: bool) -> None:
+    """Refuses (unless `accept`) a fine-tuning cache whose test split holds a pretraining
+    recording or whose splits share a patient; says what could not be checked."""
+    from keras_ecgpe.studies.transfer_leakage import check_transfer_leakage
+
+    if config.data.cache is None:
+        click.echo(
+            "Leakage check: skipped, the data is prepared during the run (give --data "
+            "CACHE to check it against the pretraining cache first)"
+        )
+        return
+    found = check_transfer_leakage(config.transfer.init_from, config.data.cache, accept=accept)
+    if found["pretraining_check"].startswith("not run"):
+        click.echo(f"Leakage check against pretraining {found['pretraining_check']}")
+    if found["accepted"]:
+        click.echo(f"Leakage ACCEPTED (--accept-leakage): {found['summary']}")
+
+
 @click.command()
 @_common
+@_study
 @click.option(
     "--init-from",
     type=click.Path(exists=True),
@@ -220,6 +289,9 @@ def compare(
     xla,
     overwrite,
     resume,
+    plan_file,
+    regenerate_folds,
+    accept_leakage,
     init_from,
     folds,
     repeats,
@@ -227,9 +299,11 @@ def compare(
     max_train_records,
     out,
 ) -> None:
-    """Scratch vs linear probe vs full fine-tuning on the same folds: a paired table.
+    """Scratch vs linear probe vs full fine-tuning on the same folds: paired per-fold tests.
 
-    Writes OUT/<arm>/ (one cross-validation per arm), OUT/comparison.md and .json.
+    Writes OUT/<arm>/ (one cross-validation per arm), OUT/comparison.md and .json, and
+    OUT/report.{txt,html,json}: per-fold paired differences with the corrected resampled
+    t-test (primary), the pooled AUROC (secondary).
     """
     named = {
         "data.cache": cache,
@@ -251,8 +325,11 @@ def compare(
             max_train_records=max_train_records,
             overwrite=overwrite,
             resume=resume,
+            regenerate_folds=regenerate_folds,
+            analysis_plan=_analysis_plan(plan_file),
+            accept_leakage=accept_leakage,
         )
-    click.echo(f"Comparison table: {out}/comparison.md")
+    click.echo(f"Comparison: {out}/comparison.md, {out}/report.html")
 
 
 @click.command()
