@@ -118,7 +118,9 @@ def plan_blocks(settings: dict) -> list:
     text = yaml.safe_dump(plan, sort_keys=False, default_flow_style=None)
     return [
         KeyValueList(items, caption="Analysis plan and overrides"),
-        Preformatted(text, caption="The plan as applied (defaults written out)"),
+        Preformatted(
+            text, caption="The plan file's content (defaults written out; overrides above)"
+        ),
     ]
 
 
