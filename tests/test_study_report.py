@@ -188,6 +188,7 @@ def test_second_model_needs_a_declaration_and_looks_are_counted(runs, tmp_path):
     assert looks["head_sha256"] in text and "architecture search, look 2" in text
 
 
+@pytest.mark.slow  # three evaluations
 def test_same_model_scoring_again_is_counted(runs, tmp_path):
     cache = study_cache(tmp_path / "cache")
     first = evaluate(runs["a"], cache, tmp_path / "one")
@@ -261,6 +262,7 @@ def test_prevalence_moves_only_the_stated_predictive_values(runs, tmp_path):
         evaluate(runs["median"], cache, tmp_path / "bad", prevalence=1.5)
 
 
+@pytest.mark.slow  # three evaluations
 def test_seed_changes_the_bootstrap_reproducibly(runs, tmp_path):
     cache = study_cache(tmp_path / "cache")
     one = evaluate(runs["a"], cache, tmp_path / "s1", seed=1)
