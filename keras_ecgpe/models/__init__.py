@@ -13,7 +13,7 @@ from keras_ecgpe.models.backbone import ECGBackbone
 from keras_ecgpe.models.classifier import ECGClassifier
 from keras_ecgpe.models.complexity import ModelComplexity, model_complexity
 from keras_ecgpe.models.export_view import export_view
-from keras_ecgpe.models.registry import build_model, list_models, model_family
+from keras_ecgpe.models.registry import build_model, list_families, list_models, model_family
 
 __all__ = [
     "ECGBackbone",
@@ -21,6 +21,7 @@ __all__ = [
     "ModelComplexity",
     "build_model",
     "export_view",
+    "list_families",
     "list_models",
     "model_complexity",
     "model_family",

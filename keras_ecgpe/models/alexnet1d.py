@@ -38,6 +38,9 @@ class AlexNet1D(ECGBackbone):
     (None, 32)
     """
 
+    VARIANTS = {"alexnet1d": {}}
+    QAT_SUPPORTED = True
+
     def __init__(
         self, input_len, num_leads=12, width=64, fc_units=1024, fc_layers=2, dropout=0.5, **kwargs
     ):

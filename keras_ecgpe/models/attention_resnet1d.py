@@ -45,6 +45,11 @@ class AttentionResNet1D(ECGBackbone):
     (None, 64)
     """
 
+    VARIANTS = {
+        **{f"attresnet{depth}": {"depth": depth} for depth in (18, 34, 50)},
+        "attresnet18_flatten": {"depth": 18, "reduction": "flatten"},
+    }
+
     def __init__(
         self,
         input_len,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import keras
 
 from keras_ecgpe.errors import ConfigError
@@ -22,7 +24,16 @@ class ECGBackbone(keras.Model):
         features: the 2-D feature tensor the graph ends with.
         arguments: the subclass's constructor arguments, by name (tuples for sequences).
         **kwargs: `keras.Model` arguments (`name`, `trainable`, `dtype`).
+
+    A family declares itself in two class attributes: `VARIANTS`, its registry names and
+    the constructor arguments each one sets (`models/registry.py` collects them), and
+    `QAT_SUPPORTED`, true when its graph holds only convolutions, BatchNorm, dense,
+    pooling, activation, add, concatenate and dropout layers, the layers quantisation-aware
+    training and pruning at export handle (no recurrent, attention or LayerNorm layers).
     """
+
+    VARIANTS: ClassVar[dict[str, dict]] = {}
+    QAT_SUPPORTED: ClassVar[bool] = False
 
     def __init__(self, inputs, features, arguments: dict, **kwargs):
         if len(features.shape) != 2:

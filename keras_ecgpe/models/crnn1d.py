@@ -39,6 +39,12 @@ class CRNN1D(ECGBackbone):
     (None, 16)
     """
 
+    VARIANTS = {
+        f"crnn_{prefix}{rnn_type}": {"rnn_type": rnn_type, "bidirectional": bidirectional}
+        for rnn_type in ("lstm", "gru")
+        for prefix, bidirectional in (("", False), ("bi", True))
+    }
+
     def __init__(
         self,
         input_len,

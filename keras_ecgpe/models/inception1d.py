@@ -64,6 +64,9 @@ class Inception1D(ECGBackbone):
     (None, 32)
     """
 
+    VARIANTS = {"inception1d": {}}
+    QAT_SUPPORTED = True
+
     def __init__(
         self, input_len, num_leads=12, depth=6, width=32, bottleneck=32, kernel_size=40, **kwargs
     ):

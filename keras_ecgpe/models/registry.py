@@ -3,54 +3,70 @@
 `build_model("resnet1d18", input_len=2048, num_classes=1)` returns an `ECGClassifier`;
 keyword overrides (`width=8`, `num_heads=4`, ...) change the backbone's arguments, and
 `dropout` the dropout before the head. Names are lowercase; an unknown name lists the
-valid ones.
+valid ones. Each family declares its own names (`VARIANTS` on its backbone class); this
+module only lists the families (`FAMILIES`).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 
 from keras_ecgpe.errors import ConfigError
-from keras_ecgpe.models.alexnet1d import AlexNet1D
-from keras_ecgpe.models.attention_resnet1d import AttentionResNet1D
+from keras_ecgpe.models.backbone import ECGBackbone
 from keras_ecgpe.models.classifier import ECGClassifier
-from keras_ecgpe.models.crnn1d import CRNN1D
-from keras_ecgpe.models.inception1d import Inception1D
-from keras_ecgpe.models.resnet1d import ResNet1D
-from keras_ecgpe.models.resnet_transformer1d import ResNetTransformer1D
-from keras_ecgpe.models.rnn1d import RNN1D
-from keras_ecgpe.models.transformer1d import Transformer1D
-from keras_ecgpe.models.vgg1d import VGG1D
-from keras_ecgpe.models.xresnet1d import XResNet1D
+
+# Every family, as "module:Class" under keras_ecgpe.models, in `models list` order. The
+# class declares its registry names and their arguments in `VARIANTS` (models/backbone.py).
+FAMILIES = (
+    "alexnet1d:AlexNet1D",
+    "vgg1d:VGG1D",
+    "resnet1d:ResNet1D",
+    "attention_resnet1d:AttentionResNet1D",
+    "rnn1d:RNN1D",
+    "crnn1d:CRNN1D",
+    "transformer1d:Transformer1D",
+    "resnet_transformer1d:ResNetTransformer1D",
+    "xresnet1d:XResNet1D",
+    "inception1d:Inception1D",
+)
 
 
-def _entries() -> dict[str, tuple[type, dict]]:
-    entries: dict[str, tuple[type, dict]] = {"alexnet1d": (AlexNet1D, {})}
-    for depth in (11, 13, 16, 19):
-        entries[f"vgg{depth}"] = (VGG1D, {"depth": depth, "batch_norm": False})
-        entries[f"vgg{depth}_bn"] = (VGG1D, {"depth": depth, "batch_norm": True})
-    for depth in (18, 34, 50, 101, 152):
-        entries[f"resnet1d{depth}"] = (ResNet1D, {"depth": depth})
-    for depth in (18, 34, 50):
-        entries[f"attresnet{depth}"] = (AttentionResNet1D, {"depth": depth})
-    entries["attresnet18_flatten"] = (AttentionResNet1D, {"depth": 18, "reduction": "flatten"})
-    for prefix, family in (("", RNN1D), ("crnn_", CRNN1D)):
-        for rnn_type in ("lstm", "gru"):
-            entries[f"{prefix}{rnn_type}"] = (family, {"rnn_type": rnn_type})
-            entries[f"{prefix}bi{rnn_type}"] = (
-                family,
-                {"rnn_type": rnn_type, "bidirectional": True},
-            )
-    entries["transformer"] = (Transformer1D, {"embedding": "conv"})
-    entries["transformer_patch"] = (Transformer1D, {"embedding": "patch"})
-    entries["resnet_transformer"] = (ResNetTransformer1D, {})
-    for depth in (18, 34, 50, 101):
-        entries[f"xresnet1d{depth}"] = (XResNet1D, {"depth": depth})
-    entries["inception1d"] = (Inception1D, {})
+def _family_classes() -> tuple[type[ECGBackbone], ...]:
+    classes = []
+    for entry in FAMILIES:
+        module, _, name = entry.partition(":")
+        classes.append(getattr(importlib.import_module(f"keras_ecgpe.models.{module}"), name))
+    return tuple(classes)
+
+
+def _entries(families) -> dict[str, tuple[type, dict]]:
+    entries: dict[str, tuple[type, dict]] = {}
+    for family in families:
+        if not family.VARIANTS:
+            raise ConfigError(f"{family.__name__} declares no registry names in VARIANTS")
+        for name, arguments in family.VARIANTS.items():
+            if name in entries:
+                raise ConfigError(
+                    f"Model name {name!r} is declared by both {entries[name][0].__name__} "
+                    f"and {family.__name__}"
+                )
+            entries[name] = (family, arguments)
     return entries
 
 
-MODELS: dict[str, tuple[type, dict]] = _entries()
+_FAMILY_CLASSES = _family_classes()
+MODELS: dict[str, tuple[type, dict]] = _entries(_FAMILY_CLASSES)
+
+
+def list_families() -> list[type[ECGBackbone]]:
+    """Returns the backbone classes of the zoo, in registry order.
+
+    Example:
+    >>> [family.__name__ for family in list_families()][:3]
+    ['AlexNet1D', 'VGG1D', 'ResNet1D']
+    """
+    return list(_FAMILY_CLASSES)
 
 
 def list_models() -> list[str]:

@@ -91,6 +91,9 @@ class ResNet1D(ECGBackbone):
     (None, 64)
     """
 
+    VARIANTS = {f"resnet1d{depth}": {"depth": depth} for depth in (18, 34, 50, 101, 152)}
+    QAT_SUPPORTED = True
+
     def __init__(
         self,
         input_len,

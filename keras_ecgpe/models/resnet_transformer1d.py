@@ -37,6 +37,8 @@ class ResNetTransformer1D(ECGBackbone):
     (None, 16)
     """
 
+    VARIANTS = {"resnet_transformer": {}}
+
     def __init__(
         self,
         input_len,

@@ -45,6 +45,12 @@ class RNN1D(ECGBackbone):
     (None, 16)
     """
 
+    VARIANTS = {
+        f"{prefix}{rnn_type}": {"rnn_type": rnn_type, "bidirectional": bidirectional}
+        for rnn_type in ("lstm", "gru")
+        for prefix, bidirectional in (("", False), ("bi", True))
+    }
+
     def __init__(
         self,
         input_len,

@@ -45,6 +45,8 @@ class Transformer1D(ECGBackbone):
     (None, 16)
     """
 
+    VARIANTS = {"transformer": {"embedding": "conv"}, "transformer_patch": {"embedding": "patch"}}
+
     def __init__(
         self,
         input_len,

@@ -50,6 +50,13 @@ class VGG1D(ECGBackbone):
     (None, 32)
     """
 
+    VARIANTS = {
+        f"vgg{depth}{suffix}": {"depth": depth, "batch_norm": batch_norm}
+        for depth in (11, 13, 16, 19)
+        for suffix, batch_norm in (("", False), ("_bn", True))
+    }
+    QAT_SUPPORTED = True
+
     def __init__(
         self,
         input_len,

@@ -68,6 +68,9 @@ class XResNet1D(ECGBackbone):
     (None, 128)
     """
 
+    VARIANTS = {f"xresnet1d{depth}": {"depth": depth} for depth in (18, 34, 50, 101)}
+    QAT_SUPPORTED = True
+
     def __init__(
         self,
         input_len,
