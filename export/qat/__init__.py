@@ -9,14 +9,12 @@ in a child process, `python -m keras_ecgpe.export.qat.worker`, on a tf_keras twi
 model (`twin.py`). This module says what is supported and `handoff.py` starts the child;
 neither imports tfmot or tf_keras.
 
-| family | QAT (int8) | pruning |
-|---|---|---|
-| ResNet1D, XResNet1D, VGG1D, AlexNet1D, Inception1D | yes | yes |
-| RNN1D, CRNN1D, AttentionResNet1D, Transformer1D, ResNetTransformer1D | no | no |
-
-tfmot has no 8-bit QAT for LSTM/GRU, attention or LayerNorm; its pruning wrappers left
-tf_keras 2.21 LSTM cells dense (measured), and the twin does not translate attention,
-LayerNorm or the sinusoidal position layer.
+A family is supported, for QAT and pruning alike, when its backbone class sets
+`QAT_SUPPORTED` (the convolutional families; `supported_families()` lists them from the
+registry). The recurrent, attention and transformer families are not: tfmot has no 8-bit
+QAT for LSTM/GRU, attention or LayerNorm; its pruning wrappers left tf_keras 2.21 LSTM
+cells dense (measured), and the twin does not translate attention, LayerNorm or the
+sinusoidal position layer (`layer_keys.py` lists the layers it does translate).
 """
 
 from __future__ import annotations
@@ -25,8 +23,6 @@ import importlib.util
 
 from keras_ecgpe.errors import ConfigError
 
-QAT_FAMILIES = ("ResNet1D", "XResNet1D", "VGG1D", "AlexNet1D", "Inception1D")
-PRUNE_FAMILIES = QAT_FAMILIES
 DEFAULT_QAT_EPOCHS = 2
 DEFAULT_PRUNE_EPOCHS = 4
 INSTALL_HINT = 'pip install -e ".[qat]"'
@@ -37,25 +33,39 @@ def family_of(model) -> str:
     return type(getattr(model, "backbone", model)).__name__
 
 
+def supported_families() -> tuple[str, ...]:
+    """Class names of the zoo families QAT and pruning handle, in registry order.
+
+    Read from each backbone class's `QAT_SUPPORTED`, so a new family declares its support
+    where it is defined.
+    """
+    from keras_ecgpe.models.registry import list_families  # lazy: imports Keras
+
+    return tuple(family.__name__ for family in list_families() if family.QAT_SUPPORTED)
+
+
 def check_supported(model, *, qat: bool = False, prune: float | None = None) -> None:
     """Refuses a family x mode combination QAT or pruning cannot handle.
 
     Raises:
         ConfigError: naming the family and listing the supported ones.
     """
+    backbone = getattr(model, "backbone", model)
+    requested = qat or prune is not None
+    if not requested or getattr(type(backbone), "QAT_SUPPORTED", False):
+        return
     family = family_of(model)
-    if qat and family not in QAT_FAMILIES:
+    supported = ", ".join(supported_families())
+    if qat:
         raise ConfigError(
             f"--qat does not support the {family} family (model "
             f"{model.name!r}): quantisation-aware training works on "
-            f"{', '.join(QAT_FAMILIES)}; export it with --quantize int8 "
-            "(post-training) instead"
+            f"{supported}; export it with --quantize int8 (post-training) instead"
         )
-    if prune is not None and family not in PRUNE_FAMILIES:
-        raise ConfigError(
-            f"--prune does not support the {family} family (model "
-            f"{model.name!r}): pruning works on {', '.join(PRUNE_FAMILIES)}"
-        )
+    raise ConfigError(
+        f"--prune does not support the {family} family (model "
+        f"{model.name!r}): pruning works on {supported}"
+    )
 
 
 def require_tfmot() -> None:

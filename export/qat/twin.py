@@ -17,11 +17,11 @@ convolution. With Conv1D, tfmot's per-channel quantiser refuses 3-D kernels, and
 fake-quantised Conv1D kernel keeps the converter from folding the BatchNorm (a MUL and an
 ADD per convolution, rounded where QAT did not round).
 
-Only the layer classes in `LAYER_KEYS` are translated; anything else (recurrent layers,
-attention, LayerNorm, custom layers) raises `TwinError` naming the layer. Recurrent
-layers are left out on purpose: tfmot cannot quantise them, and its pruning of tf_keras
-2.21 LSTM cells left them dense here (0 % zeros after pruning to 50 %). Import this
-module only in the QAT/pruning child process: it imports tf_keras.
+Only the layer classes in `LAYER_KEYS` (`layer_keys.py`) are translated; anything else
+(recurrent layers, attention, LayerNorm, custom layers) raises `TwinError` naming the
+layer. Recurrent layers are left out on purpose: tfmot cannot quantise them, and its
+pruning of tf_keras 2.21 LSTM cells left them dense here (0 % zeros after pruning to 50 %).
+Import this module only in the QAT/pruning child process: it imports tf_keras.
 """
 
 from __future__ import annotations
@@ -31,32 +31,7 @@ import numpy as np
 import tf_keras
 
 from keras_ecgpe.errors import ConfigError
-
-# Keras 3 class name -> config keys the tf_keras class takes with the same meaning.
-# Initialisers and regularisers are left out: weights are copied, never initialised.
-LAYER_KEYS = {
-    "Conv1D": (
-        "filters",
-        "kernel_size",
-        "strides",
-        "padding",
-        "dilation_rate",
-        "groups",
-        "activation",
-        "use_bias",
-    ),
-    "Dense": ("units", "activation", "use_bias"),
-    "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale"),
-    "Activation": ("activation",),
-    "Add": (),
-    "Concatenate": ("axis",),
-    "Dropout": ("rate",),
-    "MaxPooling1D": ("pool_size", "strides", "padding"),
-    "AveragePooling1D": ("pool_size", "strides", "padding"),
-    "GlobalAveragePooling1D": ("keepdims",),
-    "GlobalMaxPooling1D": ("keepdims",),
-}
-
+from keras_ecgpe.export.qat.layer_keys import LAYER_KEYS
 
 LAYOUTS = ("1d", "2d")
 # 1-D layer -> (2-D class, config keys that gain a unit second axis).
