@@ -34,7 +34,8 @@ from keras_ecgpe.training.contract import make_contract
 
 _ATTENTION = dict(width=8, num_heads=2, dropout=0.0)
 _ENCODER = dict(num_heads=2, mlp_dim=32, num_layers=1, dropout=0.0)
-# Tiny, dropout-free settings (so one training step is deterministic) by registry name.
+# Tiny, dropout-free settings (so one training step is deterministic) by registry name;
+# tests/test_registry.py asks for at least one name of every family here.
 TINY = {
     "resnet1d18": dict(width=8),
     "resnet1d50": dict(width=4),
@@ -54,7 +55,7 @@ TINY = {
     "resnet_transformer": dict(width=8, embed_dim=16, **_ENCODER),
     "inception1d": dict(width=4, bottleneck=4, depth=3),
 }
-# One representative per family, and per variant that changes the graph.
+# One representative per family, and per variant that changes the graph (each in TINY).
 FAMILY_REPRESENTATIVES = (
     "resnet1d18",
     "xresnet1d18",
@@ -77,6 +78,8 @@ def tiny_model(
     name: str, *, num_classes: int = 3, input_len: int = INPUT_LEN, seed: int = 0, **extra
 ):
     """`build_model(name)` at its `TINY` settings (plus `extra`), seeded for repeatability."""
+    if name not in TINY:
+        raise KeyError(f"no tiny settings for {name!r}: add them to TINY in tests/fixtures.py")
     keras.utils.set_random_seed(seed)
     return build_model(
         name, input_len=input_len, num_classes=num_classes, **{**TINY[name], **extra}
