@@ -120,8 +120,9 @@ def test_predictive_values_at_prevalence_follow_bayes_and_cover_their_value():
     centre = np.log(sens * 0.05 / (0.2 * 0.95))
     q = stats.norm.ppf(0.975)
     assert r["ppv"]["ci_low"] == pytest.approx(sigmoid(centre - q * np.sqrt(var)))
-    perfect = predictive_values_at_prevalence(10, 0, 30, 0, 0.1)  # adjusted: finite bounds
-    assert perfect["ppv"]["value"] == 1.0 and 0 < perfect["ppv"]["ci_low"] < 1
+    perfect = predictive_values_at_prevalence(10, 0, 30, 0, 0.1)  # adjusted logit: finite
+    assert perfect["ppv"]["unadjusted_value"] == 1.0
+    assert 0 < perfect["ppv"]["ci_low"] < perfect["ppv"]["value"] < perfect["ppv"]["ci_high"] < 1
     nothing = predictive_values_at_prevalence(0, 0, 30, 10, 0.1)
     assert nothing["ppv"]["value"] is None and nothing["npv"]["value"] is not None
 

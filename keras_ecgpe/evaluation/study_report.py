@@ -516,8 +516,14 @@ def accuracy_table(point: dict, label: str, *, interval_name: str, level: str) -
             )
         notes.append(
             "PPV/NPV at the stated prevalence: Bayes from sensitivity and specificity; "
-            f"interval: {stated['ppv']['method']}."
+            f"estimate and interval: {stated['ppv']['method']}."
         )
+        notes += [
+            f"{key.upper()} at the stated prevalence without the adjustment: "
+            f"{format_number(stated[key]['unadjusted_value'])}."
+            for key in ("ppv", "npv")
+            if stated[key].get("unadjusted_value") is not None
+        ]
     notes += [f"Small sample: {w}." for w in point.get("warnings", [])]
     notes += [f"Unreliable: {w}." for w in point.get("bootstrap_warnings", [])] if boot else []
     return Table(
