@@ -14,6 +14,7 @@ Example:
   [a] n/a: no record called positive
 """
 
+from keras_ecgpe.reporting.banners import SYNTHETIC_DATA, synthetic_banners
 from keras_ecgpe.reporting.blocks import (
     NOTICE_LEVELS,
     Figure,
@@ -23,7 +24,15 @@ from keras_ecgpe.reporting.blocks import (
     Preformatted,
     Table,
 )
-from keras_ecgpe.reporting.cells import FORMATS, Cell, Column, Interval, cell_text
+from keras_ecgpe.reporting.cells import (
+    FORMATS,
+    Cell,
+    Column,
+    Interval,
+    cell_text,
+    interval_or_na,
+    value_or_na,
+)
 from keras_ecgpe.reporting.document import Report, Section, check_report
 from keras_ecgpe.reporting.html_renderer import to_html
 from keras_ecgpe.reporting.json_dump import to_json
@@ -42,12 +51,16 @@ __all__ = [
     "Paragraph",
     "Preformatted",
     "Report",
+    "SYNTHETIC_DATA",
     "Section",
     "Table",
     "cell_text",
     "check_report",
+    "interval_or_na",
+    "synthetic_banners",
     "to_html",
     "to_json",
     "to_text",
+    "value_or_na",
     "write_report",
 ]

@@ -97,6 +97,30 @@ class Interval:
         return self.reason if self.low is None else None
 
 
+def value_or_na(value, reason: str):
+    """`value`, or an n/a `Cell` saying `reason` when it is None.
+
+    Example:
+    >>> value_or_na(0.81, "no positives"), value_or_na(None, "no positives")
+    (0.81, Cell(value=None, reason='no positives'))
+    """
+    return Cell(None, reason=reason) if value is None else value
+
+
+def interval_or_na(low, high, reason: str) -> Interval:
+    """`Interval(low, high)`, or an n/a interval saying `reason` when a bound is None.
+
+    Example:
+    >>> interval_or_na(0.6, 0.9, "no bootstrap")
+    Interval(low=0.6, high=0.9, reason=None)
+    >>> interval_or_na(None, 0.9, "no bootstrap").reason
+    'no bootstrap'
+    """
+    if low is None or high is None:
+        return Interval(None, None, reason=reason)
+    return Interval(low, high)
+
+
 @dataclass(frozen=True)
 class Column:
     """A table column: its label and how its numbers read.
