@@ -44,10 +44,12 @@ SECTIONS = [
 ]
 
 
-def study_cache(path, *, missing_patient_id=False, seed=0):
+def study_cache(path, *, missing_patient_id=False, seed=0, demographics=False):
     """A one-class ("PE") toy cache, 5 s at 100 Hz; positives carry a 5 Hz sine in lead 0.
 
-    With `missing_patient_id`, the first test record has no patient id.
+    With `missing_patient_id`, the first test record has no patient id. With
+    `demographics`, records get ages 20-<92 (every seventh unknown) and alternating sexes
+    (every fifth unknown); otherwise every age and sex is unknown.
     """
     rng = np.random.default_rng(seed)
     writer = CacheWriter(
@@ -73,6 +75,8 @@ def study_cache(path, *, missing_patient_id=False, seed=0):
                 patient_id=patient,
                 labels=[float(positive)],
                 split=split,
+                age=20.0 + (record * 7) % 72 if demographics and record % 7 else None,
+                sex="FM"[record % 2] if demographics and record % 5 else None,
             )
             record += 1
     return writer.close()
@@ -133,7 +137,7 @@ def report_text(metrics) -> str:
 
 
 def test_report_in_three_formats_with_every_section(runs, tmp_path):
-    cache = study_cache(tmp_path / "cache")
+    cache = study_cache(tmp_path / "cache", demographics=True)
     metrics = evaluate(runs["a"], cache, tmp_path / "eval")
     files = metrics["files"]
     for key in ("report_text", "report_html", "report_json", "metrics", "decision_curve"):
@@ -168,6 +172,17 @@ def test_report_in_three_formats_with_every_section(runs, tmp_path):
     assert metrics["leakage"]["checked"] and metrics["leakage"]["clean"]
     assert "Clopper-Pearson" in text and "Mercaldo" in text and "Vickers" in text
     assert "fewer than 30 positives" in text  # 12 positives: bootstrap flagged
+    # Baseline characteristics and subgroups fill in from the cache's age and sex.
+    base = metrics["baseline"]
+    assert base["age_available"] and base["sex_available"] and "reason" not in base
+    test = next(entry for entry in base["splits"] if entry["split"] == "test")
+    assert test["sex"]["F"] + test["sex"]["M"] + test["sex"]["missing"] == 24
+    assert test["sex"]["missing"] == 4 and test["age"]["missing"] == 3  # records 36-59
+    assert "Baseline characteristics per split" in text and "Not reported" not in text
+    groups = {(g["kind"], g["group"]) for g in study["subgroups"]}
+    assert {("sex", "F"), ("sex", "M"), ("age", "18-<50"), ("age", ">=80")} <= groups
+    assert sum(g["n"] for g in study["subgroups"] if g["kind"] == "sex") == 20
+    assert "Subgroups, PE (primary operating point)" in text
 
 
 def test_second_model_needs_a_declaration_and_looks_are_counted(runs, tmp_path):

@@ -13,7 +13,10 @@ Layout of a cache directory and why:
   `labels` and `label_mask` float32 `(n, C)`; the mask is 1 where the source annotates
   the class, so sets with partial labels can be trained with a masked loss. Optional
   column `content_sha256`: the raw signal's hash for leakage checks (data/content_hash.py;
-  "" when unknown, absent in older caches, which read as before).
+  "" when unknown, absent in older caches, which read as before). Optional columns
+  `ages` (float64 years, NaN unknown) and `sexes` ("M"/"F"/"" unknown) for the report's
+  baseline table and subgroups; caches written before them open with every age and sex
+  unknown and `has_demographics` False, and the report says they predate the columns.
 - `report.json`: records read and records skipped, each with its path and reason.
 - `manifest.json`, written last: key, source, settings, fs, lead order, label names,
   dtype, shard and index SHA-256. Its presence means the cache is complete.

@@ -30,6 +30,15 @@ INDEX_FIELDS = (
 # of INDEX_FIELDS): per record the SHA-256 of the raw signal (see data/content_hash.py),
 # "" where the writer was given none.
 CONTENT_HASH_FIELD = "content_sha256"
+# Optional index columns, per record, absent in caches written before they existed (those
+# open with every age and sex unknown and `PreparedCache.has_demographics` False): age in
+# years, float64, NaN unknown; sex one of SEX_VALUES ("" unknown), the spelling the readers
+# use (`readers.common.parse_sex`). Metadata for the report's baseline table and subgroups,
+# never model input.
+AGE_FIELD = "ages"
+SEX_FIELD = "sexes"
+SEX_VALUES = ("F", "M", "")
+DEMOGRAPHIC_FIELDS = (AGE_FIELD, SEX_FIELD)
 # The sealed-test ledger (evaluation/ledger.py) lives beside the cache's files. It is not in
 # the manifest's checksums: it grows after the cache is finished.
 LEDGER = "test_ledger.jsonl"

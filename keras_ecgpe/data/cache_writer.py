@@ -21,6 +21,7 @@ from keras_ecgpe.data.atomic import (
     replace_directory,
 )
 from keras_ecgpe.data.cache_format import (
+    AGE_FIELD,
     CONTENT_HASH_FIELD,
     DTYPES,
     FORMAT_VERSION,
@@ -29,14 +30,52 @@ from keras_ecgpe.data.cache_format import (
     LEDGER,
     MANIFEST,
     REPORT,
+    SEX_FIELD,
     SPLITS,
     canonical_json,
     manifest_key,
     refuse_occupied,
 )
 from keras_ecgpe.data.prepared_cache import PreparedCache
+from keras_ecgpe.data.readers.common import parse_sex
 from keras_ecgpe.errors import ConfigError, ECGPEError, RecordError
 from keras_ecgpe.leads import CANONICAL_LEADS
+
+
+def normalise_demographics(age, sex, *, record_id: str, where=None) -> tuple[float, str]:
+    """The one place a record's age and sex take their cache form: `(years or NaN, "M"/"F"/"")`.
+
+    Args:
+        age: years >= 0, or None / NaN when unknown.
+        sex: "M"/"F"/"male"/"female" (any case), or None / "" when unknown.
+        record_id, where: named in the error.
+
+    Raises:
+        RecordError: an age that is negative, infinite or not a number, or a sex spelling
+            `parse_sex` does not know (kept out rather than stored as unknown).
+
+    Example:
+    >>> normalise_demographics(None, "female", record_id="r1")
+    (nan, 'F')
+    """
+    if age is None:
+        years = float("nan")
+    elif isinstance(age, bool) or not isinstance(age, (int, float, np.integer, np.floating)):
+        raise RecordError(where, f"record {record_id!r}: age must be a number; got {age!r:.80}")
+    else:
+        years = float(age)
+        if np.isinf(years) or years < 0:
+            raise RecordError(
+                where, f"record {record_id!r}: age must be >= 0 years or unknown; got {age!r}"
+            )
+    if sex is None or (isinstance(sex, str) and not sex.strip()):
+        return years, ""
+    code = parse_sex(sex)
+    if code is None:
+        raise RecordError(
+            where, f"record {record_id!r}: sex must be M/F/male/female or unknown; got {sex!r:.80}"
+        )
+    return years, code
 
 
 class CacheWriter:
@@ -111,6 +150,8 @@ class CacheWriter:
         self.partial_dir.mkdir(parents=True)
         self._rows = {field: [] for field in INDEX_FIELDS}
         self._content_hashes: list = []
+        self._ages: list = []
+        self._sexes: list = []
         self._seen: set = set()
         self._pending: list = []
         self._pending_samples = 0
@@ -134,6 +175,8 @@ class CacheWriter:
         fold: int | None = None,
         path: str | None = None,
         content_sha256: str | None = None,
+        age: float | None = None,
+        sex: str | None = None,
     ) -> None:
         """Appends one record `(time, 12)` in mV, already preprocessed.
 
@@ -148,9 +191,12 @@ class CacheWriter:
             path: the record's source file, used in error messages.
             content_sha256: `content_hash.content_sha256` of the record's RAW signal
                 (before preprocessing), for leakage checks across caches; None if unknown.
+            age: age in years (>= 0), or None / NaN when unknown.
+            sex: "M"/"F" or a spelling `parse_sex` knows ("male", "female"), or None / ""
+                when unknown; stored as "M", "F" or "".
 
         Raises:
-            RecordError: bad shape, NaN/inf, duplicate id, bad labels/split/fold/hash.
+            RecordError: bad shape, NaN/inf, duplicate id, bad labels/split/fold/hash/age/sex.
         """
         self._check_open()
         record_id = str(record_id)
@@ -202,6 +248,7 @@ class CacheWriter:
                 f"record {record_id!r}: content_sha256 must be 64 lower-case "
                 f"hex digits or None; got {content_sha256!r:.80}",
             )
+        age, sex = normalise_demographics(age, sex, record_id=record_id, where=where)
         if (
             self._pending
             and (self._pending_samples + x.shape[0]) * x.itemsize * x.shape[1] > self.shard_bytes
@@ -222,6 +269,8 @@ class CacheWriter:
         for field, value in row.items():
             self._rows[field].append(value)
         self._content_hashes.append(content_sha256 or "")
+        self._ages.append(age)
+        self._sexes.append(sex)
         self._pending.append(x)
         self._pending_samples += x.shape[0]
 
@@ -345,6 +394,9 @@ class CacheWriter:
             "labels": np.stack(rows["labels"]).astype(np.float32),
             "label_mask": np.stack(rows["label_mask"]).astype(np.float32),
             CONTENT_HASH_FIELD: np.array(self._content_hashes, dtype=np.str_),
+            AGE_FIELD: np.array(self._ages, dtype=np.float64),
+            # "<U1" even when every sex is unknown, so the column's kind is always unicode.
+            SEX_FIELD: np.array(self._sexes, dtype="<U1"),
         }
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)

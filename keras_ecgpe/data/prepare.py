@@ -40,7 +40,8 @@ class SplitSettings:
 
 
 def _process(source: DatasetSource, config: PreprocessConfig, item: SourceItem):
-    """Worker body: (signal, fs, None, raw content hash) or (None, None, reason, None)."""
+    """Worker body: `(signal, fs, None, raw content hash, (age, sex))`, or
+    `(None, None, reason, None, None)`; age and sex as the source or the file gives them."""
     try:
         record = source.read(item)
         signal, fs = apply_preprocessing(record.signal, record.fs, config)
@@ -49,13 +50,14 @@ def _process(source: DatasetSource, config: PreprocessConfig, item: SourceItem):
             float(fs),
             None,
             content_sha256(record.signal),
+            (record.age, record.sex),
         )
     except ECGPEError as exc:
-        return None, None, str(exc), None
+        return None, None, str(exc), None, None
 
 
 def _crashed(item: SourceItem):
-    return None, None, CRASH_REASON, None
+    return None, None, CRASH_REASON, None, None
 
 
 def _file_stamps(record_path: str) -> list:
@@ -76,24 +78,27 @@ def _file_stamps(record_path: str) -> list:
 def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
     """What identifies the data: source name, root, options and a digest of its index.
 
-    The digest covers every record path, label, patient and split, and the size and
-    modification time of each record's files, so an edited label table, manifest or
-    rewritten record never reuses a stale cache.
+    The digest covers every record path, label, patient and split, age and sex where the
+    source's table gives them, and the size and modification time of each record's files,
+    so an edited label table, manifest or rewritten record never reuses a stale cache.
     """
     digest = hashlib.sha256()
     for item in items:
-        digest.update(
-            json.dumps(
-                [
-                    item.record_path,
-                    list(item.labels),
-                    item.patient_id,
-                    item.split,
-                    item.fold,
-                    _file_stamps(item.record_path),
-                ]
-            ).encode()
-        )
+        entry = [
+            item.record_path,
+            list(item.labels),
+            item.patient_id,
+            item.split,
+            item.fold,
+            _file_stamps(item.record_path),
+        ]
+        # Age and sex are metadata, not signal, but the cache index stores them for the
+        # report: a corrected age or sex column must not reuse a cache holding the old
+        # values. Appended only when the table has them, so sources without (ages from the
+        # record files, already covered by their stamps) keep their earlier keys.
+        if item.age is not None or item.sex is not None:
+            entry.append([item.age, item.sex])
+        digest.update(json.dumps(entry).encode())
     return {**source.describe(), "index_sha256": digest.hexdigest()}
 
 
@@ -161,7 +166,8 @@ def prepare_dataset(
         dtype: "float32" or "float16" storage.
         workers: processes reading in parallel (default: all cores); records are
             never read in this process, so a native reader crash costs one record.
-        overwrite: replace a cache prepared with other settings instead of refusing.
+        overwrite: replace a cache prepared with other settings instead of refusing, or
+            an identical one written before caches stored age and sex.
         progress: called with the number of records handled since the last call.
         index: `source.index()` when the caller already has it (it reads the dataset's
             tables and checks every file, so it is not done twice).
@@ -181,7 +187,9 @@ def prepare_dataset(
     key = cache_key(description, settings)
     if (out_dir / "manifest.json").exists():
         existing = PreparedCache.open(out_dir, verify=False)
-        if existing.key == key:
+        # The same key but no age/sex columns: written before they existed. Reused as it
+        # is, unless `overwrite` asks for a cache that has them.
+        if existing.key == key and (existing.has_demographics or not overwrite):
             return PreparedCache.open(out_dir, verify=True), True
         if not overwrite:
             raise ConfigError(
@@ -203,7 +211,7 @@ def prepare_dataset(
     # existed is still reused (its folds then read as of unknown origin).
     written_settings = {**settings, "folds_from": folds_from}
     writer: CacheWriter | None = None
-    for position, (item, (signal, fs, reason, content)) in enumerate(
+    for position, (item, (signal, fs, reason, content, demographics)) in enumerate(
         ordered_process_map(
             _process, items, workers or os.cpu_count() or 1, source, preprocess, on_crash=_crashed
         )
@@ -246,6 +254,8 @@ def prepare_dataset(
                 split=splits[position],
                 fold=folds[position],
                 content_sha256=content,
+                age=demographics[0],
+                sex=demographics[1],
             )
         if progress is not None:
             progress(1)

@@ -9,10 +9,14 @@ import numpy as np
 
 from keras_ecgpe import schemas
 from keras_ecgpe.data.cache_format import (
+    AGE_FIELD,
+    DEMOGRAPHIC_FIELDS,
     FORMAT_VERSION,
     INDEX,
     INDEX_FIELDS,
     MANIFEST,
+    SEX_FIELD,
+    SEX_VALUES,
     SPLITS,
     file_sha256,
     manifest_key,
@@ -34,6 +38,9 @@ class PreparedCache:
         record_ids, patient_ids, splits: unicode `(n,)`; folds, lengths: int64 `(n,)`.
         labels, label_mask: float32 `(n, C)`.
         shard, offset: int64 `(n,)`, where each record lives.
+        ages: float64 `(n,)` years, NaN unknown; sexes: unicode `(n,)` "M", "F" or ""
+            (unknown). A cache written before these columns existed has every age NaN,
+            every sex "" and `has_demographics` False.
 
     Example:
 
@@ -55,6 +62,10 @@ class PreparedCache:
         self.splits, self.folds = index["splits"], index["folds"]
         self.labels, self.label_mask = index["labels"], index["label_mask"]
         self.shard, self.offset, self.lengths = index["shard"], index["offset"], index["length"]
+        self.has_demographics = all(field in index for field in DEMOGRAPHIC_FIELDS)
+        n = self.record_ids.shape[0]
+        self.ages = index.get(AGE_FIELD, np.full(n, np.nan))
+        self.sexes = index.get(SEX_FIELD, np.full(n, "", dtype="<U1"))
         self._shards = shards
 
     @property
@@ -201,6 +212,8 @@ class PreparedCache:
                 ("folds", "folds", (n,)),
                 ("splits", "splits", (n,)),
                 ("patient_ids", "patient_ids", (n,)),
+                (AGE_FIELD, "ages", (n,)),
+                (SEX_FIELD, "sexes", (n,)),
             )
             if getattr(self, attr).shape != shape
         ]
@@ -245,6 +258,8 @@ class PreparedCache:
             "length": "i",
             "labels": "f",
             "label_mask": "f",
+            AGE_FIELD: "f",
+            SEX_FIELD: "U",
         }
         arrays = {
             "record_ids": self.record_ids,
@@ -256,6 +271,8 @@ class PreparedCache:
             "length": self.lengths,
             "labels": self.labels,
             "label_mask": self.label_mask,
+            AGE_FIELD: self.ages,
+            SEX_FIELD: self.sexes,
         }
         wrong = [
             f"{field} is {arrays[field].dtype}"
@@ -269,6 +286,10 @@ class PreparedCache:
                 wrong.append(f"splits outside {SPLITS}")
             if not (np.isfinite(self.labels).all() and np.isfinite(self.label_mask).all()):
                 wrong.append("labels or label_mask not finite")
+            if np.isinf(self.ages).any() or (self.ages < 0).any():
+                wrong.append(f"{AGE_FIELD} negative or infinite")
+            if not np.isin(self.sexes, SEX_VALUES).all():
+                wrong.append(f"{SEX_FIELD} outside {SEX_VALUES}")
         if wrong:
             raise ECGPEError(f"{self.path / INDEX}: malformed index ({'; '.join(wrong)})")
 
@@ -294,7 +315,15 @@ def _load_arrays(path: Path, what: str, *, npz: bool):
         archive = isinstance(loaded, np.lib.npyio.NpzFile)
         if archive:
             with loaded:
-                arrays = {field: loaded[field] for field in INDEX_FIELDS} if npz else None
+                arrays = (
+                    {
+                        field: loaded[field]
+                        for field in INDEX_FIELDS + DEMOGRAPHIC_FIELDS
+                        if field in INDEX_FIELDS or field in loaded.files
+                    }
+                    if npz
+                    else None
+                )
         if npz != archive:
             raise ValueError("not an .npz archive" if npz else "not an .npy array")
         return arrays if npz else loaded

@@ -114,29 +114,48 @@ def participant_flow(cache, evaluated_split: str) -> dict:
     }
 
 
+PREDATES_DEMOGRAPHICS = (
+    "the cache was prepared before keras_ecgpe stored age and sex; prepare it again "
+    "(--overwrite) to report them"
+)
+NO_KNOWN = "no record in the cache has a known"
+
+
 def cache_demographics(cache) -> tuple:
-    """`(ages, sexes)` per record where the cache stores them, else None for each.
+    """`(ages, sexes, reason)`: per record where the cache holds any known value, else None.
 
-    Ages are float years (NaN unknown); sexes are "M", "F" or "" (unknown).
+    Ages are float years (NaN unknown); sexes are "M", "F" or "" (unknown). A column is None
+    when the cache predates the age and sex columns (`PreparedCache.has_demographics`) or
+    no record has a known value; `reason` then says which (None while both are present).
+
+    Example:
+
+    ```python
+    ages, sexes, reason = cache_demographics(PreparedCache.open("prepared/pe"))
+    ```
     """
-    ages = getattr(cache, "ages", None)
-    sexes = getattr(cache, "sexes", None)
-    return (
-        None if ages is None else np.asarray(ages, dtype=np.float64),
-        None if sexes is None else np.asarray(sexes).astype(str),
-    )
+    if not getattr(cache, "has_demographics", False):
+        return None, None, PREDATES_DEMOGRAPHICS
+    ages = np.asarray(cache.ages, dtype=np.float64)
+    sexes = np.asarray(cache.sexes).astype(str)
+    ages = ages if np.isfinite(ages).any() else None
+    sexes = sexes if (sexes != "").any() else None
+    missing = [name for name, column in (("age", ages), ("sex", sexes)) if column is None]
+    return ages, sexes, (f"{NO_KNOWN} {' or '.join(missing)}" if missing else None)
 
 
-def baseline_characteristics(splits, ages=None, sexes=None) -> dict:
+def baseline_characteristics(splits, ages=None, sexes=None, *, reason: str | None = None) -> dict:
     """Age (median, IQR, missing) and sex counts per split.
 
     Args:
         splits: `(n,)` split of each record.
         ages: `(n,)` ages in years (NaN unknown), or None when the data has none.
         sexes: `(n,)` "M"/"F"/"" per record, or None.
+        reason: why ages or sexes are None (`cache_demographics`); default "the cache
+            stores no age or sex".
 
     Returns:
-        `{"age_available", "sex_available", "reason" (when neither), "splits": [{"split",
+        `{"age_available", "sex_available", "reason" (when either is missing), "splits": [{"split",
         "records", "age": {"n", "median", "q1", "q3", "missing"} or None, "sex":
         {"F", "M", "missing"} or None}]}`.
 
@@ -148,8 +167,8 @@ def baseline_characteristics(splits, ages=None, sexes=None) -> dict:
     """
     splits = np.asarray(splits).astype(str)
     out = {"age_available": ages is not None, "sex_available": sexes is not None, "splits": []}
-    if ages is None and sexes is None:
-        out["reason"] = "the cache stores no age or sex"
+    if ages is None or sexes is None:
+        out["reason"] = reason or "the cache stores no age or sex"
     for split in [s for s in SPLIT_ORDER if s in set(splits.tolist())]:
         member = splits == split
         entry = {"split": split, "name": split_name(split), "records": int(member.sum())}

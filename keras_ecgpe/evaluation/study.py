@@ -318,13 +318,17 @@ def subgroup_results(
     return rows
 
 
-def subgroup_masks(plan, sexes=None, ages=None) -> tuple[dict, list]:
+def subgroup_masks(
+    plan, sexes=None, ages=None, *, missing_reason: str | None = None
+) -> tuple[dict, list]:
     """The subgroups the plan asks for that the data can form, and notes on the others.
 
     Args:
         plan: the `AnalysisPlan` (sex_subgroups, age_bands).
         sexes: `(n,)` "M"/"F"/"" per evaluated record, or None when the data has no sex.
         ages: `(n,)` ages in years (NaN unknown), or None when the data has no age.
+        missing_reason: why sexes or ages is None (`cache_demographics`); default "the
+            cache stores no sex" / "... no age".
 
     Returns:
         `(masks, notes)`: `{(kind, label): bool mask}` and strings saying why a subgroup
@@ -333,7 +337,7 @@ def subgroup_masks(plan, sexes=None, ages=None) -> tuple[dict, list]:
     masks, notes = {}, []
     if plan.sex_subgroups:
         if sexes is None:
-            notes.append("by sex: not done, the cache stores no sex")
+            notes.append(f"by sex: not done, {missing_reason or 'the cache stores no sex'}")
         else:
             sexes = np.asarray(sexes).astype(str)
             for value in sorted(set(sexes.tolist()) - {""}):
@@ -342,7 +346,7 @@ def subgroup_masks(plan, sexes=None, ages=None) -> tuple[dict, list]:
                 notes.append(f"by sex: {int((sexes == '').sum())} record(s) without sex left out")
     if plan.age_bands:
         if ages is None:
-            notes.append("by age band: not done, the cache stores no age")
+            notes.append(f"by age band: not done, {missing_reason or 'the cache stores no age'}")
         else:
             ages = np.asarray(ages, dtype=np.float64)
             bands = np.array([plan.age_band(float(a)) or "" for a in ages])
@@ -371,6 +375,7 @@ def class_study(
     interval: str,
     sexes=None,
     ages=None,
+    demographics_reason: str | None = None,
 ) -> dict:
     """Every figure of the study report for one class on the evaluated records.
 
@@ -386,6 +391,7 @@ def class_study(
         seed: bootstrap seed.
         interval: "clopper-pearson" or "wilson".
         sexes, ages: optional per-record sex and age for subgroups.
+        demographics_reason: why sexes or ages is None, stated in the subgroup notes.
 
     Returns:
         A JSON-safe dict: "n", "n_positive", "n_negative", "discrimination", "bootstrap",
@@ -432,7 +438,7 @@ def class_study(
         reason = "no positive or no negative record"
         out["calibration"] = {"undefined": reason}
         out["decision_curve"] = {"undefined": reason}
-    masks, notes = subgroup_masks(plan, sexes=sexes, ages=ages)
+    masks, notes = subgroup_masks(plan, sexes=sexes, ages=ages, missing_reason=demographics_reason)
     primary = points[0].cut if points else None
     out["subgroups"] = subgroup_results(
         y, z, primary, masks, interval=interval, alpha=alpha, minimum=plan.small_sample_min

@@ -199,7 +199,7 @@ def evaluate_run(
         else compute_metrics(y, logits, choice, **common)
     )
     calibrated = apply_temperature(logits, temperature, bias)
-    ages, sexes = cache_demographics(cache)
+    ages, sexes, demographics_reason = cache_demographics(cache)
     study = {}
     for c, name in enumerate(names):
         keep = mask[:, c] > 0
@@ -216,6 +216,7 @@ def evaluate_run(
             interval=settings.interval,
             sexes=None if sexes is None else sexes[ids][keep],
             ages=None if ages is None else ages[ids][keep],
+            demographics_reason=demographics_reason,
         )
     looks = {
         "recorded": False,
@@ -252,7 +253,7 @@ def evaluate_run(
         leakage=leakage,
         looks=looks,
         flow=participant_flow(cache, split),
-        baseline=baseline_characteristics(cache.splits, ages, sexes),
+        baseline=baseline_characteristics(cache.splits, ages, sexes, reason=demographics_reason),
         validation_source=validation[3],
         study=study,
     )

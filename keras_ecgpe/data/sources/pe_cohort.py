@@ -204,6 +204,6 @@ def _age(text: str, fail):
         age = float(text)
     except ValueError:
         age = math.nan
-    if not math.isfinite(age):
-        raise fail(f"age must be a finite number, got {text!r:.80}")
+    if not math.isfinite(age) or age < 0:
+        raise fail(f"age must be a finite number >= 0, got {text!r:.80}")
     return age
