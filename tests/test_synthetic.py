@@ -159,13 +159,16 @@ def test_pe_manifest_and_records(demo):
     out, summary = demo
     root = out / "pe_synthetic"
     with open(root / "manifest.csv", newline="") as handle:
-        assert next(csv.reader(handle)) == ["record", "label", "patient_id"]
+        assert next(csv.reader(handle)) == ["record", "label", "patient_id", "age", "sex"]
     rows = _read_csv(root / "manifest.csv")
     assert len(rows) == summary["pe"]["records"] == 40
     assert {r["label"] for r in rows} <= {"0", "1"}
-    labels = {}
-    for row in rows:
-        assert labels.setdefault(row["patient_id"], row["label"]) == row["label"]
+    assert {r["sex"] for r in rows} == {"F", "M"}
+    assert all(18 <= float(r["age"]) <= 95 for r in rows)
+    patients = {}
+    for row in rows:  # a patient's records share label, age and sex
+        key = (row["label"], row["age"], row["sex"])
+        assert patients.setdefault(row["patient_id"], key) == key
     fields = wfdb.rdheader(str(root / rows[0]["record"]))
     assert (fields.fs, fields.sig_len) == (500, 5000)
 
