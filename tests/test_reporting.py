@@ -131,6 +131,19 @@ def test_text_wraps_long_text_cells_within_the_width():
     assert " ".join(" ".join(rows).split()) == "test 60 " + long.strip()  # nothing lost
 
 
+def test_text_never_breaks_a_hash_in_a_key_value_list():
+    sha = "5e6bbdd82df1dc49605bc0615a855450ff7cb0e132ca70368e07fd1972b4dfd5"
+    items = [("Plan SHA-256", sha), ("Rule-out target (chosen on validation)", "sens >= 0.95")]
+    block = KeyValueList(items + [("Short", "x " * 60)], caption="Plan")
+    lines = to_text(Report("T").add(Section("Plan", "plan").add(block))).splitlines()
+    at = lines.index("  Plan SHA-256:")
+    assert lines[at + 1] == "    " + sha  # whole, on its own line below the key
+    assert all(len(line) <= 100 for line in lines)
+    # A value of short words still wraps beside its key.
+    short = next(i for i, line in enumerate(lines) if line.startswith("  Short:"))
+    assert lines[short + 1].startswith(" " * 38 + "x")
+
+
 def test_na_reads_na_with_its_reason_never_zero():
     report = _report()
     for page in (to_text(report), to_html(report)):

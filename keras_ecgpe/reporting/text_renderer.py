@@ -1,7 +1,9 @@
 """A report as plain text: wrapped paragraphs, aligned tables, figures listed by file name.
 
-Lines stay within `width` columns (100 by default) except verbatim blocks: table columns of
-text are wrapped onto several lines when a table would be wider, numbers never are.
+Lines stay within `width` columns (100 by default) except verbatim blocks and a word longer
+than a line: table columns of text are wrapped onto several lines when a table would be
+wider, numbers never are, and a word without spaces (a SHA-256, a path) is never broken: in a
+key-value list it starts its own line below the key when it does not fit beside it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from keras_ecgpe.reporting.document import Report, block_numbers, check_report
 
 _GAP = "  "  # between table columns
 _MIN_TEXT_COLUMN = 12  # a text column is never wrapped narrower than this
+_HANGING = "    "  # a key-value list's value on the lines below its key
 
 
 def to_text(report: Report, *, width: int = 100) -> str:
@@ -78,7 +81,13 @@ def _wrap(text: str, width: int, indent: str = "") -> list[str]:
     """Wraps each line of `text` (explicit line breaks are kept); continuation indented."""
     out = []
     for line in text.splitlines() or [""]:
-        out += textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""]
+        out += textwrap.wrap(
+            line,
+            width,
+            subsequent_indent=indent,
+            break_long_words=False,  # a hash or path stays whole, to be copied
+            break_on_hyphens=False,
+        ) or [""]
     return out
 
 
@@ -109,11 +118,14 @@ def _key_values(block: KeyValueList, width: int) -> list[str]:
     lines = _wrap(block.caption, width) if block.caption else []
     marks = reason_marks(value for _, value in block.items)
     key_width = min(max((len(key) for key, _ in block.items), default=0), width // 3)
+    value_column = key_width + 5  # "  key:  value"
     for key, value in block.items:
         text = _with_mark(cell_text(value), cell_reason(value), marks)
-        lines += _wrap(
-            f"  {key + ':':<{key_width + 1}}  {text}", width, indent=" " * (key_width + 5)
-        )
+        if max(map(len, text.split()), default=0) > width - value_column:
+            # A word too long for the value column (a SHA-256): below the key, whole.
+            lines += [f"  {key}:"] + _wrap(f"{_HANGING}{text}", width, indent=_HANGING)
+            continue
+        lines += _wrap(f"  {key + ':':<{key_width + 1}}  {text}", width, indent=" " * value_column)
     return lines + _footnotes(marks, [], width)
 
 

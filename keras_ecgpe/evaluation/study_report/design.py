@@ -55,15 +55,80 @@ def plan_blocks(settings: dict) -> list:
         ("Bootstrap seed", f"{settings['seed']} ({origins.get('seed', '')})"),
         ("Small-sample flag below", f"{plan['small_sample_min']} positives or negatives"),
     ]
-    import yaml
-
-    text = yaml.safe_dump(plan, sort_keys=False, default_flow_style=None)
+    overrides = plan_overrides(settings)
+    caption = "The plan as hashed above (defaults written out), before any override"
+    caption += (
+        ". Overridden for this evaluation: "
+        + "; ".join(
+            f"{o['key']} {_yaml_value(o['written'])} -> {_yaml_value(o['used'])} ({o['origin']})"
+            for o in overrides
+        )
+        + "."
+        if overrides
+        else "; nothing overrode it."
+    )
     return [
         KeyValueList(items, caption="Analysis plan and overrides"),
-        Preformatted(
-            text, caption="The plan file's content (defaults written out; overrides above)"
-        ),
+        Preformatted(_plan_yaml(plan, overrides), caption=caption),
     ]
+
+
+# The plan's values an option or the run's configuration can replace: (plan keys, setting).
+_OVERRIDABLE = (
+    (("bootstrap", "resamples"), "n_boot"),
+    (("bootstrap", "seed"), "seed"),
+    (("intervals", "proportion"), "interval"),
+    (("target_prevalence",), "prevalence"),
+)
+
+
+def plan_overrides(settings: dict) -> list[dict]:
+    """The plan's values replaced for this evaluation, each as `{"key", "written", "used",
+    "origin"}` (`key` dotted as in the plan file).
+
+    Example:
+    >>> plan = {"bootstrap": {"resamples": 2000, "seed": 0},
+    ...         "intervals": {"proportion": "wilson"}, "target_prevalence": None}
+    >>> plan_overrides({"plan": plan, "n_boot": 1000, "seed": 0, "interval": "wilson",
+    ...                 "prevalence": None, "origins": {"n_boot": "option --bootstrap"}})
+    [{'key': 'bootstrap.resamples', 'written': 2000, 'used': 1000, 'origin': 'option --bootstrap'}]
+    """
+    out = []
+    for keys, setting in _OVERRIDABLE:
+        written = settings["plan"]
+        for key in keys:
+            written = written[key]
+        if settings[setting] != written:
+            out.append(
+                {
+                    "key": ".".join(keys),
+                    "written": written,
+                    "used": settings[setting],
+                    "origin": settings.get("origins", {}).get(setting, ""),
+                }
+            )
+    return out
+
+
+def _yaml_value(value) -> str:
+    return "null" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _plan_yaml(plan: dict, overrides: list[dict]) -> str:
+    """The plan's YAML; a line with overridden values ends in a comment naming those used."""
+    import yaml
+
+    lines = yaml.safe_dump(plan, sort_keys=False, default_flow_style=None).splitlines()
+    used: dict[str, list[str]] = {}
+    for o in overrides:
+        top, _, leaf = o["key"].partition(".")
+        used.setdefault(top, []).append(f"{leaf or top} {_yaml_value(o['used'])}")
+    for index, line in enumerate(lines):
+        # Leaf mappings are written in flow style, so each top-level key is one line.
+        top = line.partition(":")[0]
+        if top in used and not line.startswith(" "):
+            lines[index] += "  # used: " + ", ".join(used[top])
+    return "\n".join(lines) + "\n"
 
 
 def design_section(metrics) -> Section:
