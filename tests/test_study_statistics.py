@@ -165,8 +165,8 @@ def test_cv_report_writes_three_files_and_flags_small_folds(tmp_path):
     from keras_ecgpe import schemas
     from keras_ecgpe.reporting import write_report
     from keras_ecgpe.studies.cross_validation import study_statistics
+    from keras_ecgpe.studies.cv_report import cv_report
     from keras_ecgpe.studies.cv_summary import summarize
-    from keras_ecgpe.studies.study_report import cv_report
     from keras_ecgpe.training import TrainConfig
 
     cache = folded_cache(tmp_path / "c")

@@ -165,6 +165,7 @@ def compare_arms(
     """
     from keras_ecgpe.data.cache import PreparedCache
     from keras_ecgpe.reporting import write_report
+    from keras_ecgpe.studies.comparison_report import comparison_report
     from keras_ecgpe.studies.cross_validation import cross_validate, study_statistics
     from keras_ecgpe.studies.cv_summary import (
         paired_auroc_ci,
@@ -179,7 +180,6 @@ def compare_arms(
         paired_fold_difference,
     )
     from keras_ecgpe.studies.report import comparison_markdown
-    from keras_ecgpe.studies.study_report import comparison_report
     from keras_ecgpe.studies.transfer_leakage import check_transfer_leakage
 
     configs = arm_configs(config, init_from, list(arms))

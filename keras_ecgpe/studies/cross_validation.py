@@ -9,7 +9,7 @@ Layout of `out_dir`:
     cv_summary.json      per-fold held-out metrics; the primary result, the mean per-fold
     cv_summary.txt       AUROC with the corrected resampled t interval; pooled metrics with
     report.{txt,html,json}  patient bootstrap intervals as secondary figures (`cv_summary.py`,
-                         `fold_statistics.py`, `study_report.py`)
+                         `fold_statistics.py`, `cv_report.py`)
 
 Folds are the cache's own when its source supplied a `fold` column (see `cv_plan.py`),
 unless `regenerate_folds`; the summary and the report say which.
@@ -241,7 +241,7 @@ def cross_validate(
     atomic_write_bytes(out / SUMMARY_TEXT, cv_summary_text(summary).encode("utf-8"))
     if write_reports:
         from keras_ecgpe.reporting import write_report
-        from keras_ecgpe.studies.study_report import cv_report
+        from keras_ecgpe.studies.cv_report import cv_report
 
         write_report(cv_report(summary, out), out)
     atomic_write_json(out / SUMMARY_FILE, summary)  # last: marks the cross-validation done

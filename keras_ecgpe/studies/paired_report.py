@@ -12,8 +12,8 @@ from keras_ecgpe.reporting import (
     Report,
     Section,
     Table,
+    synthetic_banners,
 )
-from keras_ecgpe.studies.study_report import SYNTHETIC_BANNER
 
 SMALL = 10  # fewer positives or negatives than this: the DeLong interval is unreliable
 
@@ -33,7 +33,7 @@ def paired_report(result: dict) -> Report:
             f"Model A: {result['model_a']['run']} (SHA-256 {result['model_a']['model_sha256']})",
             f"Model B: {result['model_b']['run']} (SHA-256 {result['model_b']['model_sha256']})",
         ],
-        banners=[Notice(SYNTHETIC_BANNER, level="critical")] if result["synthetic"] else [],
+        banners=synthetic_banners(result["synthetic"]),
     )
     rows = [
         [
