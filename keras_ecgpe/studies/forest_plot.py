@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
+from keras_ecgpe.data.atomic import atomic_open
+
 
 def plot_differences(rows, path, *, reference: str, level: float = 0.95) -> Path:
     """Draws one line per arm: the mean per-fold difference and its corrected-t interval.
@@ -18,31 +22,26 @@ def plot_differences(rows, path, *, reference: str, level: float = 0.95) -> Path
     Returns:
         `path`.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.0, 0.6 * len(rows) + 1.4))
-    try:
-        for y, (_arm, mean, low, high) in enumerate(rows):
-            if low is not None and high is not None:
-                ax.plot([low, high], [y, y], color="black", linewidth=1.5)
-                ax.plot([low, low], [y - 0.12, y + 0.12], color="black", linewidth=1.0)
-                ax.plot([high, high], [y - 0.12, y + 0.12], color="black", linewidth=1.0)
-            if mean is not None:
-                ax.plot([mean], [y], marker="s", color="black", markersize=7)
-        ax.axvline(0.0, color="grey", linestyle="--", linewidth=1.0)
-        ax.set_yticks(range(len(rows)), [row[0] for row in rows])
-        ax.set_ylim(-0.7, len(rows) - 0.3)
-        ax.invert_yaxis()
-        ax.set_xlabel(
-            f"Per-fold AUROC difference, arm minus {reference}\n"
-            f"(mean, {level:.0%} corrected resampled t interval)"
-        )
-        ax.grid(axis="x", color="0.9")
-        path = Path(path)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    # A bare Figure (no pyplot): no global backend switch, nothing left open to close.
+    fig = Figure(figsize=(6.0, 0.6 * len(rows) + 1.4))
+    ax = fig.subplots()
+    for y, (_arm, mean, low, high) in enumerate(rows):
+        if low is not None and high is not None:
+            ax.plot([low, high], [y, y], color="black", linewidth=1.5)
+            ax.plot([low, low], [y - 0.12, y + 0.12], color="black", linewidth=1.0)
+            ax.plot([high, high], [y - 0.12, y + 0.12], color="black", linewidth=1.0)
+        if mean is not None:
+            ax.plot([mean], [y], marker="s", color="black", markersize=7)
+    ax.axvline(0.0, color="grey", linestyle="--", linewidth=1.0)
+    ax.set_yticks(range(len(rows)), [row[0] for row in rows])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.invert_yaxis()
+    ax.set_xlabel(
+        f"Per-fold AUROC difference, arm minus {reference}\n"
+        f"(mean, {level:.0%} corrected resampled t interval)"
+    )
+    ax.grid(axis="x", color="0.9")
+    path = Path(path)
+    with atomic_open(path) as handle:
+        fig.savefig(handle, format="png", dpi=110, bbox_inches="tight")
     return path
