@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from keras_ecgpe.cli.errors import reported_errors
+from keras_ecgpe.cli.study_options import analysis_plan, declare_new_model_option, split_option
 
 
 @click.command("compare-models")
@@ -17,9 +18,7 @@ from keras_ecgpe.cli.errors import reported_errors
     required=True,
     help="Prepared cache both models' contracts fit.",
 )
-@click.option(
-    "--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train"])
-)
+@split_option
 @click.option("--out", type=click.Path(file_okay=False), required=True)
 @click.option(
     "--plan",
@@ -27,13 +26,7 @@ from keras_ecgpe.cli.errors import reported_errors
     type=click.Path(exists=True, dir_okay=False),
     help="Analysis plan (YAML): interval level; its SHA-256 goes into the result and ledger.",
 )
-@click.option(
-    "--declare-new-model",
-    "declaration",
-    metavar="REASON",
-    help="Why a model that has not scored the test split may score it now (recorded in "
-    "the cache's test-split ledger); needed when another model already has.",
-)
+@declare_new_model_option
 @click.option("--overwrite", is_flag=True, help="Replace a previous result in --out.")
 def compare_models(run_a, run_b, cache, split, out, plan_file, declaration, overwrite) -> None:
     """Score RUN_A and RUN_B on the same records and test their AUROC difference (DeLong).
@@ -44,11 +37,6 @@ def compare_models(run_a, run_b, cache, split, out, plan_file, declaration, over
     from keras_ecgpe.studies.paired_models import compare_models as run_comparison
 
     with reported_errors():
-        plan = None
-        if plan_file:
-            from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
-
-            plan = AnalysisPlan.load(plan_file)
         result = run_comparison(
             run_a,
             run_b,
@@ -56,7 +44,7 @@ def compare_models(run_a, run_b, cache, split, out, plan_file, declaration, over
             out,
             split=split,
             declaration=declaration,
-            analysis_plan=plan,
+            analysis_plan=analysis_plan(plan_file),
             overwrite=overwrite,
         )
     tag = " (SYNTHETIC data)" if result["synthetic"] else ""

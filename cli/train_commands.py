@@ -7,6 +7,7 @@ import json
 import click
 
 from keras_ecgpe.cli.errors import reported_errors
+from keras_ecgpe.cli.study_options import analysis_plan, declare_new_model_option, split_option
 
 
 def _config(config_file, assignments, named):
@@ -99,15 +100,6 @@ def _study(function):
     for option in reversed(_STUDY):
         function = option(function)
     return function
-
-
-def _analysis_plan(plan_file):
-    """The `AnalysisPlan` of --plan, or None."""
-    if plan_file is None:
-        return None
-    from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
-
-    return AnalysisPlan.load(plan_file)
 
 
 def _common(function):
@@ -217,7 +209,7 @@ def train(
                 overwrite=overwrite,
                 resume=resume,
                 regenerate_folds=regenerate_folds,
-                analysis_plan=_analysis_plan(plan_file),
+                analysis_plan=analysis_plan(plan_file),
             )
             return
         from keras_ecgpe.training.trainer import train_run
@@ -326,7 +318,7 @@ def compare(
             overwrite=overwrite,
             resume=resume,
             regenerate_folds=regenerate_folds,
-            analysis_plan=_analysis_plan(plan_file),
+            analysis_plan=analysis_plan(plan_file),
             accept_leakage=accept_leakage,
         )
     click.echo(f"Comparison: {out}/comparison.md, {out}/report.html")
@@ -341,9 +333,7 @@ def compare(
     required=True,
     help="Prepared cache compatible with the model's contract.",
 )
-@click.option(
-    "--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train"])
-)
+@split_option
 @click.option("--out", type=click.Path(file_okay=False), help="Default <run>/eval-<split>.")
 @click.option(
     "--bootstrap",
@@ -369,13 +359,7 @@ def compare(
     type=click.Choice(["clopper-pearson", "wilson"]),
     help="Interval of sensitivity, specificity, PPV, NPV (default: the plan's).",
 )
-@click.option(
-    "--declare-new-model",
-    "declaration",
-    metavar="REASON",
-    help="Let a model other than those that scored this test split score it; the reason "
-    "is recorded in the cache's test-split ledger.",
-)
+@declare_new_model_option
 @click.option(
     "--accept-leakage",
     is_flag=True,

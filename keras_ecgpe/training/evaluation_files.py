@@ -56,34 +56,29 @@ def _plots(out: Path, metrics, y, logits, mask, choice) -> dict:
     suffix = " (SYNTHETIC data)" if metrics["synthetic"] else ""
     calibration = metrics["calibration"]
     files = {
-        "roc": plot_roc(
+        key: plot(
             y,
             logits,
-            out / run_directory.ROC_PLOT,
+            out / file,
             label_names=names,
             thresholds=choice,
             mask=mask,
-            title=f"ROC, {split}{suffix}",
-        ),
-        "pr": plot_precision_recall(
-            y,
-            logits,
-            out / run_directory.PR_PLOT,
-            label_names=names,
-            thresholds=choice,
-            mask=mask,
-            title=f"Precision-recall, {split}{suffix}",
-        ),
-        "calibration": plot_reliability(
-            y,
-            logits,
-            out / run_directory.CALIBRATION_PLOT,
-            temperature=calibration["temperature"],
-            bias=calibration["bias"],
-            mask=mask,
-            title=f"Reliability after calibration, {split}{suffix}",
-        ),
+            title=f"{what}, {split}{suffix}",
+        )
+        for key, plot, file, what in (
+            ("roc", plot_roc, run_directory.ROC_PLOT, "ROC"),
+            ("pr", plot_precision_recall, run_directory.PR_PLOT, "Precision-recall"),
+        )
     }
+    files["calibration"] = plot_reliability(
+        y,
+        logits,
+        out / run_directory.CALIBRATION_PLOT,
+        temperature=calibration["temperature"],
+        bias=calibration["bias"],
+        mask=mask,
+        title=f"Reliability after calibration, {split}{suffix}",
+    )
     for name in names:
         curve = metrics["study"][name]["decision_curve"]
         if "rows" not in curve:
