@@ -4,13 +4,7 @@ and secondary results, the folds' description, small-fold warnings and the plan 
 
 from __future__ import annotations
 
-from keras_ecgpe.reporting import (
-    KeyValueList,
-    Notice,
-    Paragraph,
-    Preformatted,
-    Section,
-)
+from keras_ecgpe.reporting import KeyValueList, Notice, Paragraph, Preformatted, Section
 
 POOLED_NOTE = (
     "Secondary figure. The pooled AUROC scores every held-out record with the fold model "

@@ -18,11 +18,7 @@ from keras_ecgpe.evaluation.study_report.methods import (
 )
 from keras_ecgpe.evaluation.study_report.subgroups import subgroups_section
 from keras_ecgpe.formatting import format_number
-from keras_ecgpe.reporting import (
-    Notice,
-    Report,
-    synthetic_banners,
-)
+from keras_ecgpe.reporting import Notice, Report, synthetic_banners
 
 
 def build_study_report(metrics: dict) -> Report:

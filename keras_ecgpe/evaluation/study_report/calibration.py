@@ -9,14 +9,7 @@ from keras_ecgpe.evaluation.study_report.cells import (
     level_label,
 )
 from keras_ecgpe.formatting import format_number
-from keras_ecgpe.reporting import (
-    Cell,
-    Column,
-    Interval,
-    Paragraph,
-    Section,
-    Table,
-)
+from keras_ecgpe.reporting import Cell, Column, Interval, Paragraph, Section, Table
 
 
 def calibration_section(metrics) -> Section:

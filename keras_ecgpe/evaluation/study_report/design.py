@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 from keras_ecgpe.evaluation.study import SECONDARY_SPECIFICITY
-from keras_ecgpe.reporting import (
-    Cell,
-    KeyValueList,
-    Paragraph,
-    Preformatted,
-    Section,
-)
+from keras_ecgpe.reporting import Cell, KeyValueList, Paragraph, Preformatted, Section
 
 
 def plan_blocks(settings: dict) -> list:

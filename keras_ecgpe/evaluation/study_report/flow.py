@@ -4,17 +4,8 @@ characteristics per split.
 
 from __future__ import annotations
 
-from keras_ecgpe.evaluation.study_report.cells import (
-    estimate_cell,
-)
-from keras_ecgpe.reporting import (
-    Cell,
-    Column,
-    Interval,
-    Paragraph,
-    Section,
-    Table,
-)
+from keras_ecgpe.evaluation.study_report.cells import estimate_cell
+from keras_ecgpe.reporting import Cell, Column, Interval, Paragraph, Section, Table
 
 
 def participant_flow_table(flow: dict) -> Table:

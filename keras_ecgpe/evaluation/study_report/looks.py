@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-from keras_ecgpe.reporting import (
-    Column,
-    KeyValueList,
-    Notice,
-    Paragraph,
-    Section,
-    Table,
-)
+from keras_ecgpe.reporting import Column, KeyValueList, Notice, Paragraph, Section, Table
 
 
 def looks_section(metrics) -> Section:

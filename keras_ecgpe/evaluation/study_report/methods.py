@@ -3,19 +3,8 @@
 from __future__ import annotations
 
 from keras_ecgpe.evaluation.study import SECONDARY_SPECIFICITY
-from keras_ecgpe.evaluation.study_report.cells import (
-    estimate_cell,
-    figure_block,
-    level_label,
-)
-from keras_ecgpe.reporting import (
-    Column,
-    KeyValueList,
-    Notice,
-    Paragraph,
-    Section,
-    Table,
-)
+from keras_ecgpe.evaluation.study_report.cells import estimate_cell, figure_block, level_label
+from keras_ecgpe.reporting import Column, KeyValueList, Notice, Paragraph, Section, Table
 
 
 def secondary_section(metrics) -> Section:

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-from keras_ecgpe.evaluation.study_report.cells import (
-    estimate_cell,
-    interval_cell,
-    level_label,
-)
-from keras_ecgpe.reporting import (
-    Column,
-    Paragraph,
-    Section,
-    Table,
-)
+from keras_ecgpe.evaluation.study_report.cells import estimate_cell, interval_cell, level_label
+from keras_ecgpe.reporting import Column, Paragraph, Section, Table
 
 
 def subgroups_section(metrics) -> Section:
