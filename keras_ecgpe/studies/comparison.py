@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from keras_ecgpe import run_directory
+from keras_ecgpe import messages, run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
 
@@ -203,10 +203,10 @@ def compare_arms(
     ):
         raise ConfigError(f"{out}: not empty and not a previous comparison")
     statistics = study_statistics(config, analysis_plan, n_boot)
+    say = messages.progress_reporter(__name__, progress)
     summaries = {}
     for arm, arm_config in configs.items():
-        if progress:
-            print(f"=== arm {arm} ===", flush=True)
+        say(f"=== arm {arm} ===")
         summaries[arm] = cross_validate(
             arm_config,
             out / arm,
@@ -296,6 +296,5 @@ def compare_arms(
     atomic_write_bytes(out / "comparison.md", comparison_markdown(result).encode("utf-8"))
     write_report(comparison_report(result, out), out)
     atomic_write_json(out / "comparison.json", result)
-    if progress:
-        print(comparison_markdown(result), flush=True)
+    say(comparison_markdown(result))
     return result

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from keras_ecgpe import run_directory
+from keras_ecgpe import messages, run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.formatting import format_interval, format_number
@@ -136,7 +136,7 @@ def cross_validate(
     from keras_ecgpe.training.contract import is_synthetic
     from keras_ecgpe.training.trainer import train_run
 
-    say = (lambda text: print(text, flush=True)) if progress else (lambda text: None)
+    say = messages.progress_reporter(__name__, progress)
     if config.data.cache is None:
         raise ConfigError("cross-validation needs a prepared cache (`data.cache`, --data)")
     cache = PreparedCache.open(config.data.cache)
