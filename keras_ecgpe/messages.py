@@ -13,6 +13,10 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 PACKAGE = "keras_ecgpe"
 QUIET, NORMAL, VERBOSE = -1, 0, 1
@@ -20,7 +24,7 @@ _LEVELS = {QUIET: logging.WARNING, NORMAL: logging.INFO, VERBOSE: logging.DEBUG}
 _HANDLER_NAME = "keras_ecgpe.stderr"
 
 
-def configure(verbosity: int = NORMAL, stream=None) -> logging.Logger:
+def configure(verbosity: int = NORMAL, stream: TextIO | None = None) -> logging.Logger:
     """Sends the package's messages to `stream` (default: the current stderr).
 
     Args:

@@ -24,10 +24,16 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import schemas
 from keras_ecgpe.data.atomic import atomic_write_json
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
+
+    import keras
 
 CONFIG = "config.yaml"
 HISTORY = "history.csv"
@@ -83,7 +89,7 @@ class RunFiles:
         return self.run_dir / CONFIG
 
 
-def locate_run(path) -> RunFiles:
+def locate_run(path: os.PathLike | str) -> RunFiles:
     """Finds the model and contract of a run directory or of a `.keras` file.
 
     Args:
@@ -118,7 +124,7 @@ def locate_run(path) -> RunFiles:
     return RunFiles(model, contract, model.parent)
 
 
-def load_model(path, *, compile: bool = False):
+def load_model(path: os.PathLike | str, *, compile: bool = False) -> keras.Model:
     """Loads a model of the zoo from a `.keras` file in Keras' safe mode.
 
     The zoo's classes are registered first (importing `keras_ecgpe.models`), so any
@@ -144,7 +150,7 @@ def load_model(path, *, compile: bool = False):
         raise ConfigError(f"{path}: cannot load the Keras model ({exc})") from None
 
 
-def load_run(path) -> tuple:
+def load_run(path: os.PathLike | str) -> tuple:
     """Loads the model and the contract of a run directory or of a `.keras` file.
 
     Returns:
@@ -158,14 +164,14 @@ def load_run(path) -> tuple:
     return load_model(files.model), contract, files
 
 
-def save_contract(contract: dict, directory) -> Path:
+def save_contract(contract: dict, directory: os.PathLike | str) -> Path:
     """Writes `contract.json` into `directory` atomically; returns its path."""
     path = Path(directory) / CONTRACT
     atomic_write_json(path, contract)
     return path
 
 
-def load_contract(path) -> dict:
+def load_contract(path: os.PathLike | str) -> dict:
     """Reads a `contract.json` (or the one in a directory), checked against its schema.
 
     Raises:
@@ -203,18 +209,18 @@ def load_contract(path) -> dict:
     return contract
 
 
-def eval_dir(run_dir, split: str) -> Path:
+def eval_dir(run_dir: os.PathLike | str, split: str) -> Path:
     """The default folder of an evaluation on `split`: `<run>/eval-<split>` ("unsplit" for
     the records of no split)."""
     return Path(run_dir) / f"eval-{split or 'unsplit'}"
 
 
-def export_dir(run_dir, bundle: str) -> Path:
+def export_dir(run_dir: os.PathLike | str, bundle: str) -> Path:
     """The default folder of an export bundle: `<run>/export/<bundle>`."""
     return Path(run_dir) / EXPORTS / bundle
 
 
-def run_status(run_dir) -> str:
+def run_status(run_dir: os.PathLike | str) -> str:
     """ "new" (absent or empty), "finished", "unfinished" (a run that did not end) or
     "other" (a non-empty folder that is not a run)."""
     path = Path(run_dir)
@@ -225,7 +231,9 @@ def run_status(run_dir) -> str:
     return "unfinished" if (path / CONFIG).is_file() else "other"
 
 
-def prepare_run_dir(out_dir, *, overwrite: bool = False, marker: str = CONFIG) -> Path:
+def prepare_run_dir(
+    out_dir: os.PathLike | str, *, overwrite: bool = False, marker: str = CONFIG
+) -> Path:
     """Creates the run (or evaluation) directory, refusing to mix two runs in one folder.
 
     An existing non-empty directory is refused unless `overwrite` is set AND it is a

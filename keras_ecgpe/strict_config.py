@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar
 
 from keras_ecgpe.errors import ConfigError
 
+_Config = TypeVar("_Config")
 
-def from_strict_dict(cls, data, what: str):
+
+def from_strict_dict(cls: type[_Config], data: object, what: str) -> _Config:
     """Builds dataclass `cls` from `data`; unknown keys are errors, missing ones default.
 
     Args:

@@ -17,9 +17,12 @@ import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def fsync_directory(path: os.PathLike | str) -> None:
@@ -76,7 +79,7 @@ def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
         handle.write(data)
 
 
-def atomic_write_json(path: os.PathLike | str, obj) -> None:
+def atomic_write_json(path: os.PathLike | str, obj: Any) -> None:
     """Writes `obj` as indented, key-sorted UTF-8 JSON to `path` atomically.
 
     Raises:

@@ -107,12 +107,12 @@ class AugmentConfig:
                 )
 
     @property
-    def probabilities(self):
+    def probabilities(self) -> tuple[float, ...]:
         """The six choice probabilities in `AUGMENTATIONS` order."""
         return tuple(getattr(self, f"p_{name}") for name in AUGMENTATIONS)
 
     @classmethod
-    def only(cls, name: str, **params) -> AugmentConfig:
+    def only(cls, name: str, **params: float) -> AugmentConfig:
         """A config that always applies augmentation `name` (one of `AUGMENTATIONS`)."""
         if name not in AUGMENTATIONS:
             raise ConfigError(
@@ -219,7 +219,9 @@ def _gain_and_offset(x, choice, seeds, config: AugmentConfig, fs: float):
     return gain, offset
 
 
-def augment_batch(x, seed, config: AugmentConfig = AugmentConfig(), fs: float = 500.0):
+def augment_batch(
+    x: tf.Tensor, seed: tf.Tensor, config: AugmentConfig = AugmentConfig(), fs: float = 500.0
+) -> tf.Tensor:
     """Gives each sample of a batch one randomly chosen augmentation.
 
     Args:

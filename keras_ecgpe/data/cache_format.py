@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import schemas
 from keras_ecgpe.errors import ConfigError, ECGPEError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "validation", "test", "")
@@ -45,7 +49,7 @@ LEDGER = "test_ledger.jsonl"
 LEDGER_LOCK = "test_ledger.jsonl.lock"
 
 
-def canonical_json(obj, what: str) -> str:
+def canonical_json(obj: Any, what: str) -> str:
     try:
         return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:

@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,8 +42,13 @@ from keras_ecgpe.data.readers.common import parse_sex
 from keras_ecgpe.errors import ConfigError, ECGPEError, RecordError
 from keras_ecgpe.leads import CANONICAL_LEADS
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def normalise_demographics(age, sex, *, record_id: str, where=None) -> tuple[float, str]:
+
+def normalise_demographics(
+    age: float | None, sex: str | None, *, record_id: str, where: str | None = None
+) -> tuple[float, str]:
     """The one place a record's age and sex take their cache form: `(years or NaN, "M"/"F"/"")`.
 
     Args:
@@ -112,7 +118,7 @@ class CacheWriter:
 
     def __init__(
         self,
-        out_dir,
+        out_dir: os.PathLike | str,
         *,
         key: str,
         source: dict,
@@ -165,12 +171,12 @@ class CacheWriter:
 
     def add(
         self,
-        signal,
+        signal: np.ndarray,
         *,
         record_id: str,
         patient_id: str | None = None,
-        labels,
-        label_mask=None,
+        labels: ArrayLike,
+        label_mask: ArrayLike | None = None,
         split: str | None = None,
         fold: int | None = None,
         path: str | None = None,
@@ -274,7 +280,7 @@ class CacheWriter:
         self._pending.append(x)
         self._pending_samples += x.shape[0]
 
-    def skip(self, record_id: str, path, reason: str) -> None:
+    def skip(self, record_id: str, path: os.PathLike | str | None, reason: str) -> None:
         """Notes a record that could not be used; it is listed in `report.json`."""
         self._check_open()
         self._skipped.append(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,13 +29,16 @@ from keras_ecgpe.data.cache_format import CONTENT_HASH_FIELD, INDEX
 from keras_ecgpe.errors import ConfigError, ECGPEError
 from keras_ecgpe.leads import CANONICAL_LEADS
 
+if TYPE_CHECKING:
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+
 # Bumped whenever the definition changes, so old and new hashes can never be equal.
 _RAW_TAG = b"keras_ecgpe content v1: int64 microvolts, (time, 12) C order\n"
 _STORED_TAG = b"keras_ecgpe stored v1: float32 cache signal, (time, 12) C order\n"
 RAW, STORED = "raw", "stored"
 
 
-def content_sha256(signal) -> str:
+def content_sha256(signal: np.ndarray) -> str:
     """SHA-256 of a raw recording, robust to float rounding below 1 uV.
 
     Args:
@@ -72,7 +76,7 @@ def content_sha256(signal) -> str:
     return digest.hexdigest()
 
 
-def stored_sha256(cache, i: int) -> str:
+def stored_sha256(cache: PreparedCache, i: int) -> str:
     """SHA-256 of record `i` exactly as `cache` stores it (float32 view of the shard)."""
     x = np.ascontiguousarray(cache.signal(i), dtype="<f4")
     digest = hashlib.sha256(_STORED_TAG)
@@ -81,7 +85,7 @@ def stored_sha256(cache, i: int) -> str:
     return digest.hexdigest()
 
 
-def raw_hashes(cache) -> np.ndarray | None:
+def raw_hashes(cache: PreparedCache) -> np.ndarray | None:
     """The raw content hashes the cache index holds, or None when it has none for some record.
 
     Returns:
@@ -110,7 +114,7 @@ def raw_hashes(cache) -> np.ndarray | None:
     return column
 
 
-def record_hashes(cache, *, method: str | None = None) -> tuple[np.ndarray, str]:
+def record_hashes(cache: PreparedCache, *, method: str | None = None) -> tuple[np.ndarray, str]:
     """Content hashes of every record of `cache`, raw where the index has them.
 
     Args:

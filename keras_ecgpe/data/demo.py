@@ -22,7 +22,9 @@ DEMO_PREPROCESS = PreprocessConfig(
 )
 
 
-def prepare_demo(demo_dir: os.PathLike | str, workers=None) -> dict[str, PreparedCache]:
+def prepare_demo(
+    demo_dir: os.PathLike | str, workers: int | None = None
+) -> dict[str, PreparedCache]:
     """Prepares (or reuses) the demo's PTB-XL-style and PE caches under `demo_dir/cache`.
 
     The caches belong to the demo: when the demo data were rewritten (new file stamps),

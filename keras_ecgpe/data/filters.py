@@ -9,6 +9,7 @@ mains hum; here every design takes the real `fs`.
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pywt
@@ -16,12 +17,15 @@ from scipy import signal as sps
 
 from keras_ecgpe.errors import ConfigError, RecordError
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 Signal = tuple[np.ndarray, float]
 
 FILTERS = ("bandpass", "paper_default", "none")
 
 
-def check_signal(signal) -> np.ndarray:
+def check_signal(signal: ArrayLike) -> np.ndarray:
     """Returns `signal` as a float32 `(time, leads)` array or raises RecordError."""
     array = np.asarray(signal)
     if array.ndim != 2:
@@ -29,7 +33,7 @@ def check_signal(signal) -> np.ndarray:
     return array.astype(np.float32, copy=False)
 
 
-def check_positive(name: str, value) -> float:
+def check_positive(name: str, value: float) -> float:
     """Returns `value` as float or raises ConfigError naming `name`."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
         raise ConfigError(f"`{name}` must be a positive number. Received: {name}={value!r}")

@@ -26,7 +26,7 @@ def ordered_process_map(
     function: Callable,
     items: Sequence,
     workers: int,
-    *args,
+    *args: object,
     on_crash: Callable[[object], object],
 ) -> Iterator[tuple[object, object]]:
     """Yields (item, function(*args, item)) in order, never more than 4 per worker pending.

@@ -190,7 +190,9 @@ class HarmonisedVocabulary:
             table[name] = (vocabulary, tuple(label_names))
         return cls(table)
 
-    def to_multi_hot(self, source_name: str, labels: Sequence[str]):
+    def to_multi_hot(
+        self, source_name: str, labels: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Encodes one record's source labels on the harmonised classes.
 
         Args:

@@ -18,12 +18,16 @@ import collections
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.data.content_hash import RAW, STORED, record_hashes
 from keras_ecgpe.data.prepared_cache import PreparedCache
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
 
 ACROSS_SPLITS, PRETRAINING = "across_splits", "pretraining"
 # Pretraining reads its train split and picks its checkpoint on validation; "" is a record
@@ -176,7 +180,7 @@ class LeakReport:
 
 
 def find_leaks(
-    fine_tune_cache,
+    fine_tune_cache: PreparedCache | os.PathLike | str,
     pretrain_caches: Sequence = (),
     split: str = "test",
     *,

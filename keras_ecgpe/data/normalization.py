@@ -8,10 +8,14 @@ signals only, streaming, so validation and test data never leak into the constan
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError, RecordError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 NORMALIZATIONS = ("none", "minmax", "zscore", "robust", "log1p", "l2")
 
@@ -93,7 +97,7 @@ class DatasetStandardizer:
     (0.5, 0.5)
     """
 
-    def __init__(self, mean=None, std=None, count: int = 0):
+    def __init__(self, mean: ArrayLike | None = None, std: ArrayLike | None = None, count: int = 0):
         self.mean: np.ndarray | None = None if mean is None else np.asarray(mean, np.float64)
         self.std: np.ndarray | None = None if std is None else np.asarray(std, np.float64)
         self.count = int(count)

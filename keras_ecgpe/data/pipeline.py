@@ -14,12 +14,17 @@ caller can aggregate window outputs per record (mean or max).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import tensorflow as tf
 
 from keras_ecgpe.data.cache import SPLITS, PreparedCache
 from keras_ecgpe.data.normalization import DatasetStandardizer, _safe_scale
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from keras_ecgpe.data.augment import AugmentConfig
 
 _AUTOTUNE = tf.data.AUTOTUNE
 _LEADS = 12
@@ -99,12 +104,12 @@ def _epoch_order(rows, n_blocks: int, block: int, seed):
 
 def training_dataset(
     cache: PreparedCache,
-    indices,
+    indices: np.ndarray,
     *,
     window: int,
     batch_size: int,
     seed: int,
-    augment=None,
+    augment: AugmentConfig | None = None,
     fs: float | None = None,
     standardizer: DatasetStandardizer | None = None,
     shuffle_buffer: int | None = None,
@@ -217,8 +222,13 @@ def _augmenter(augment, fs: float):
 
 
 def evaluation_windows(
-    cache: PreparedCache, indices, *, window: int, mode: str = "centre", stride: int | None = None
-):
+    cache: PreparedCache,
+    indices: np.ndarray,
+    *,
+    window: int,
+    mode: str = "centre",
+    stride: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The deterministic `(record_index, start)` plan behind `evaluation_dataset`.
 
     Returns:
@@ -242,7 +252,7 @@ def evaluation_windows(
 
 def evaluation_dataset(
     cache: PreparedCache,
-    indices,
+    indices: np.ndarray,
     *,
     window: int,
     mode: str = "centre",
@@ -306,7 +316,7 @@ def evaluation_dataset(
     )
 
 
-def fit_standardizer(cache: PreparedCache, train_indices) -> DatasetStandardizer:
+def fit_standardizer(cache: PreparedCache, train_indices: np.ndarray) -> DatasetStandardizer:
     """Fits per-lead mean/std on the given training records, streaming them from disk.
 
     Raises:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,10 @@ from keras_ecgpe.data.cache_format import (
 )
 from keras_ecgpe.errors import ConfigError, ECGPEError
 from keras_ecgpe.leads import CANONICAL_LEADS
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
 
 
 class PreparedCache:
@@ -87,7 +92,7 @@ class PreparedCache:
         return bool((self.label_mask < 1).any())
 
     @classmethod
-    def open(cls, path, *, verify: bool = True) -> PreparedCache:
+    def open(cls, path: os.PathLike | str, *, verify: bool = True) -> PreparedCache:
         """Opens the cache at `path`, checking its structure and optionally its checksums.
 
         Args:
@@ -120,7 +125,9 @@ class PreparedCache:
         return cache
 
     @classmethod
-    def find(cls, path, key: str, *, verify: bool = True) -> PreparedCache | None:
+    def find(
+        cls, path: os.PathLike | str, key: str, *, verify: bool = True
+    ) -> PreparedCache | None:
         """Returns the finished cache at `path` if its key is `key`, None if there is none.
 
         Raises:
@@ -147,7 +154,9 @@ class PreparedCache:
         rows = self._shards[int(self.shard[i])][start : start + int(self.lengths[i])]
         return np.asarray(rows, dtype=np.float32)
 
-    def indices(self, split=None, folds=None) -> np.ndarray:
+    def indices(
+        self, split: str | Sequence[str] | None = None, folds: int | Sequence[int] | None = None
+    ) -> np.ndarray:
         """Record indices (ascending int64) in `split` and `folds`; None means any.
 
         Args:
@@ -172,7 +181,7 @@ class PreparedCache:
             keep &= np.isin(self.folds, np.asarray(wanted, dtype=np.int64))
         return np.flatnonzero(keep).astype(np.int64)
 
-    def gather(self, rows, starts, window: int) -> np.ndarray:
+    def gather(self, rows: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
         """Reads a batch of windows: float32 `(len(rows), window, 12)`.
 
         Window `k` is samples `starts[k] : starts[k] + window` of record `rows[k]`. Each

@@ -146,7 +146,7 @@ def centre_window(signal: np.ndarray, window: int) -> np.ndarray:
     return x[start : start + window]
 
 
-def sliding_windows(signal: np.ndarray, window: int, stride: int):
+def sliding_windows(signal: np.ndarray, window: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """Cuts a record into overlapping windows that cover it to the last sample.
 
     Windows start every `stride` samples; if that leaves a tail, one more window is

@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import collections
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 SPLIT_NAMES = ("train", "validation", "test")
 
@@ -89,7 +93,10 @@ def _deal(groups, strata, weights, rng) -> np.ndarray:
 
 
 def patient_stratified_split(
-    labels, patient_ids: Sequence, fractions=(0.7, 0.15, 0.15), seed: int = 0
+    labels: ArrayLike,
+    patient_ids: Sequence,
+    fractions: Sequence[float] = (0.7, 0.15, 0.15),
+    seed: int = 0,
 ) -> np.ndarray:
     """Splits records into train/validation/test by patient, stratified by label.
 
@@ -129,7 +136,7 @@ def patient_stratified_split(
 
 
 def patient_stratified_kfold(
-    labels, patient_ids: Sequence, k: int = 5, seed: int = 0, repeats: int = 1
+    labels: ArrayLike, patient_ids: Sequence, k: int = 5, seed: int = 0, repeats: int = 1
 ) -> list[np.ndarray]:
     """Assigns records to k folds by patient, stratified by label, optionally repeated.
 

@@ -8,14 +8,21 @@ choice when a finding should be present throughout the record.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 AGGREGATIONS = ("mean", "max")
 
 
-def aggregate_windows(window_logits, record_index, how="mean"):
+def aggregate_windows(
+    window_logits: ArrayLike, record_index: ArrayLike, how: str = "mean"
+) -> tuple[np.ndarray, np.ndarray]:
     """Aggregates window logits per record.
 
     Args:

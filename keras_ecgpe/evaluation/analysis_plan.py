@@ -17,11 +17,15 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from keras_ecgpe import schemas
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 PLAN_VERSION = 1
 _MAX_BYTES = schemas.MAX_BYTES["analysis_plan"]
@@ -77,7 +81,7 @@ class AnalysisPlan:
         return cls()
 
     @classmethod
-    def load(cls, path) -> AnalysisPlan:
+    def load(cls, path: os.PathLike | str) -> AnalysisPlan:
         """Reads and validates a `.yaml`, `.yml` or `.json` plan.
 
         Raises:
@@ -108,7 +112,7 @@ class AnalysisPlan:
         return cls.from_dict(document, where=str(path))
 
     @classmethod
-    def from_dict(cls, document, where: str | None = None) -> AnalysisPlan:
+    def from_dict(cls, document: object, where: str | None = None) -> AnalysisPlan:
         """Validates a parsed plan and fills in defaults.
 
         Args:
@@ -196,7 +200,7 @@ class AnalysisPlan:
             [f">={edges[-1]:g}"] if edges else []
         )
 
-    def age_band(self, age) -> str | None:
+    def age_band(self, age: float | None) -> str | None:
         """The band `age` (years) falls in; None when unknown or below the first edge."""
         if isinstance(age, bool) or not isinstance(age, (int, float)) or not math.isfinite(age):
             return None
@@ -208,7 +212,7 @@ class AnalysisPlan:
 class StrictSafeLoader(yaml.SafeLoader):
     """yaml.SafeLoader that refuses duplicate keys and aliases (`*anchor`)."""
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             raise yaml.constructor.ConstructorError(
@@ -216,7 +220,7 @@ class StrictSafeLoader(yaml.SafeLoader):
             )
         return super().compose_node(parent, index)
 
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         keys = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)

@@ -12,6 +12,8 @@ counted, never scored as zero. The same seed gives the same resamples and interv
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
@@ -23,6 +25,14 @@ from keras_ecgpe.evaluation.metrics import (
     exclusion_reasons,
     macro_means,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any
+
+    from numpy.typing import ArrayLike
+
+    from keras_ecgpe.evaluation.thresholds import ThresholdChoice
 
 _CHUNK = 256  # resamples scored together: bounds memory at _CHUNK x n weights
 
@@ -42,7 +52,10 @@ def _missing(patient_id) -> bool:
     return str(patient_id).strip() == ""
 
 
-def patient_groups(patient_ids, record_ids=None) -> tuple[list[str], int]:
+def patient_groups(
+    patient_ids: Sequence[object] | np.ndarray,
+    record_ids: Sequence[object] | np.ndarray | None = None,
+) -> tuple[list[str], int]:
     """Per-record cluster keys for the patient bootstrap, and how many records lack an id.
 
     A record whose patient id is missing (None, NaN, empty or blank) becomes its own
@@ -83,7 +96,9 @@ def patient_groups(patient_ids, record_ids=None) -> tuple[list[str], int]:
     return keys, missing
 
 
-def resample_weights(n, *, n_boot, seed, groups=None):
+def resample_weights(
+    n: int, *, n_boot: int, seed: int, groups: ArrayLike | None = None
+) -> Iterator[np.ndarray]:
     """Yields `(b, n)` arrays of draw counts, `n_boot` rows in all, in chunks.
 
     Args:
@@ -120,8 +135,16 @@ def _interval(samples, alpha):
 
 
 def bootstrap_ci(
-    y_true, logits, metric_fn, *, n_boot=1000, seed=0, alpha=0.05, groups=None, mask=None
-):
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    metric_fn: Callable[..., float],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    groups: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+) -> dict[str, Any]:
     """Percentile confidence interval of any scalar metric `metric_fn(y_true, logits)`.
 
     `metric_fn` is called once per resample on the resampled rows (and with `mask=` when a
@@ -184,20 +207,20 @@ def bootstrap_ci(
 
 
 def metrics_with_ci(
-    y_true,
-    logits,
-    thresholds,
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    thresholds: ThresholdChoice | ArrayLike,
     *,
-    mask=None,
-    label_names,
-    prevalence=None,
-    fixed_specificity=0.9,
-    fixed_sensitivity=0.9,
-    n_boot=1000,
-    seed=0,
-    alpha=0.05,
-    groups=None,
-):
+    mask: ArrayLike | None = None,
+    label_names: Sequence[str],
+    prevalence: ArrayLike | None = None,
+    fixed_specificity: float = 0.9,
+    fixed_sensitivity: float = 0.9,
+    n_boot: int = 1000,
+    seed: int = 0,
+    alpha: float = 0.05,
+    groups: ArrayLike | None = None,
+) -> dict[str, Any]:
     """`compute_metrics` plus percentile intervals of every macro metric.
 
     Thresholds stay fixed across resamples (they were chosen on validation data); a fixed

@@ -13,7 +13,7 @@ probability thresholds, which must be chosen after scaling) move.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from scipy import optimize
@@ -25,6 +25,12 @@ from keras_ecgpe.evaluation.inputs import (
     probability_to_logit,
     sigmoid,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from numpy.typing import ArrayLike
 
 TEMPERATURE_BOUNDS = (0.01, 100.0)
 
@@ -44,7 +50,13 @@ def _bce(y, logits):
     return float(np.mean(np.logaddexp(0.0, logits) - y * logits))
 
 
-def fit_temperature(y_true, logits, *, mask=None, bounds=TEMPERATURE_BOUNDS):
+def fit_temperature(
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    *,
+    mask: ArrayLike | None = None,
+    bounds: tuple[float, float] = TEMPERATURE_BOUNDS,
+) -> float:
     """Fits one temperature for a model by minimising the mean binary cross-entropy.
 
     The search runs over `log T` (bounded by `log bounds`), where the loss is smoother and
@@ -79,7 +91,13 @@ def fit_temperature(y_true, logits, *, mask=None, bounds=TEMPERATURE_BOUNDS):
     return float(np.exp(best.x))
 
 
-def fit_calibration(y_true, logits, *, mask=None, bounds=TEMPERATURE_BOUNDS):
+def fit_calibration(
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    *,
+    mask: ArrayLike | None = None,
+    bounds: tuple[float, float] = TEMPERATURE_BOUNDS,
+) -> tuple[float, list[float]]:
     """Fits one temperature and one bias per class: `p = sigmoid(z / T + b_c)`.
 
     Minimises the mean binary cross-entropy over all unmasked entries (L-BFGS-B over
@@ -132,7 +150,9 @@ def _fit_inputs(y_true, logits, mask, bounds):
     return y.astype(np.float64), z, m
 
 
-def apply_temperature(logits, temperature, bias=None):
+def apply_temperature(
+    logits: ArrayLike, temperature: float, bias: ArrayLike | None = None
+) -> np.ndarray:
     """Returns `logits / temperature (+ bias per class)`: the calibrated logits."""
     if not temperature > 0:
         raise ConfigError(f"`temperature` must be positive. Received: temperature={temperature}")
@@ -160,7 +180,9 @@ def _bins(y, p, n_bins):
     return observed, predicted, counts
 
 
-def reliability_curve(y_true, probs, *, n_bins=15, mask=None):
+def reliability_curve(
+    y_true: ArrayLike, probs: ArrayLike, *, n_bins: int = 15, mask: ArrayLike | None = None
+) -> ReliabilityCurve:
     """Bins the predicted probabilities of all unmasked entries (pooled over classes).
 
     Returns:
@@ -172,7 +194,14 @@ def reliability_curve(y_true, probs, *, n_bins=15, mask=None):
     return ReliabilityCurve(centres, observed, predicted, counts)
 
 
-def expected_calibration_error(y_true, probs, n_bins=15, *, mask=None, label_names=None):
+def expected_calibration_error(
+    y_true: ArrayLike,
+    probs: ArrayLike,
+    n_bins: int = 15,
+    *,
+    mask: ArrayLike | None = None,
+    label_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
     """Expected calibration error: `sum_b (n_b / n) |observed_b - mean predicted_b|`.
 
     Computed with equal-width bins per class over its unmasked entries; the macro value

@@ -19,6 +19,7 @@ All functions take CALIBRATED logits `z` of one class (the model's logits after
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import statsmodels.api as sm
@@ -27,6 +28,9 @@ from scipy import stats
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation.bootstrap import resample_weights
 from keras_ecgpe.evaluation.inputs import sigmoid
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 def _inputs(y_true, logits):
@@ -55,7 +59,9 @@ def _undefined(reason):
     return {"value": None, "ci_low": None, "ci_high": None, "se": None, "undefined": reason}
 
 
-def calibration_intercept_slope(y_true, logits, *, alpha: float = 0.05) -> dict:
+def calibration_intercept_slope(
+    y_true: ArrayLike, logits: ArrayLike, *, alpha: float = 0.05
+) -> dict:
     """Calibration-in-the-large and calibration slope with Wald intervals.
 
     Args:
@@ -105,7 +111,7 @@ def calibration_intercept_slope(y_true, logits, *, alpha: float = 0.05) -> dict:
     return out
 
 
-def brier_score(y_true, logits) -> float:
+def brier_score(y_true: ArrayLike, logits: ArrayLike) -> float:
     """Mean squared difference between `sigmoid(logits)` and the labels.
 
     Example:
@@ -121,7 +127,7 @@ def _bin_matrix(p, n_bins):
     return np.eye(n_bins)[index]  # (n, n_bins) one-hot
 
 
-def ece_from_weights(y, p, weights, n_bins):
+def ece_from_weights(y: np.ndarray, p: np.ndarray, weights: np.ndarray, n_bins: int) -> np.ndarray:
     """ECE of labels `y` `(B, n)` or `(n,)` under record weights `(B, n)`: `(B,)` values."""
     onehot = _bin_matrix(p, n_bins)
     w = np.atleast_2d(weights)
@@ -131,15 +137,15 @@ def ece_from_weights(y, p, weights, n_bins):
 
 
 def ece_with_noise_floor(
-    y_true,
-    logits,
+    y_true: ArrayLike,
+    logits: ArrayLike,
     *,
     n_bins: int = 15,
     n_boot: int = 1000,
     n_sim: int = 1000,
     seed: int = 0,
     alpha: float = 0.05,
-    groups=None,
+    groups: ArrayLike | None = None,
 ) -> dict:
     """ECE with a percentile bootstrap interval and the noise floor at this sample size.
 

@@ -15,14 +15,21 @@ pre-test probability), so the default grid runs from 1 % to 30 %.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
 DCA_THRESHOLDS = (0.01, 0.02, 0.03, 0.05, 0.075, 0.10, 0.15, 0.20, 0.25, 0.30)
 
 
-def decision_curve(y_true, logits, *, thresholds=DCA_THRESHOLDS) -> dict:
+def decision_curve(
+    y_true: ArrayLike, logits: ArrayLike, *, thresholds: ArrayLike = DCA_THRESHOLDS
+) -> dict:
     """Net benefit of the model, treat-all and treat-none at each threshold probability.
 
     Args:

@@ -18,10 +18,15 @@ of a difference is on the plain scale.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import stats
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 METHOD = "DeLong (1988), midrank algorithm of Sun & Xu (2014)"
 
@@ -46,7 +51,7 @@ def _inputs(y_true, scores):
     return y, s, m, n
 
 
-def delong_components(y_true, scores):
+def delong_components(y_true: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """AUROCs and their DeLong covariance matrix for k score vectors on the same records.
 
     Args:
@@ -68,7 +73,7 @@ def delong_components(y_true, scores):
     return auc, covariance
 
 
-def delong_auroc(y_true, scores, *, alpha: float = 0.05) -> dict:
+def delong_auroc(y_true: ArrayLike, scores: ArrayLike, *, alpha: float = 0.05) -> dict:
     """AUROC with its DeLong standard error and a logit-scale confidence interval.
 
     Args:
@@ -118,7 +123,9 @@ def delong_auroc(y_true, scores, *, alpha: float = 0.05) -> dict:
     return out
 
 
-def delong_test(y_true, scores_a, scores_b, *, alpha: float = 0.05) -> dict:
+def delong_test(
+    y_true: ArrayLike, scores_a: ArrayLike, scores_b: ArrayLike, *, alpha: float = 0.05
+) -> dict:
     """Paired DeLong test of two models' AUROCs on the same records.
 
     Args:

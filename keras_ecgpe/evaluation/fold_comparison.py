@@ -14,10 +14,17 @@ Holm's step-down procedure adjusts p-values of several comparisons for multiplic
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import stats
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
 
 
 def _differences(differences):
@@ -30,7 +37,9 @@ def _differences(differences):
     return d
 
 
-def corrected_resampled_ttest(differences, *, n_train, n_test, alpha: float = 0.05) -> dict:
+def corrected_resampled_ttest(
+    differences: ArrayLike, *, n_train: ArrayLike, n_test: ArrayLike, alpha: float = 0.05
+) -> dict:
     """Nadeau-Bengio corrected resampled t-test of per-fold paired differences.
 
     Args:
@@ -84,7 +93,7 @@ def corrected_resampled_ttest(differences, *, n_train, n_test, alpha: float = 0.
     return out
 
 
-def sign_test(differences) -> dict:
+def sign_test(differences: ArrayLike) -> dict:
     """Exact two-sided sign test of per-fold differences (ties, d == 0, are dropped).
 
     Returns:
@@ -113,7 +122,7 @@ def sign_test(differences) -> dict:
     return {**out, "p_value": float(stats.binomtest(pos, pos + neg, 0.5).pvalue)}
 
 
-def holm_adjust(p_values) -> list[float]:
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
     """Holm step-down adjusted p-values, in the input order.
 
     Sorted ascending, adjusted p_(i) = max over j <= i of min(1, (m - j + 1) p_(j)).

@@ -8,32 +8,40 @@ name the argument and echo the value.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def json_float(value):
+    from keras_ecgpe.evaluation.thresholds import ThresholdChoice
+
+
+def json_float(value: float) -> float | None:
     """Returns `value` as a float, or None where it is NaN or infinite (JSON has neither)."""
     value = float(value)
     return value if math.isfinite(value) else None
 
 
-def sigmoid(logits):
+def sigmoid(logits: ArrayLike) -> np.ndarray:
     """The logistic function, without overflow warnings for large negative logits."""
     z = np.asarray(logits, dtype=np.float64)
     return np.exp(-np.logaddexp(0.0, -z))
 
 
-def probability_to_logit(probabilities):
+def probability_to_logit(probabilities: ArrayLike) -> np.ndarray:
     """Inverse of `sigmoid`: 0 maps to -inf and 1 to +inf."""
     p = np.asarray(probabilities, dtype=np.float64)
     with np.errstate(divide="ignore"):
         return np.log(p) - np.log1p(-p)
 
 
-def check_inputs(y_true, logits, mask=None):
+def check_inputs(
+    y_true: ArrayLike, logits: ArrayLike, mask: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Validates and returns `(y bool (n, C), logits float64 (n, C), mask bool (n, C))`.
 
     1-D inputs are one class. Masked entries of `y_true` may hold anything (e.g. -1 or NaN).
@@ -60,7 +68,7 @@ def check_inputs(y_true, logits, mask=None):
     return np.where(m, y, 0.0).astype(bool), z, m
 
 
-def threshold_array(thresholds, num_classes):
+def threshold_array(thresholds: ThresholdChoice | ArrayLike, num_classes: int) -> np.ndarray:
     """Broadcasts a scalar, a `(C,)` sequence or a `ThresholdChoice` to `(C,)` floats."""
     t = np.asarray(getattr(thresholds, "thresholds", thresholds), dtype=np.float64)
     t = np.full(num_classes, float(t)) if t.ndim == 0 else t
@@ -72,7 +80,7 @@ def threshold_array(thresholds, num_classes):
     return t
 
 
-def cut_array(thresholds, num_classes):
+def cut_array(thresholds: ThresholdChoice | ArrayLike, num_classes: int) -> np.ndarray:
     """Logit cuts `(C,)` from a `ThresholdChoice` (its `cuts`, exact) or from probability
     thresholds (a scalar or `(C,)`, converted by `probability_to_logit`)."""
     cuts = getattr(thresholds, "cuts", None)
@@ -87,7 +95,7 @@ def cut_array(thresholds, num_classes):
     return cuts
 
 
-def prevalence_array(prevalence, num_classes):
+def prevalence_array(prevalence: ArrayLike | None, num_classes: int) -> np.ndarray | None:
     """None (each class's own prevalence) or a scalar/`(C,)` value in (0, 1) as `(C,)`."""
     if prevalence is None:
         return None

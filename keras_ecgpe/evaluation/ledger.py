@@ -123,7 +123,7 @@ class Ledger:
         self.path, self.lock_path = cache_path / LEDGER, cache_path / LEDGER_LOCK
 
     @classmethod
-    def open(cls, cache_path) -> Ledger:
+    def open(cls, cache_path: os.PathLike | str) -> Ledger:
         """The ledger of the prepared cache at `cache_path` (empty if none was written yet).
 
         Raises:

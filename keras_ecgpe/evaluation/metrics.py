@@ -15,6 +15,8 @@ and PPV following Bayes from sensitivity and specificity at a chosen prevalence.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
@@ -26,6 +28,14 @@ from keras_ecgpe.evaluation.inputs import (
     prevalence_array,
     sigmoid,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from typing import Any
+
+    from numpy.typing import ArrayLike
+
+    from keras_ecgpe.evaluation.thresholds import ThresholdChoice
 
 METRIC_NAMES = (
     "auroc",
@@ -55,7 +65,9 @@ def _ratio(num, den):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def rates_from_counts(tp, fp, tn, fn, prevalence=None):
+def rates_from_counts(
+    tp: ArrayLike, fp: ArrayLike, tn: ArrayLike, fn: ArrayLike, prevalence: ArrayLike | None = None
+) -> dict[str, np.ndarray]:
     """Precision, sensitivity (recall), specificity, F1, G-mean, PPV and NPV from counts.
 
     PPV and NPV follow Bayes' rule from sensitivity and specificity at `prevalence`
@@ -85,7 +97,7 @@ def rates_from_counts(tp, fp, tn, fn, prevalence=None):
     }
 
 
-def undefined_reasons(tp, fp, tn, fn) -> dict:
+def undefined_reasons(tp: int, fp: int, tn: int, fn: int) -> dict:
     """Why each rate of one class's scalar counts is undefined: `{metric: reason}`.
 
     Example:
@@ -109,8 +121,15 @@ def undefined_reasons(tp, fp, tn, fn) -> dict:
 
 
 def class_values(
-    y, logits, mask, cuts, weight, prevalence=None, fixed_specificity=0.9, fixed_sensitivity=0.9
-):
+    y: np.ndarray,
+    logits: np.ndarray,
+    mask: np.ndarray,
+    cuts: np.ndarray,
+    weight: ArrayLike,
+    prevalence: np.ndarray | None = None,
+    fixed_specificity: float = 0.9,
+    fixed_sensitivity: float = 0.9,
+) -> dict[str, np.ndarray]:
     """Every metric of every class under record weights `(B, n)`: name -> `(B, C)` array.
 
     `y`, `logits`, `mask` come from `check_inputs`; `cuts` are `(C,)` logit cuts.
@@ -141,7 +160,7 @@ def class_values(
     return out
 
 
-def exclusion_reasons(y, mask):
+def exclusion_reasons(y: np.ndarray, mask: np.ndarray) -> list[str]:
     """Returns `(C,)` reasons a class cannot be scored ("" where it can)."""
     pos, neg = (y & mask).sum(axis=0), (~y & mask).sum(axis=0)
     return [
@@ -156,7 +175,13 @@ def exclusion_reasons(y, mask):
     ]
 
 
-def confusion_counts(y_true, logits, thresholds, *, mask=None):
+def confusion_counts(
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    thresholds: ThresholdChoice | ArrayLike,
+    *,
+    mask: ArrayLike | None = None,
+) -> dict[str, np.ndarray]:
     """Per-class `{"tp", "fp", "tn", "fn"}` `(C,)` integer counts at a `ThresholdChoice`
     (its logit cuts) or at probability thresholds."""
     y, z, m = check_inputs(y_true, logits, mask)
@@ -167,7 +192,13 @@ def confusion_counts(y_true, logits, thresholds, *, mask=None):
     }
 
 
-def exact_match_accuracy(y_true, logits, thresholds, *, mask=None):
+def exact_match_accuracy(
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    thresholds: ThresholdChoice | ArrayLike,
+    *,
+    mask: ArrayLike | None = None,
+) -> float | None:
     """Share of records whose every unmasked label is predicted right (None if none has any)."""
     y, z, m = check_inputs(y_true, logits, mask)
     pred = z >= cut_array(thresholds, y.shape[1])
@@ -175,7 +206,7 @@ def exact_match_accuracy(y_true, logits, thresholds, *, mask=None):
     return json_float(right[labelled].mean()) if labelled.any() else None
 
 
-def macro_means(values, eligible):
+def macro_means(values: Mapping[str, np.ndarray], eligible: np.ndarray) -> dict[str, np.ndarray]:
     """Macro average of each metric over the `eligible` classes where it is defined (not
     NaN): name -> `(B,)` array, NaN where no eligible class defines it."""
     out = {}
@@ -187,7 +218,7 @@ def macro_means(values, eligible):
     return out
 
 
-def label_name_list(label_names, num_classes):
+def label_name_list(label_names: Iterable[object], num_classes: int) -> list[str]:
     names = [str(n) for n in label_names]
     if len(names) != num_classes or len(set(names)) != num_classes:
         raise ConfigError(
@@ -197,16 +228,16 @@ def label_name_list(label_names, num_classes):
 
 
 def compute_metrics(
-    y_true,
-    logits,
-    thresholds,
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    thresholds: ThresholdChoice | ArrayLike,
     *,
-    mask=None,
-    label_names,
-    prevalence=None,
-    fixed_specificity=0.9,
-    fixed_sensitivity=0.9,
-):
+    mask: ArrayLike | None = None,
+    label_names: Sequence[str],
+    prevalence: ArrayLike | None = None,
+    fixed_specificity: float = 0.9,
+    fixed_sensitivity: float = 0.9,
+) -> dict[str, Any]:
     """All metrics of a multi-label classifier, per label and macro-averaged, JSON-safe.
 
     Ranking metrics are computed on `logits`; thresholded ones at the per-class logit cuts of

@@ -10,6 +10,7 @@ reasons, read from the cache's `report.json`. `baseline_characteristics` summari
 from __future__ import annotations
 
 import collections
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,11 @@ from keras_ecgpe import schemas
 from keras_ecgpe.data.cache_format import REPORT
 from keras_ecgpe.errors import ECGPEError
 from keras_ecgpe.evaluation.bootstrap import patient_groups
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
 
 SPLIT_ORDER = ("train", "validation", "test", "")
 _REPORT_MAX_BYTES = 256 * 2**20  # one line per skipped record: millions of records fit
@@ -57,7 +63,7 @@ def _exclusions(cache) -> dict:
     }
 
 
-def participant_flow(cache, evaluated_split: str) -> dict:
+def participant_flow(cache: PreparedCache, evaluated_split: str) -> dict:
     """Records, patients and classes per split of `cache`, and exclusions with reasons.
 
     Args:
@@ -121,7 +127,7 @@ PREDATES_DEMOGRAPHICS = (
 NO_KNOWN = "no record in the cache has a known"
 
 
-def cache_demographics(cache) -> tuple:
+def cache_demographics(cache: PreparedCache) -> tuple:
     """`(ages, sexes, reason)`: per record where the cache holds any known value, else None.
 
     Ages are float years (NaN unknown); sexes are "M", "F" or "" (unknown). A column is None
@@ -144,7 +150,13 @@ def cache_demographics(cache) -> tuple:
     return ages, sexes, (f"{NO_KNOWN} {' or '.join(missing)}" if missing else None)
 
 
-def baseline_characteristics(splits, ages=None, sexes=None, *, reason: str | None = None) -> dict:
+def baseline_characteristics(
+    splits: ArrayLike,
+    ages: ArrayLike | None = None,
+    sexes: ArrayLike | None = None,
+    *,
+    reason: str | None = None,
+) -> dict:
     """Age (median, IQR, missing) and sex counts per split.
 
     Args:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -25,6 +26,15 @@ from keras_ecgpe.evaluation.calibration import (
 )
 from keras_ecgpe.evaluation.inputs import check_inputs, cut_array, sigmoid
 from keras_ecgpe.evaluation.metrics import exclusion_reasons, label_name_list
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from numpy.typing import ArrayLike
+
+    from keras_ecgpe.evaluation.thresholds import ThresholdChoice
 
 
 def _save(fig, path):
@@ -44,7 +54,16 @@ def _classes(y_true, logits, mask, label_names, thresholds):
         yield names[c], y[keep, c], z[keep, c], None if cuts is None else cuts[c], reason
 
 
-def plot_roc(y_true, logits, path, *, label_names, thresholds=None, mask=None, title="ROC"):
+def plot_roc(
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    path: os.PathLike | str,
+    *,
+    label_names: Sequence[str],
+    thresholds: ThresholdChoice | ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    title: str = "ROC",
+) -> Path:
     """One ROC curve per class, AUROC in the legend, the threshold's operating point marked.
 
     Args:
@@ -90,8 +109,15 @@ def plot_roc(y_true, logits, path, *, label_names, thresholds=None, mask=None, t
 
 
 def plot_precision_recall(
-    y_true, logits, path, *, label_names, thresholds=None, mask=None, title="Precision-recall"
-):
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    path: os.PathLike | str,
+    *,
+    label_names: Sequence[str],
+    thresholds: ThresholdChoice | ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    title: str = "Precision-recall",
+) -> Path:
     """One precision-recall curve per class, average precision and prevalence in the legend."""
     fig = Figure(figsize=(6, 6))
     ax = fig.subplots()
@@ -131,8 +157,16 @@ def plot_precision_recall(
 
 
 def plot_reliability(
-    y_true, logits, path, *, temperature=None, bias=None, mask=None, n_bins=15, title="Reliability"
-):
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    path: os.PathLike | str,
+    *,
+    temperature: float | None = None,
+    bias: ArrayLike | None = None,
+    mask: ArrayLike | None = None,
+    n_bins: int = 15,
+    title: str = "Reliability",
+) -> Path:
     """Reliability diagram of all unmasked entries, before and (given `temperature`, and
     optionally a per-class `bias`) after calibration, with the expected calibration error in
     the legend."""
@@ -169,7 +203,9 @@ def plot_reliability(
     return _save(fig, path)
 
 
-def plot_decision_curve(curve, path, *, title="Decision curve"):
+def plot_decision_curve(
+    curve: Mapping[str, Any], path: os.PathLike | str, *, title: str = "Decision curve"
+) -> Path:
     """Net benefit of the model, treat-all and treat-none against the threshold probability.
 
     Args:
@@ -216,7 +252,13 @@ def _read_history(history_csv):
         raise RecordError(history_csv, "the training history holds non-numeric values") from None
 
 
-def plot_training_curves(history_csv, path, *, metric=None, title="Training"):
+def plot_training_curves(
+    history_csv: os.PathLike | str,
+    path: os.PathLike | str,
+    *,
+    metric: str | None = None,
+    title: str = "Training",
+) -> Path:
     """Loss and one metric per epoch, training vs validation, from a Keras `CSVLogger` file.
 
     Args:

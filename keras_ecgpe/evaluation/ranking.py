@@ -14,11 +14,14 @@ A row without positive or negative weight gives NaN (the metric is undefined the
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 TOLERANCE = 1e-12  # so a specificity of 9/10 counts as reaching a target of 0.9
 
@@ -31,7 +34,9 @@ class OperatingPoint(NamedTuple):
     threshold: float
 
 
-def tie_groups(y, scores, weight=None):
+def tie_groups(
+    y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sums the positive and negative weight of each group of tied scores.
 
     Args:
@@ -76,7 +81,7 @@ def _squeeze(values, weight):
     return float(values[0]) if weight is None or np.ndim(weight) == 1 else values
 
 
-def auroc(y, scores, weight=None):
+def auroc(y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None) -> float | np.ndarray:
     """Area under the ROC curve: the Mann-Whitney U statistic over `P * N` pairs.
 
     A positive scored above a negative counts 1, a tie counts 1/2 (the midrank rule), so the
@@ -98,7 +103,9 @@ def auroc(y, scores, weight=None):
         return _squeeze(np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan), weight)
 
 
-def average_precision(y, scores, weight=None):
+def average_precision(
+    y: ArrayLike, scores: ArrayLike, weight: ArrayLike | None = None
+) -> float | np.ndarray:
     """Average precision: `sum_k (R_k - R_(k-1)) * P_k` over the distinct thresholds.
 
     The step-wise definition (no interpolation): each threshold's recall gain is weighted
@@ -115,7 +122,7 @@ def average_precision(y, scores, weight=None):
     return _squeeze(np.where((n_pos[:, 0] > 0) & (n_neg[:, 0] > 0), ap, np.nan), weight)
 
 
-def roc_curve(y, scores):
+def roc_curve(y: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ROC curve: `(fpr, tpr, thresholds)`, thresholds decreasing from `+inf`.
 
     Raises:
@@ -128,7 +135,9 @@ def roc_curve(y, scores):
     return fpr, np.r_[0.0, tp[0] / n_pos[0, 0]], np.r_[np.inf, levels]
 
 
-def precision_recall_curve(y, scores):
+def precision_recall_curve(
+    y: ArrayLike, scores: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The PR curve: `(precision, recall, thresholds)`, thresholds decreasing.
 
     Raises:
@@ -162,7 +171,13 @@ def _best(y, scores, weight, target, name, fixed):
     )
 
 
-def operating_point(y, scores, *, min_specificity=None, min_sensitivity=None):
+def operating_point(
+    y: ArrayLike,
+    scores: ArrayLike,
+    *,
+    min_specificity: float | None = None,
+    min_sensitivity: float | None = None,
+) -> OperatingPoint:
     """The ROC point with the best sensitivity at `specificity >= min_specificity` (or the
     best specificity at `sensitivity >= min_sensitivity`), with its threshold.
 
@@ -181,7 +196,9 @@ def operating_point(y, scores, *, min_specificity=None, min_sensitivity=None):
     return OperatingPoint(float(sens[0]), float(spec[0]), float(thr[0]))
 
 
-def sensitivity_at_specificity(y, scores, specificity=0.9, weight=None):
+def sensitivity_at_specificity(
+    y: ArrayLike, scores: ArrayLike, specificity: float = 0.9, weight: ArrayLike | None = None
+) -> float | np.ndarray:
     """The best sensitivity among thresholds whose specificity is at least `specificity`.
 
     Example:
@@ -192,6 +209,8 @@ def sensitivity_at_specificity(y, scores, specificity=0.9, weight=None):
     return _squeeze(_best(y, scores, weight, specificity, "specificity", "specificity")[0], weight)
 
 
-def specificity_at_sensitivity(y, scores, sensitivity=0.9, weight=None):
+def specificity_at_sensitivity(
+    y: ArrayLike, scores: ArrayLike, sensitivity: float = 0.9, weight: ArrayLike | None = None
+) -> float | np.ndarray:
     """The best specificity among thresholds whose sensitivity is at least `sensitivity`."""
     return _squeeze(_best(y, scores, weight, sensitivity, "sensitivity", "sensitivity")[1], weight)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation.metrics import METRIC_NAMES
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
+    from typing import Any
 
 _TITLES = {
     "auroc": "AUROC",
@@ -107,7 +113,7 @@ def _header(metrics, title):
     return lines
 
 
-def summary_text(metrics, *, title):
+def summary_text(metrics: Mapping[str, Any], *, title: str) -> str:
     """Renders a `compute_metrics` / `metrics_with_ci` dict as plain text."""
     point, macro, ci = metrics["operating_point"], metrics["macro"], metrics.get("macro_ci", {})
     level = f"{100 * (1 - metrics['bootstrap']['alpha']):g} % CI" if ci else ""
@@ -145,7 +151,9 @@ def summary_text(metrics, *, title):
     return "\n".join(lines) + "\n"
 
 
-def write_report(metrics, out_dir, *, title):
+def write_report(
+    metrics: Mapping[str, Any], out_dir: os.PathLike | str, *, title: str
+) -> dict[str, Path]:
     """Writes `metrics.json` and `summary.txt` into `out_dir` (created if missing).
 
     Both files are written atomically, so an interrupted run never leaves a half report.

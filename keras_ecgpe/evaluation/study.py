@@ -19,6 +19,7 @@ Nothing here chooses anything on the data it scores. Methods: docs/statistics.md
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +41,13 @@ from keras_ecgpe.evaluation.small_samples import (
     small_sample_warnings,
 )
 from keras_ecgpe.evaluation.two_by_two import accuracy_at_cut
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from numpy.typing import ArrayLike
+
+    from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
 
 BOOTSTRAP_METHOD = "percentile patient bootstrap (patients drawn whole)"
 SECONDARY_SPECIFICITY = 0.9
@@ -90,7 +98,16 @@ def _interval(samples, alpha) -> tuple[float | None, float | None]:
     return float(low), float(high)
 
 
-def patient_bootstrap(y, logits, cuts, groups, *, n_boot: int, seed: int, alpha: float) -> dict:
+def patient_bootstrap(
+    y: ArrayLike,
+    logits: ArrayLike,
+    cuts: Mapping[str, float | None],
+    groups: ArrayLike | None,
+    *,
+    n_boot: int,
+    seed: int,
+    alpha: float,
+) -> dict:
     """Patient bootstrap intervals of AUROC and of sensitivity/specificity at each cut.
 
     All figures come from the same resamples (drawn whole by `groups`, a record without a
@@ -177,7 +194,7 @@ def patient_bootstrap(y, logits, cuts, groups, *, n_boot: int, seed: int, alpha:
     return out
 
 
-def discrimination(y, logits, *, alpha: float) -> dict:
+def discrimination(y: ArrayLike, logits: ArrayLike, *, alpha: float) -> dict:
     """AUROC with its DeLong interval, and average precision; undefined ones with a reason.
 
     Example:
@@ -217,7 +234,14 @@ def discrimination(y, logits, *, alpha: float) -> dict:
 
 
 def operating_point_results(
-    y, logits, point: OperatingPoint, *, interval: str, alpha: float, prevalence, bootstrap: dict
+    y: ArrayLike,
+    logits: ArrayLike,
+    point: OperatingPoint,
+    *,
+    interval: str,
+    alpha: float,
+    prevalence: float | None,
+    bootstrap: dict,
 ) -> dict:
     """The 2x2 table and accuracy at one locked cut, with the bootstrap beside the exact
     interval; a point without a cut is returned with its reason only."""
@@ -232,7 +256,9 @@ def operating_point_results(
     return out
 
 
-def secondary_sensitivity(y, logits, specificity: float = SECONDARY_SPECIFICITY) -> dict:
+def secondary_sensitivity(
+    y: ArrayLike, logits: ArrayLike, specificity: float = SECONDARY_SPECIFICITY
+) -> dict:
     """Sensitivity at a fixed specificity read off THIS split's ROC curve (data-driven)."""
     y = np.asarray(y).astype(bool)
     if not y.any() or not (~y).any():
@@ -245,7 +271,15 @@ def secondary_sensitivity(y, logits, specificity: float = SECONDARY_SPECIFICITY)
     }
 
 
-def calibration_results(y, calibrated_logits, groups, *, n_boot, seed, alpha) -> dict:
+def calibration_results(
+    y: ArrayLike,
+    calibrated_logits: ArrayLike,
+    groups: ArrayLike | None,
+    *,
+    n_boot: int,
+    seed: int,
+    alpha: float,
+) -> dict:
     """Calibration of the calibrated probabilities: intercept, slope, Brier, ECE + floor."""
     y = np.asarray(y).astype(int)
     cz = np.asarray(calibrated_logits, dtype=np.float64)
@@ -267,7 +301,14 @@ def calibration_results(y, calibrated_logits, groups, *, n_boot, seed, alpha) ->
 
 
 def subgroup_results(
-    y, logits, cut, masks: dict, *, interval: str, alpha: float, minimum: int
+    y: ArrayLike,
+    logits: ArrayLike,
+    cut: float,
+    masks: dict,
+    *,
+    interval: str,
+    alpha: float,
+    minimum: int,
 ) -> list:
     """Per subgroup: n, positives, AUROC (DeLong), sensitivity/specificity at `cut`.
 
@@ -319,7 +360,11 @@ def subgroup_results(
 
 
 def subgroup_masks(
-    plan, sexes=None, ages=None, *, missing_reason: str | None = None
+    plan: AnalysisPlan,
+    sexes: ArrayLike | None = None,
+    ages: ArrayLike | None = None,
+    *,
+    missing_reason: str | None = None,
 ) -> tuple[dict, list]:
     """The subgroups the plan asks for that the data can form, and notes on the others.
 
@@ -362,19 +407,19 @@ def subgroup_masks(
 
 
 def class_study(
-    y,
-    logits,
-    calibrated_logits,
+    y: ArrayLike,
+    logits: ArrayLike,
+    calibrated_logits: ArrayLike,
     points: list[OperatingPoint],
     *,
-    plan,
-    groups,
+    plan: AnalysisPlan,
+    groups: ArrayLike | None,
     prevalence: float | None,
     n_boot: int,
     seed: int,
     interval: str,
-    sexes=None,
-    ages=None,
+    sexes: ArrayLike | None = None,
+    ages: ArrayLike | None = None,
     demographics_reason: str | None = None,
 ) -> dict:
     """Every figure of the study report for one class on the evaluated records.

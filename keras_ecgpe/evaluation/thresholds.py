@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation import ranking
 from keras_ecgpe.evaluation.inputs import check_inputs, probability_to_logit, sigmoid
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 METHODS = ("f1", "youden", "sensitivity", "specificity")
 DEFAULT_CUT = 0.0  # logit of 0.5, for classes validation data cannot decide
@@ -30,7 +34,7 @@ RULE = "positive when logit >= logit_cut"
 _FINITE = np.finfo(np.float64).max
 
 
-def legacy_probability_to_cut(thresholds) -> np.ndarray:
+def legacy_probability_to_cut(thresholds: ArrayLike) -> np.ndarray:
     """Converts probability thresholds of an old contract to logit cuts, once.
 
     The rule: `cut = log(p) - log(1 - p)`, exact for `0 < p < 1`; `p = 1` becomes the largest
@@ -110,7 +114,7 @@ class ThresholdChoice:
         )
 
 
-def decide(logits, choice: ThresholdChoice | Mapping) -> np.ndarray:
+def decide(logits: ArrayLike, choice: ThresholdChoice | Mapping) -> np.ndarray:
     """THE decision rule: a record is positive for class c when `logits[..., c] >= cut_c`.
 
     Args:
@@ -161,7 +165,12 @@ def _class_cut(y, z, method, target):
 
 
 def choose_thresholds(
-    y_true, logits, *, method: str = "f1", target: float = 0.9, mask=None
+    y_true: ArrayLike,
+    logits: ArrayLike,
+    *,
+    method: str = "f1",
+    target: float = 0.9,
+    mask: ArrayLike | None = None,
 ) -> ThresholdChoice:
     """Chooses one logit cut per class on VALIDATION data.
 

@@ -8,6 +8,7 @@ proportion interval, PPV/NPV at a stated prevalence, and small-sample warnings.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from keras_ecgpe.evaluation.proportions import (
     proportion_ci,
 )
 from keras_ecgpe.evaluation.small_samples import bootstrap_interval_warnings, small_sample_warnings
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +69,7 @@ class TwoByTwo:
         }
 
 
-def two_by_two(y_true, logits, cut: float) -> TwoByTwo:
+def two_by_two(y_true: ArrayLike, logits: ArrayLike, cut: float) -> TwoByTwo:
     """Counts of one class at a logit cut (positive when `logit >= cut`).
 
     Args:
@@ -99,8 +103,8 @@ def two_by_two(y_true, logits, cut: float) -> TwoByTwo:
 
 
 def accuracy_at_cut(
-    y_true,
-    logits,
+    y_true: ArrayLike,
+    logits: ArrayLike,
     cut: float,
     *,
     method: str = DEFAULT_INTERVAL,

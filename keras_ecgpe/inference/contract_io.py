@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,15 @@ from keras_ecgpe import run_directory, schemas
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation.thresholds import ThresholdChoice, decide
 from keras_ecgpe.leads import CANONICAL_LEADS
+
+if TYPE_CHECKING:
+    import os
+    from typing import Any
+
+    from numpy.typing import ArrayLike
+
+    from keras_ecgpe.data.normalization import DatasetStandardizer
+    from keras_ecgpe.data.preprocessing import PreprocessConfig
 
 REQUIRED = (
     "fs",
@@ -35,7 +45,7 @@ AGGREGATIONS = ("mean", "max")
 EVAL_MODES = ("sliding", "centre")
 
 
-def load_contract(path) -> dict:
+def load_contract(path: os.PathLike | str) -> dict:
     """Reads a contract file (or the contract of a run directory) and checks the fields
     export and inference rely on (`run_directory.load_contract`, then `check_contract`)."""
     path = Path(path)
@@ -43,7 +53,7 @@ def load_contract(path) -> dict:
     return check_contract(run_directory.load_contract(path), where=str(path))
 
 
-def check_contract(contract, where: str = "contract") -> dict:
+def check_contract(contract: object, where: str = "contract") -> dict:
     """Validates the fields export and inference rely on; returns the dict unchanged.
 
     The contract schema (`keras_ecgpe.schemas`) is checked first, so every value below
@@ -114,32 +124,32 @@ def check_contract(contract, where: str = "contract") -> dict:
     return contract
 
 
-def fs(contract) -> float:
+def fs(contract: dict[str, Any]) -> float:
     return float(contract["fs"])
 
 
-def window(contract) -> int:
+def window(contract: dict[str, Any]) -> int:
     return int(contract["window"])
 
 
-def stride(contract) -> int:
+def stride(contract: dict[str, Any]) -> int:
     return int(contract["eval_stride"])
 
 
-def eval_mode(contract) -> str:
+def eval_mode(contract: dict[str, Any]) -> str:
     """ "sliding" (windows every `eval_stride` samples) or "centre" (one middle window)."""
     return str(contract.get("eval_mode", "sliding"))
 
 
-def aggregate(contract) -> str:
+def aggregate(contract: dict[str, Any]) -> str:
     return str(contract["aggregate"])
 
 
-def label_names(contract) -> list:
+def label_names(contract: dict[str, Any]) -> list:
     return [str(name) for name in contract["label_names"]]
 
 
-def threshold_choice(contract) -> ThresholdChoice:
+def threshold_choice(contract: dict[str, Any]) -> ThresholdChoice:
     """The stored operating point: logit cuts, method, target (see `ThresholdChoice`).
 
     A contract written before cuts were stored as logits holds only probability
@@ -148,17 +158,17 @@ def threshold_choice(contract) -> ThresholdChoice:
     return ThresholdChoice.from_dict(contract["thresholds"])
 
 
-def logit_cuts(contract) -> np.ndarray:
+def logit_cuts(contract: dict[str, Any]) -> np.ndarray:
     """`(C,)` cuts on the RAW record logit: positive when `logit >= cut` (`decide`)."""
     return threshold_choice(contract).cuts
 
 
-def temperature(contract) -> float:
+def temperature(contract: dict[str, Any]) -> float:
     value = contract.get("temperature")
     return 1.0 if value is None else float(value)
 
 
-def calibration_bias(contract) -> np.ndarray:
+def calibration_bias(contract: dict[str, Any]) -> np.ndarray:
     """Per-class bias added after the temperature (zeros in contracts that predate it)."""
     value = contract.get("calibration_bias")
     return (
@@ -168,14 +178,14 @@ def calibration_bias(contract) -> np.ndarray:
     )
 
 
-def probabilities(contract, logits) -> np.ndarray:
+def probabilities(contract: dict[str, Any], logits: ArrayLike) -> np.ndarray:
     """Calibrated probabilities `sigmoid(logit / temperature + calibration_bias)` of record
     logits `(n, C)`."""
     z = np.asarray(logits, dtype=np.float64) / temperature(contract) + calibration_bias(contract)
     return np.exp(-np.logaddexp(0.0, -z))
 
 
-def decisions(contract, logits) -> np.ndarray:
+def decisions(contract: dict[str, Any], logits: ArrayLike) -> np.ndarray:
     """0/1 decisions `(n, C)` of RAW record logits at the stored operating point.
 
     The rule is `evaluation.decide` (`logit >= cut`), the same one `evaluate` applies; the
@@ -184,14 +194,14 @@ def decisions(contract, logits) -> np.ndarray:
     return decide(logits, threshold_choice(contract)).astype(np.int64)
 
 
-def preprocess(contract):
+def preprocess(contract: dict[str, Any]) -> PreprocessConfig:
     """The `PreprocessConfig` the model's training data went through."""
     from keras_ecgpe.data.preprocessing import PreprocessConfig
 
     return PreprocessConfig.from_dict(dict(contract["preprocess"]))
 
 
-def inference_preprocess(contract):
+def inference_preprocess(contract: dict[str, Any]) -> PreprocessConfig:
     """The preprocessing to apply to a new record: the training one, always resampled to fs.
 
     A contract whose preprocessing kept each record's rate (`target_fs` None) still
@@ -200,7 +210,7 @@ def inference_preprocess(contract):
     return dataclasses.replace(preprocess(contract), target_fs=fs(contract))
 
 
-def standardizer(contract):
+def standardizer(contract: dict[str, Any]) -> DatasetStandardizer | None:
     """The fitted `DatasetStandardizer`, or None when the run used none."""
     from keras_ecgpe.data.normalization import DatasetStandardizer
 
@@ -208,22 +218,22 @@ def standardizer(contract):
     return None if value is None else DatasetStandardizer.from_dict(dict(value))
 
 
-def model_name(contract) -> str | None:
+def model_name(contract: dict[str, Any]) -> str | None:
     return contract.get("model_name")
 
 
-def package_version(contract) -> str | None:
+def package_version(contract: dict[str, Any]) -> str | None:
     return contract.get("keras_ecgpe_version")
 
 
-def data_info(contract) -> dict:
+def data_info(contract: dict[str, Any]) -> dict:
     return dict(contract.get("data") or {})
 
 
-def cache_path(contract) -> Path | None:
+def cache_path(contract: dict[str, Any]) -> Path | None:
     value = data_info(contract).get("cache_path")
     return None if value is None else Path(value)
 
 
-def cache_key(contract) -> str | None:
+def cache_key(contract: dict[str, Any]) -> str | None:
     return data_info(contract).get("cache_key")

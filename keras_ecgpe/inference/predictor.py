@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,6 +31,13 @@ from keras_ecgpe.errors import ConfigError, RecordError
 from keras_ecgpe.evaluation.aggregation import aggregate_windows
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.inference.tflite_runner import TFLiteRunner
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    import keras
+
+    from keras_ecgpe.data.record import ECGRecord
 
 _BATCH = 64
 
@@ -55,7 +63,13 @@ class Predictor:
     ```
     """
 
-    def __init__(self, contract: dict, logits_fn, backend: str, source: str):
+    def __init__(
+        self,
+        contract: dict,
+        logits_fn: Callable[[np.ndarray], np.ndarray],
+        backend: str,
+        source: str,
+    ):
         self.contract = contract_io.check_contract(contract, where=source)
         self.logits_fn, self.backend, self.source = logits_fn, backend, source
         self.labels = contract_io.label_names(contract)
@@ -63,7 +77,7 @@ class Predictor:
         self.standardizer = contract_io.standardizer(contract)
 
     @classmethod
-    def load(cls, path, num_threads: int = 1) -> Predictor:
+    def load(cls, path: os.PathLike | str, num_threads: int = 1) -> Predictor:
         """Loads a run directory, a `.keras` model or a `.tflite` file.
 
         Raises:
@@ -95,7 +109,7 @@ class Predictor:
             )
         return cls(contract, compiled_keras_logits(model), "keras", str(files.model))
 
-    def windows(self, record) -> np.ndarray:
+    def windows(self, record: ECGRecord) -> np.ndarray:
         """The model's input windows of one `ECGRecord`: float32 `(n, window, 12)`.
 
         Raises:
@@ -123,7 +137,7 @@ class Predictor:
             ) from None
         return windows
 
-    def predict_record(self, record) -> dict:
+    def predict_record(self, record: ECGRecord) -> dict:
         """Scores one `ECGRecord`: record logits, probabilities and decisions per label."""
         windows = self.windows(record)
         logits = np.concatenate(
@@ -150,7 +164,7 @@ class Predictor:
         """Reads and scores one record file (see `read_record` for the formats)."""
         return self.predict_record(read_record(path))
 
-    def predict_files(self, paths) -> list:
+    def predict_files(self, paths: Iterable[os.PathLike | str]) -> list:
         """Scores every file; one that cannot be scored gets `{"record", "error"}` instead.
 
         Files are read in a worker process, so a reader that crashes natively on a corrupt
@@ -168,7 +182,7 @@ class Predictor:
         return results
 
 
-def eager_keras_logits(model):
+def eager_keras_logits(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     """`windows -> logits` through an eager Keras call (the slow path, for benchmarks)."""
     import keras
 
@@ -177,7 +191,7 @@ def eager_keras_logits(model):
     )
 
 
-def compiled_keras_logits(model):
+def compiled_keras_logits(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
     """`windows -> logits` through one traced `tf.function` for any batch size.
 
     An eager call re-runs Python layer code every time (29.5 ms vs 6.3 ms per ResNet-1D-18

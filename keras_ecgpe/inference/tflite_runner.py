@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import os
 import struct
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe import schemas
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 METADATA_NAME = "keras_ecgpe_contract"
 INPUT_NAME = "ecg"
@@ -24,7 +28,9 @@ _MAX_METADATA_ENTRIES = 1024  # real models carry a handful
 _MAX_METADATA_BYTES = schemas.MAX_BYTES["model_json"]
 
 
-def read_embedded_json(blob: bytes, name: str = METADATA_NAME, *, where: str = "model bytes"):
+def read_embedded_json(
+    blob: bytes, name: str = METADATA_NAME, *, where: str = "model bytes"
+) -> dict[str, Any] | None:
     """Returns the JSON metadata entry `name` of a TFLite flatbuffer, or None if absent.
 
     The flatbuffer is read defensively: the entry's buffer index and extent are checked,
@@ -100,7 +106,7 @@ def _metadata_bytes(model, blob: bytes, name: str) -> bytes | None:
     return None
 
 
-def load_model_json(path) -> dict:
+def load_model_json(path: os.PathLike | str) -> dict:
     """Reads a model description: `model.json`, or the copy embedded in a `.tflite`.
 
     Either way the document is checked against the `model_json` schema (which includes
@@ -193,7 +199,7 @@ class TFLiteRunner:
     ```
     """
 
-    def __init__(self, model, num_threads: int = 1):
+    def __init__(self, model: bytes | bytearray | os.PathLike | str, num_threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
         if isinstance(model, (bytes, bytearray)):
@@ -243,7 +249,7 @@ class TFLiteRunner:
     def output_quantization(self) -> tuple | None:
         return self._quantization(self.output)
 
-    def logits(self, windows) -> np.ndarray:
+    def logits(self, windows: np.ndarray) -> np.ndarray:
         """Runs `(n, T, leads)` float32 windows one by one; returns `(n, C)` float32 logits."""
         x = np.asarray(windows, dtype=np.float32)
         if x.ndim != 3 or x.shape[1:] != (self.window, self.num_leads):

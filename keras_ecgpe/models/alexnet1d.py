@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import conv_bn_act
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # (channels as a multiple of width, taps, stride, max-pool after) per convolution.
 _LAYERS = ((1, 11, 4, True), (3, 5, 1, True), (6, 3, 1, False), (4, 3, 1, False), (4, 3, 1, True))
@@ -42,7 +47,14 @@ class AlexNet1D(ECGBackbone):
     QAT_SUPPORTED = True
 
     def __init__(
-        self, input_len, num_leads=12, width=64, fc_units=1024, fc_layers=2, dropout=0.5, **kwargs
+        self,
+        input_len: int,
+        num_leads: int = 12,
+        width: int = 64,
+        fc_units: int = 1024,
+        fc_layers: int = 2,
+        dropout: float = 0.5,
+        **kwargs: Any,
     ):
         checks.positive_int("width", width)
         checks.positive_int("fc_layers", fc_layers, allow_zero=True)

@@ -6,6 +6,8 @@ of heads and the reduction of the attended sequence (mean or flatten) are argume
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.errors import ConfigError
@@ -13,6 +15,9 @@ from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.layers import SinusoidalPositionEncoding
 from keras_ecgpe.models.resnet1d import resnet_trunk
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -52,15 +57,15 @@ class AttentionResNet1D(ECGBackbone):
 
     def __init__(
         self,
-        input_len,
-        num_leads=12,
-        depth=18,
-        width=64,
-        kernel_size=3,
-        num_heads=8,
-        reduction="mean",
-        dropout=0.1,
-        **kwargs,
+        input_len: int,
+        num_leads: int = 12,
+        depth: int = 18,
+        width: int = 64,
+        kernel_size: int = 3,
+        num_heads: int = 8,
+        reduction: str = "mean",
+        dropout: float = 0.1,
+        **kwargs: Any,
     ):
         checks.positive_int("width", width)
         checks.positive_int("kernel_size", kernel_size)

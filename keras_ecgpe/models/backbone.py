@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import keras
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.models import checks
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ECGBackbone(keras.Model):
@@ -35,7 +38,9 @@ class ECGBackbone(keras.Model):
     VARIANTS: ClassVar[dict[str, dict]] = {}
     QAT_SUPPORTED: ClassVar[bool] = False
 
-    def __init__(self, inputs, features, arguments: dict, **kwargs):
+    def __init__(
+        self, inputs: keras.KerasTensor, features: keras.KerasTensor, arguments: dict, **kwargs: Any
+    ):
         if len(features.shape) != 2:
             raise ConfigError(
                 f"A backbone must end with (batch, features). Received: "
@@ -64,14 +69,14 @@ class ECGBackbone(keras.Model):
         """Length of the feature vector the backbone produces."""
         return self.output_shape[-1]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = {"name": self.name, "trainable": self.trainable}
         for key, value in self._arguments:
             config[key] = list(value) if isinstance(value, tuple) else value
         return config
 
 
-def make_input(input_len, num_leads):
+def make_input(input_len: int, num_leads: int) -> keras.KerasTensor:
     """Checks the signal shape and returns the named `keras.Input` every backbone starts with."""
     checks.signal_shape(input_len, num_leads)
     return keras.Input(shape=(input_len, num_leads), name="ecg")

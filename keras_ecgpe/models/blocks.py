@@ -13,16 +13,16 @@ from keras_ecgpe.models.layers import SinusoidalPositionEncoding
 
 
 def conv_bn_act(
-    x,
-    filters,
-    kernel_size,
+    x: keras.KerasTensor,
+    filters: int,
+    kernel_size: int,
     *,
-    name,
-    strides=1,
-    activation="relu",
-    batch_norm=True,
-    zero_gamma=False,
-):
+    name: str,
+    strides: int = 1,
+    activation: str = "relu",
+    batch_norm: bool = True,
+    zero_gamma: bool = False,
+) -> keras.KerasTensor:
     """Conv1D ('same' padding) -> optional BatchNorm -> optional activation.
 
     The convolution has no bias when a BatchNorm follows (the BN offset replaces it).
@@ -48,14 +48,14 @@ def conv_bn_act(
     return x
 
 
-def concat_pool(x, *, name):
+def concat_pool(x: keras.KerasTensor, *, name: str) -> keras.KerasTensor:
     """Concatenates global average and global max over time: `(b, t, c) -> (b, 2c)`."""
     mean = keras.layers.GlobalAveragePooling1D(name=f"{name}_avg")(x)
     peak = keras.layers.GlobalMaxPooling1D(name=f"{name}_max")(x)
     return keras.layers.Concatenate(name=f"{name}_concat")([mean, peak])
 
 
-def limit_steps(x, max_steps, *, name):
+def limit_steps(x: keras.KerasTensor, max_steps: int, *, name: str) -> keras.KerasTensor:
     """Average-pools over time until the sequence has at most `max_steps` steps.
 
     Weight-free, so the same weights serve every window length; recurrent layers after it
@@ -69,7 +69,16 @@ def limit_steps(x, max_steps, *, name):
     return keras.layers.AveragePooling1D(pool, strides=pool, padding="same", name=f"{name}_pool")(x)
 
 
-def recurrent_stack(x, *, rnn_type, units, num_layers, bidirectional, unroll, name):
+def recurrent_stack(
+    x: keras.KerasTensor,
+    *,
+    rnn_type: str,
+    units: int,
+    num_layers: int,
+    bidirectional: bool,
+    unroll: bool,
+    name: str,
+) -> keras.KerasTensor:
     """Stacked LSTM/GRU returning full sequences: `(b, t, c) -> (b, t, units * dirs)`."""
     layer_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[rnn_type]
     for index in range(1, num_layers + 1):
@@ -81,7 +90,15 @@ def recurrent_stack(x, *, rnn_type, units, num_layers, bidirectional, unroll, na
     return x
 
 
-def transformer_encoder(x, *, num_layers, num_heads, mlp_dim, dropout, name):
+def transformer_encoder(
+    x: keras.KerasTensor,
+    *,
+    num_layers: int,
+    num_heads: int,
+    mlp_dim: int,
+    dropout: float,
+    name: str,
+) -> keras.KerasTensor:
     """Sine position code, then pre-norm encoder layers, then a final LayerNorm.
 
     Each layer is `x + MHA(LN(x))` then `x + MLP(LN(x))` (GELU); `key_dim` is the width

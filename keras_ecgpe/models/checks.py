@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from keras_ecgpe.errors import ConfigError
 
 
-def positive_int(name: str, value, allow_zero: bool = False) -> int:
+def positive_int(name: str, value: object, allow_zero: bool = False) -> int:
     """Returns `value` if it is a positive int (or zero when allowed), else raises."""
     lowest = 0 if allow_zero else 1
     if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
@@ -20,14 +20,14 @@ def positive_int(name: str, value, allow_zero: bool = False) -> int:
     return value
 
 
-def fraction(name: str, value) -> float:
+def fraction(name: str, value: object) -> float:
     """Returns `value` if it lies in [0, 1), else raises."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
         raise ConfigError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
     return float(value)
 
 
-def choice(name: str, value, allowed: Iterable) -> str:
+def choice(name: str, value: object, allowed: Iterable) -> str:
     """Returns `value` if it is one of `allowed`, else raises listing the valid values."""
     allowed = tuple(allowed)
     if value not in allowed:
@@ -37,7 +37,7 @@ def choice(name: str, value, allowed: Iterable) -> str:
     return value
 
 
-def int_sequence(name: str, value) -> tuple:
+def int_sequence(name: str, value: object) -> tuple:
     """Returns `value` as a tuple of positive ints (a non-empty list or tuple), else raises."""
     if (
         not isinstance(value, (list, tuple))
@@ -50,7 +50,7 @@ def int_sequence(name: str, value) -> tuple:
     return tuple(value)
 
 
-def signal_shape(input_len, num_leads) -> None:
+def signal_shape(input_len: int, num_leads: int) -> None:
     """Checks the window length (samples) and lead count shared by every backbone."""
     positive_int("input_len", input_len)
     positive_int("num_leads", num_leads)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.models import checks
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -34,7 +39,9 @@ class ECGClassifier(keras.Model):
     (None, 5)
     """
 
-    def __init__(self, backbone, num_classes, dropout=0.0, **kwargs):
+    def __init__(
+        self, backbone: keras.Model, num_classes: int, dropout: float = 0.0, **kwargs: Any
+    ):
         if not isinstance(backbone, keras.Model) or len(backbone.output_shape) != 2:
             raise ConfigError(
                 "`backbone` must be a keras.Model producing (batch, features). "
@@ -57,7 +64,7 @@ class ECGClassifier(keras.Model):
         self.num_classes = num_classes
         self.dropout = dropout
 
-    def with_new_head(self, num_classes, dropout=None) -> ECGClassifier:
+    def with_new_head(self, num_classes: int, dropout: float | None = None) -> ECGClassifier:
         """Returns a classifier with a copy of this backbone (same weights) and a fresh head.
 
         The copy is independent: training the new model leaves this one unchanged.
@@ -66,7 +73,7 @@ class ECGClassifier(keras.Model):
         backbone.set_weights(self.backbone.get_weights())
         return ECGClassifier(backbone, num_classes, self.dropout if dropout is None else dropout)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -76,7 +83,7 @@ class ECGClassifier(keras.Model):
         }
 
     @classmethod
-    def from_config(cls, config):
+    def from_config(cls, config: dict[str, Any]) -> ECGClassifier:
         config = dict(config)
         if isinstance(config.get("backbone"), dict):
             config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])

@@ -69,7 +69,7 @@ def _walk(model, prefix, by_layer):
             by_layer[path] = macs
 
 
-def layer_macs(layer) -> int:
+def layer_macs(layer: keras.layers.Layer) -> int:
     """MACs of one call of a layer at batch 1, from its input/output shapes (0 if not counted)."""
     if isinstance(layer, keras.layers.Conv1D):
         steps = layer.output.shape[1]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import concat_pool, limit_steps, recurrent_stack
 from keras_ecgpe.models.resnet1d import resnet_trunk
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -47,18 +52,18 @@ class CRNN1D(ECGBackbone):
 
     def __init__(
         self,
-        input_len,
-        num_leads=12,
-        rnn_type="lstm",
-        bidirectional=False,
-        units=128,
-        num_layers=1,
-        depth=18,
-        width=64,
-        kernel_size=3,
-        max_steps=64,
-        unroll=False,
-        **kwargs,
+        input_len: int,
+        num_leads: int = 12,
+        rnn_type: str = "lstm",
+        bidirectional: bool = False,
+        units: int = 128,
+        num_layers: int = 1,
+        depth: int = 18,
+        width: int = 64,
+        kernel_size: int = 3,
+        max_steps: int = 64,
+        unroll: bool = False,
+        **kwargs: Any,
     ):
         checks.choice("rnn_type", rnn_type, ("lstm", "gru"))
         checks.choice("bidirectional", bidirectional, (True, False))

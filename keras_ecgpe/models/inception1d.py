@@ -7,6 +7,8 @@ residual shortcut every three modules, no time reduction, concat (avg + max) poo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.errors import ConfigError
@@ -14,8 +16,14 @@ from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import concat_pool, conv_bn_act
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
-def inception_module(x, filters, bottleneck, kernel_sizes, *, name):
+
+def inception_module(
+    x: keras.KerasTensor, filters: int, bottleneck: int, kernel_sizes: Sequence[int], *, name: str
+) -> keras.KerasTensor:
     """Parallel convolutions of several lengths; output `filters * (len(kernel_sizes) + 1)`."""
     y = x
     if bottleneck and x.shape[-1] > 1:
@@ -68,7 +76,14 @@ class Inception1D(ECGBackbone):
     QAT_SUPPORTED = True
 
     def __init__(
-        self, input_len, num_leads=12, depth=6, width=32, bottleneck=32, kernel_size=40, **kwargs
+        self,
+        input_len: int,
+        num_leads: int = 12,
+        depth: int = 6,
+        width: int = 32,
+        bottleneck: int = 32,
+        kernel_size: int = 40,
+        **kwargs: Any,
     ):
         checks.positive_int("depth", depth)
         checks.positive_int("width", width)

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import keras
 from keras import ops
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -33,11 +39,11 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     (2, 64, 32)
     """
 
-    def __init__(self, max_wavelength: float = 10000.0, **kwargs):
+    def __init__(self, max_wavelength: float = 10000.0, **kwargs: Any):
         super().__init__(**kwargs)
         self.max_wavelength = float(max_wavelength)
 
-    def call(self, inputs):
+    def call(self, inputs: tf.Tensor) -> tf.Tensor:
         length = ops.shape(inputs)[1]
         depth = inputs.shape[-1]
         half_up, half_down = math.ceil(depth / 2), depth // 2
@@ -49,10 +55,10 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
         table = ops.concatenate([ops.sin(angles), ops.cos(angles[:, :half_down])], axis=-1)
         return inputs + ops.cast(table, inputs.dtype)[None, :, :]
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
         return input_shape
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update({"max_wavelength": self.max_wavelength})
         return config

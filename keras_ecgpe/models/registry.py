@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.models.backbone import ECGBackbone
 from keras_ecgpe.models.classifier import ECGClassifier
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # Every family, as "module:Class" under keras_ecgpe.models, in `models list` order. The
 # class declares its registry names and their arguments in `VARIANTS` (models/backbone.py).
@@ -86,7 +90,7 @@ def build_model(
     num_leads: int = 12,
     num_classes: int,
     dropout: float = 0.0,
-    **overrides,
+    **overrides: Any,
 ) -> ECGClassifier:
     """Builds a registered architecture as an `ECGClassifier` producing logits.
 

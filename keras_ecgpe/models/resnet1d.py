@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import conv_bn_act
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # Blocks per stage of the standard depths.
 RESNET_DEPTHS = {
@@ -18,7 +23,9 @@ RESNET_DEPTHS = {
 }
 
 
-def basic_block(x, filters, kernel_size, strides, *, name):
+def basic_block(
+    x: keras.KerasTensor, filters: int, kernel_size: int, strides: int, *, name: str
+) -> keras.KerasTensor:
     """Two k-tap convolutions with an identity (or 1x1 projection) shortcut."""
     shortcut = x
     if strides != 1 or x.shape[-1] != filters:
@@ -29,7 +36,9 @@ def basic_block(x, filters, kernel_size, strides, *, name):
     return keras.layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def bottleneck_block(x, filters, kernel_size, strides, *, name):
+def bottleneck_block(
+    x: keras.KerasTensor, filters: int, kernel_size: int, strides: int, *, name: str
+) -> keras.KerasTensor:
     """1x1 reduce, k-tap (strided) convolution, 1x1 expand to 4 x `filters`."""
     out_filters = 4 * filters
     shortcut = x
@@ -44,7 +53,15 @@ def bottleneck_block(x, filters, kernel_size, strides, *, name):
     return keras.layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def resnet_trunk(x, *, depth, width, kernel_size, stem_kernel_size=7, name="resnet"):
+def resnet_trunk(
+    x: keras.KerasTensor,
+    *,
+    depth: int,
+    width: int,
+    kernel_size: int,
+    stem_kernel_size: int = 7,
+    name: str = "resnet",
+) -> keras.KerasTensor:
     """Stem (stride 2 conv + stride 2 max-pool) and four stages; time shrinks 32-fold.
 
     Returns the feature sequence `(batch, ceil(time / 32), 8 * width * expansion)`, the
@@ -96,13 +113,13 @@ class ResNet1D(ECGBackbone):
 
     def __init__(
         self,
-        input_len,
-        num_leads=12,
-        depth=18,
-        width=64,
-        kernel_size=3,
-        stem_kernel_size=7,
-        **kwargs,
+        input_len: int,
+        num_leads: int = 12,
+        depth: int = 18,
+        width: int = 64,
+        kernel_size: int = 3,
+        stem_kernel_size: int = 7,
+        **kwargs: Any,
     ):
         checks.positive_int("width", width)
         checks.positive_int("kernel_size", kernel_size)

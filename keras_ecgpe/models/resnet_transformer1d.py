@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.errors import ConfigError
@@ -9,6 +11,9 @@ from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import transformer_encoder
 from keras_ecgpe.models.resnet1d import resnet_trunk
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -41,17 +46,17 @@ class ResNetTransformer1D(ECGBackbone):
 
     def __init__(
         self,
-        input_len,
-        num_leads=12,
-        depth=18,
-        width=64,
-        kernel_size=3,
-        embed_dim=256,
-        num_layers=2,
-        num_heads=8,
-        mlp_dim=512,
-        dropout=0.1,
-        **kwargs,
+        input_len: int,
+        num_leads: int = 12,
+        depth: int = 18,
+        width: int = 64,
+        kernel_size: int = 3,
+        embed_dim: int = 256,
+        num_layers: int = 2,
+        num_heads: int = 8,
+        mlp_dim: int = 512,
+        dropout: float = 0.1,
+        **kwargs: Any,
     ):
         checks.positive_int("width", width)
         checks.positive_int("kernel_size", kernel_size)

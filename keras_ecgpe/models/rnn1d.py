@@ -7,11 +7,16 @@ the sequence at `max_steps`, so `unroll=True` (the export build) stays small.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import concat_pool, conv_bn_act, limit_steps, recurrent_stack
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -53,18 +58,18 @@ class RNN1D(ECGBackbone):
 
     def __init__(
         self,
-        input_len,
-        num_leads=12,
-        rnn_type="lstm",
-        bidirectional=False,
-        units=128,
-        num_layers=2,
-        width=64,
-        stem_layers=5,
-        stem_kernel_size=7,
-        max_steps=64,
-        unroll=False,
-        **kwargs,
+        input_len: int,
+        num_leads: int = 12,
+        rnn_type: str = "lstm",
+        bidirectional: bool = False,
+        units: int = 128,
+        num_layers: int = 2,
+        width: int = 64,
+        stem_layers: int = 5,
+        stem_kernel_size: int = 7,
+        max_steps: int = 64,
+        unroll: bool = False,
+        **kwargs: Any,
     ):
         checks.choice("rnn_type", rnn_type, ("lstm", "gru"))
         checks.choice("bidirectional", bidirectional, (True, False))

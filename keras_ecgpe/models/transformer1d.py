@@ -6,12 +6,17 @@ token); here the embedding first turns the window into tens of tokens.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import conv_bn_act, transformer_encoder
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -49,18 +54,18 @@ class Transformer1D(ECGBackbone):
 
     def __init__(
         self,
-        input_len,
-        num_leads=12,
-        embedding="conv",
-        width=128,
-        num_layers=4,
-        num_heads=8,
-        mlp_dim=512,
-        dropout=0.1,
-        patch_size=32,
-        stem_layers=5,
-        stem_kernel_size=7,
-        **kwargs,
+        input_len: int,
+        num_leads: int = 12,
+        embedding: str = "conv",
+        width: int = 128,
+        num_layers: int = 4,
+        num_heads: int = 8,
+        mlp_dim: int = 512,
+        dropout: float = 0.1,
+        patch_size: int = 32,
+        stem_layers: int = 5,
+        stem_kernel_size: int = 7,
+        **kwargs: Any,
     ):
         checks.choice("embedding", embedding, ("conv", "patch"))
         checks.positive_int("width", width)

@@ -6,11 +6,16 @@ axis); here every pooling layer acts on time and the channels reach the classifi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import conv_bn_act
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # Convolutions per stage (channels width, 2x, 4x, 8x, 8x); each stage ends in a max-pool.
 VGG_DEPTHS = {
@@ -59,16 +64,16 @@ class VGG1D(ECGBackbone):
 
     def __init__(
         self,
-        input_len,
-        num_leads=12,
-        depth=16,
-        batch_norm=False,
-        width=64,
-        kernel_size=3,
-        fc_units=512,
-        fc_layers=2,
-        dropout=0.5,
-        **kwargs,
+        input_len: int,
+        num_leads: int = 12,
+        depth: int = 16,
+        batch_norm: bool = False,
+        width: int = 64,
+        kernel_size: int = 3,
+        fc_units: int = 512,
+        fc_layers: int = 2,
+        dropout: float = 0.5,
+        **kwargs: Any,
     ):
         checks.choice("depth", depth, VGG_DEPTHS)
         checks.choice("batch_norm", batch_norm, (True, False))

@@ -8,11 +8,16 @@ last BatchNorm of each residual branch starting at zero, and concat (avg + max) 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 
 from keras_ecgpe.models import checks
 from keras_ecgpe.models.backbone import ECGBackbone, make_input
 from keras_ecgpe.models.blocks import concat_pool, conv_bn_act
+
+if TYPE_CHECKING:
+    from typing import Any
 
 XRESNET_DEPTHS = {
     18: (1, (2, 2, 2, 2)),
@@ -22,7 +27,9 @@ XRESNET_DEPTHS = {
 }
 
 
-def xresnet_block(x, filters, kernel_size, strides, expansion, *, name):
+def xresnet_block(
+    x: keras.KerasTensor, filters: int, kernel_size: int, strides: int, expansion: int, *, name: str
+) -> keras.KerasTensor:
     """Residual block with an avg-pool + 1x1 shortcut and a zero-initialised last BN."""
     out_filters = filters * expansion
     shortcut = x
@@ -73,13 +80,13 @@ class XResNet1D(ECGBackbone):
 
     def __init__(
         self,
-        input_len,
-        num_leads=12,
-        depth=101,
-        width=64,
-        kernel_size=5,
-        stem_kernel_size=5,
-        **kwargs,
+        input_len: int,
+        num_leads: int = 12,
+        depth: int = 101,
+        width: int = 64,
+        kernel_size: int = 5,
+        stem_kernel_size: int = 5,
+        **kwargs: Any,
     ):
         checks.choice("depth", depth, XRESNET_DEPTHS)
         checks.positive_int("width", width)

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.formatting import format_number
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 # How a column spells its numbers; "auto" reads ints as integers and floats to 3 decimals.
 FORMATS = ("auto", "text", "integer", "number", "signed", "percent")
@@ -97,7 +101,7 @@ class Interval:
         return self.reason if self.low is None else None
 
 
-def value_or_na(value, reason: str):
+def value_or_na(value: float | str | None, reason: str) -> float | str | Cell:
     """`value`, or an n/a `Cell` saying `reason` when it is None.
 
     Example:
@@ -107,7 +111,7 @@ def value_or_na(value, reason: str):
     return Cell(None, reason=reason) if value is None else value
 
 
-def interval_or_na(low, high, reason: str) -> Interval:
+def interval_or_na(low: float | None, high: float | None, reason: str) -> Interval:
     """`Interval(low, high)`, or an n/a interval saying `reason` when a bound is None.
 
     Example:
@@ -162,14 +166,14 @@ def _check_scalar(value, where: str) -> None:
         )
 
 
-def check_cell(value, where: str) -> None:
+def check_cell(value: object, where: str) -> None:
     """Raises `ConfigError` naming `where` unless `value` is a valid cell."""
     if isinstance(value, (Cell, Interval)):
         return
     _check_scalar(value, where)
 
 
-def cell_reason(value) -> str | None:
+def cell_reason(value: object) -> str | None:
     """Why a cell is undefined, or None where it is defined or no reason is known."""
     if isinstance(value, Cell):
         return value.reason
@@ -178,7 +182,7 @@ def cell_reason(value) -> str | None:
     return None
 
 
-def is_numeric(value) -> bool:
+def is_numeric(value: object) -> bool:
     """Whether a cell holds a number or an interval (False for text and n/a)."""
     if isinstance(value, Cell):
         value = value.value
@@ -187,7 +191,7 @@ def is_numeric(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def numeric_column(column: Column, cells) -> bool:
+def numeric_column(column: Column, cells: Iterable[object]) -> bool:
     """Whether a column reads as numbers (right-aligned, never wrapped).
 
     An "auto" column is numeric when every cell that is not n/a holds a number or an
@@ -199,7 +203,7 @@ def numeric_column(column: Column, cells) -> bool:
     return bool(defined) and all(is_numeric(value) for value in defined)
 
 
-def cell_text(value, column_format: str = "auto") -> str:
+def cell_text(value: object, column_format: str = "auto") -> str:
     """A cell as text: numbers in the column's format, None as "n/a" (reason not included).
 
     Args:
@@ -238,7 +242,7 @@ def cell_text(value, column_format: str = "auto") -> str:
     return format_number(value, signed=column_format == "signed")
 
 
-def reason_marks(cells) -> dict[str, str]:
+def reason_marks(cells: Iterable[object]) -> dict[str, str]:
     """Footnote marks "a", "b", ... for the distinct n/a reasons among `cells`, in order.
 
     Example:

@@ -38,7 +38,7 @@ class Section:
     anchor: str
     blocks: list = field(default_factory=list)
 
-    def add(self, *blocks) -> Section:
+    def add(self, *blocks: object) -> Section:
         """Appends `blocks` and returns the section (for chaining)."""
         self.blocks.extend(blocks)
         return self

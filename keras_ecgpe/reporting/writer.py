@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.reporting.document import Report
@@ -12,8 +13,13 @@ from keras_ecgpe.reporting.json_dump import to_json
 from keras_ecgpe.reporting.text_renderer import to_text
 from keras_ecgpe.schemas import validate
 
+if TYPE_CHECKING:
+    import os
 
-def write_report(report: Report, out_dir, stem: str = "report") -> dict[str, Path]:
+
+def write_report(
+    report: Report, out_dir: os.PathLike | str, stem: str = "report"
+) -> dict[str, Path]:
     """Renders `report` three ways and writes the files atomically into `out_dir`.
 
     All three are rendered and the JSON dump is checked against the `report` schema before

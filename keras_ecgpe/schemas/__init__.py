@@ -24,11 +24,15 @@ import json
 import math
 import os
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import jsonschema
 import referencing
 
 from keras_ecgpe.errors import ConfigError, ECGPEError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMAS = (
     "contract",
@@ -76,7 +80,12 @@ def _validator(name: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema(name), registry=_registry())
 
 
-def validate(document, schema_name: str, path, error_type=ECGPEError) -> None:
+def validate(
+    document: object,
+    schema_name: str,
+    path: os.PathLike | str,
+    error_type: type[Exception] = ECGPEError,
+) -> None:
     """Checks `document` against the schema `schema_name`.
 
     Args:
@@ -97,7 +106,9 @@ def validate(document, schema_name: str, path, error_type=ECGPEError) -> None:
         raise error_type(f"{path}: at {error.json_path}: {message}")
 
 
-def read_json(path, *, max_bytes: int, what: str, error_type=ECGPEError):
+def read_json(
+    path: os.PathLike | str, *, max_bytes: int, what: str, error_type: type[Exception] = ECGPEError
+) -> Any:
     """Reads a JSON file written by keras_ecgpe, refusing what the writers never produce.
 
     Args:
@@ -126,7 +137,9 @@ def read_json(path, *, max_bytes: int, what: str, error_type=ECGPEError):
     return parse_json_bytes(data, where=str(path), what=what, error_type=error_type)
 
 
-def parse_json_bytes(data: bytes, *, where: str, what: str, error_type=ECGPEError):
+def parse_json_bytes(
+    data: bytes, *, where: str, what: str, error_type: type[Exception] = ECGPEError
+) -> Any:
     """Parses UTF-8 JSON bytes strictly (see `read_json`); messages start with `where`."""
     try:
         return json.loads(

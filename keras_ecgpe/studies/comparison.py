@@ -32,15 +32,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import messages, run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
 
+if TYPE_CHECKING:
+    import os
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+    from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
+    from keras_ecgpe.training.config import TrainConfig
+
 ARMS = ("scratch", "linear", "full", "gradual")
 
 
-def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
+def arm_configs(config: TrainConfig, init_from: os.PathLike | str, arms: Sequence[str]) -> dict:
     """`{arm: TrainConfig}` derived from `config` and the pretrained run `init_from`.
 
     Every arm gets the pretrained contract's window and standardisation; the scratch arm
@@ -86,7 +94,7 @@ def arm_configs(config, init_from, arms: Sequence[str]) -> dict:
     return out
 
 
-def shared_inputs(contract: dict, cache, init_from) -> dict:
+def shared_inputs(contract: dict, cache: PreparedCache, init_from: os.PathLike | str) -> dict:
     """What every arm shares and what differs, for the report."""
     std = contract.get("standardizer")
     return {
@@ -118,11 +126,11 @@ def _fold_auroc(summary) -> dict:
 
 
 def compare_arms(
-    config,
-    out_dir,
+    config: TrainConfig,
+    out_dir: os.PathLike | str,
     *,
-    init_from,
-    arms=("scratch", "linear", "full"),
+    init_from: os.PathLike | str,
+    arms: Sequence[str] = ("scratch", "linear", "full"),
     k: int,
     repeats: int = 1,
     max_train_records: int | None = None,
@@ -131,7 +139,7 @@ def compare_arms(
     overwrite: bool = False,
     resume: bool = False,
     regenerate_folds: bool = False,
-    analysis_plan=None,
+    analysis_plan: AnalysisPlan | None = None,
     accept_leakage: bool = False,
 ) -> dict:
     """Cross-validates every arm on the same folds and writes the comparison.

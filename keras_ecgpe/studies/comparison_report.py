@@ -8,6 +8,7 @@ pooled AUROC labelled secondary, and the analysis plan.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.reporting import (
     Cell,
@@ -31,6 +32,9 @@ from keras_ecgpe.studies.study_report_parts import (
     plan_section,
     small_fold_notices,
 )
+
+if TYPE_CHECKING:
+    import os
 
 
 def _leakage_section(leakage: dict) -> Section:
@@ -89,7 +93,7 @@ def _arm_difference_row(entry: dict) -> list:
     ]
 
 
-def comparison_report(result: dict, out_dir) -> Report:
+def comparison_report(result: dict, out_dir: os.PathLike | str) -> Report:
     """The report of a pretraining comparison (`comparison.json` as a document); draws
     `forest.png` into `out_dir`."""
     from keras_ecgpe.studies.forest_plot import plot_differences

@@ -25,11 +25,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import messages, run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.formatting import format_interval, format_number
+
+if TYPE_CHECKING:
+    import os
+
+    from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
+    from keras_ecgpe.training.config import TrainConfig
 
 PLAN_FILE = "cv_plan.json"
 SUMMARY_FILE = "cv_summary.json"
@@ -59,7 +66,9 @@ def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> dict |
     return None
 
 
-def study_statistics(config, analysis_plan, n_boot: int | None) -> dict:
+def study_statistics(
+    config: TrainConfig, analysis_plan: AnalysisPlan | None, n_boot: int | None
+) -> dict:
     """Interval level, bootstrap resamples and seed, small-sample limit: from the analysis
     plan when one is given, else the run config's `evaluation.bootstrap` and seed."""
     if analysis_plan is None:
@@ -83,8 +92,8 @@ def study_statistics(config, analysis_plan, n_boot: int | None) -> dict:
 
 
 def cross_validate(
-    config,
-    out_dir,
+    config: TrainConfig,
+    out_dir: os.PathLike | str,
     *,
     k: int,
     repeats: int = 1,
@@ -95,7 +104,7 @@ def cross_validate(
     overwrite: bool = False,
     resume: bool = False,
     regenerate_folds: bool = False,
-    analysis_plan=None,
+    analysis_plan: AnalysisPlan | None = None,
     write_reports: bool = True,
 ) -> dict:
     """Trains and scores every fold of a repeated patient-level k-fold; writes a summary.

@@ -24,11 +24,15 @@ every arm of a comparison trains and is scored on exactly the same records.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.data.splits import patient_stratified_kfold, patient_stratified_split
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from keras_ecgpe.data.prepared_cache import PreparedCache
 
 NON_TEST = ("train", "validation", "")
 # `settings["folds_from"]` of a cache manifest (written by `data.prepare`).
@@ -50,7 +54,7 @@ class Fold:
     def name(self) -> str:
         return f"r{self.repeat + 1}-f{self.fold + 1}"
 
-    def to_dict(self, cache) -> dict:
+    def to_dict(self, cache: PreparedCache) -> dict:
         ids = cache.record_ids
         return {
             "name": self.name,
@@ -64,19 +68,19 @@ class Fold:
         }
 
 
-def strata(cache, rows):
+def strata(cache: PreparedCache, rows: np.ndarray) -> np.ndarray:
     """Labels for stratification: `(n,)` 0/1 for one class, else `(n, C)` multi-hot
     (unannotated entries count as negative)."""
     labels = ((cache.labels[rows] > 0.5) & (cache.label_mask[rows] > 0)).astype(np.int64)
     return labels[:, 0] if labels.shape[1] == 1 else labels
 
 
-def patients(cache, rows) -> list:
+def patients(cache: PreparedCache, rows: np.ndarray) -> list:
     """Patient ids of `rows`; a record without one is its own patient (None)."""
     return [str(p) if str(p) else None for p in cache.patient_ids[rows]]
 
 
-def folds_origin(cache) -> str:
+def folds_origin(cache: PreparedCache) -> str:
     """Where the cache's `folds` came from: "source" (the dataset's own fold column),
     "generated" (patient-level folds made by `prepare`), "none", or "unknown" (a cache
     prepared before the manifest recorded it)."""
@@ -135,7 +139,7 @@ def _part(cache, rows, fraction: float, seed: int, what: str):
 
 
 def plan_folds(
-    cache,
+    cache: PreparedCache,
     *,
     k: int,
     repeats: int = 1,

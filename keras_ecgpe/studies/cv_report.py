@@ -7,6 +7,8 @@ AUROC labelled secondary, and the analysis plan.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from keras_ecgpe.reporting import (
     Column,
     KeyValueList,
@@ -25,6 +27,9 @@ from keras_ecgpe.studies.study_report_parts import (
     plan_section,
     small_fold_notices,
 )
+
+if TYPE_CHECKING:
+    import os
 
 
 def _secondary_pooled(summary: dict, level: str) -> Table:
@@ -56,7 +61,7 @@ def _secondary_pooled(summary: dict, level: str) -> Table:
     )
 
 
-def cv_report(summary: dict, out_dir) -> Report:
+def cv_report(summary: dict, out_dir: os.PathLike | str) -> Report:
     """The report of one cross-validation (`cv_summary.json` as a document)."""
     statistics, primary = summary["statistics"], summary["primary"]
     level = level_label(statistics)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,10 +34,21 @@ from keras_ecgpe.evaluation import (
 from keras_ecgpe.evaluation.inputs import probability_to_logit
 from keras_ecgpe.evaluation.ranking import auroc
 
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+    from keras_ecgpe.studies.cv_plan import Fold
+    from keras_ecgpe.training.config import TrainConfig
+
 HELDOUT_FILE = "heldout.json"
 
 
-def score_heldout(run_dir, cache, fold, config) -> dict:
+def score_heldout(
+    run_dir: os.PathLike | str, cache: PreparedCache, fold: Fold, config: TrainConfig
+) -> dict:
     """Scores `fold.heldout` with the fold run's best model; writes `heldout.json`."""
     from keras_ecgpe.training.run_data import WindowPlan, predict_records
 
@@ -70,11 +82,13 @@ def score_heldout(run_dir, cache, fold, config) -> dict:
     return result
 
 
-def read_heldout(run_dir) -> dict:
+def read_heldout(run_dir: os.PathLike | str) -> dict:
     return json.loads((Path(run_dir) / HELDOUT_FILE).read_text("utf-8"))
 
 
-def pooled_arrays(results, cache, repeats: int):
+def pooled_arrays(
+    results: Sequence[Mapping[str, Any]], cache: PreparedCache, repeats: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """`(rows (n,), y (n, C), mask (n, C), logits (n, R, C))` aligned by record; every
     repeat must cover the same records (it does: each holds out every record once)."""
     index = {str(r): i for i, r in enumerate(cache.record_ids)}
@@ -92,7 +106,7 @@ def pooled_arrays(results, cache, repeats: int):
     return rows, cache.labels[rows], cache.label_mask[rows], logits
 
 
-def repeat_mean_auroc(y, mask, logits) -> float:
+def repeat_mean_auroc(y: np.ndarray, mask: np.ndarray, logits: np.ndarray) -> float:
     """Macro AUROC of the pooled logits of each repeat, averaged over repeats.
 
     `y`, `mask`: `(n, C)`; `logits`: `(n, R, C)`. Classes without both labels are skipped.
@@ -109,7 +123,17 @@ def repeat_mean_auroc(y, mask, logits) -> float:
     return float(np.mean(values))
 
 
-def paired_auroc_ci(y, mask, first, second=None, *, groups, n_boot, seed, alpha=0.05):
+def paired_auroc_ci(
+    y: np.ndarray,
+    mask: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray | None = None,
+    *,
+    groups: Sequence[str] | None,
+    n_boot: int,
+    seed: int,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
     """Bootstrap (by patient) of `repeat_mean_auroc(first) - repeat_mean_auroc(second)`
     (or of `first` alone): both arms are scored on the same resampled patients."""
     n, repeats, n_classes = first.shape
@@ -136,13 +160,13 @@ def paired_auroc_ci(y, mask, first, second=None, *, groups, n_boot, seed, alpha=
     )
 
 
-def pooled_groups(cache, rows) -> tuple[list[str], int]:
+def pooled_groups(cache: PreparedCache, rows: np.ndarray) -> tuple[list[str], int]:
     """Bootstrap clusters of `rows`: patients, a record without a patient id its own
     (`evaluation.patient_groups`); and how many records have no patient id."""
     return patient_groups(cache.patient_ids[rows], cache.record_ids[rows])
 
 
-def fold_class_counts(result: dict, cache) -> dict:
+def fold_class_counts(result: dict, cache: PreparedCache) -> dict:
     """Smallest number of positive and of negative held-out records over the classes."""
     index = {str(r): i for i, r in enumerate(cache.record_ids)}
     rows = np.array([index[r] for r in result["records"]], dtype=np.int64)
@@ -155,7 +179,14 @@ def fold_class_counts(result: dict, cache) -> dict:
 
 
 def summarize(
-    results, cache, *, repeats: int, n_boot: int, seed: int, config, alpha: float = 0.05
+    results: Sequence[Mapping[str, Any]],
+    cache: PreparedCache,
+    *,
+    repeats: int,
+    n_boot: int,
+    seed: int,
+    config: TrainConfig,
+    alpha: float = 0.05,
 ) -> dict:
     """Per-fold metrics with the corrected-t mean AUROC (primary), and pooled metrics with
     patient bootstrap CIs (secondary)."""

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from matplotlib.figure import Figure
 
 from keras_ecgpe.data.atomic import atomic_open
 
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
 
-def plot_differences(rows, path, *, reference: str, level: float = 0.95) -> Path:
+
+def plot_differences(
+    rows: Sequence[tuple[str, float | None, float | None, float | None]],
+    path: os.PathLike | str,
+    *,
+    reference: str,
+    level: float = 0.95,
+) -> Path:
     """Draws one line per arm: the mean per-fold difference and its corrected-t interval.
 
     Args:

@@ -16,10 +16,16 @@ that it was a paired comparison.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_json
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
+
+    from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
 
 RESULT_FILE = "paired_delong.json"
 LEDGER_SPLIT = "test"
@@ -41,14 +47,14 @@ def _check_looks(ledger, split: str, shas: list[str], declaration: str | None):
 
 
 def compare_models(
-    run_a,
-    run_b,
-    cache_path,
-    out_dir,
+    run_a: os.PathLike | str,
+    run_b: os.PathLike | str,
+    cache_path: os.PathLike | str,
+    out_dir: os.PathLike | str,
     *,
     split: str = "test",
     declaration: str | None = None,
-    analysis_plan=None,
+    analysis_plan: AnalysisPlan | None = None,
     overwrite: bool = False,
 ) -> dict:
     """Scores two models on the same records and tests their AUROC difference (DeLong).

@@ -14,14 +14,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.errors import ConfigError, ECGPEError
 
+if TYPE_CHECKING:
+    import os
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+
 ACCEPT_OPTION = "--accept-leakage"
 
 
-def pretraining_cache(init_from) -> tuple[Path | None, str | None]:
+def pretraining_cache(init_from: os.PathLike | str) -> tuple[Path | None, str | None]:
     """`(cache path, None)` of the pretrained run's training data, or `(None, why not)`."""
     from keras_ecgpe.training.config import TrainConfig
 
@@ -42,7 +48,11 @@ def pretraining_cache(init_from) -> tuple[Path | None, str | None]:
 
 
 def check_transfer_leakage(
-    init_from, fine_tune_cache, *, accept: bool, splits: Sequence[str] = ("test",)
+    init_from: os.PathLike | str,
+    fine_tune_cache: PreparedCache | os.PathLike | str,
+    *,
+    accept: bool,
+    splits: Sequence[str] = ("test",),
 ) -> dict:
     """Checks a fine-tuning cache against itself and against the pretraining cache.
 

@@ -24,6 +24,7 @@ import math
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -33,8 +34,16 @@ from keras_ecgpe.data.atomic import atomic_write_bytes
 from keras_ecgpe.evaluation import compute_metrics
 from keras_ecgpe.training.run_data import aggregate, predict_windows
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
-def atomic_save_model(model, path) -> Path:
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+    from keras_ecgpe.training.resume import TrainingState
+    from keras_ecgpe.training.run_data import WindowPlan
+
+
+def atomic_save_model(model: keras.Model, path: os.PathLike | str) -> Path:
     """Saves `model` to the `.keras` file `path` so that `path` is never half written."""
     path = Path(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}-{secrets.token_hex(3)}.keras")
@@ -49,7 +58,7 @@ def atomic_save_model(model, path) -> Path:
     return path
 
 
-def current_learning_rate(optimizer) -> float:
+def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float:
     """The learning rate the optimizer uses at its current step (schedules evaluated)."""
     inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
     return float(keras.ops.convert_to_numpy(inner.learning_rate))
@@ -70,15 +79,15 @@ class ValidationMetrics(keras.callbacks.Callback):
 
     def __init__(
         self,
-        cache,
-        rows,
-        plan,
-        loss,
-        label_names,
+        cache: PreparedCache,
+        rows: np.ndarray,
+        plan: WindowPlan,
+        loss: keras.losses.Loss,
+        label_names: Sequence[str],
         *,
-        monitor="val_macro_auroc",
-        fixed_specificity=0.9,
-        fixed_sensitivity=0.9,
+        monitor: str = "val_macro_auroc",
+        fixed_specificity: float = 0.9,
+        fixed_sensitivity: float = 0.9,
     ):
         super().__init__()
         self.cache, self.rows, self.plan, self.loss = cache, rows, plan, loss
@@ -88,7 +97,7 @@ class ValidationMetrics(keras.callbacks.Callback):
         wanted = monitor[len("val_macro_") :] if monitor.startswith("val_macro_") else None
         self.logged = logged + ([wanted] if wanted and wanted not in logged else [])
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if logs is None:
             return
         window_logits, window_records = predict_windows(
@@ -141,12 +150,12 @@ class BestCheckpoint(keras.callbacks.Callback):
 
     def __init__(
         self,
-        directory,
-        monitor="val_macro_auroc",
-        patience=10,
+        directory: os.PathLike | str,
+        monitor: str = "val_macro_auroc",
+        patience: int = 10,
         *,
-        resumable=False,
-        steps_per_epoch=0,
+        resumable: bool = False,
+        steps_per_epoch: int = 0,
     ):
         super().__init__()
         self.directory = Path(directory)
@@ -155,7 +164,7 @@ class BestCheckpoint(keras.callbacks.Callback):
         self.higher_is_better = monitor != "val_loss"
         self.best_epoch, self.best_value, self.wait, self.stopped = None, None, 0, False
 
-    def restore(self, state) -> None:
+    def restore(self, state: TrainingState) -> None:
         """Takes the early-stopping and best-metric state of a `resume.TrainingState`."""
         self.best_epoch, self.best_value = state.best_epoch, state.best_value
         self.wait, self.stopped = int(state.wait), bool(state.stopped)
@@ -167,7 +176,7 @@ class BestCheckpoint(keras.callbacks.Callback):
             return True
         return value > self.best_value if self.higher_is_better else value < self.best_value
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
         if self.monitor not in logs:
             raise KeyError(
@@ -211,19 +220,19 @@ class HistoryCSV(keras.callbacks.Callback):
     renamed. Rows already in the file (a resumed run, trimmed by resume) are kept.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: os.PathLike | str):
         super().__init__()
         self.path = Path(path)
         self.header, self.rows = None, []
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         if self.path.exists():
             with open(self.path, newline="") as handle:
                 rows = list(csv.reader(handle))
             if rows:
                 self.header, self.rows = rows[0], rows[1:]
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = dict(logs or {})
         if self.header is None:
             self.header = ["epoch"] + sorted(logs)

@@ -14,6 +14,7 @@ import dataclasses
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -30,6 +31,12 @@ from keras_ecgpe.training.config_sections import (
     TrainingSection,
     TransferSection,
 )
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
+
+    from keras_ecgpe.training.config_fields import Section
 
 _BY_NAME = {section.NAME: section for section in SECTIONS}
 
@@ -55,7 +62,7 @@ class TrainConfig:
     evaluation: EvaluationSection = dataclasses.field(default_factory=EvaluationSection)
 
     @classmethod
-    def from_dict(cls, data) -> TrainConfig:
+    def from_dict(cls, data: object) -> TrainConfig:
         """Builds a config from `{section: {key: value}}`; missing entries take defaults.
 
         Raises:
@@ -78,7 +85,7 @@ class TrainConfig:
         )
 
     @classmethod
-    def from_file(cls, path) -> TrainConfig:
+    def from_file(cls, path: os.PathLike | str) -> TrainConfig:
         """Reads a `.yaml`/`.yml` or `.json` file (errors name the file)."""
         path = Path(path)
         if path.suffix.lower() not in (".yaml", ".yml", ".json"):
@@ -124,7 +131,9 @@ class TrainConfig:
             values.append((path.strip(), value))
         return self.with_values(values)
 
-    def with_values(self, values) -> TrainConfig:
+    def with_values(
+        self, values: Mapping[str, object] | Iterable[tuple[str, object]]
+    ) -> TrainConfig:
         """Like `with_overrides`, with Python values given as is (no YAML parsing):
         `config.with_values({"data.cache": path})` or a list of `(key, value)` pairs."""
         data = self.to_dict()
@@ -157,6 +166,6 @@ class TrainConfig:
                 data[section][key] = value
         return TrainConfig.from_dict(data)
 
-    def replace(self, **sections) -> TrainConfig:
+    def replace(self, **sections: Section) -> TrainConfig:
         """Returns a copy with whole sections replaced (e.g. `data=DataSection(...)`)."""
         return dataclasses.replace(self, **sections)

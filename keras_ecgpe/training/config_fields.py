@@ -11,9 +11,12 @@ import dataclasses
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _FLOAT_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -24,7 +27,7 @@ def _fail(where: str, what: str, value) -> ConfigError:
 
 def check_value(
     where: str,
-    value,
+    value: object,
     kind: str,
     *,
     choices: Sequence | None = None,
@@ -90,7 +93,9 @@ def check_value(
     return value
 
 
-def option(default=None, *, factory=None, **spec):
+def option(
+    default: object = None, *, factory: Callable[[], object] | None = None, **spec: object
+) -> Any:
     """A section field with its check beside it: `window_s: float = option(2.5, kind=...)`.
 
     Args:
@@ -131,7 +136,7 @@ class Section:
         return [field.name for field in dataclasses.fields(cls)]
 
     @classmethod
-    def from_dict(cls, data) -> Section:
+    def from_dict(cls, data: object) -> Section:
         """Builds the section; unknown keys are a ConfigError listing the valid ones."""
         if data is None:
             data = {}

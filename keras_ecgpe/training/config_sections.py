@@ -41,7 +41,7 @@ class DataSection(Section):
     augment: bool = option(True, kind="bool")
     augment_config: dict = option(factory=dict, kind="dict")
 
-    def validate(self):
+    def validate(self) -> None:
         if self.cache is not None and (self.source is not None or self.root is not None):
             raise ConfigError(
                 "give either `data.cache` or `data.source` + `data.root`, not "
@@ -77,7 +77,7 @@ class ModelSection(Section):
     overrides: dict = option(factory=dict, kind="dict")
     dropout: float = option(0.0, kind="float", low=0.0, high=0.99)
 
-    def validate(self):
+    def validate(self) -> None:
         from keras_ecgpe.models.registry import MODELS  # lazy: imports Keras
 
         if self.name not in MODELS:
@@ -99,7 +99,7 @@ class LossSection(Section):
     gamma: float = option(2.0, kind="float", low=0.0)
     pos_weight: str | list | None = option("auto", kind="any")
 
-    def validate(self):
+    def validate(self) -> None:
         weights = self.pos_weight
         if weights is None or weights == "auto":
             return
@@ -157,7 +157,7 @@ class TrainingSection(Section):
     deterministic: bool = option(True, kind="bool")
     strategy: str = option("auto", kind="str", choices=STRATEGIES)
 
-    def validate(self):
+    def validate(self) -> None:
         if self.jit_compile and self.deterministic:
             # Keras silently drops XLA when TensorFlow op determinism is on.
             raise ConfigError(

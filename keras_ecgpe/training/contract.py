@@ -15,6 +15,7 @@ written and read by `keras_ecgpe.run_directory` (`save_contract`, `load_contract
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,12 +26,17 @@ from keras_ecgpe.evaluation.thresholds import RULE, ThresholdChoice
 from keras_ecgpe.leads import CANONICAL_LEADS
 from keras_ecgpe.run_directory import CONTRACT_FORMAT
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+
 # Preprocessing settings whose change alters what the model sees (not just record length).
 _MEANINGFUL = ("target_fs", "filter", "low_hz", "high_hz", "normalize")
 _SYNTHETIC_MARKER = "SYNTHETIC_DATA.txt"
 
 
-def is_synthetic(cache) -> bool:
+def is_synthetic(cache: PreparedCache) -> bool:
     """True when the cache was made from SYNTHETIC data.
 
     Either its source description says so (`{"synthetic": true}`) or the source root, or
@@ -46,7 +52,7 @@ def is_synthetic(cache) -> bool:
     return any((folder / _SYNTHETIC_MARKER).is_file() for folder in [path, *list(path.parents)[:2]])
 
 
-def data_description(cache) -> dict:
+def data_description(cache: PreparedCache) -> dict:
     """What data a model was trained on: cache key, path, source and the SYNTHETIC flag."""
     source = cache.source if isinstance(cache.source, dict) else {}
     return {
@@ -59,17 +65,17 @@ def data_description(cache) -> dict:
 
 def make_contract(
     *,
-    cache,
+    cache: PreparedCache,
     model_name: str,
     window: int,
     stride: int,
     eval_mode: str,
     aggregate: str,
-    label_names,
+    label_names: Sequence[str],
     threshold_choice: ThresholdChoice | dict,
     temperature: float,
     standardizer: dict | None,
-    calibration_bias=None,
+    calibration_bias: Sequence[float] | None = None,
 ) -> dict:
     """Assembles the contract of a model trained on `cache` (a flat, JSON-safe dict).
 
@@ -124,7 +130,7 @@ def make_contract(
     }
 
 
-def contract_mismatches(contract: dict, cache, *, check_labels: bool = True) -> list:
+def contract_mismatches(contract: dict, cache: PreparedCache, *, check_labels: bool = True) -> list:
     """Lists every way `cache` differs from what the model expects (empty: compatible)."""
     problems = []
     if abs(float(contract["fs"]) - float(cache.fs)) > 1e-6:
@@ -152,7 +158,7 @@ def contract_mismatches(contract: dict, cache, *, check_labels: bool = True) -> 
     return problems
 
 
-def check_compatible(contract: dict, cache, *, check_labels: bool = True) -> None:
+def check_compatible(contract: dict, cache: PreparedCache, *, check_labels: bool = True) -> None:
     """Refuses a cache whose data would change the meaning of the model's inputs.
 
     Checked: sampling rate, lead order, records at least one window long, the

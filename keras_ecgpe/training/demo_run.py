@@ -21,11 +21,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import messages, run_directory
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.formatting import format_interval, format_number
 from keras_ecgpe.training.config import TrainConfig
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping
 
 DEMO_DATA = "demo-data"
 PRETRAIN_RUN = "pretrain-ptbxl"
@@ -66,13 +71,13 @@ def _check_out_dir(out: Path) -> None:
 
 
 def default_demo_run(
-    out_dir,
+    out_dir: os.PathLike | str,
     *,
     n_ptbxl: int = 2000,
     n_pe: int = 900,
     seed: int = 0,
-    pretrain=None,
-    finetune=None,
+    pretrain: Mapping[str, object] | None = None,
+    finetune: Mapping[str, object] | None = None,
     progress: bool = True,
 ) -> dict:
     """Runs the SYNTHETIC demo: data, pretraining, fine-tuning, test evaluation.

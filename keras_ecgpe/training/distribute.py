@@ -24,10 +24,19 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
 
 _STRATEGIES = {}  # one strategy per kind and process: MultiWorker can be created only once
 
@@ -76,7 +85,7 @@ def _check_tf_config(text) -> dict:
     return spec
 
 
-def make_strategy(name: str):
+def make_strategy(name: str) -> tf.distribute.Strategy:
     """Returns the `tf.distribute.Strategy` for `training.strategy` (cached per process).
 
     Create it before anything else uses TensorFlow: MultiWorkerMirroredStrategy must
@@ -112,7 +121,7 @@ def make_strategy(name: str):
     return _STRATEGIES[name]
 
 
-def is_distributed(strategy) -> bool:
+def is_distributed(strategy: tf.distribute.Strategy) -> bool:
     """True for the strategies built here ("mirrored", "multiworker")."""
     import tensorflow as tf
 
@@ -121,13 +130,13 @@ def is_distributed(strategy) -> bool:
     )
 
 
-def is_multiworker(strategy) -> bool:
+def is_multiworker(strategy: tf.distribute.Strategy) -> bool:
     import tensorflow as tf
 
     return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
-def is_chief(strategy) -> bool:
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """True unless this process is a non-chief worker of a multi-worker cluster."""
     if not is_multiworker(strategy):
         return True
@@ -138,20 +147,20 @@ def is_chief(strategy) -> bool:
     return not has_chief and resolver.task_type == "worker" and resolver.task_id == 0
 
 
-def worker_dir(out_dir, strategy) -> Path:
+def worker_dir(out_dir: os.PathLike | str, strategy: tf.distribute.Strategy) -> Path:
     """The directory this process writes: `out_dir` for the chief, else a new temp dir."""
     if is_chief(strategy):
         return Path(out_dir)
     return Path(tempfile.mkdtemp(prefix="ecgpe-worker-"))
 
 
-def discard_worker_dir(path: Path, strategy) -> None:
+def discard_worker_dir(path: Path, strategy: tf.distribute.Strategy) -> None:
     """Deletes a non-chief worker's temporary directory (never the chief's)."""
     if not is_chief(strategy):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def example_batch(cache, window: int, batch: int):
+def example_batch(cache: PreparedCache, window: int, batch: int) -> tuple[np.ndarray, ...]:
     """Zero arrays shaped like one training batch `(x, y[, mask])`, for `prepare_model`."""
     import numpy as np
 
@@ -162,7 +171,9 @@ def example_batch(cache, window: int, batch: int):
     return tuple(np.zeros(shape, np.float32) for shape in shapes)
 
 
-def prepare_model(strategy, model, example_batch) -> None:
+def prepare_model(
+    strategy: tf.distribute.Strategy, model: keras.Model, example_batch: tuple[np.ndarray, ...]
+) -> None:
     """Adapts a compiled model to a non-default strategy (a no-op for "auto").
 
     1. Keras builds a distributed model in `fit` by drawing one batch from a fresh
@@ -203,11 +214,11 @@ class SyncReplicaState(keras.callbacks.Callback):
     saved and validated copy is the first replica's.
     """
 
-    def __init__(self, strategy):
+    def __init__(self, strategy: tf.distribute.Strategy):
         super().__init__()
         self.strategy = strategy
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not is_multiworker(self.strategy):
             return
         for variable in self.model.non_trainable_variables:

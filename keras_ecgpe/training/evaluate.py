@@ -17,6 +17,7 @@ Nothing is fitted or chosen on the evaluated data. docs/study.md describes the s
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 import keras_ecgpe
 from keras_ecgpe import run_directory
@@ -49,6 +50,12 @@ from keras_ecgpe.training.study_inputs import (
     resolve_settings,
     validation_predictions,
 )
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+
+    from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
 
 LEDGER_SPLIT = "test"  # the sealed split; validation chose the thresholds and is not sealed
 
@@ -90,21 +97,21 @@ def _headline(study: dict) -> dict:
 
 
 def evaluate_run(
-    model_or_run,
-    cache_path,
+    model_or_run: os.PathLike | str,
+    cache_path: os.PathLike | str,
     *,
     split: str = "test",
-    out_dir=None,
+    out_dir: os.PathLike | str | None = None,
     n_boot: int | None = None,
-    prevalence=None,
+    prevalence: float | None = None,
     seed: int | None = None,
     overwrite: bool = False,
     plots: bool = True,
-    plan=None,
+    plan: AnalysisPlan | os.PathLike | str | None = None,
     interval: str | None = None,
     declare_new_model: str | None = None,
     accept_leakage: bool = False,
-    pretrain_caches=(),
+    pretrain_caches: Sequence[os.PathLike | str] = (),
 ) -> dict:
     """Evaluates a trained model on one split of a prepared cache; writes the study report.
 
@@ -263,7 +270,7 @@ def evaluate_run(
     return metrics
 
 
-def demo_declaration(cache_path, model_path) -> str | None:
+def demo_declaration(cache_path: os.PathLike | str, model_path: os.PathLike | str) -> str | None:
     """The declaration the SYNTHETIC demo gives when its test split was already scored by
     another model (a re-run of the demo retrains), else None."""
     ledger = Ledger.open(cache_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import run_directory, schemas
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
@@ -25,6 +26,12 @@ from keras_ecgpe.evaluation.report import summary_text
 from keras_ecgpe.evaluation.study_report import build_study_report, study_summary_lines
 from keras_ecgpe.formatting import format_number
 from keras_ecgpe.reporting import write_report
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+    from keras_ecgpe.evaluation.thresholds import ThresholdChoice
 
 DECISION_CURVE_PLOT = "decision_curve{suffix}.png"
 
@@ -109,7 +116,17 @@ def _summary(metrics) -> str:
 
 
 def write_evaluation(
-    out: Path, metrics: dict, y, logits, calibrated, mask, ids, cache, choice, *, plots=True
+    out: Path,
+    metrics: dict,
+    y: np.ndarray,
+    logits: np.ndarray,
+    calibrated: np.ndarray,
+    mask: np.ndarray,
+    ids: np.ndarray,
+    cache: PreparedCache,
+    choice: ThresholdChoice,
+    *,
+    plots: bool = True,
 ) -> dict:
     """Writes an evaluation's files into `out`; returns `{kind: path}` (also in metrics.json).
 

@@ -12,6 +12,7 @@ an unbiased estimate.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
@@ -29,8 +30,26 @@ from keras_ecgpe.formatting import format_number
 from keras_ecgpe.training.contract import make_contract
 from keras_ecgpe.training.run_data import predict_records
 
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
-def calibration_summary(y, logits, mask, temperature, bias, label_names) -> dict:
+    import numpy as np
+    from numpy.typing import ArrayLike
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+    from keras_ecgpe.training.config import TrainConfig
+    from keras_ecgpe.training.run_data import WindowPlan
+
+
+def calibration_summary(
+    y: np.ndarray,
+    logits: np.ndarray,
+    mask: np.ndarray,
+    temperature: float,
+    bias: ArrayLike | None,
+    label_names: Sequence[str],
+) -> dict:
     """Macro ECE of `sigmoid(logits)` and of `sigmoid(logits / T + b)` (15 bins)."""
     before = expected_calibration_error(y, sigmoid(logits), mask=mask, label_names=label_names)
     after = expected_calibration_error(
@@ -47,7 +66,16 @@ def calibration_summary(y, logits, mask, temperature, bias, label_names) -> dict
     }
 
 
-def finish_run(run_dir: Path, config, cache, val_rows, plan, model_name: str, details: dict, say):
+def finish_run(
+    run_dir: Path,
+    config: TrainConfig,
+    cache: PreparedCache,
+    val_rows: np.ndarray,
+    plan: WindowPlan,
+    model_name: str,
+    details: dict,
+    say: Callable[[str], None],
+) -> tuple[dict[str, Any], dict[str, Path]]:
     """Writes contract.json, validation_metrics.json/summary and training_curves.png.
 
     Returns:

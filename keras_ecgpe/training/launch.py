@@ -11,8 +11,14 @@ from __future__ import annotations
 
 import datetime
 import logging
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
+
+    from keras_ecgpe.training.config import TrainConfig
 
 DEMO_OUT = "ecgpe-demo"
 RUNS = "runs"
@@ -36,7 +42,9 @@ def default_run_dir(
     return f"{RUNS}/{model_name}-{'cv-' if cross_validation else ''}{stamp}"
 
 
-def demo_if_no_data(config, out_dir=None, *, customised: bool = False) -> dict | None:
+def demo_if_no_data(
+    config: TrainConfig, out_dir: os.PathLike | str | None = None, *, customised: bool = False
+) -> dict | None:
     """Runs the SYNTHETIC demo when `config` names no data; otherwise returns None.
 
     Args:

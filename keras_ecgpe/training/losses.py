@@ -11,10 +11,18 @@ smear a class mask over the row: that is why these exist.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 from keras import ops
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    import tensorflow as tf
 
 
 def _bce_terms(z):
@@ -48,11 +56,11 @@ class SigmoidFocalLoss(keras.losses.Loss):
 
     def __init__(
         self,
-        alpha=0.7,
-        gamma=2.0,
-        reduction="mean_with_sample_weight",
-        name="sigmoid_focal_loss",
-        dtype=None,
+        alpha: float = 0.7,
+        gamma: float = 2.0,
+        reduction: str = "mean_with_sample_weight",
+        name: str = "sigmoid_focal_loss",
+        dtype: str | None = None,
     ):
         if not 0.0 <= float(alpha) <= 1.0:
             raise ConfigError(f"`alpha` must be in [0, 1]. Received: alpha={alpha!r}")
@@ -61,7 +69,7 @@ class SigmoidFocalLoss(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.alpha, self.gamma = float(alpha), float(gamma)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
         z = ops.cast(y_pred, "float32")
         y = ops.cast(y_true, "float32")
         neg_log_p, neg_log_q = _bce_terms(z)
@@ -71,7 +79,7 @@ class SigmoidFocalLoss(keras.losses.Loss):
         alpha_t = y * self.alpha + (1.0 - y) * (1.0 - self.alpha)
         return alpha_t * ops.power(one_minus_pt, self.gamma) * ce
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "alpha": self.alpha, "gamma": self.gamma}
 
 
@@ -96,10 +104,10 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
 
     def __init__(
         self,
-        pos_weight=None,
-        reduction="mean_with_sample_weight",
-        name="weighted_binary_crossentropy",
-        dtype=None,
+        pos_weight: float | Sequence[float] | None = None,
+        reduction: str = "mean_with_sample_weight",
+        name: str = "weighted_binary_crossentropy",
+        dtype: str | None = None,
     ):
         if pos_weight is not None:
             values = [pos_weight] if isinstance(pos_weight, (int, float)) else list(pos_weight)
@@ -111,7 +119,7 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.pos_weight = pos_weight
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
         z = ops.cast(y_pred, "float32")
         y = ops.cast(y_true, "float32")
         neg_log_p, neg_log_q = _bce_terms(z)
@@ -120,11 +128,17 @@ class WeightedBinaryCrossentropy(keras.losses.Loss):
         )
         return weight * y * neg_log_p + (1.0 - y) * neg_log_q
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "pos_weight": self.pos_weight}
 
 
-def make_loss(name: str, *, alpha=0.7, gamma=2.0, pos_weight=None) -> keras.losses.Loss:
+def make_loss(
+    name: str,
+    *,
+    alpha: float = 0.7,
+    gamma: float = 2.0,
+    pos_weight: float | Sequence[float] | None = None,
+) -> keras.losses.Loss:
     """Builds the configured loss: "focal" (alpha, gamma) or "bce" (pos_weight)."""
     if name == "focal":
         return SigmoidFocalLoss(alpha=alpha, gamma=gamma)

@@ -8,6 +8,7 @@ reuse it: `build_run_model` inside a strategy scope, `make_loss_for`, `make_opti
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import keras
 
@@ -25,6 +26,15 @@ from keras_ecgpe.training.transfer import (
     transfer_model,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import tensorflow as tf
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+    from keras_ecgpe.training.callbacks import BestCheckpoint
+    from keras_ecgpe.training.config import TrainConfig
+
 
 @dataclasses.dataclass
 class RunModel:
@@ -35,7 +45,7 @@ class RunModel:
     pretrained: dict | None = None  # the pretrained contract, when transferred
 
 
-def build_run_model(config, cache, window: int) -> RunModel:
+def build_run_model(config: TrainConfig, cache: PreparedCache, window: int) -> RunModel:
     """A fresh registered model, or the pretrained backbone with a new head.
 
     Raises:
@@ -76,7 +86,7 @@ def build_run_model(config, cache, window: int) -> RunModel:
     return RunModel(model, contract["model_name"], contract)
 
 
-def make_loss_for(config, pos_weight_auto: list[float]):
+def make_loss_for(config: TrainConfig, pos_weight_auto: list[float]) -> keras.losses.Loss:
     """The configured loss; "auto" BCE positive weights come from the training split."""
     weights = config.loss.pos_weight
     if weights == "auto":
@@ -91,7 +101,9 @@ def make_loss_for(config, pos_weight_auto: list[float]):
     )
 
 
-def make_optimizer(config, model, *, steps_per_epoch: int):
+def make_optimizer(
+    config: TrainConfig, model: keras.Model, *, steps_per_epoch: int
+) -> keras.optimizers.Optimizer:
     """AdamW over the configured schedule; discriminative rates for gradual fine-tuning;
     wrapped in a loss-scale optimizer under mixed_float16."""
     schedule = build_schedule(
@@ -114,7 +126,7 @@ def make_optimizer(config, model, *, steps_per_epoch: int):
     return optimizer
 
 
-def training_phases(config, model) -> list[tuple[int, int, int | None]]:
+def training_phases(config: TrainConfig, model: keras.Model) -> list[tuple[int, int, int | None]]:
     """`[(first_epoch, end_epoch, n_unfrozen_stages or None)]`: one phase, or the
     gradual-unfreezing plan."""
     if config.transfer.init_from is None or config.transfer.finetune != "gradual":
@@ -126,7 +138,9 @@ def training_phases(config, model) -> list[tuple[int, int, int | None]]:
     )
 
 
-def build_optimizer(config, model, optimizer) -> None:
+def build_optimizer(
+    config: TrainConfig, model: keras.Model, optimizer: keras.optimizers.Optimizer
+) -> None:
     """Creates the optimizer's variables now (not at the first step), on every variable
     gradual unfreezing will ever train, so a resumed run can load them before `fit`."""
     if training_phases(config, model)[0][2] is not None:
@@ -135,19 +149,19 @@ def build_optimizer(config, model, optimizer) -> None:
 
 
 def fit_phases(
-    model,
-    optimizer,
-    loss,
-    dataset_for,
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    loss: keras.losses.Loss,
+    dataset_for: Callable[[int], tf.data.Dataset],
     *,
-    config,
-    callbacks,
-    checkpoint,
+    config: TrainConfig,
+    callbacks: list[keras.callbacks.Callback],
+    checkpoint: BestCheckpoint,
     steps_per_epoch: int | None,
-    verbose,
-    say,
+    verbose: int | str,
+    say: Callable[[str], None],
     initial_epoch: int = 0,
-    prepare=None,
+    prepare: Callable[[keras.Model], None] | None = None,
 ) -> int:
     """Compiles and fits each phase with one optimizer (its moments and step count carry
     over); returns the number of epochs run (counting those before `initial_epoch`).

@@ -10,10 +10,18 @@ its own AdamW at a tenth of the learning rate.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
 from keras import ops
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+    import tensorflow as tf
 
 
 @keras.saving.register_keras_serializable(package="keras_ecgpe")
@@ -32,7 +40,7 @@ class DiscriminativeAdamW(keras.optimizers.AdamW):
     0.1
     """
 
-    def __init__(self, lr_multipliers=None, **kwargs):
+    def __init__(self, lr_multipliers: Mapping[str, float] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         multipliers = {} if lr_multipliers is None else dict(lr_multipliers)
         for path, factor in multipliers.items():
@@ -48,7 +56,7 @@ class DiscriminativeAdamW(keras.optimizers.AdamW):
     def lr_multipliers(self) -> dict:
         return dict(self._multipliers)
 
-    def build(self, variables):
+    def build(self, variables: Sequence[keras.Variable]) -> None:
         super().build(variables)
         paths = dict(self._multipliers)
         # update_step may receive the backend's own variable (a tf.Variable on TensorFlow,
@@ -65,7 +73,9 @@ class DiscriminativeAdamW(keras.optimizers.AdamW):
         # inside the distribution strategy's per-variable update on the TF backend).
         return
 
-    def update_step(self, gradient, variable, learning_rate):
+    def update_step(
+        self, gradient: tf.Tensor, variable: keras.Variable, learning_rate: float | tf.Tensor
+    ) -> None:
         factor = self._factor(variable)
         if factor == 1.0:
             scaled = learning_rate
@@ -77,5 +87,5 @@ class DiscriminativeAdamW(keras.optimizers.AdamW):
             variable.assign(variable - variable * wd * lr)
         super().update_step(gradient, variable, scaled)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "lr_multipliers": self.lr_multipliers}

@@ -23,12 +23,20 @@ import io
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.data.atomic import atomic_open, atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
+
+    import keras
+
+    from keras_ecgpe.training.config import TrainConfig
 
 
 @dataclasses.dataclass
@@ -44,7 +52,7 @@ class TrainingState:
     stopped: bool = False
 
     @classmethod
-    def read(cls, run_dir) -> TrainingState | None:
+    def read(cls, run_dir: os.PathLike | str) -> TrainingState | None:
         path = Path(run_dir) / run_directory.STATE
         if not path.is_file():
             return None
@@ -54,11 +62,13 @@ class TrainingState:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{path}: unreadable training state ({exc})") from None
 
-    def write(self, run_dir) -> None:
+    def write(self, run_dir: os.PathLike | str) -> None:
         atomic_write_json(Path(run_dir) / run_directory.STATE, dataclasses.asdict(self))
 
 
-def open_run(out_dir, config, *, overwrite: bool, resume: bool):
+def open_run(
+    out_dir: os.PathLike | str, config: TrainConfig, *, overwrite: bool, resume: bool
+) -> tuple[bool, bool]:
     """Decides whether `out_dir` starts a new run or continues an unfinished one.
 
     Returns:
@@ -103,7 +113,7 @@ def open_run(out_dir, config, *, overwrite: bool, resume: bool):
     return True, False
 
 
-def save_state(run_dir, model, state: TrainingState) -> None:
+def save_state(run_dir: os.PathLike | str, model: keras.Model, state: TrainingState) -> None:
     """Writes the arrays, then `train_state.json` (both atomic)."""
     # `.value` is the backend variable: its numpy() reads the first replica's copy.
     arrays = {f"model_{i:05d}": v.value.numpy() for i, v in enumerate(model.variables)}
@@ -117,7 +127,12 @@ def save_state(run_dir, model, state: TrainingState) -> None:
     state.write(run_dir)
 
 
-def restore_state(run_dir, model, optimizer, steps_per_epoch: int) -> TrainingState:
+def restore_state(
+    run_dir: os.PathLike | str,
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    steps_per_epoch: int,
+) -> TrainingState:
     """Loads the saved variables into `model` and a BUILT `optimizer`; trims history.csv.
 
     Raises:
@@ -161,7 +176,7 @@ def _trim_history(path: Path, epochs: int) -> None:
     atomic_write_bytes(path, out.getvalue().encode("utf-8"))
 
 
-def mark_finished(run_dir) -> None:
+def mark_finished(run_dir: os.PathLike | str) -> None:
     """Flags the state "finished" and drops the resume arrays (the run needs them no more)."""
     state = TrainingState.read(run_dir)
     if state is not None:

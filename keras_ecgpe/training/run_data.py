@@ -12,12 +12,21 @@ from __future__ import annotations
 import dataclasses
 import weakref
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.data.cache import PreparedCache
 from keras_ecgpe.data.normalization import DatasetStandardizer
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable
+
+    import keras
+
+    from keras_ecgpe.training.config_sections import DataSection
 
 PREDICT_BATCH = 256  # windows per predict batch: no gradients, so larger than training
 _LOCAL_STEPS = weakref.WeakKeyDictionary()  # model -> its traced inference step
@@ -45,7 +54,9 @@ class WindowPlan:
         )
 
 
-def resolve_cache(data, out_dir, *, progress=None) -> PreparedCache:
+def resolve_cache(
+    data: DataSection, out_dir: os.PathLike | str, *, progress: Callable[[int], None] | None = None
+) -> PreparedCache:
     """Opens `data.cache`, or prepares `data.source` + `data.root` into `<out_dir>/cache`.
 
     Raises:
@@ -76,7 +87,9 @@ def resolve_cache(data, out_dir, *, progress=None) -> PreparedCache:
     return cache
 
 
-def split_indices(cache: PreparedCache, rows=None):
+def split_indices(
+    cache: PreparedCache, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """`(train, validation)` record indices: the cache's split column, or `rows`.
 
     Args:
@@ -119,7 +132,7 @@ def split_indices(cache: PreparedCache, rows=None):
     return train, val
 
 
-def fit_standardizer_rows(cache: PreparedCache, rows) -> DatasetStandardizer:
+def fit_standardizer_rows(cache: PreparedCache, rows: np.ndarray) -> DatasetStandardizer:
     """Per-lead mean/std of the given training records (any split but `test`).
 
     `pipeline.fit_standardizer` admits only the cache's `train` split; a cross-validation
@@ -131,7 +144,7 @@ def fit_standardizer_rows(cache: PreparedCache, rows) -> DatasetStandardizer:
     return DatasetStandardizer().fit(cache.signal(int(i)) for i in rows)
 
 
-def standardizer_from_run(path, cache: PreparedCache) -> DatasetStandardizer:
+def standardizer_from_run(path: os.PathLike | str, cache: PreparedCache) -> DatasetStandardizer:
     """The dataset standardiser recorded in the contract of the run at `path`
     (`data.standardizer_from`), after checking that contract against the cache.
 
@@ -152,7 +165,7 @@ def standardizer_from_run(path, cache: PreparedCache) -> DatasetStandardizer:
     return DatasetStandardizer.from_dict(contract["standardizer"])
 
 
-def positive_weights(cache: PreparedCache, rows) -> list:
+def positive_weights(cache: PreparedCache, rows: np.ndarray) -> list:
     """`n_neg / n_pos` of each class over labelled training records (1 where n_pos = 0)."""
     labels, mask = cache.labels[rows] > 0.5, cache.label_mask[rows] > 0
     n_pos = (labels & mask).sum(axis=0)
@@ -160,7 +173,9 @@ def positive_weights(cache: PreparedCache, rows) -> list:
     return [float(neg / pos) if pos else 1.0 for pos, neg in zip(n_pos, n_neg)]
 
 
-def predict_windows(model, cache: PreparedCache, rows, plan: WindowPlan):
+def predict_windows(
+    model: keras.Model, cache: PreparedCache, rows: np.ndarray, plan: WindowPlan
+) -> tuple[np.ndarray, np.ndarray]:
     """Logits of every evaluation window: `(window_logits (m, C), window_records (m,))`."""
     from keras_ecgpe.data.pipeline import evaluation_dataset, evaluation_windows
 
@@ -206,7 +221,9 @@ def _predict_locally(model, dataset) -> np.ndarray:
     return np.concatenate(out, axis=0)
 
 
-def aggregate(window_logits, window_records, how: str):
+def aggregate(
+    window_logits: np.ndarray, window_records: np.ndarray, how: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Record-level logits `(record indices (n,), logits (n, C))`, in first-seen order."""
     from keras_ecgpe.evaluation import aggregate_windows
 
@@ -214,7 +231,9 @@ def aggregate(window_logits, window_records, how: str):
     return ids.astype(np.int64), logits
 
 
-def predict_records(model, cache: PreparedCache, rows, plan: WindowPlan):
+def predict_records(
+    model: keras.Model, cache: PreparedCache, rows: np.ndarray, plan: WindowPlan
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Record-level `(labels (n, C), logits (n, C), mask (n, C), record indices (n,))`."""
     window_logits, window_records = predict_windows(model, cache, rows, plan)
     ids, logits = aggregate(window_logits, window_records, plan.aggregate)

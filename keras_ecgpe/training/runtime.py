@@ -8,6 +8,10 @@ run ends, so a later model in the same process is not built in float16 by surpri
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
@@ -23,7 +27,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 @contextlib.contextmanager
-def precision_policy(name: str):
+def precision_policy(name: str) -> Iterator[None]:
     """Sets Keras' global dtype policy ("float32", "mixed_float16", "mixed_bfloat16")
     inside the block and restores the previous one afterwards."""
     import keras

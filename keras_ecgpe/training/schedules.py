@@ -9,11 +9,17 @@ into steps with the number of optimizer steps per epoch.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import keras
 from keras import ops
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from keras_ecgpe.training.config_sections import ScheduleSection
 
 
 def _positive(name, value):
@@ -67,7 +73,9 @@ class StepSchedule(_WarmupSchedule):
     [0.001, 0.001, 0.0001, 1e-05]
     """
 
-    def __init__(self, learning_rate, step_size, gamma=0.1, warmup_steps=0):
+    def __init__(
+        self, learning_rate: float, step_size: int, gamma: float = 0.1, warmup_steps: int = 0
+    ):
         super().__init__(learning_rate, warmup_steps)
         self.step_size = int(_positive("step_size", step_size))
         self.gamma = _positive("gamma", gamma)
@@ -75,7 +83,7 @@ class StepSchedule(_WarmupSchedule):
     def _after_warmup(self, step):
         return self.learning_rate * ops.power(self.gamma, ops.floor(step / self.step_size))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "step_size": self.step_size, "gamma": self.gamma}
 
 
@@ -90,7 +98,13 @@ class CosineSchedule(_WarmupSchedule):
     (0.0005, 0.0)
     """
 
-    def __init__(self, learning_rate, total_steps, warmup_steps=0, final_fraction=0.0):
+    def __init__(
+        self,
+        learning_rate: float,
+        total_steps: int,
+        warmup_steps: int = 0,
+        final_fraction: float = 0.0,
+    ):
         super().__init__(learning_rate, warmup_steps)
         self.total_steps = int(_positive("total_steps", total_steps))
         self.final_fraction = float(final_fraction)
@@ -101,7 +115,7 @@ class CosineSchedule(_WarmupSchedule):
         cosine = 0.5 * (1.0 + ops.cos(math.pi * t))
         return self.learning_rate * (self.final_fraction + (1 - self.final_fraction) * cosine)
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
             "total_steps": self.total_steps,
@@ -121,7 +135,14 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     (0.001, True)
     """
 
-    def __init__(self, max_lr, total_steps, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+    def __init__(
+        self,
+        max_lr: float,
+        total_steps: int,
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+    ):
         self.max_lr = _positive("max_lr", max_lr)
         self.total_steps = int(_positive("total_steps", total_steps))
         if not 0.0 < float(pct_start) < 1.0:
@@ -144,7 +165,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
         return ops.where(step < rise, cosine(start, peak, up), cosine(peak, end, down))
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {
             "max_lr": self.max_lr,
             "total_steps": self.total_steps,
@@ -154,7 +175,9 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def build_schedule(schedule, learning_rate: float, *, steps_per_epoch: int, epochs: int):
+def build_schedule(
+    schedule: ScheduleSection, learning_rate: float, *, steps_per_epoch: int, epochs: int
+) -> keras.optimizers.schedules.LearningRateSchedule:
     """Builds the configured schedule (a `ScheduleSection`) in optimizer steps.
 
     Args:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +25,11 @@ from keras_ecgpe.errors import ConfigError, ECGPEError
 from keras_ecgpe.evaluation import AnalysisPlan, ThresholdChoice, choose_thresholds
 from keras_ecgpe.evaluation.proportions import INTERVAL_METHODS
 from keras_ecgpe.evaluation.study import OperatingPoint
+
+if TYPE_CHECKING:
+    import os
+
+    import keras
 
 _MAX_TRANSFER_DEPTH = 8  # a chain of pretrained runs longer than this is a loop
 
@@ -71,7 +77,13 @@ class StudySettings:
 
 
 def resolve_settings(
-    plan=None, *, prevalence=None, seed=None, n_boot=None, interval=None, run_bootstrap=None
+    plan: AnalysisPlan | os.PathLike | str | None = None,
+    *,
+    prevalence: float | None = None,
+    seed: int | None = None,
+    n_boot: int | None = None,
+    interval: str | None = None,
+    run_bootstrap: int | None = None,
 ) -> StudySettings:
     """Resolves the plan and its overrides: an option beats the plan, the plan beats the
     run's `evaluation.bootstrap`, which beats the plan's default.
@@ -129,7 +141,7 @@ def resolve_settings(
     return StudySettings(plan, given, prevalence, int(seed), int(n_boot), interval, origins)
 
 
-def file_sha256(path) -> str:
+def file_sha256(path: os.PathLike | str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -222,7 +234,9 @@ def _validation_source(contract: dict, cache: PreparedCache):
     return training, None
 
 
-def validation_predictions(model, contract: dict, cache: PreparedCache):
+def validation_predictions(
+    model: keras.Model, contract: dict, cache: PreparedCache
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, str]:
     """Record logits of the training run's validation split: `(y, logits, mask, where)`, or
     `(None, None, None, reason)` when no validation records are at hand."""
     from keras_ecgpe.training.run_data import WindowPlan, predict_records
@@ -248,7 +262,11 @@ def _achieved(y, z, cut) -> dict:
     }
 
 
-def locked_operating_points(contract: dict, plan: AnalysisPlan, validation) -> list[list]:
+def locked_operating_points(
+    contract: dict,
+    plan: AnalysisPlan,
+    validation: tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, str],
+) -> list[list]:
     """Per class, the operating points locked on validation, the contract's cut first.
 
     Args:

@@ -23,10 +23,20 @@ import importlib.util
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import messages, run_directory
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError, ECGPEError
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+
+    import keras
+    import numpy as np
+
+    from keras_ecgpe.training.config import TrainConfig
 
 
 @dataclasses.dataclass
@@ -61,14 +71,14 @@ def _say(progress: bool):
 
 
 def train_run(
-    config,
-    out_dir,
+    config: TrainConfig,
+    out_dir: os.PathLike | str,
     *,
     progress: bool = True,
     overwrite: bool = False,
     resume: bool = False,
-    rows=None,
-    callbacks=None,
+    rows: np.ndarray | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] | None = None,
 ) -> RunResult:
     """Trains one model as `config` says and writes everything into `out_dir`.
 

@@ -20,9 +20,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe import run_directory
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
+
+    import keras
+
+    from keras_ecgpe.models.classifier import ECGClassifier
 
 FINETUNE_MODES = ("linear", "full", "gradual")
 # A stage is named by the first of these tokens in a layer name (see backbone_stages).
@@ -32,7 +40,7 @@ _STAGE_TOKEN = re.compile(
 )
 
 
-def load_pretrained(init_from) -> tuple[object, dict]:
+def load_pretrained(init_from: os.PathLike | str) -> tuple[object, dict]:
     """Loads a pretrained model and its input contract.
 
     Args:
@@ -68,7 +76,7 @@ def load_pretrained(init_from) -> tuple[object, dict]:
     return model, contract
 
 
-def backbone_stages(backbone) -> list[tuple[str, list]]:
+def backbone_stages(backbone: keras.Model) -> list[tuple[str, list]]:
     """Groups a backbone's weighted layers into stages, from the input to the top.
 
     A layer's stage is the first token of its name among `stem`, `stageN`, `moduleN`,
@@ -95,7 +103,7 @@ def backbone_stages(backbone) -> list[tuple[str, list]]:
     return list(stages.items())
 
 
-def discriminative_multipliers(model, lr_decay: float) -> dict[str, float]:
+def discriminative_multipliers(model: keras.Model, lr_decay: float) -> dict[str, float]:
     """Learning-rate factor per backbone variable path: `lr_decay ** d` for a stage `d`
     stages below the top (the top stage: `lr_decay`); the head keeps 1."""
     stages = backbone_stages(model.backbone)
@@ -107,7 +115,7 @@ def discriminative_multipliers(model, lr_decay: float) -> dict[str, float]:
     return factors
 
 
-def set_unfrozen_stages(model, n_unfrozen: int) -> None:
+def set_unfrozen_stages(model: keras.Model, n_unfrozen: int) -> None:
     """Makes the top `n_unfrozen` backbone stages trainable and freezes the rest.
 
     Recompile the model afterwards: Keras traces the train step with the trainable set.
@@ -126,7 +134,13 @@ def set_unfrozen_stages(model, n_unfrozen: int) -> None:
         layer.trainable = id(layer) not in frozen
 
 
-def transfer_model(pretrained, num_classes: int, finetune: str = "full", *, dropout=None):
+def transfer_model(
+    pretrained: keras.Model,
+    num_classes: int,
+    finetune: str = "full",
+    *,
+    dropout: float | None = None,
+) -> ECGClassifier:
     """A classifier with the pretrained backbone's weights and a fresh head.
 
     Args:

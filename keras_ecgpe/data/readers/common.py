@@ -11,12 +11,16 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import ConfigError, RecordError
 from keras_ecgpe.leads import CANONICAL_LEADS, map_to_canonical
+
+if TYPE_CHECKING:
+    import os
 
 # Default cap on record length: one hour at the record's own sampling rate.
 DEFAULT_MAX_SECONDS = 3600.0
@@ -25,7 +29,7 @@ DEFAULT_MAX_SECONDS = 3600.0
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "\u00b5v": 1e-3, "\u03bcv": 1e-3, "v": 1e3}
 
 
-def check_fs(fs, path) -> float:
+def check_fs(fs: object, path: os.PathLike | str) -> float:
     """Returns `fs` as a positive finite float, or raises `RecordError` naming `path`."""
     try:
         value = float(fs)
@@ -59,7 +63,9 @@ def sample_cap(max_samples: int | None, fs: float) -> int:
     return int(max_samples)
 
 
-def check_length(n_samples: int, cap: int, path, what: str = "record holds") -> None:
+def check_length(
+    n_samples: int, cap: int, path: os.PathLike | str, what: str = "record holds"
+) -> None:
     """Refuses records longer than `cap` samples (before they are read, where possible)."""
     if n_samples > cap:
         raise RecordError(
@@ -69,7 +75,7 @@ def check_length(n_samples: int, cap: int, path, what: str = "record holds") -> 
         )
 
 
-def mv_scale(units: str, path, lead: str = "") -> float:
+def mv_scale(units: str, path: os.PathLike | str, lead: str = "") -> float:
     """Returns the factor that converts `units` (mV, mv, uV, V, ...) to millivolts."""
     scale = _TO_MV.get(str(units).strip().lower())
     if scale is None:
@@ -80,7 +86,7 @@ def mv_scale(units: str, path, lead: str = "") -> float:
     return scale
 
 
-def parse_age(value) -> float | None:
+def parse_age(value: object) -> float | None:
     """Returns an age in years from header text or a number; None if unknown."""
     if isinstance(value, (int, float, np.integer, np.floating)):
         age = float(value)
@@ -90,7 +96,7 @@ def parse_age(value) -> float | None:
     return age if math.isfinite(age) and age >= 0 else None
 
 
-def parse_sex(value) -> str | None:
+def parse_sex(value: object) -> str | None:
     """Returns "M" or "F" from the spellings headers use; None if unknown."""
     key = str(value).strip().lower()
     if key in ("m", "male"):
@@ -105,13 +111,13 @@ def build_record(
     lead_names: Sequence[str],
     *,
     fs: float,
-    path,
+    path: os.PathLike | str,
     record_id: str,
     source_format: str,
     units: str,
     notes: Iterable[str] = (),
-    age=None,
-    sex=None,
+    age: float | None = None,
+    sex: str | None = None,
     labels: Iterable[str] = (),
 ) -> ECGRecord:
     """Checks a signal in mV and returns it as a canonical `ECGRecord`.

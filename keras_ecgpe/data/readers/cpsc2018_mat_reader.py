@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.io
@@ -12,6 +13,9 @@ from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
 from keras_ecgpe.leads import CANONICAL_LEADS
 
+if TYPE_CHECKING:
+    import os
+
 # Fixed by the challenge: 500 Hz, millivolts, the standard 12 leads in standard order.
 CPSC2018_FS = 500.0
 # An uncompressed 12 x N double matrix needs 96 bytes a sample; room for the struct around it.
@@ -19,7 +23,7 @@ _BYTES_PER_SAMPLE = 12 * 8
 _SLACK_BYTES = 1 << 16
 
 
-def read_cpsc2018_mat(path, *, max_samples: int | None = None) -> ECGRecord:
+def read_cpsc2018_mat(path: os.PathLike | str, *, max_samples: int | None = None) -> ECGRecord:
     """Reads a CPSC2018 `.mat` file (struct `ECG` with `sex`, `age`, `data`).
 
     `data` is 12 x N in mV at 500 Hz in the order I, II, III, aVR, aVL, aVF, V1-V6. The

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import pathlib
 import re
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.readers.common import (
     build_record,
@@ -17,10 +18,15 @@ from keras_ecgpe.data.readers.csv_table import check_csv_size, load_numbers, rea
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
 
+if TYPE_CHECKING:
+    import os
+
 _SETTING = re.compile(r"\b(fs|units)\s*=\s*([^\s,;]+)", re.IGNORECASE)
 
 
-def read_csv_record(path, *, fs: float | None = None, max_samples: int | None = None) -> ECGRecord:
+def read_csv_record(
+    path: os.PathLike | str, *, fs: float | None = None, max_samples: int | None = None
+) -> ECGRecord:
     """Reads a CSV with a header row of lead names into a canonical `ECGRecord`.
 
     Layout: an optional first comment line giving settings (`# fs=500 units=uV`), a header

@@ -10,10 +10,14 @@ from __future__ import annotations
 import itertools
 import pathlib
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.errors import RecordError
+
+if TYPE_CHECKING:
+    from typing import TextIO
 
 # Generous room per value ("-1234.5678901234567e-05," is 24 characters) plus a header.
 _BYTES_PER_VALUE = 32
@@ -42,7 +46,7 @@ def check_csv_size(path: pathlib.Path, cap: int, n_columns: int) -> None:
         )
 
 
-def read_line(handle, path: pathlib.Path) -> str:
+def read_line(handle: TextIO, path: pathlib.Path) -> str:
     """Returns one text line, refusing lines longer than `MAX_LINE_CHARS`."""
     line = handle.readline(MAX_LINE_CHARS)
     if len(line) >= MAX_LINE_CHARS and not line.endswith("\n"):
@@ -50,7 +54,7 @@ def read_line(handle, path: pathlib.Path) -> str:
     return line
 
 
-def load_numbers(handle, path: pathlib.Path, *, max_rows: int) -> np.ndarray:
+def load_numbers(handle: TextIO, path: pathlib.Path, *, max_rows: int) -> np.ndarray:
     """Reads comma-separated numbers from `handle` into a float64 `(rows, columns)` array.
 
     Lines are parsed in chunks of `CHUNK_ROWS` (numpy's own `max_rows` preallocates that

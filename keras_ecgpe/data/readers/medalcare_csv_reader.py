@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.readers.common import build_record, check_length, sample_cap
 from keras_ecgpe.data.readers.csv_table import check_csv_size, load_numbers
@@ -10,10 +11,13 @@ from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
 from keras_ecgpe.leads import CANONICAL_LEADS
 
+if TYPE_CHECKING:
+    import os
+
 MEDALCARE_FS = 500.0
 
 
-def read_medalcare_csv(path, *, max_samples: int | None = None) -> ECGRecord:
+def read_medalcare_csv(path: os.PathLike | str, *, max_samples: int | None = None) -> ECGRecord:
     """Reads one MedalCare-XL CSV (`<nnnnnn>_<variant>.csv`) into a canonical `ECGRecord`.
 
     The release writes no header: 12 leads in the order I, II, III, aVR, aVL, aVF,

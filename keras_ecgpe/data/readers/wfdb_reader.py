@@ -16,7 +16,7 @@ from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
 
 
-def read_wfdb_record(path, *, max_samples: int | None = None) -> ECGRecord:
+def read_wfdb_record(path: os.PathLike | str, *, max_samples: int | None = None) -> ECGRecord:
     """Reads a single-segment WFDB record into a canonical `ECGRecord`.
 
     The header is checked first (see `wfdb_header`); samples are then read by

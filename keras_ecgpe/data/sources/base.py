@@ -16,9 +16,14 @@ import os
 import posixpath
 from collections.abc import Iterator
 from pathlib import Path, PureWindowsPath
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
 
 SPLITS = ("train", "validation", "test")
 
@@ -77,7 +82,7 @@ class DatasetSource(abc.ABC):
     label_vocabulary: str = ""
     read_format: str | None = None
 
-    def __init__(self, root):
+    def __init__(self, root: os.PathLike | str):
         self.root = Path(root)
         if not self.root.exists():
             raise RecordError(self.root, f"{self.name} dataset not found")
@@ -98,7 +103,7 @@ class DatasetSource(abc.ABC):
             RecordError: a metadata table is malformed (the message names the file).
         """
 
-    def read(self, item: SourceItem, **read_options) -> ECGRecord:
+    def read(self, item: SourceItem, **read_options: Any) -> ECGRecord:
         """Reads one indexed record and attaches the source's ids, labels, age and sex.
 
         Args:
@@ -143,7 +148,9 @@ class DatasetSource(abc.ABC):
         return f"{type(self).__name__}({str(self.root)!r})"
 
 
-def require_columns(path, fieldnames, required) -> None:
+def require_columns(
+    path: os.PathLike | str, fieldnames: Sequence[str] | None, required: Iterable[str]
+) -> None:
     """Raises RecordError naming `path` when a CSV header lacks required columns."""
     missing = [column for column in required if column not in (fieldnames or ())]
     if missing:
@@ -156,7 +163,9 @@ def require_columns(path, fieldnames, required) -> None:
 MAX_TABLE_BYTES = 256 * 2**20
 
 
-def table_rows(path, required, *, allowed=None) -> Iterator[tuple[int, dict[str, str]]]:
+def table_rows(
+    path: os.PathLike | str, required: Iterable[str], *, allowed: Iterable[str] | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
     """Streams the rows of a label table or manifest CSV, one line at a time.
 
     Every problem is a `RecordError` naming `path` (and the line): a file larger than

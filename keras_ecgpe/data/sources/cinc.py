@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.labels import canonical_code, cinc_scored_classes
 from keras_ecgpe.data.sources.base import (
@@ -20,6 +21,9 @@ from keras_ecgpe.data.sources.base import (
     relative_path_problem,
 )
 from keras_ecgpe.errors import RecordError
+
+if TYPE_CHECKING:
+    import os
 
 _MAX_HEADER_BYTES = 1 << 20  # WFDB headers are a few hundred bytes, CinC's under 2 kB
 
@@ -68,7 +72,7 @@ class CinCSource(DatasetSource):
     name = "cinc"
     label_vocabulary = "snomed"
 
-    def __init__(self, root):
+    def __init__(self, root: os.PathLike | str):
         super().__init__(root)
         self.ignored_codes: collections.Counter = collections.Counter()
 

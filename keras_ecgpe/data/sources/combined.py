@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,9 @@ from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem
 from keras_ecgpe.data.splits import patient_stratified_split
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class CombinedSource(DatasetSource):
@@ -105,7 +109,7 @@ class CombinedSource(DatasetSource):
         labels = np.array([[1.0] if item.labels else [0.0] for item in items], np.float32)
         return list(patient_stratified_split(labels, patients, seed=self.split_seed))
 
-    def read(self, item: SourceItem, **read_options) -> ECGRecord:
+    def read(self, item: SourceItem, **read_options: Any) -> ECGRecord:
         # The id's prefix names the source: no lookup table to ship to every worker.
         name, _, own_id = item.record_id.partition(":")
         record = self.sources[name].read(

@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.sources.base import SPLITS, DatasetSource, SkippedItem, SourceItem
 from keras_ecgpe.errors import ConfigError, RecordError
+
+if TYPE_CHECKING:
+    import os
 
 PATHOLOGIES = ("sinus", "avblock", "fam", "iab", "lae", "lbbb", "rbbb")
 MI_SUBCLASSES = (
@@ -68,7 +72,7 @@ class MedalCareXLSource(DatasetSource):
     label_vocabulary = "medalcare"
     read_format = "medalcare"
 
-    def __init__(self, root, variant: str = "noise"):
+    def __init__(self, root: os.PathLike | str, variant: str = "noise"):
         super().__init__(root)
         if variant not in VARIANTS:
             raise ConfigError(

@@ -56,7 +56,7 @@ class PECohortSource(DatasetSource):
     name = "pe"
     label_vocabulary = "pe"
 
-    def __init__(self, manifest_csv, allow_absolute_paths: bool = False):
+    def __init__(self, manifest_csv: os.PathLike | str, allow_absolute_paths: bool = False):
         manifest_csv = Path(manifest_csv)
         if manifest_csv.is_dir():  # a cohort folder holding its manifest.csv
             manifest_csv = manifest_csv / "manifest.csv"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.sources.base import (
     DatasetSource,
@@ -20,6 +21,9 @@ from keras_ecgpe.data.sources.base import (
     table_rows,
 )
 from keras_ecgpe.errors import ConfigError, RecordError
+
+if TYPE_CHECKING:
+    import os
 
 TASKS = ("superdiagnostic", "subdiagnostic", "diagnostic", "form", "rhythm", "all")
 SUPERCLASSES = ("NORM", "MI", "STTC", "CD", "HYP")
@@ -88,7 +92,9 @@ class PTBXLSource(DatasetSource):
 
     name = "ptbxl"
 
-    def __init__(self, root, task: str = "superdiagnostic", sampling_rate: int = 100):
+    def __init__(
+        self, root: os.PathLike | str, task: str = "superdiagnostic", sampling_rate: int = 100
+    ):
         super().__init__(root)
         if task not in TASKS:
             raise ConfigError(f"`task` must be one of {', '.join(TASKS)}. Received: task={task!r}")

@@ -12,9 +12,14 @@ import importlib
 import inspect
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.sources.base import DatasetSource
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
+    from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +55,7 @@ def source_options(name: str) -> tuple[str, ...]:
     return tuple(p for p in parameters if p != "self")[1:]
 
 
-def make_source(name: str, root, **options) -> DatasetSource:
+def make_source(name: str, root: os.PathLike | str, **options: Any) -> DatasetSource:
     """Builds a dataset source by its registry name.
 
     Args:
@@ -83,7 +88,7 @@ def make_source(name: str, root, **options) -> DatasetSource:
 
 
 def open_sources(
-    names: str | Sequence[str], roots: Sequence, *, split_seed: int = 0, **options
+    names: str | Sequence[str], roots: Sequence, *, split_seed: int = 0, **options: Any
 ) -> DatasetSource:
     """Opens one source, or several as one `CombinedSource` (harmonised labels and masks).
 

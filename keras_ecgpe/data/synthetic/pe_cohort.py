@@ -20,6 +20,7 @@ import csv
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from keras_ecgpe.data.synthetic import conditions as cond
 from keras_ecgpe.data.synthetic.ecg_model import BeatModel, Synthesis, normal_beat_model, synthesize
 from keras_ecgpe.data.synthetic.ptbxl_style import patient_sizes
 from keras_ecgpe.data.synthetic.wfdb_writer import SYNTHETIC_COMMENT, write_record
+
+if TYPE_CHECKING:
+    import os
 
 SIGNS = tuple(cond.PE_SIGNS)
 # (rate in PE at mean severity, rate in negatives) per sign
@@ -179,7 +183,9 @@ def generate_pe_cohort(
         yield spec, synthesize(spec.model, fs, duration_s, np.random.default_rng(list(spec.seed)))
 
 
-def write_pe_cohort(out_dir, n_records: int = 900, seed: int = 0) -> dict[str, object]:
+def write_pe_cohort(
+    out_dir: os.PathLike | str, n_records: int = 900, seed: int = 0
+) -> dict[str, object]:
     """Writes the SYNTHETIC PE cohort into `out_dir` (created; must not exist).
 
     Returns:

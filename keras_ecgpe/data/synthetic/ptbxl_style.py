@@ -17,12 +17,16 @@ import datetime
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.data.synthetic.conditions import PTBXL_EFFECTS, atrial_fibrillation, tachycardia
 from keras_ecgpe.data.synthetic.ecg_model import BeatModel, normal_beat_model, synthesize
 from keras_ecgpe.data.synthetic.wfdb_writer import SYNTHETIC_COMMENT, write_record
+
+if TYPE_CHECKING:
+    import os
 
 PTBXL_COLUMNS = (
     "ecg_id",
@@ -258,7 +262,7 @@ def _row(spec: PTBXLRecordSpec, rng: np.random.Generator) -> dict[str, str]:
 
 
 def write_ptbxl_style(
-    out_dir, n_records: int = 2000, seed: int = 0, write_hr: bool = False
+    out_dir: os.PathLike | str, n_records: int = 2000, seed: int = 0, write_hr: bool = False
 ) -> dict[str, object]:
     """Writes the SYNTHETIC PTB-XL-style set into `out_dir` (created; must not exist).
 

@@ -4,6 +4,8 @@ tables).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from keras_ecgpe.evaluation.study_report.cells import (
     NOT_BOOTSTRAPPED,
     estimate_cell,
@@ -13,8 +15,12 @@ from keras_ecgpe.evaluation.study_report.cells import (
 from keras_ecgpe.formatting import format_number
 from keras_ecgpe.reporting import Cell, Column, Interval, Paragraph, Section, Table
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
-def discrimination_section(metrics) -> Section:
+
+def discrimination_section(metrics: Mapping[str, Any]) -> Section:
     level = level_label(metrics)
     rows = []
     for name, entry in metrics["study"].items():
@@ -163,7 +169,7 @@ def accuracy_table(point: dict, label: str, *, interval_name: str, level: str) -
     )
 
 
-def points_section(metrics) -> Section:
+def points_section(metrics: Mapping[str, Any]) -> Section:
     settings = metrics["settings"]
     section = Section("Operating points", "operating-points")
     section.add(

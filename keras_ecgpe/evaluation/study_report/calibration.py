@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from keras_ecgpe.evaluation.study_report.cells import (
     estimate_cell,
     figure_block,
@@ -11,8 +13,12 @@ from keras_ecgpe.evaluation.study_report.cells import (
 from keras_ecgpe.formatting import format_number
 from keras_ecgpe.reporting import Cell, Column, Interval, Paragraph, Section, Table
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
-def calibration_section(metrics) -> Section:
+
+def calibration_section(metrics: Mapping[str, Any]) -> Section:
     level = level_label(metrics)
     section = Section("Calibration", "calibration")
     c = metrics["calibration"]
@@ -85,7 +91,7 @@ def calibration_section(metrics) -> Section:
     return section
 
 
-def decision_curve_section(metrics) -> Section:
+def decision_curve_section(metrics: Mapping[str, Any]) -> Section:
     section = Section("Decision curve", "decision-curve")
     section.add(
         Paragraph(

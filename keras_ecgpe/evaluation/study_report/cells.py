@@ -7,14 +7,18 @@ these turn it into report cells (n/a with its reason, never 0) or a line of text
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.formatting import format_interval, format_number
 from keras_ecgpe.reporting import Figure, Interval, interval_or_na, value_or_na
 
+if TYPE_CHECKING:
+    from keras_ecgpe.reporting.cells import Cell
+
 NOT_BOOTSTRAPPED = "not bootstrapped (0 resamples)"
 
 
-def estimate_cell(entry: dict | None, missing: str = "not computed"):
+def estimate_cell(entry: dict | None, missing: str = "not computed") -> float | Cell:
     """An estimate as a cell: the number, or n/a with its reason (`missing` if none given).
 
     Example:

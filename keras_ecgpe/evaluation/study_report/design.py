@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from keras_ecgpe.evaluation.study import SECONDARY_SPECIFICITY
 from keras_ecgpe.reporting import Cell, KeyValueList, Paragraph, Preformatted, Section
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 
 def plan_blocks(settings: dict) -> list:
@@ -125,7 +131,7 @@ def _plan_yaml(plan: dict, overrides: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def design_section(metrics) -> Section:
+def design_section(metrics: Mapping[str, Any]) -> Section:
     first = next(iter(metrics["study"].values()))
     points = first["operating_points"]
     primary = points[0]

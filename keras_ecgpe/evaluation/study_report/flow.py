@@ -4,8 +4,14 @@ characteristics per split.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from keras_ecgpe.evaluation.study_report.cells import estimate_cell
 from keras_ecgpe.reporting import Cell, Column, Interval, Paragraph, Section, Table
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 
 def participant_flow_table(flow: dict) -> Table:
@@ -71,7 +77,7 @@ def exclusions_block(flow: dict) -> list:
     ]
 
 
-def flow_section(metrics) -> Section:
+def flow_section(metrics: Mapping[str, Any]) -> Section:
     flow = metrics["flow"]
     section = Section("Participant flow", "participant-flow")
     section.add(participant_flow_table(flow), *exclusions_block(flow))
@@ -87,7 +93,7 @@ def flow_section(metrics) -> Section:
     return section
 
 
-def baseline_section(metrics) -> Section:
+def baseline_section(metrics: Mapping[str, Any]) -> Section:
     base = metrics["baseline"]
     section = Section("Baseline characteristics", "baseline")
     if not base["age_available"] and not base["sex_available"]:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from keras_ecgpe.reporting import Column, KeyValueList, Notice, Paragraph, Section, Table
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
-def looks_section(metrics) -> Section:
+
+def looks_section(metrics: Mapping[str, Any]) -> Section:
     looks = metrics["looks"]
     section = Section("Test-split looks", "test-looks")
     if not looks["recorded"]:
@@ -58,7 +64,7 @@ def looks_section(metrics) -> Section:
     return section
 
 
-def leakage_section(metrics) -> Section:
+def leakage_section(metrics: Mapping[str, Any]) -> Section:
     leakage = metrics["leakage"]
     section = Section("Leakage checks", "leakage")
     if not leakage["checked"]:
@@ -86,7 +92,7 @@ def leakage_section(metrics) -> Section:
     return section
 
 
-def leakage_notice(leakage) -> Notice:
+def leakage_notice(leakage: Mapping[str, Any]) -> Notice:
     named = []
     for p in leakage["shared_patients"]:
         named += p["record_ids"]

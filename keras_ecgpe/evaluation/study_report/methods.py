@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from keras_ecgpe.evaluation.study import SECONDARY_SPECIFICITY
 from keras_ecgpe.evaluation.study_report.cells import estimate_cell, figure_block, level_label
 from keras_ecgpe.reporting import Column, KeyValueList, Notice, Paragraph, Section, Table
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
-def secondary_section(metrics) -> Section:
+
+def secondary_section(metrics: Mapping[str, Any]) -> Section:
     section = Section("Secondary figures", "secondary")
     rows = []
     for name, entry in metrics["study"].items():
@@ -33,7 +39,7 @@ def secondary_section(metrics) -> Section:
     return section
 
 
-def report_warnings(metrics) -> list[str]:
+def report_warnings(metrics: Mapping[str, Any]) -> list[str]:
     """Every warning of the evaluation, in one list (small samples, bootstrap, leakage)."""
     out = []
     if metrics["split"] == "validation":
@@ -54,7 +60,7 @@ def report_warnings(metrics) -> list[str]:
     return out
 
 
-def warnings_section(metrics) -> Section:
+def warnings_section(metrics: Mapping[str, Any]) -> Section:
     section = Section("Warnings", "warnings")
     warnings = report_warnings(metrics)
     if not warnings:
@@ -62,7 +68,7 @@ def warnings_section(metrics) -> Section:
     return section.add(*[Notice(w, level="warning") for w in warnings])
 
 
-def methods_section(metrics) -> Section:
+def methods_section(metrics: Mapping[str, Any]) -> Section:
     settings = metrics["settings"]
     first = next(iter(metrics["study"].values()))
     boot = first["bootstrap"]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from keras_ecgpe.evaluation.study_report.cells import estimate_cell, interval_cell, level_label
 from keras_ecgpe.reporting import Column, Paragraph, Section, Table
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
-def subgroups_section(metrics) -> Section:
+
+def subgroups_section(metrics: Mapping[str, Any]) -> Section:
     level = level_label(metrics)
     section = Section("Subgroups", "subgroups")
     for name, entry in metrics["study"].items():
