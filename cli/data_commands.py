@@ -21,7 +21,7 @@ data.add_command(prepare)
 @data.command()
 @click.argument("records", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-def inspect(records, as_json) -> None:
+def inspect(records: tuple[str, ...], as_json: bool) -> None:
     """Describe RECORD files (a path with or without extension).
 
     Every record is read through the package's readers: format, fs, samples, duration,
@@ -70,7 +70,7 @@ def _describe(entry: dict) -> str:
     show_default=True,
     help="Also prepare both sets into caches under OUT/cache (100 Hz, band-pass).",
 )
-def demo(out, n_ptbxl, n_pe, seed, also_prepare) -> None:
+def demo(out: str, n_ptbxl: int, n_pe: int, seed: int, also_prepare: bool) -> None:
     """Write the embedded SYNTHETIC demo data to OUT (real file formats, fake patients).
 
     A PTB-XL-style multi-label set (NORM, MI, STTC, CD, HYP) and a PE cohort shaped like

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 import click
 
 from keras_ecgpe.errors import ECGPEError
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 
 @contextlib.contextmanager
-def reported_errors():
+def reported_errors() -> Iterator[None]:
     """Re-raises ECGPEError as click.ClickException so the CLI prints `Error: ...`."""
     try:
         yield

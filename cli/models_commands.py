@@ -26,7 +26,9 @@ def models() -> None:
 @click.option("--num-classes", type=int, default=1, show_default=True, help="Logits of the head.")
 @click.option("--model", "names", multiple=True, help="Only this registered name (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def list_command(input_len, num_leads, num_classes, names, as_json) -> None:
+def list_command(
+    input_len: int, num_leads: int, num_classes: int, names: tuple[str, ...], as_json: bool
+) -> None:
     """Every registered model with its parameters and multiply-accumulates per window."""
     from keras_ecgpe.models.summary import describe_models
 

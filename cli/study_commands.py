@@ -28,7 +28,16 @@ from keras_ecgpe.cli.study_options import analysis_plan, declare_new_model_optio
 )
 @declare_new_model_option
 @click.option("--overwrite", is_flag=True, help="Replace a previous result in --out.")
-def compare_models(run_a, run_b, cache, split, out, plan_file, declaration, overwrite) -> None:
+def compare_models(
+    run_a: str,
+    run_b: str,
+    cache: str,
+    split: str,
+    out: str,
+    plan_file: str | None,
+    declaration: str | None,
+    overwrite: bool,
+) -> None:
     """Score RUN_A and RUN_B on the same records and test their AUROC difference (DeLong).
 
     Scoring the test split is a look for both models in the cache's ledger. Writes

@@ -3,7 +3,14 @@ the studies (`train --cv`, `compare`) declare alike."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
+
+if TYPE_CHECKING:
+    import os
+
+    from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
 
 split_option = click.option(
     "--split", default="test", show_default=True, type=click.Choice(["test", "validation", "train"])
@@ -18,7 +25,7 @@ declare_new_model_option = click.option(
 )
 
 
-def analysis_plan(plan_file):
+def analysis_plan(plan_file: os.PathLike | str | None) -> AnalysisPlan | None:
     """The `AnalysisPlan` of --plan, or None.
 
     Raises:
