@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -54,6 +55,9 @@ from keras_ecgpe.export.verify import (
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.inference.tflite_runner import TFLiteRunner
 
+if TYPE_CHECKING:
+    import os
+
 TARGETS = (None, "micro")
 
 
@@ -81,17 +85,17 @@ def bundle_name(
 
 
 def export_run(
-    source,
+    source: os.PathLike | str,
     *,
     mode: str = "none",
-    out_dir=None,
+    out_dir: os.PathLike | str | None = None,
     target: str | None = None,
     int8_io: bool = False,
     max_auroc_drop: float | None = None,
     force: bool = False,
     c_array: bool = False,
     calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES,
-    cache=None,
+    cache: os.PathLike | str | None = None,
     qat: bool = False,
     qat_epochs: int = DEFAULT_QAT_EPOCHS,
     prune: float | None = None,

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.atomic import atomic_write_bytes
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import os
 
 _BYTES_PER_LINE = 12
 
@@ -49,7 +53,7 @@ def c_array_sources(blob: bytes, name: str = "g_model_data", sha256: str = "") -
     return header, source
 
 
-def write_c_array(blob: bytes, out_dir, sha256: str = "") -> list:
+def write_c_array(blob: bytes, out_dir: os.PathLike | str, sha256: str = "") -> list:
     """Writes `model_data.h` and `model_data.cc` into `out_dir`; returns their paths."""
     header, source = c_array_sources(blob, sha256=sha256)
     paths = [Path(out_dir) / "model_data.h", Path(out_dir) / "model_data.cc"]

@@ -37,7 +37,7 @@ def run_child(
     task: str,
     timeout_s: float,
     crash_hint: str = "out of memory, or a converter crash",
-    error=ECGPEError,
+    error: type[Exception] = ECGPEError,
 ) -> None:
     """Runs `python args...` (e.g. `-m module ...`); raises `error` naming `task` on failure.
 

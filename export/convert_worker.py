@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="keras_ecgpe.export.convert_worker")
     parser.add_argument("--model", required=True, help=".keras model file")
     parser.add_argument("--window", required=True, type=int, help="samples per window")

@@ -12,6 +12,7 @@ each window came from.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,11 +22,26 @@ from keras_ecgpe.export.tflite import ExportError
 from keras_ecgpe.export.verify import keras_logits
 from keras_ecgpe.inference.tflite_runner import TFLiteRunner
 
+if TYPE_CHECKING:
+    import os
+
+    import keras
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+
 # Absolute logit tolerances per mode, for runtimes other than the one that made the file.
 TOLERANCES = {"none": 1e-3, "float16": 1e-2, "dynamic": 5e-2, "int8": 1e-1, "int16x8": 2e-2}
 
 
-def golden_vectors(blob: bytes, model, cache, contract: dict, *, mode: str, count: int = 4) -> dict:
+def golden_vectors(
+    blob: bytes,
+    model: keras.Model,
+    cache: PreparedCache,
+    contract: dict,
+    *,
+    mode: str,
+    count: int = 4,
+) -> dict:
     """Picks `count` validation windows from records spread over the split and runs them.
 
     Returns:
@@ -51,14 +67,14 @@ def golden_vectors(blob: bytes, model, cache, contract: dict, *, mode: str, coun
     }
 
 
-def write_golden(path, vectors: dict) -> None:
+def write_golden(path: os.PathLike | str, vectors: dict) -> None:
     """Writes the vectors as `.npz` (atomically, no pickle)."""
     buffer = io.BytesIO()
     np.savez(buffer, **vectors)
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def check_golden(model, path) -> float:
+def check_golden(model: TFLiteRunner | bytes | os.PathLike | str, path: os.PathLike | str) -> float:
     """Runs a `.tflite` (path, bytes or `TFLiteRunner`) on `golden.npz`; returns the max error.
 
     Raises:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import signal as sps
@@ -30,6 +31,9 @@ from keras_ecgpe.inference.tflite_runner import (
     TFLiteRunner,
     read_embedded_json,
 )
+
+if TYPE_CHECKING:
+    import os
 
 FORMAT = "keras_ecgpe.model_json"
 # 2: `decision.logit_cuts` and `decision.rule` decide; 1 (read by the schema still) had
@@ -286,7 +290,7 @@ def file_facts(payload: dict, final_blob: bytes) -> dict:
     }
 
 
-def read_metadata(model) -> dict | None:
+def read_metadata(model: bytes | os.PathLike | str) -> dict | None:
     """The embedded description of a `.tflite` (path or bytes), None if it has none."""
     blob = model if isinstance(model, (bytes, bytearray)) else open(model, "rb").read()
     return read_embedded_json(blob)

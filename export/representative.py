@@ -9,6 +9,8 @@ without the cache, or with a split that holds no records, export stops with a me
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from keras_ecgpe.data.cache import PreparedCache
@@ -17,10 +19,13 @@ from keras_ecgpe.errors import ECGPEError
 from keras_ecgpe.export.tflite import ExportError
 from keras_ecgpe.inference import contract_io
 
+if TYPE_CHECKING:
+    import os
+
 DEFAULT_CALIBRATION_SAMPLES = 300
 
 
-def open_run_cache(contract: dict, override=None) -> PreparedCache:
+def open_run_cache(contract: dict, override: os.PathLike | str | None = None) -> PreparedCache:
     """Opens the prepared cache named by the contract (or `override`) and checks it fits.
 
     Raises:
@@ -65,7 +70,7 @@ def split_plan(
     limit: int | None = None,
     seed: int = 0,
     mode: str | None = None,
-):
+) -> tuple[np.ndarray, np.ndarray]:
     """Which windows of one split to read: `(rows, starts)` int64 arrays.
 
     Args:
@@ -97,7 +102,9 @@ def split_plan(
     return rows, starts
 
 
-def read_windows(cache: PreparedCache, contract: dict, rows, starts) -> np.ndarray:
+def read_windows(
+    cache: PreparedCache, contract: dict, rows: np.ndarray, starts: np.ndarray
+) -> np.ndarray:
     """Reads and standardises windows: float32 `(n, window, 12)`.
 
     Raises:

@@ -22,12 +22,18 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from keras_ecgpe.errors import ECGPEError
 from keras_ecgpe.export.child_process import run_child
 from keras_ecgpe.inference.tflite_runner import INPUT_NAME, OUTPUT_NAME
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import keras
 
 MODES = ("none", "float16", "dynamic", "int8", "int16x8")
 CALIBRATED = ("int8", "int16x8")
@@ -45,7 +51,7 @@ def check_mode(mode: str, int8_io: bool = False) -> None:
         raise ExportError(f"--int8-io needs --quantize int8. Received: --quantize {mode}")
 
 
-def serving_model(model, window: int):
+def serving_model(model: keras.Model, window: int) -> keras.Model:
     """The batch-1 functional wrapper `ecg [1, window, leads] -> {"logits": [1, C]}`."""
     import keras
 
@@ -58,7 +64,12 @@ def serving_model(model, window: int):
 
 
 def convert_model(
-    model, mode: str, *, window: int, representative=None, int8_io: bool = False
+    model: keras.Model,
+    mode: str,
+    *,
+    window: int,
+    representative: np.ndarray | None = None,
+    int8_io: bool = False,
 ) -> bytes:
     """Converts in this process. Prefer `convert`, which isolates the calibrated modes.
 
@@ -123,11 +134,11 @@ def _conversion_message(mode: str, exc: Exception) -> str:
 
 
 def convert(
-    model,
+    model: keras.Model,
     mode: str,
     *,
     window: int,
-    representative=None,
+    representative: np.ndarray | None = None,
     int8_io: bool = False,
     model_path: os.PathLike | None = None,
 ) -> bytes:
@@ -194,7 +205,7 @@ def _builtin_names() -> set:
 _BUILTIN_NAMES = _builtin_names()
 
 
-def check_ops(ops, target: str | None = None) -> None:
+def check_ops(ops: Iterable[str], target: str | None = None) -> None:
     """Refuses non-builtin operators, and WHILE loops for `target="micro"`.
 
     Raises:

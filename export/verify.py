@@ -10,6 +10,7 @@ The export passes when no class loses more AUROC than `max_auroc_drop`.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,13 @@ from keras_ecgpe.export.representative import read_windows, split_plan
 from keras_ecgpe.export.tflite import ExportError
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.inference.tflite_runner import TFLiteRunner
+
+if TYPE_CHECKING:
+    import os
+
+    import keras
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
 
 _CHUNK = 256
 
@@ -80,7 +88,7 @@ def _four(value) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def keras_logits(model, windows, batch_size: int = 64) -> np.ndarray:
+def keras_logits(model: keras.Model, windows: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Logits `(n, C)` of the Keras model on float32 windows, in inference mode."""
     import keras
 
@@ -100,9 +108,9 @@ def _aurocs(labels, mask, logits) -> list[float | None]:
 
 
 def verify_tflite(
-    tflite,
-    model,
-    cache,
+    tflite: TFLiteRunner | bytes | os.PathLike | str,
+    model: keras.Model,
+    cache: PreparedCache,
     contract: dict,
     *,
     mode: str,
@@ -187,7 +195,7 @@ def verify_tflite(
     )
 
 
-def write_parity(report: ParityReport, out_dir) -> None:
+def write_parity(report: ParityReport, out_dir: os.PathLike | str) -> None:
     """Writes `parity.json` and `parity.txt` into `out_dir` (atomically)."""
     from pathlib import Path
 

@@ -20,15 +20,19 @@ sinusoidal position layer (`layer_keys.py` lists the layers it does translate).
 from __future__ import annotations
 
 import importlib.util
+from typing import TYPE_CHECKING
 
 from keras_ecgpe.errors import ConfigError
+
+if TYPE_CHECKING:
+    import keras
 
 DEFAULT_QAT_EPOCHS = 2
 DEFAULT_PRUNE_EPOCHS = 4
 INSTALL_HINT = 'pip install -e ".[qat]"'
 
 
-def family_of(model) -> str:
+def family_of(model: keras.Model) -> str:
     """The zoo family of a classifier (its backbone's class name)."""
     return type(getattr(model, "backbone", model)).__name__
 
@@ -44,7 +48,7 @@ def supported_families() -> tuple[str, ...]:
     return tuple(family.__name__ for family in list_families() if family.QAT_SUPPORTED)
 
 
-def check_supported(model, *, qat: bool = False, prune: float | None = None) -> None:
+def check_supported(model: keras.Model, *, qat: bool = False, prune: float | None = None) -> None:
     """Refuses a family x mode combination QAT or pruning cannot handle.
 
     Raises:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -22,6 +23,9 @@ import tf_keras
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.export.representative import read_windows, split_plan
+
+if TYPE_CHECKING:
+    import keras
 
 
 @dataclasses.dataclass
@@ -63,7 +67,7 @@ class TrainingWindows:
             yield x, y, mask
 
 
-def freeze_batch_norm(model) -> int:
+def freeze_batch_norm(model: tf_keras.Model) -> int:
     """Puts every BatchNormalization of a tf_keras model (wrapped or not) in inference mode.
 
     Returns:
@@ -79,9 +83,9 @@ def freeze_batch_norm(model) -> int:
 
 
 def fine_tune(
-    model,
+    model: tf_keras.Model,
     data: TrainingWindows,
-    loss,
+    loss: keras.losses.Loss,
     *,
     epochs: int,
     learning_rate: float,

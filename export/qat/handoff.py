@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -20,6 +21,14 @@ from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.export.child_process import run_child
 from keras_ecgpe.export.qat import check_supported, require_tfmot
 from keras_ecgpe.export.tflite import ExportError
+
+if TYPE_CHECKING:
+    import os
+
+    import keras
+
+    from keras_ecgpe.data.prepared_cache import PreparedCache
+    from keras_ecgpe.run_directory import RunFiles
 
 DEFAULT_LEARNING_RATE = 1e-4  # runs without config.yaml
 LEARNING_RATE_SHARE = 0.1  # else a tenth of the run's peak learning rate
@@ -41,7 +50,9 @@ def qat_mode(mode: str) -> str:
     return "int8"
 
 
-def finetune_settings(run_dir, cache, learning_rate: float | None = None) -> dict:
+def finetune_settings(
+    run_dir: os.PathLike | str, cache: PreparedCache, learning_rate: float | None = None
+) -> dict:
     """The fine-tune's loss, learning rate and batch size, from the run's `config.yaml`.
 
     Without one (a model trained elsewhere), plain BCE on logits, 1e-4 and 32.
@@ -83,7 +94,7 @@ def finetune_settings(run_dir, cache, learning_rate: float | None = None) -> dic
     return settings
 
 
-def run_worker(params: dict, representative=None) -> tuple:
+def run_worker(params: dict, representative: np.ndarray | None = None) -> tuple:
     """Runs one task in the child process and returns `(flatbuffer bytes, facts)`.
 
     Args:
@@ -115,7 +126,7 @@ def run_worker(params: dict, representative=None) -> tuple:
 
 
 def check_finetune_request(
-    model, *, qat: bool, prune: float | None, qat_epochs: int, prune_epochs: int
+    model: keras.Model, *, qat: bool, prune: float | None, qat_epochs: int, prune_epochs: int
 ) -> int:
     """Refuses an unsupported family, combination or setting; returns the fine-tune epochs.
 
@@ -141,14 +152,14 @@ def check_finetune_request(
 
 
 def fine_tune_and_convert(
-    files,
+    files: RunFiles,
     contract: dict,
-    cache,
-    model,
+    cache: PreparedCache,
+    model: keras.Model,
     *,
     mode: str,
     int8_io: bool,
-    representative,
+    representative: np.ndarray | None,
     qat: bool,
     qat_epochs: int,
     prune: float | None,

@@ -13,6 +13,8 @@ download and in sparse kernels where a runtime has them, not in the raw file siz
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import tensorflow_model_optimization as tfmot
 
@@ -29,12 +31,19 @@ from keras_ecgpe.export.qat.twin import (
 )
 from keras_ecgpe.export.tflite import ExportError
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import keras
+
 _sparsity = tfmot.sparsity.keras
 RAMP_SHARE = 0.7  # share of the steps over which sparsity rises to the target
 SPARSITY_TOLERANCE = 0.01  # tfmot rounds each layer's count of zeros
 
 
-def pruning_schedule(target: float, total_steps: int):
+def pruning_schedule(
+    target: float, total_steps: int
+) -> tuple[tfmot.sparsity.keras.PruningSchedule, int]:
     """PolynomialDecay from 0 to `target`, reaching it on a pruning step at ~70 % of the
     steps; ConstantSparsity (prune at once, on step 0) when there are too few steps."""
     if total_steps < 4:
@@ -47,7 +56,7 @@ def pruning_schedule(target: float, total_steps: int):
     ), end
 
 
-def measured_sparsity(model, names) -> dict:
+def measured_sparsity(model: keras.Model, names: Iterable[str]) -> dict:
     """Share of exact zeros in the kernels of the named layers, and in all the weights."""
     layers = keras_layers_by_name(model)
     zeros = total = 0
@@ -65,7 +74,13 @@ def measured_sparsity(model, names) -> dict:
 
 
 def prune_in_place(
-    model, data: TrainingWindows, loss, *, sparsity: float, epochs: int, learning_rate: float
+    model: keras.Model,
+    data: TrainingWindows,
+    loss: keras.losses.Loss,
+    *,
+    sparsity: float,
+    epochs: int,
+    learning_rate: float,
 ) -> dict:
     """Prunes a Keras 3 zoo model's kernels to `sparsity`, fine-tuning as it goes.
 

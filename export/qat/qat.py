@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -31,13 +32,16 @@ from keras_ecgpe.export.qat.twin import build_twin
 from keras_ecgpe.export.tflite import ExportError
 from keras_ecgpe.inference.tflite_runner import INPUT_NAME, OUTPUT_NAME, TFLiteRunner
 
+if TYPE_CHECKING:
+    import keras
+
 _quantize = tfmot.quantization.keras
 # Range variables of the tensor a wrapper outputs (not kernel ranges, not pre-activation).
 _OUTPUT_RANGE = re.compile(r"/(post_activation|output)_(min|max):\d+$")
 _PROBE_WINDOWS = 64
 
 
-def quantization_model(twin):
+def quantization_model(twin: tf_keras.Model) -> tf_keras.Model:
     """Wraps a 2-D twin for QAT (tfmot's default 8-bit scheme + `quantize_config`)."""
 
     def annotate(layer):
@@ -66,7 +70,7 @@ def _observed_ranges(twin, names, windows, batch_size: int = 64) -> dict:
     return {n: (min(low[n], 0.0), max(high[n], 0.0)) for n in names}
 
 
-def initialise_ranges(qat_model, twin, windows) -> int:
+def initialise_ranges(qat_model: tf_keras.Model, twin: tf_keras.Model, windows: np.ndarray) -> int:
     """Sets every activation range of `qat_model` to what the float twin shows.
 
     Returns:
@@ -91,7 +95,13 @@ def initialise_ranges(qat_model, twin, windows) -> int:
     return len(targets)
 
 
-def to_tflite(qat_model, window: int, leads: int, representative, int8_io: bool) -> bytes:
+def to_tflite(
+    qat_model: tf_keras.Model,
+    window: int,
+    leads: int,
+    representative: np.ndarray | None,
+    int8_io: bool,
+) -> bytes:
     """Converts a QAT tf_keras model to a builtins-only int8 flatbuffer, batch 1."""
     ecg = tf_keras.Input(shape=(window, leads), batch_size=1, name=INPUT_NAME)
     # The signature's output takes the name of the last layer.
@@ -113,13 +123,13 @@ def to_tflite(qat_model, window: int, leads: int, representative, int8_io: bool)
 
 
 def qat_export(
-    model,
+    model: keras.Model,
     data: TrainingWindows,
-    loss,
+    loss: keras.losses.Loss,
     *,
     epochs: int,
     learning_rate: float,
-    representative,
+    representative: np.ndarray | None,
     int8_io: bool = False,
     window: int | None = None,
 ) -> tuple:

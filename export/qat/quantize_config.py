@@ -14,8 +14,16 @@ Import only in the QAT child process: it imports tfmot.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    import tf_keras
 
 _CONVOLUTIONS = ("Conv2D", "DepthwiseConv2D")
 
@@ -38,19 +46,29 @@ class OutputQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
     def __init__(self, quantize_output: bool = True):
         self.quantize_output = bool(quantize_output)
 
-    def get_weights_and_quantizers(self, layer):
+    def get_weights_and_quantizers(
+        self, layer: tf_keras.layers.Layer
+    ) -> list[tuple[tf.Variable, tfmot.quantization.keras.quantizers.Quantizer]]:
         return []  # BatchNorm's scale and offset become the int8 MUL/ADD constants
 
-    def get_activations_and_quantizers(self, layer):
+    def get_activations_and_quantizers(
+        self, layer: tf_keras.layers.Layer
+    ) -> list[tuple[Callable, tfmot.quantization.keras.quantizers.Quantizer]]:
         return []
 
-    def set_quantize_weights(self, layer, quantize_weights):
+    def set_quantize_weights(
+        self, layer: tf_keras.layers.Layer, quantize_weights: Sequence[tf.Tensor]
+    ) -> None:
         pass
 
-    def set_quantize_activations(self, layer, quantize_activations):
+    def set_quantize_activations(
+        self, layer: tf_keras.layers.Layer, quantize_activations: Sequence[Callable]
+    ) -> None:
         pass
 
-    def get_output_quantizers(self, layer):
+    def get_output_quantizers(
+        self, layer: tf_keras.layers.Layer
+    ) -> list[tfmot.quantization.keras.quantizers.Quantizer]:
         if not self.quantize_output:
             return []
         return [
@@ -59,7 +77,7 @@ class OutputQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
             )
         ]
 
-    def get_config(self):
+    def get_config(self) -> dict[str, Any]:
         return {"quantize_output": self.quantize_output}
 
 
@@ -74,7 +92,9 @@ def _is_relu(layer) -> bool:
     )
 
 
-def quantize_config_for(layer) -> tfmot.quantization.keras.QuantizeConfig | None:
+def quantize_config_for(
+    layer: tf_keras.layers.Layer,
+) -> tfmot.quantization.keras.QuantizeConfig | None:
     """The config of one layer of a 2-D twin, or None where tfmot's registry decides.
 
     Producers and consumers are read from the twin's functional graph.

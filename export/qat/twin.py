@@ -48,7 +48,7 @@ class TwinError(ConfigError):
     """The Keras 3 model holds a layer the tf_keras twin cannot reproduce."""
 
 
-def twin_layer(layer, layout: str = "1d"):
+def twin_layer(layer: keras.layers.Layer, layout: str = "1d") -> tf_keras.layers.Layer:
     """The tf_keras layer equivalent to one Keras 3 layer (unbuilt, same name).
 
     Raises:
@@ -99,7 +99,7 @@ def _replay(functional, inputs, layout):
     return functional._run_through_graph(inputs, operation_fn=operation_fn)
 
 
-def keras_layers_by_name(model) -> dict[str, object]:
+def keras_layers_by_name(model: keras.Model) -> dict[str, object]:
     """Every leaf layer of a Keras 3 model (nested models flattened), by name."""
     found = {}
     for layer in model.layers:
@@ -111,8 +111,12 @@ def keras_layers_by_name(model) -> dict[str, object]:
 
 
 def build_twin(
-    model, *, layout: str = "1d", batch_size: int | None = None, copy_weights: bool = True
-):
+    model: keras.Model,
+    *,
+    layout: str = "1d",
+    batch_size: int | None = None,
+    copy_weights: bool = True,
+) -> tf_keras.Model:
     """Builds the flat tf_keras twin of a Keras 3 functional model.
 
     Args:
@@ -151,7 +155,9 @@ def build_twin(
     return twin
 
 
-def copy_weights_by_name(source, target) -> int:
+def copy_weights_by_name(
+    source: keras.Model | tf_keras.Model, target: keras.Model | tf_keras.Model
+) -> int:
     """Copies weights layer by layer between a Keras 3 model and its twin (either way).
 
     The layers holding weights must be the same on both sides, by name and weight shapes;

@@ -23,6 +23,10 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 TASKS = ("qat", "prune")
 REQUIRED = ("task", "model", "contract", "cache", "out", "facts", "epochs", "learning_rate", "loss")
@@ -102,7 +106,7 @@ def run(params: dict) -> None:
     atomic_write_json(params["facts"], facts)
 
 
-def main(argv=None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         print("usage: python -m keras_ecgpe.export.qat.worker PARAMS.json", file=sys.stderr)
