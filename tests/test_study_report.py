@@ -183,6 +183,12 @@ def test_report_in_three_formats_with_every_section(runs, tmp_path):
     assert {("sex", "F"), ("sex", "M"), ("age", "18-<50"), ("age", ">=80")} <= groups
     assert sum(g["n"] for g in study["subgroups"] if g["kind"] == "sex") == 20
     assert "Subgroups, PE (primary operating point)" in text
+    # Every small subgroup is named under Warnings, not only flagged in its row.
+    small = [g for g in study["subgroups"] if g["small"]]
+    assert small
+    warnings = text.split("Warnings\n")[-1].split("Methods\n")[0]
+    for g in small:
+        assert f"subgroup {g['kind']} {g['group']}:" in warnings
 
 
 def test_second_model_needs_a_declaration_and_looks_are_counted(runs, tmp_path):

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 # How a column spells its numbers; "auto" reads ints as integers and floats to 3 decimals.
-FORMATS = ("auto", "text", "integer", "number", "signed", "percent")
+FORMATS = ("auto", "text", "integer", "number", "signed", "percent", "one_decimal")
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,8 @@ class Column:
         label: the header text.
         format: one of `FORMATS`: "auto" (int as integer, float to 3 decimals), "text",
             "integer", "number" (3 decimals), "signed" (3 decimals with sign, for
-            differences) or "percent" (a fraction shown as a percentage to one decimal).
+            differences), "percent" (a fraction shown as a percentage to one decimal) or
+            "one_decimal" (quantities such as ages in years).
 
     Example:
     >>> Column("Difference", format="signed")
@@ -224,6 +225,8 @@ def cell_text(value: object, column_format: str = "auto") -> str:
     if isinstance(value, Interval):
         if value.low is None:
             return "n/a"
+        if column_format == "one_decimal":
+            return f"{value.low:.1f} to {value.high:.1f}"
         signed = column_format == "signed"
         return (
             f"{format_number(value.low, signed=signed)} to "
@@ -239,6 +242,8 @@ def cell_text(value: object, column_format: str = "auto") -> str:
         return str(int(value)) if float(value).is_integer() else format_number(value)
     if column_format == "percent":
         return f"{100 * value:.1f} %"
+    if column_format == "one_decimal":
+        return f"{value:.1f}"
     return format_number(value, signed=column_format == "signed")
 
 

@@ -128,8 +128,8 @@ def baseline_section(metrics: Mapping[str, Any]) -> Section:
             [
                 Column("Split", "text"),
                 "Records",
-                "Age, median (years)",
-                "Age, IQR",
+                Column("Age, median (years)", "one_decimal"),
+                Column("Age, IQR (years)", "one_decimal"),
                 "Age missing",
                 "Female",
                 "Male",

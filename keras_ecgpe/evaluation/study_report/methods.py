@@ -54,6 +54,12 @@ def report_warnings(metrics: Mapping[str, Any]) -> list[str]:
         for point in entry["operating_points"]:
             if point.get("cut") is None:
                 out.append(f"{name}, {point['name']}: {point['reason']}")
+        out += [
+            f"{name}, subgroup {g['kind']} {g['group']}: {w}"
+            for g in entry["subgroups"]
+            if g["small"]
+            for w in g["warnings"]
+        ]
         d = entry["discrimination"]["auroc"]
         if d.get("warning"):
             out.append(f"{name}: {d['warning']}")

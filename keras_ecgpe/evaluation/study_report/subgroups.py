@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def subgroups_section(metrics: Mapping[str, Any]) -> Section:
     level = level_label(metrics)
+    minimum = metrics["settings"]["plan"]["small_sample_min"]
     section = Section("Subgroups", "subgroups")
     for name, entry in metrics["study"].items():
         for note in entry["subgroup_notes"]:
@@ -34,7 +35,7 @@ def subgroups_section(metrics: Mapping[str, Any]) -> Section:
                     interval_cell(g["sensitivity"]),
                     estimate_cell(g["specificity"]),
                     interval_cell(g["specificity"]),
-                    "small: " + "; ".join(g["warnings"]) if g["small"] else "",
+                    "small" if g["small"] else "",
                 ]
             )
         section.add(
@@ -56,7 +57,9 @@ def subgroups_section(metrics: Mapping[str, Any]) -> Section:
                 rows,
                 notes=[
                     f"Sensitivity and specificity: {metrics['settings']['interval_name']}. "
-                    "Small subgroups are shown and flagged, not hidden."
+                    "Small subgroups are shown and flagged, not hidden: "
+                    f"fewer than {minimum} positives or negatives "
+                    "(each is named under Warnings)."
                 ],
             )
         )
