@@ -198,3 +198,24 @@ def test_new_contracts_must_carry_logit_cuts_old_ones_are_still_read(tmp_path):
     assert contract_io.load_contract(run_dir)["format"] == "keras_ecgpe.contract/1"
     # Converted once: sigmoid(37.5) read back as a logit, within float64's saturation.
     assert abs(contract_io.logit_cuts(old)[0] - 37.5) < 1.0
+
+
+@pytest.mark.parametrize("logits", [[30.0, 35.0, 40.0, 45.0], [38.0, 42.0, 46.0, 50.0]])
+def test_cross_validation_pools_logits_centred_on_the_logit_cut(tmp_path, logits):
+    """A fold's held-out logits are pooled as `logit - cut`; through a probability the cut
+    saturated (44 -> 1.0 -> +inf) and every pooled record became negative."""
+    from keras_ecgpe.studies.cv_plan import Fold
+    from keras_ecgpe.studies.cv_summary import score_heldout
+    from keras_ecgpe.training.config import TrainConfig
+
+    run_dir, cache, contract = _run(tmp_path, logits)
+    test_rows = cache.indices("test")
+    fold = Fold(0, 0, cache.indices("validation"), cache.indices("validation"), test_rows)
+    result = score_heldout(run_dir, cache, fold, TrainConfig())
+    centred = np.array(result["centred_logits"])[:, 0]
+    cut = contract["thresholds"]["logit_cuts"][0]
+    assert centred.tolist() == [z - cut for z in logits]
+    assert (
+        (centred >= 0)
+        == decide(np.array(logits)[:, None], contract_io.threshold_choice(contract))[:, 0]
+    ).all()

@@ -27,23 +27,10 @@ from scipy import stats
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation.bootstrap import resample_weights
-from keras_ecgpe.evaluation.inputs import sigmoid
+from keras_ecgpe.evaluation.inputs import check_binary, sigmoid
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
-
-
-def _inputs(y_true, logits):
-    y = np.asarray(y_true)
-    z = np.asarray(logits, dtype=np.float64)
-    if y.ndim != 1 or y.shape != z.shape or y.size == 0 or not np.isin(y, (0, 1)).all():
-        raise ConfigError(
-            "`y_true` must be (n,) labels in {0, 1} and `logits` (n,). "
-            f"Received shapes {np.shape(y_true)} and {np.shape(logits)}"
-        )
-    if not np.isfinite(z).all():
-        raise ConfigError("`logits` must be finite. Received NaN or infinite values")
-    return y.astype(np.float64), z
 
 
 def _wald(value, se, z):
@@ -84,7 +71,7 @@ def calibration_intercept_slope(
     """
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"`alpha` must be in (0, 1). Received: alpha={alpha}")
-    y, z = _inputs(y_true, logits)
+    y, z = check_binary(y_true, logits)
     out = {
         "alpha": float(alpha),
         "n": int(y.size),
@@ -118,7 +105,7 @@ def brier_score(y_true: ArrayLike, logits: ArrayLike) -> float:
     >>> brier_score([0, 1], [0.0, 0.0])
     0.25
     """
-    y, z = _inputs(y_true, logits)
+    y, z = check_binary(y_true, logits)
     return float(np.mean((sigmoid(z) - y) ** 2))
 
 
@@ -178,7 +165,7 @@ def ece_with_noise_floor(
             raise ConfigError(f"`{name}` must be a positive integer. Received: {name}={value}")
     if not 0.0 < alpha < 1.0:
         raise ConfigError(f"`alpha` must be in (0, 1). Received: alpha={alpha}")
-    y, z = _inputs(y_true, logits)
+    y, z = check_binary(y_true, logits)
     p = sigmoid(z)
     value = float(ece_from_weights(y, p, np.ones(y.size), n_bins)[0])
     boot = np.concatenate(

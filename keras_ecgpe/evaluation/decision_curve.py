@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.evaluation.inputs import check_binary
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -48,15 +49,7 @@ def decision_curve(
     >>> round(row["net_benefit_model"], 4), round(row["net_benefit_treat_all"], 4)
     (0.2222, 0.1667)
     """
-    y = np.asarray(y_true)
-    z = np.asarray(logits, dtype=np.float64)
-    if y.ndim != 1 or y.shape != z.shape or y.size == 0 or not np.isin(y, (0, 1)).all():
-        raise ConfigError(
-            "`y_true` must be (n,) labels in {0, 1} and `logits` (n,). "
-            f"Received shapes {np.shape(y_true)} and {np.shape(logits)}"
-        )
-    if not np.isfinite(z).all():
-        raise ConfigError("`logits` must be finite. Received NaN or infinite values")
+    y, z = check_binary(y_true, logits)
     pt = np.asarray(thresholds, dtype=np.float64)
     if pt.ndim != 1 or pt.size == 0 or not ((pt > 0) & (pt < 1)).all():
         raise ConfigError(

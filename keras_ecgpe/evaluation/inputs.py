@@ -68,6 +68,24 @@ def check_inputs(
     return np.where(m, y, 0.0).astype(bool), z, m
 
 
+def check_binary(y_true: ArrayLike, logits: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """One class's labels and finite logits as float64 `(n,)` arrays, checked.
+
+    Raises:
+        ConfigError: shapes differ, labels outside {0, 1}, no records, or NaN/inf logits.
+    """
+    y = np.asarray(y_true)
+    z = np.asarray(logits, dtype=np.float64)
+    if y.ndim != 1 or y.shape != z.shape or y.size == 0 or not np.isin(y, (0, 1)).all():
+        raise ConfigError(
+            "`y_true` must be (n,) labels in {0, 1} and `logits` (n,). "
+            f"Received shapes {np.shape(y_true)} and {np.shape(logits)}"
+        )
+    if not np.isfinite(z).all():
+        raise ConfigError("`logits` must be finite. Received NaN or infinite values")
+    return y.astype(np.float64), z
+
+
 def threshold_array(thresholds: ThresholdChoice | ArrayLike, num_classes: int) -> np.ndarray:
     """Broadcasts a scalar, a `(C,)` sequence or a `ThresholdChoice` to `(C,)` floats."""
     t = np.asarray(getattr(thresholds, "thresholds", thresholds), dtype=np.float64)

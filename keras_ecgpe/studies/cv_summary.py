@@ -31,7 +31,6 @@ from keras_ecgpe.evaluation import (
     metrics_with_ci,
     patient_groups,
 )
-from keras_ecgpe.evaluation.inputs import probability_to_logit
 from keras_ecgpe.evaluation.ranking import auroc
 
 if TYPE_CHECKING:
@@ -66,7 +65,8 @@ def score_heldout(
         fixed_specificity=config.evaluation.fixed_specificity,
         fixed_sensitivity=config.evaluation.fixed_sensitivity,
     )
-    centred = logits - probability_to_logit(np.asarray(choice.thresholds))
+    # Logit minus the fold's own cut (never through a probability, which saturates).
+    centred = logits - choice.cuts
     result = {
         "fold": fold.name,
         "repeat": fold.repeat + 1,
