@@ -71,7 +71,9 @@ def test_pooled_auroc_and_paired_bootstrap():
 
 
 @pytest.mark.slow
-def test_cv_command_writes_folds_and_summary_and_resume_skips_finished_folds(pe, tmp_path):
+def test_cv_command_writes_folds_and_summary_and_resume_skips_finished_folds(
+    pe, tmp_path, progress_on_stderr
+):
     out = tmp_path / "cv"
     args = [
         "--data",

@@ -117,7 +117,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(config, tmp_
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "Resuming after epoch 2" in done.stdout
+    assert "Resuming after epoch 2" in done.stderr  # progress goes to stderr
 
     reference = train_run(config, tmp_path / "reference", progress=False)
     resumed = json.loads((run / "validation_metrics.json").read_text())

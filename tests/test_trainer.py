@@ -219,7 +219,9 @@ def test_precision_policy_is_reset_and_steps_per_epoch_is_honoured(config, tmp_p
 
 
 @pytest.mark.slow
-def test_default_demo_runs_end_to_end_on_a_small_synthetic_set(tmp_path, capsys):
+def test_default_demo_runs_end_to_end_on_a_small_synthetic_set(
+    tmp_path, capsys, progress_on_stderr
+):
     from keras_ecgpe.training.demo_run import default_demo_run
 
     small = {"model.overrides": {"width": 8}, "training.epochs": 1, "training.batch_size": 16}
