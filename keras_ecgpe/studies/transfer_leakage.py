@@ -7,7 +7,8 @@ patient in two splits of the fine-tuning cache leaks within it. `check_transfer_
 finds both with `keras_ecgpe.data.leakage.find_leaks`, refuses by default with the records
 named, and returns what it checked for the report - including that the pretraining
 comparison could NOT be run when the pretraining cache is no longer where the pretrained
-run's `config.yaml` says.
+run's `config.yaml` says (`training.study_inputs.pretrained_run_cache`, which `evaluate`
+uses too).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from keras_ecgpe import run_directory
-from keras_ecgpe.errors import ConfigError, ECGPEError
+from keras_ecgpe.errors import ConfigError
 
 if TYPE_CHECKING:
     import os
@@ -25,26 +25,6 @@ if TYPE_CHECKING:
     from keras_ecgpe.data.prepared_cache import PreparedCache
 
 ACCEPT_OPTION = "--accept-leakage"
-
-
-def pretraining_cache(init_from: os.PathLike | str) -> tuple[Path | None, str | None]:
-    """`(cache path, None)` of the pretrained run's training data, or `(None, why not)`."""
-    from keras_ecgpe.training.config import TrainConfig
-
-    path = Path(init_from)
-    run = path if path.is_dir() else path.parent
-    config_file = run / run_directory.CONFIG
-    if not config_file.is_file():
-        return None, f"{run} has no {run_directory.CONFIG} naming its pretraining data"
-    try:
-        data = TrainConfig.from_file(config_file).data
-    except ECGPEError as exc:
-        return None, f"{config_file} could not be read ({exc})"
-    cache = Path(data.cache) if data.cache is not None else run / "cache"
-    if not (cache / "manifest.json").is_file():
-        named = f"data.cache={data.cache!r}" if data.cache is not None else f"{cache}"
-        return None, f"the pretraining cache ({named} in {config_file}) no longer exists"
-    return cache, None
 
 
 def check_transfer_leakage(
@@ -76,8 +56,9 @@ def check_transfer_leakage(
     ```
     """
     from keras_ecgpe.data.leakage import find_leaks
+    from keras_ecgpe.training.study_inputs import pretrained_run_cache
 
-    pretrain, why_not = pretraining_cache(init_from)
+    pretrain, why_not = pretrained_run_cache(init_from)
     same = pretrain is not None and pretrain.resolve() == Path(fine_tune_cache).resolve()
     others = [] if pretrain is None or same else [pretrain]
     reports = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -169,16 +170,52 @@ def fingerprints(files: run_directory.RunFiles, contract: dict) -> dict:
     }
 
 
+def pretrained_run_cache(run: os.PathLike | str) -> tuple[Path | None, str | None]:
+    """`(cache, None)`: the cache a pretrained run learnt from; or `(None, why not)`.
+
+    The run's `config.yaml` names the cache (`data.cache`; a run that prepared its own data
+    keeps it in `<run>/cache`). When the run's contract recorded the cache key, a cache that
+    now holds other data is not taken for the pretraining data.
+    """
+    from keras_ecgpe.training.config import TrainConfig
+
+    path = Path(run)
+    run_dir = path if path.is_dir() else path.parent
+    config_file = run_dir / run_directory.CONFIG
+    if not config_file.is_file():
+        return None, f"{run_dir} has no {run_directory.CONFIG} naming its pretraining data"
+    try:
+        data = TrainConfig.from_file(config_file).data
+    except ECGPEError as exc:
+        return None, f"{config_file} could not be read ({exc})"
+    cache = Path(data.cache) if data.cache is not None else run_dir / "cache"
+    named = f"data.cache={data.cache!r}" if data.cache is not None else f"{cache}"
+    try:
+        opened = PreparedCache.open(cache, verify=False)
+    except ECGPEError:
+        return None, f"the pretraining cache ({named} in {config_file}) no longer exists"
+    contract_file = run_dir / run_directory.CONTRACT
+    key = None
+    if contract_file.is_file():
+        key = (run_directory.load_contract(contract_file).get("data") or {}).get("cache_key")
+    if key is not None and opened.key != key:
+        return None, (
+            f"the pretraining cache {cache} now holds other data (key {opened.key}, the "
+            f"pretrained run recorded {key})"
+        )
+    return opened.path, None
+
+
 def pretraining_caches(files: run_directory.RunFiles) -> tuple[list[str], list[str]]:
     """The caches the model's pretrained ancestors learnt from, found through config files.
 
     A fine-tuned run's `config.yaml` names its pretrained run (`transfer.init_from`), whose
-    `contract.json` says which cache it was trained on (`data.cache_path`, `data.cache_key`);
-    the chain is followed up to the first run that was not fine-tuned.
+    data `pretrained_run_cache` finds; the chain is followed up to the first run that was
+    not fine-tuned.
 
     Returns:
-        `(cache paths, notes)`: the caches found (with the key their contract recorded), and
-        notes on links that could not be followed (a moved run or cache).
+        `(cache paths, notes)`: the caches found, and notes on links that could not be
+        followed (a moved run or cache).
     """
     from keras_ecgpe.training.config import TrainConfig
 
@@ -192,26 +229,17 @@ def pretraining_caches(files: run_directory.RunFiles) -> tuple[list[str], list[s
             break
         try:
             parent = run_directory.locate_run(init_from)
-            data = run_directory.load_contract(parent.contract).get("data") or {}
         except ConfigError as error:
             notes.append(f"pretrained run {init_from} not found, its data not checked: {error}")
             break
         if parent.run_dir.resolve() in seen:
             break
         seen.add(parent.run_dir.resolve())
-        path, key = data.get("cache_path"), data.get("cache_key")
-        try:
-            cache = PreparedCache.open(path, verify=False) if path else None
-        except ECGPEError as error:
-            cache = None
-            notes.append(f"pretraining cache {path} cannot be opened, not checked: {error}")
-        if cache is not None and cache.key != key:
-            notes.append(
-                f"pretraining cache {path} now holds other data (key {cache.key}, "
-                f"the pretrained run recorded {key}); not checked"
-            )
-        elif cache is not None:
-            found.append(str(cache.path))
+        cache, why_not = pretrained_run_cache(parent.run_dir)
+        if cache is None:
+            notes.append(f"pretraining data of {parent.run_dir} not checked: {why_not}")
+        else:
+            found.append(str(cache))
         current = parent
     return found, notes
 
