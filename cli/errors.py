@@ -15,8 +15,12 @@ if TYPE_CHECKING:
 
 @contextlib.contextmanager
 def reported_errors() -> Iterator[None]:
-    """Re-raises ECGPEError as click.ClickException so the CLI prints `Error: ...`."""
+    """Re-raises ECGPEError as click.ClickException so the CLI prints `Error: ...`.
+
+    The message is folded onto one line: some come from libraries that write several (a
+    YAML parser's error points at the offending line with a caret).
+    """
     try:
         yield
     except ECGPEError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(" ".join(str(exc).split())) from exc

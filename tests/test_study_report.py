@@ -383,6 +383,10 @@ def test_cli_options_give_one_line_errors(runs, tmp_path):
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "plan.yaml" in result.output and "sensitivity" in result.output
     assert len(result.output.strip().splitlines()) == 1
+    bad.write_text("bad: [\n")  # the YAML parser's own message spans several lines
+    result = invoke("evaluate", runs["a"], "--data", cache.path, "--plan", bad)
+    assert result.exit_code == 1 and "plan.yaml" in result.output
+    assert len(result.output.strip().splitlines()) == 1
     result = invoke("evaluate", runs["a"], "--data", cache.path, "--prevalence", "1.5")
     assert result.exit_code == 2 and "--prevalence" in result.output
     good = tmp_path / "good.yaml"
