@@ -9,7 +9,6 @@ cannot be used are skipped and listed in the cache's report with the reason.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import hashlib
 import json
 import os
@@ -20,6 +19,7 @@ import numpy as np
 
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache, cache_key
 from keras_ecgpe.data.content_hash import content_sha256
+from keras_ecgpe.data.file_stamps import record_file_stamps
 from keras_ecgpe.data.isolation import CRASH_REASON, ordered_process_map
 from keras_ecgpe.data.preprocessing import PreprocessConfig, apply_preprocessing
 from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem
@@ -60,21 +60,6 @@ def _crashed(item: SourceItem):
     return None, None, CRASH_REASON, None, None
 
 
-def _file_stamps(record_path: str) -> list:
-    """(name, size, mtime_ns) of the files of one record (`x.hea`, `x.dat`, ... or `x.csv`)."""
-    path = Path(record_path)
-    candidates = (
-        [path]
-        if path.suffix and path.exists()
-        else sorted(path.parent.glob(glob.escape(path.name) + ".*"))
-    )
-    stamps = []
-    for candidate in candidates:
-        stat = candidate.stat()
-        stamps.append([candidate.name, stat.st_size, stat.st_mtime_ns])
-    return stamps
-
-
 def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
     """What identifies the data: source name, root, options and a digest of its index.
 
@@ -83,14 +68,17 @@ def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
     so an edited label table, manifest or rewritten record never reuses a stale cache.
     """
     digest = hashlib.sha256()
-    for item in items:
+    # One listing per folder, not a glob per record: a glob lists the whole folder each
+    # time, which made the index of a 21,837-record flat folder take 21 minutes.
+    stamps = record_file_stamps([item.record_path for item in items])
+    for item, files in zip(items, stamps, strict=True):
         entry = [
             item.record_path,
             list(item.labels),
             item.patient_id,
             item.split,
             item.fold,
-            _file_stamps(item.record_path),
+            files,
         ]
         # Age and sex are metadata, not signal, but the cache index stores them for the
         # report: a corrected age or sex column must not reuse a cache holding the old
@@ -211,54 +199,66 @@ def prepare_dataset(
     # existed is still reused (its folds then read as of unknown origin).
     written_settings = {**settings, "folds_from": folds_from}
     writer: CacheWriter | None = None
-    for position, (item, (signal, fs, reason, content, demographics)) in enumerate(
-        ordered_process_map(
-            _process, items, workers or os.cpu_count() or 1, source, preprocess, on_crash=_crashed
-        )
-    ):
-        if signal is not None and writer is None:
-            writer = CacheWriter(
-                out_dir,
-                key=key,
-                source=description,
-                settings=written_settings,
-                fs=fs,
-                label_names=source.label_names,
-                dtype=dtype,
-                overwrite=overwrite,
+    try:
+        for position, (item, (signal, fs, reason, content, demographics)) in enumerate(
+            ordered_process_map(
+                _process,
+                items,
+                workers or os.cpu_count() or 1,
+                source,
+                preprocess,
+                on_crash=_crashed,
             )
-            for skip in skipped:
-                writer.skip(skip.record_id, skip.path, skip.reason)
-        if signal is not None and fs != writer.fs:
-            reason = (
-                f"sampling rate {fs:g} Hz differs from the cache's {writer.fs:g} Hz; "
-                "set a target sampling rate to resample every record"
-            )
-        if reason is not None:
-            skipped.append(SkippedItem(item.record_id, item.record_path, reason))
-            if writer is not None:
-                writer.skip(item.record_id, item.record_path, reason)
-        else:
-            labels = np.array([name in item.labels for name in source.label_names], np.float32)
-            mask = (
-                None
-                if item.annotated is None
-                else np.array([name in item.annotated for name in source.label_names], np.float32)
-            )
-            writer.add(
-                signal,
-                record_id=item.record_id,
-                patient_id=item.patient_id,
-                labels=labels,
-                label_mask=mask,
-                split=splits[position],
-                fold=folds[position],
-                content_sha256=content,
-                age=demographics[0],
-                sex=demographics[1],
-            )
-        if progress is not None:
-            progress(1)
+        ):
+            if signal is not None and writer is None:
+                writer = CacheWriter(
+                    out_dir,
+                    key=key,
+                    source=description,
+                    settings=written_settings,
+                    fs=fs,
+                    label_names=source.label_names,
+                    dtype=dtype,
+                    overwrite=overwrite,
+                )
+                for skip in skipped:
+                    writer.skip(skip.record_id, skip.path, skip.reason)
+            if signal is not None and fs != writer.fs:
+                reason = (
+                    f"sampling rate {fs:g} Hz differs from the cache's {writer.fs:g} Hz; "
+                    "set a target sampling rate to resample every record"
+                )
+            if reason is not None:
+                skipped.append(SkippedItem(item.record_id, item.record_path, reason))
+                if writer is not None:
+                    writer.skip(item.record_id, item.record_path, reason)
+            else:
+                labels = np.array([name in item.labels for name in source.label_names], np.float32)
+                mask = (
+                    None
+                    if item.annotated is None
+                    else np.array(
+                        [name in item.annotated for name in source.label_names], np.float32
+                    )
+                )
+                writer.add(
+                    signal,
+                    record_id=item.record_id,
+                    patient_id=item.patient_id,
+                    labels=labels,
+                    label_mask=mask,
+                    split=splits[position],
+                    fold=folds[position],
+                    content_sha256=content,
+                    age=demographics[0],
+                    sex=demographics[1],
+                )
+            if progress is not None:
+                progress(1)
+    except BaseException:
+        if writer is not None:  # frees the cache folder's lock, drops the partial folder
+            writer.abort()
+        raise
     if writer is None:
         raise ECGPEError(
             f"{source.root}: none of {len(items)} records could be prepared ({_summarise(skipped)})"
