@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from keras_ecgpe import schemas
+from keras_ecgpe.config_documents import check_nesting
 from keras_ecgpe.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -234,11 +235,15 @@ class StrictSafeLoader(yaml.SafeLoader):
 
 def _parse_yaml(data: bytes, path: os.PathLike):
     try:
-        return yaml.load(data.decode("utf-8"), Loader=StrictSafeLoader)
+        document = yaml.load(data.decode("utf-8"), Loader=StrictSafeLoader)
+    except RecursionError:
+        raise ConfigError(f"{path}: analysis plan nested too deeply") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not a valid YAML analysis plan ({exc})") from None
+    check_nesting(document, str(path), "analysis plan")
+    return document
 
 
 def _refuse_non_finite(value, where: str, at: str) -> None:

@@ -11,13 +11,13 @@ name the key. `train_run` writes the resolved config to the run directory before
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import yaml
 
+from keras_ecgpe.config_documents import parse_yaml_value, read_config_document
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.training.config_sections import (
     SECTIONS,
@@ -86,15 +86,12 @@ class TrainConfig:
 
     @classmethod
     def from_file(cls, path: os.PathLike | str) -> TrainConfig:
-        """Reads a `.yaml`/`.yml` or `.json` file (errors name the file)."""
+        """Reads a `.yaml`/`.yml` or `.json` file (errors name the file); size and nesting
+        are capped (`config_documents.MAX_CONFIG_BYTES`, `MAX_NESTING`)."""
         path = Path(path)
         if path.suffix.lower() not in (".yaml", ".yml", ".json"):
             raise ConfigError(f"{path}: a run configuration must be a .yaml, .yml or .json file")
-        try:
-            text = path.read_text("utf-8")
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: cannot read the run configuration ({exc})") from None
+        data = read_config_document(path, what="run configuration")
         try:
             return cls.from_dict(data)
         except ConfigError as exc:
@@ -125,7 +122,7 @@ class TrainConfig:
                 )
             path, raw = text.split("=", 1)
             try:
-                value = yaml.safe_load(raw) if raw.strip() else None
+                value = parse_yaml_value(raw, f"override {path.strip()!r}") if raw.strip() else None
             except yaml.YAMLError as exc:
                 raise ConfigError(f"cannot parse the value of override {text!r} ({exc})") from None
             values.append((path.strip(), value))
