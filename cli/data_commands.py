@@ -8,6 +8,7 @@ import click
 
 from keras_ecgpe.cli.errors import reported_errors
 from keras_ecgpe.cli.prepare_command import prepare
+from keras_ecgpe.limits import MAX_DEMO_RECORDS, MAX_SEED
 
 
 @click.group()
@@ -60,9 +61,21 @@ def _describe(entry: dict) -> str:
 
 @data.command()
 @click.argument("out", type=click.Path(file_okay=False))
-@click.option("--n-ptbxl", default=2000, show_default=True, help="Synthetic PTB-XL-style records.")
-@click.option("--n-pe", default=900, show_default=True, help="Synthetic PE-cohort records.")
-@click.option("--seed", default=0, show_default=True)
+@click.option(
+    "--n-ptbxl",
+    type=click.IntRange(1, MAX_DEMO_RECORDS),
+    default=2000,
+    show_default=True,
+    help="Synthetic PTB-XL-style records.",
+)
+@click.option(
+    "--n-pe",
+    type=click.IntRange(1, MAX_DEMO_RECORDS),
+    default=900,
+    show_default=True,
+    help="Synthetic PE-cohort records.",
+)
+@click.option("--seed", type=click.IntRange(0, MAX_SEED), default=0, show_default=True)
 @click.option(
     "--prepare/--no-prepare",
     "also_prepare",

@@ -6,6 +6,7 @@ import click
 
 from keras_ecgpe.cli.errors import reported_errors
 from keras_ecgpe.export.qat import DEFAULT_PRUNE_EPOCHS, DEFAULT_QAT_EPOCHS
+from keras_ecgpe.limits import MAX_CALIBRATION_SAMPLES, MAX_EPOCHS
 
 MODES = ("none", "float16", "dynamic", "int8", "int16x8")
 
@@ -27,11 +28,30 @@ MODES = ("none", "float16", "dynamic", "int8", "int16x8")
     type=click.Path(file_okay=False),
     help="Bundle folder [default: RUN/export/<precision>].",
 )
-@click.option("--target", type=click.Choice(["micro"]), help="Refuse WHILE loops (TFLite Micro).")
+@click.option(
+    "--target",
+    type=click.Choice(["micro"]),
+    help="micro: run the model in TensorFlow Lite Micro too (missing operators refused "
+    "by name, parity gate there as well); its arena and flash go into model.json.",
+)
+@click.option(
+    "--mcu-ram",
+    "mcu_ram_kb",
+    type=click.FloatRange(0, min_open=True),
+    metavar="KB",
+    help="With --target micro: refuse a model whose TFLM tensor arena exceeds KB (1,024 bytes).",
+)
+@click.option(
+    "--mcu-flash",
+    "mcu_flash_kb",
+    type=click.FloatRange(0, min_open=True),
+    metavar="KB",
+    help="With --target micro: refuse a model file larger than KB (1,024 bytes).",
+)
 @click.option("--int8-io", is_flag=True, help="int8 input/output tensors (--quantize int8).")
 @click.option(
     "--max-auroc-drop",
-    type=float,
+    type=click.FloatRange(0, 1),
     help="Largest AUROC loss allowed [default: 0.01 int8/int16x8, else 0.005].",
 )
 @click.option("--force", is_flag=True, help="Write the model even if the parity gate fails.")
@@ -43,7 +63,7 @@ MODES = ("none", "float16", "dynamic", "int8", "int16x8")
 @click.option("--c-array", is_flag=True, help="Also write model_data.cc/.h for TFLite Micro.")
 @click.option(
     "--calibration-samples",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_CALIBRATION_SAMPLES),
     default=300,
     show_default=True,
     help="Training windows used for calibration.",
@@ -61,7 +81,7 @@ MODES = ("none", "float16", "dynamic", "int8", "int16x8")
 )
 @click.option(
     "--qat-epochs",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_EPOCHS),
     default=DEFAULT_QAT_EPOCHS,
     show_default=True,
     help="Epochs of the QAT fine-tune.",
@@ -75,14 +95,14 @@ MODES = ("none", "float16", "dynamic", "int8", "int16x8")
 )
 @click.option(
     "--prune-epochs",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_EPOCHS),
     default=DEFAULT_PRUNE_EPOCHS,
     show_default=True,
     help="Epochs of the pruning fine-tune.",
 )
 @click.option(
     "--finetune-lr",
-    type=click.FloatRange(0, min_open=True),
+    type=click.FloatRange(0, 100, min_open=True),
     help="Learning rate of the QAT/pruning fine-tune [default: a tenth of the "
     "run's, 1e-4 without config.yaml].",
 )
@@ -92,6 +112,8 @@ def export(
     quantize: str,
     out_dir: str | None,
     target: str | None,
+    mcu_ram_kb: float | None,
+    mcu_flash_kb: float | None,
     int8_io: bool,
     max_auroc_drop: float | None,
     force: bool,
@@ -110,7 +132,9 @@ def export(
     Writes model.tflite (contract embedded), model.json, golden.npz, parity.json and
     parity.txt, into a folder that appears whole (an existing bundle is replaced only with
     --overwrite). Exits non-zero, without writing the model, when the AUROC drop on the
-    validation records exceeds --max-auroc-drop (unless --force). --qat and --prune
+    validation records exceeds --max-auroc-drop (unless --force). --target micro runs the
+    model in TensorFlow Lite Micro as well (parity_micro.txt) and states its arena and
+    flash; --mcu-ram/--mcu-flash refuse a model that does not fit. --qat and --prune
     fine-tune in a child process (tensorflow-model-optimization) and pass the same gate
     against the run's own model.
     """
@@ -136,11 +160,21 @@ def export(
                 prune_epochs=prune_epochs,
                 finetune_lr=finetune_lr,
                 overwrite=overwrite,
+                mcu_ram_kb=mcu_ram_kb,
+                mcu_flash_kb=mcu_flash_kb,
             )
         except ParityError as exc:
             click.echo(exc.report.to_text(), err=True, nl=False)
             raise
     click.echo(result.report.to_text(), nl=False)
+    micro = result.model_json.get("micro")
+    if micro is not None:
+        click.echo((result.out_dir / "parity_micro.txt").read_text(encoding="utf-8"), nl=False)
+        click.echo(
+            f"TFLite Micro: tensor arena {micro['arena_bytes']} bytes, flash "
+            f"{micro['flash_bytes']} bytes, input {micro['input_bytes']} bytes, "
+            f"ops {', '.join(micro['ops'])}"
+        )
     facts = result.model_json["file"]
     click.echo(
         f"wrote {result.out_dir} ({facts['size_bytes']} bytes, sha256 "

@@ -7,6 +7,7 @@ import json
 import click
 
 from keras_ecgpe.cli.errors import reported_errors
+from keras_ecgpe.limits import MAX_CLASSES, MAX_INPUT_LEN, MAX_LEADS
 
 
 @click.group()
@@ -17,13 +18,19 @@ def models() -> None:
 @models.command("list")
 @click.option(
     "--input-len",
-    type=int,
+    type=click.IntRange(1, MAX_INPUT_LEN),
     default=2048,
     show_default=True,
     help="Window length in samples used to count MACs.",
 )
-@click.option("--num-leads", type=int, default=12, show_default=True)
-@click.option("--num-classes", type=int, default=1, show_default=True, help="Logits of the head.")
+@click.option("--num-leads", type=click.IntRange(1, MAX_LEADS), default=12, show_default=True)
+@click.option(
+    "--num-classes",
+    type=click.IntRange(1, MAX_CLASSES),
+    default=1,
+    show_default=True,
+    help="Logits of the head.",
+)
 @click.option("--model", "names", multiple=True, help="Only this registered name (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def list_command(

@@ -11,6 +11,7 @@ import click
 from keras_ecgpe import messages
 from keras_ecgpe.cli.errors import reported_errors
 from keras_ecgpe.data.sources.registry import SOURCES
+from keras_ecgpe.limits import MAX_DURATION_S, MAX_FOLDS, MAX_FS, MAX_SEED, MAX_WORKERS
 
 
 @click.command()
@@ -53,7 +54,7 @@ from keras_ecgpe.data.sources.registry import SOURCES
 )
 @click.option(
     "--target-fs",
-    type=float,
+    type=click.FloatRange(0, MAX_FS, min_open=True),
     default=None,
     help="Resample every record to this fs (default: keep each record's own fs; "
     "records whose fs differs from the first one are then skipped).",
@@ -65,8 +66,12 @@ from keras_ecgpe.data.sources.registry import SOURCES
     default="bandpass",
     show_default=True,
 )
-@click.option("--low-hz", type=float, default=1.0, show_default=True)
-@click.option("--high-hz", type=float, default=45.0, show_default=True)
+@click.option(
+    "--low-hz", type=click.FloatRange(0, MAX_FS, min_open=True), default=1.0, show_default=True
+)
+@click.option(
+    "--high-hz", type=click.FloatRange(0, MAX_FS, min_open=True), default=45.0, show_default=True
+)
 @click.option(
     "--normalize",
     default="zscore",
@@ -76,7 +81,7 @@ from keras_ecgpe.data.sources.registry import SOURCES
 @click.option(
     "--duration",
     "duration_s",
-    type=float,
+    type=click.FloatRange(0, MAX_DURATION_S, min_open=True),
     default=None,
     help="Truncate (or, with --pad edge, pad) every record to this many seconds.",
 )
@@ -99,13 +104,21 @@ from keras_ecgpe.data.sources.registry import SOURCES
 )
 @click.option(
     "--folds",
-    type=int,
+    type=click.IntRange(0, MAX_FOLDS),
     default=5,
     show_default=True,
     help="Patient-level folds to assign when the source has none (0: none).",
 )
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of generated splits.")
-@click.option("--workers", type=int, default=None, help="Processes (default: all cores).")
+@click.option(
+    "--seed",
+    type=click.IntRange(0, MAX_SEED),
+    default=0,
+    show_default=True,
+    help="Seed of generated splits.",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, MAX_WORKERS), help="Processes (default: all cores)."
+)
 @click.option("--overwrite", is_flag=True, help="Replace a cache prepared with other settings.")
 @click.option(
     "--allow-absolute-paths",

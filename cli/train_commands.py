@@ -8,6 +8,14 @@ import click
 
 from keras_ecgpe.cli.errors import reported_errors
 from keras_ecgpe.cli.study_options import analysis_plan, declare_new_model_option, split_option
+from keras_ecgpe.limits import (
+    MAX_BOOTSTRAP,
+    MAX_EPOCHS,
+    MAX_FOLDS,
+    MAX_RECORDS,
+    MAX_REPEATS,
+    MAX_SEED,
+)
 
 
 def _config(config_file, assignments, named):
@@ -52,8 +60,8 @@ _COMMON = [
         type=click.Path(exists=True, file_okay=False),
         help="Prepared cache to train on.",
     ),
-    click.option("--epochs", type=click.IntRange(min=1)),
-    click.option("--seed", type=click.IntRange(min=0)),
+    click.option("--epochs", type=click.IntRange(1, MAX_EPOCHS)),
+    click.option("--seed", type=click.IntRange(0, MAX_SEED)),
     click.option(
         "--strategy",
         type=click.Choice(["auto", "mirrored", "multiworker"]),
@@ -125,19 +133,19 @@ def _common(function):
 @click.option(
     "--cv",
     "folds",
-    type=click.IntRange(min=2),
+    type=click.IntRange(2, MAX_FOLDS),
     help="Repeated patient-level k-fold cross-validation over the non-test records.",
 )
 @click.option(
     "--repeats",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_REPEATS),
     default=1,
     show_default=True,
     help="Repeats of --cv (each with a new fold assignment).",
 )
 @click.option(
     "--max-train-records",
-    type=click.IntRange(min=4),
+    type=click.IntRange(4, MAX_RECORDS),
     help="With --cv: cap each fold's training part (patient-level, stratified).",
 )
 @_study
@@ -253,11 +261,11 @@ def _check_transfer_leakage(config, accept: bool) -> None:
 @click.option(
     "--cv",
     "folds",
-    type=click.IntRange(min=2),
+    type=click.IntRange(2, MAX_FOLDS),
     required=True,
     help="Folds of the patient-level cross-validation.",
 )
-@click.option("--repeats", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--repeats", type=click.IntRange(1, MAX_REPEATS), default=1, show_default=True)
 @click.option(
     "--arms",
     default="scratch,linear,full",
@@ -266,7 +274,7 @@ def _check_transfer_leakage(config, accept: bool) -> None:
 )
 @click.option(
     "--max-train-records",
-    type=click.IntRange(min=4),
+    type=click.IntRange(4, MAX_RECORDS),
     help="Cap each fold's training part, e.g. 150 (patient-level, stratified).",
 )
 @click.option("--out", type=click.Path(file_okay=False), required=True)
@@ -337,7 +345,7 @@ def compare(
 @click.option("--out", type=click.Path(file_okay=False), help="Default <run>/eval-<split>.")
 @click.option(
     "--bootstrap",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_BOOTSTRAP),
     default=None,
     help="Bootstrap resamples (default: the run's evaluation.bootstrap).",
 )
@@ -353,7 +361,9 @@ def compare(
     type=click.FloatRange(0, 1, min_open=True, max_open=True),
     help="Target-population prevalence: PPV/NPV also at it (overrides the plan's).",
 )
-@click.option("--seed", type=click.IntRange(min=0), help="Bootstrap seed (overrides the plan's).")
+@click.option(
+    "--seed", type=click.IntRange(0, MAX_SEED), help="Bootstrap seed (overrides the plan's)."
+)
 @click.option(
     "--interval",
     type=click.Choice(["clopper-pearson", "wilson"]),

@@ -105,7 +105,15 @@ def option(
 
     Returns:
         A `dataclasses.field` carrying `spec` in its metadata.
+
+    Raises:
+        ValueError: a numeric option without both bounds (a programming error): every
+            number a user can set is bounded, so `1e20` is refused before it is used.
     """
+    if spec.get("kind") in ("int", "float") and (
+        spec.get("low") is None or spec.get("high") is None
+    ):
+        raise ValueError(f"a numeric option needs `low` and `high` bounds. Received: {spec}")
     if factory is not None:
         return dataclasses.field(default_factory=factory, metadata={"spec": spec})
     return dataclasses.field(default=default, metadata={"spec": spec})

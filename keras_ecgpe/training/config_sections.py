@@ -12,6 +12,7 @@ import dataclasses
 
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.evaluation.metrics import METRIC_NAMES
+from keras_ecgpe.limits import MAX_BATCH_SIZE, MAX_BOOTSTRAP, MAX_EPOCHS, MAX_SEED
 from keras_ecgpe.training.config_fields import Section, option
 
 MONITORS = ("val_loss",) + tuple(f"val_macro_{name}" for name in METRIC_NAMES)
@@ -29,9 +30,9 @@ class DataSection(Section):
     root: str | None = option(None, kind="str", optional=True)
     source_options: dict = option(factory=dict, kind="dict")
     preprocess: dict = option(factory=dict, kind="dict")
-    window_s: float = option(2.5, kind="float", low=0, low_open=True)
+    window_s: float = option(2.5, kind="float", low=0, low_open=True, high=600.0)
     eval_mode: str = option("sliding", kind="str", choices=("sliding", "centre"))
-    eval_stride_s: float = option(1.25, kind="float", low=0, low_open=True)
+    eval_stride_s: float = option(1.25, kind="float", low=0, low_open=True, high=600.0)
     aggregate: str = option("max", kind="str", choices=("mean", "max"))
     standardize: bool = option(False, kind="bool")
     # A run directory (or its contract.json) whose dataset standardiser is applied instead
@@ -96,7 +97,7 @@ class LossSection(Section):
     NAME = "loss"
     name: str = option("focal", kind="str", choices=("focal", "bce"))
     alpha: float = option(0.7, kind="float", low=0.0, high=1.0)
-    gamma: float = option(2.0, kind="float", low=0.0)
+    gamma: float = option(2.0, kind="float", low=0.0, high=100.0)
     pos_weight: str | list | None = option("auto", kind="any")
 
     def validate(self) -> None:
@@ -122,19 +123,21 @@ class OptimizerSection(Section):
     """AdamW; `weight_decay` is decoupled and scaled by the learning rate (Keras AdamW)."""
 
     NAME = "optimizer"
-    learning_rate: float = option(1e-4, kind="float", low=0, low_open=True)
-    weight_decay: float = option(1e-2, kind="float", low=0.0)
-    clipnorm: float | None = option(None, kind="float", low=0, low_open=True, optional=True)
+    learning_rate: float = option(1e-4, kind="float", low=0, low_open=True, high=100.0)
+    weight_decay: float = option(1e-2, kind="float", low=0.0, high=100.0)
+    clipnorm: float | None = option(
+        None, kind="float", low=0, low_open=True, high=1e6, optional=True
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleSection(Section):
     NAME = "schedule"
     name: str = option("constant", kind="str", choices=("constant", "step", "cosine", "onecycle"))
-    step_epochs: int = option(10, kind="int", low=1)
+    step_epochs: int = option(10, kind="int", low=1, high=MAX_EPOCHS)
     step_gamma: float = option(0.1, kind="float", low=0, low_open=True, high=1.0)
-    warmup_epochs: int = option(0, kind="int", low=0)
-    onecycle_max_lr: float = option(1e-3, kind="float", low=0, low_open=True)
+    warmup_epochs: int = option(0, kind="int", low=0, high=MAX_EPOCHS)
+    onecycle_max_lr: float = option(1e-3, kind="float", low=0, low_open=True, high=100.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,14 +149,14 @@ class TrainingSection(Section):
     trains on `batch_size x replicas` windows (the global batch)."""
 
     NAME = "training"
-    epochs: int = option(50, kind="int", low=1)
-    batch_size: int = option(64, kind="int", low=1)
-    seed: int = option(0, kind="int", low=0)
-    patience: int = option(10, kind="int", low=1)
+    epochs: int = option(50, kind="int", low=1, high=MAX_EPOCHS)
+    batch_size: int = option(64, kind="int", low=1, high=MAX_BATCH_SIZE)
+    seed: int = option(0, kind="int", low=0, high=MAX_SEED)
+    patience: int = option(10, kind="int", low=1, high=MAX_EPOCHS)
     monitor: str = option("val_macro_auroc", kind="str", choices=MONITORS)
     precision: str = option("float32", kind="str", choices=PRECISIONS)
     jit_compile: bool = option(False, kind="bool")
-    steps_per_epoch: int | None = option(None, kind="int", low=1, optional=True)
+    steps_per_epoch: int | None = option(None, kind="int", low=1, high=10**7, optional=True)
     deterministic: bool = option(True, kind="bool")
     strategy: str = option("auto", kind="str", choices=STRATEGIES)
 
@@ -175,7 +178,7 @@ class TransferSection(Section):
     NAME = "transfer"
     init_from: str | None = option(None, kind="str", optional=True)
     finetune: str = option("full", kind="str", choices=("linear", "full", "gradual"))
-    gradual_epochs_per_stage: int = option(2, kind="int", low=1)
+    gradual_epochs_per_stage: int = option(2, kind="int", low=1, high=MAX_EPOCHS)
     lr_decay: float = option(0.5, kind="float", low=0, low_open=True, high=1.0)
 
 
@@ -192,7 +195,7 @@ class EvaluationSection(Section):
     fits a temperature on validation data."""
 
     NAME = "evaluation"
-    bootstrap: int = option(1000, kind="int", low=0)
+    bootstrap: int = option(1000, kind="int", low=0, high=MAX_BOOTSTRAP)
     fixed_specificity: float = option(0.9, kind="float", low=0, low_open=True, high=1.0)
     fixed_sensitivity: float = option(0.9, kind="float", low=0, low_open=True, high=1.0)
     calibrate: bool = option(True, kind="bool")
