@@ -220,6 +220,28 @@ def export_dir(run_dir: os.PathLike | str, bundle: str) -> Path:
     return Path(run_dir) / EXPORTS / bundle
 
 
+def run_of_export(path: os.PathLike | str) -> RunFiles:
+    """The run an exported model came from, found through the default bundle layout
+    (`<run>/export/<bundle>/<model>.tflite`, see `export_dir`).
+
+    Raises:
+        ConfigError: the file is not inside a run's `export/` folder (an export written
+            elsewhere with `--out` does not say which run it came from), or that run has no
+            model or contract any more; the message names the file and what is missing.
+    """
+    path = Path(path).resolve()
+    run_dir = path.parent.parent.parent
+    if path.parent.parent.name != EXPORTS:
+        raise ConfigError(
+            f"{path}: not inside a run's {EXPORTS}/<bundle>/ folder, so its run (and "
+            f"{BEST_MODEL}) cannot be found; pass the run directory or its .keras instead"
+        )
+    try:
+        return locate_run(run_dir)
+    except ConfigError as error:
+        raise ConfigError(f"{path}: its run {run_dir} is incomplete ({error})") from None
+
+
 def run_status(run_dir: os.PathLike | str) -> str:
     """ "new" (absent or empty), "finished", "unfinished" (a run that did not end) or
     "other" (a non-empty folder that is not a run)."""

@@ -109,12 +109,12 @@ class Predictor:
             )
         return cls(contract, compiled_keras_logits(model), "keras", str(files.model))
 
-    def windows(self, record: ECGRecord) -> np.ndarray:
-        """The model's input windows of one `ECGRecord`: float32 `(n, window, 12)`.
+    def model_input(self, record: ECGRecord) -> np.ndarray:
+        """The whole record after the model's preprocessing and standardiser, at the
+        contract's fs: float32 `(time, 12)`, before it is cut into windows.
 
         Raises:
-            RecordError: naming the record's file, when it does not fit the contract
-                (too short, NaN, a rate that cannot be resampled to fs).
+            RecordError: as `windows`.
         """
         try:
             x, fs = apply_preprocessing(record.signal, record.fs, self.preprocess)
@@ -125,17 +125,43 @@ class Predictor:
                 )
             if self.standardizer is not None:
                 x = self.standardizer.transform(x)
-            window = contract_io.window(self.contract)
-            if contract_io.eval_mode(self.contract) == "centre":
-                windows = centre_window(x, window)[None]
-            else:
-                windows, _ = sliding_windows(x, window, contract_io.stride(self.contract))
         except (RecordError, ConfigError) as exc:
             problem = getattr(exc, "problem", str(exc))
             raise RecordError(
                 record.path, f"does not fit the model's contract: {problem}"
             ) from None
-        return windows
+        return x
+
+    def windows(self, record: ECGRecord) -> np.ndarray:
+        """The model's input windows of one `ECGRecord`: float32 `(n, window, 12)`.
+
+        Raises:
+            RecordError: naming the record's file, when it does not fit the contract
+                (too short, NaN, a rate that cannot be resampled to fs).
+        """
+        return self.windows_and_starts(record)[0]
+
+    def windows_and_starts(self, record: ECGRecord) -> tuple[np.ndarray, np.ndarray, int]:
+        """`windows(record)`, the start of each in the preprocessed signal (samples at the
+        contract's fs) and that signal's length; explanations map windows back with them.
+
+        Raises:
+            RecordError: as `windows`.
+        """
+        x = self.model_input(record)
+        try:
+            window = contract_io.window(self.contract)
+            if contract_io.eval_mode(self.contract) == "centre":
+                windows = centre_window(x, window)[None]
+                starts = np.array([(x.shape[0] - window) // 2], dtype=np.int64)
+            else:
+                windows, starts = sliding_windows(x, window, contract_io.stride(self.contract))
+        except (RecordError, ConfigError) as exc:
+            problem = getattr(exc, "problem", str(exc))
+            raise RecordError(
+                record.path, f"does not fit the model's contract: {problem}"
+            ) from None
+        return windows, starts, int(x.shape[0])
 
     def predict_record(self, record: ECGRecord) -> dict:
         """Scores one `ECGRecord`: record logits, probabilities and decisions per label."""
