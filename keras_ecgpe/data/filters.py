@@ -34,9 +34,13 @@ def check_signal(signal: ArrayLike) -> np.ndarray:
 
 
 def check_positive(name: str, value: float) -> float:
-    """Returns `value` as float or raises ConfigError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
-        raise ConfigError(f"`{name}` must be a positive number. Received: {name}={value!r}")
+    """Returns `value` as float or raises ConfigError naming `name` (inf is refused too)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.number))
+        or not 0 < value < float("inf")
+    ):
+        raise ConfigError(f"`{name}` must be a positive finite number. Received: {name}={value!r}")
     return float(value)
 
 

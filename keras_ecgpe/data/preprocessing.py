@@ -32,6 +32,7 @@ from keras_ecgpe.data.normalization import (  # noqa: F401  (re-exported)
     normalize,
 )
 from keras_ecgpe.errors import ConfigError, RecordError
+from keras_ecgpe.limits import MAX_DURATION_S, MAX_FS, MAX_PREPARED_SAMPLES
 from keras_ecgpe.strict_config import from_strict_dict
 
 __all__ = [
@@ -86,6 +87,13 @@ def resample(signal: np.ndarray, fs: float, target_fs: float) -> Signal:
     ratio = fractions.Fraction(target_fs / fs).limit_denominator(1000)
     if ratio.numerator == 0:
         raise ConfigError(f"`target_fs` is too far below fs={fs}. Received: target_fs={target_fs}")
+    n_out = -(-x.shape[0] * ratio.numerator // ratio.denominator)
+    if n_out > MAX_PREPARED_SAMPLES:  # refused before resample_poly allocates it
+        raise RecordError(
+            None,
+            f"resampling {x.shape[0]} samples from {fs:g} to {target_fs:g} Hz would give "
+            f"{n_out} samples per lead, more than the limit of {MAX_PREPARED_SAMPLES}",
+        )
     out = sps.resample_poly(x, ratio.numerator, ratio.denominator, axis=0)
     return out.astype(np.float32), fs * ratio.numerator / ratio.denominator
 
@@ -118,6 +126,12 @@ def pad_or_truncate(
     if n >= target:
         start = (n - target) // 2 if mode == "centre" else 0
         return x[start : start + target], fs
+    if target > MAX_PREPARED_SAMPLES:
+        raise RecordError(
+            None,
+            f"padding to {duration_s:g} s at {fs:g} Hz would give {target} samples per lead, "
+            f"more than the limit of {MAX_PREPARED_SAMPLES}",
+        )
     if pad == "none":
         raise RecordError(
             None,
@@ -204,7 +218,11 @@ class PreprocessConfig:
             value = getattr(self, name)
             if value is not None or name in ("low_hz", "high_hz"):
                 # Coerced to float so 500 and 500.0 give one fingerprint.
-                object.__setattr__(self, name, check_positive(name, value))
+                value = check_positive(name, value)
+                high = MAX_DURATION_S if name == "duration_s" else MAX_FS
+                if value > high:
+                    raise ConfigError(f"`{name}` must be <= {high:g}. Received: {name}={value!r}")
+                object.__setattr__(self, name, value)
         for name, valid in (
             ("filter", FILTERS),
             ("normalize", NORMALIZATIONS),
