@@ -20,6 +20,7 @@ import math
 import os
 from pathlib import Path
 
+from keras_ecgpe.data.folder_listing import LINK, REGULAR_FILE, FolderListing
 from keras_ecgpe.data.readers.common import parse_sex
 from keras_ecgpe.data.sources.base import (
     SPLITS,
@@ -74,6 +75,8 @@ class PECohortSource(DatasetSource):
         folder = self.manifest.parent
         items, skipped = [], []
         records, patients = {}, {}
+        # One listing per record folder, not a stat per candidate file (linear at scale).
+        listing = FolderListing()
         for line, values in table_rows(self.manifest, REQUIRED, allowed=REQUIRED + OPTIONAL):
             fail = _failure(self.manifest, line)
             text, patient = values["record"], values["patient_id"]
@@ -99,9 +102,9 @@ class PECohortSource(DatasetSource):
                     f"patient {patient!r:.80} is in split/fold {group} here and "
                     f"{first_group} on line {first_line}"
                 )
-            found = _found_files(path, fail)
+            found = _found_files(path, listing, fail)
             if not self._allow_absolute:
-                _refuse_links_outside(found, folder, text, fail)
+                _refuse_links_outside(found, folder, text, listing, fail)
             if not found:
                 skipped.append(SkippedItem(_record_id(relative), key, f"file missing: {key}"))
                 continue
@@ -163,21 +166,28 @@ def _record_id(relative: str) -> str:
     return text[:-4] if text.endswith(_EXTENSIONS + (".dat",)) else text
 
 
-def _found_files(path: Path, fail) -> list[Path]:
+def _found_files(path: Path, listing: FolderListing, fail) -> list[Path]:
     """The record's files that exist: as given, or with a known extension added."""
-    candidates = [path] + [path.parent / (path.name + ext) for ext in _EXTENSIONS + (".dat",)]
     try:
-        return [candidate for candidate in candidates if candidate.is_file()]
-    except OSError as exc:  # e.g. a name longer than the file system allows
+        flags = listing.flags(path.parent)
+    except OSError as exc:  # e.g. a folder that cannot be listed
         raise fail(f"record {str(path)!r:.200}: {exc.strerror}") from None
+    names = [path.name] + [path.name + ext for ext in _EXTENSIONS + (".dat",)]
+    return [path.parent / name for name in names if flags.get(name, 0) & REGULAR_FILE]
 
 
-def _refuse_links_outside(files: list[Path], folder: Path, text: str, fail) -> None:
+def _refuse_links_outside(
+    files: list[Path], folder: Path, text: str, listing: FolderListing, fail
+) -> None:
     """Refuses record files that are (or lie behind) symbolic links leading outside."""
     try:
-        root = folder.resolve()
+        root = Path(listing.resolved_folder(folder))
         for file in files:
-            target = file.resolve()
+            # A file that is not a link resolves where its folder does.
+            if listing.flags(file.parent).get(file.name, 0) & LINK:
+                target = file.resolve()
+            else:
+                target = Path(listing.resolved_folder(file.parent)) / file.name
             if not target.is_relative_to(root):
                 raise fail(
                     f"record {text!r} resolves to {target}, outside {_FOLDER} (a "
