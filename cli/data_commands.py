@@ -22,22 +22,42 @@ data.add_command(prepare)
 @data.command()
 @click.argument("records", nargs=-1, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
-def inspect(records: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--plot",
+    "plot_dir",
+    type=click.Path(file_okay=False),
+    help="Draw each record as a 12-lead paper printout, DIR/<record>.png (never overwritten).",
+)
+@click.option(
+    "--model",
+    type=click.Path(exists=True),
+    help="With --plot: also draw each record after MODEL's preprocessing "
+    "(DIR/<record>_preprocessed.png).",
+)
+def inspect(
+    records: tuple[str, ...], as_json: bool, plot_dir: str | None, model: str | None
+) -> None:
     """Describe RECORD files (a path with or without extension).
 
     Every record is read through the package's readers: format, fs, samples, duration,
     canonical leads present, units, labels and the lead-mapping policy applied. Records
     that cannot be read get a message; the others are still shown (exit code 1). Files are
     read in a worker process, so a reader crashing on a corrupt file is reported too.
+    --plot draws the standard layout (3 x 4 leads + lead II rhythm strip, 25 mm/s,
+    10 mm/mV) at the record's own fs in mV.
     """
     from keras_ecgpe.data.isolation import map_isolated
     from keras_ecgpe.data.readers import inspect_record
 
+    if model is not None and plot_dir is None:
+        raise click.UsageError("--model draws the preprocessed record: it needs --plot DIR")
     results, failures = [], 0
     for path, summary, error in map_isolated(inspect_record, records):
         if error is not None:
             failures += 1
         results.append(summary if error is None else {"record": path, "error": error})
+    if plot_dir is not None:
+        failures += _plot_records(records, plot_dir, model, results)
     if as_json:
         click.echo(json.dumps(results, indent=2))
     else:
@@ -47,16 +67,34 @@ def inspect(records: tuple[str, ...], as_json: bool) -> None:
         raise SystemExit(1)
 
 
+def _plot_records(records: tuple[str, ...], plot_dir: str, model: str | None, results: list) -> int:
+    """Draws the records into `plot_dir`, adding "plots" (and new errors) to `results`;
+    returns how many records newly failed."""
+    from keras_ecgpe.explain.files import plot_record_files
+    from keras_ecgpe.inference import Predictor
+
+    with reported_errors():
+        predictor = None if model is None else Predictor.load(model)
+        drawn = plot_record_files(records, plot_dir, predictor=predictor)
+    failures = 0
+    for entry, plotted in zip(results, drawn):
+        entry["plots"] = plotted.get("plots", [])
+        if "error" in plotted and "error" not in entry:
+            entry["error"], failures = plotted["error"], failures + 1
+    return failures
+
+
 def _describe(entry: dict) -> str:
     if "error" in entry:
-        return f"{entry['record']}: ERROR {entry['error']}"
+        plots = "".join(f"\n  plot: {path}" for path in entry.get("plots", []))
+        return f"{entry['record']}: ERROR {entry['error']}{plots}"
     labels = ",".join(entry["labels"]) or "-"
     return (
         f"{entry['record']}: {entry['format']}, {entry['fs']:g} Hz, "
         f"{entry['n_samples']} samples ({entry['duration_s']:.2f} s), units {entry['units']}, "
         f"leads {','.join(entry['leads'])}, labels {labels}, "
         f"lead policy: {entry['lead_policy']}"
-    )
+    ) + "".join(f"\n  plot: {path}" for path in entry.get("plots", []))
 
 
 @data.command()

@@ -63,6 +63,19 @@ class Overlay:
     label: str = "attribution"
 
 
+def unit_gain(signal: np.ndarray) -> float:
+    """Gain in mm per unit for a signal not in mV (a normalised one): the largest of 1, 2,
+    2.5, 5 and 10 mm that keeps the 99.5th percentile of |signal| within 12 mm.
+
+    Example:
+    >>> unit_gain(np.full((10, 12), 4.0)), unit_gain(np.full((10, 12), 0.5))
+    (2.5, 10.0)
+    """
+    peak = float(np.percentile(np.abs(signal), 99.5)) if np.size(signal) else 0.0
+    fitting = [g for g in (10.0, 5.0, 2.5, 2.0, 1.0) if g * peak <= 12.0]
+    return fitting[0] if fitting else 1.0
+
+
 def _grid(ax, width_mm: float, height_mm: float) -> None:
     for step, colour, lw in ((1.0, _MINOR, 0.3), (5.0, _MAJOR, 0.6)):
         xs = np.arange(0.0, width_mm + 1e-9, step)
@@ -149,8 +162,8 @@ def ecg_paper_figure(
         title: the line above the page (record, source).
         caption: extra caption lines (filters, lead policy, what the shading shows); speed,
             gain, fs, units and the time shown are always stated.
-        units: the signal's units; "mV" draws at 10 mm/mV, anything else at 10 mm per unit
-            and the caption says so.
+        units: the signal's units; "mV" draws at 10 mm/mV, anything else (a normalised
+            signal) at `unit_gain`, and the caption says so.
         start_s: the first second drawn (records longer than 10 s show 10 s from here).
         overlay: an attribution map to shade behind the traces.
 
@@ -180,7 +193,8 @@ def ecg_paper_figure(
     height = 4 * _ROW_MM + _MARGIN_MM
     duration = x.shape[0] / fs
     shown_end = min(start_s + PAGE_S, duration)
-    gain = f"{GAIN_MM_MV:g} mm/mV" if units == "mV" else f"{GAIN_MM_MV:g} mm per unit ({units})"
+    gain_mm = GAIN_MM_MV if units == "mV" else unit_gain(x)
+    gain = f"{gain_mm:g} mm/mV" if units == "mV" else f"{gain_mm:g} mm per unit"
     lines = [
         f"{SPEED_MM_S:g} mm/s, {gain}, fs {fs:g} Hz, units {units}; "
         f"{start_s:.1f}-{shown_end:.1f} s of {duration:.1f} s; grid 1 mm (0.04 s) / 5 mm "
@@ -205,25 +219,22 @@ def ecg_paper_figure(
     scale = None if overlay is None else _overlay_scale(overlay, start_s)
     rows = [(row, height - _MARGIN_MM / 2 - (r + 0.5) * _ROW_MM) for r, row in enumerate(LAYOUT)]
     for leads, baseline in rows:
-        _calibration_pulse(ax, baseline, GAIN_MM_MV)
+        _calibration_pulse(ax, baseline, gain_mm)
         for c, name in enumerate(leads):
             t0 = start_s + c * COLUMN_S
             x0 = _LEAD_IN_MM + c * COLUMN_S * SPEED_MM_S
             if overlay is not None:
                 _shade(ax, overlay, index[name], t0, t0 + COLUMN_S, x0, baseline, scale)
-            _trace(ax, x, fs, index[name], t0, t0 + COLUMN_S, x0, baseline, GAIN_MM_MV)
+            _trace(ax, x, fs, index[name], t0, t0 + COLUMN_S, x0, baseline, gain_mm)
             _label(ax, name, x0, baseline)
             if c:  # lead change marker, as printouts draw it
                 ax.vlines(x0, baseline - 3, baseline + 3, colors="black", linewidth=0.8, zorder=3)
     rhythm = _MARGIN_MM / 2 + 0.5 * _ROW_MM
-    _calibration_pulse(ax, rhythm, GAIN_MM_MV)
+    _calibration_pulse(ax, rhythm, gain_mm)
+    lead, end = index[RHYTHM_LEAD], start_s + PAGE_S
     if overlay is not None:
-        _shade(
-            ax, overlay, index[RHYTHM_LEAD], start_s, start_s + PAGE_S, _LEAD_IN_MM, rhythm, scale
-        )
-    _trace(
-        ax, x, fs, index[RHYTHM_LEAD], start_s, start_s + PAGE_S, _LEAD_IN_MM, rhythm, GAIN_MM_MV
-    )
+        _shade(ax, overlay, lead, start_s, end, _LEAD_IN_MM, rhythm, scale)
+    _trace(ax, x, fs, lead, start_s, end, _LEAD_IN_MM, rhythm, gain_mm)
     _label(ax, f"{RHYTHM_LEAD} (rhythm)", _LEAD_IN_MM, rhythm)
     return fig
 
