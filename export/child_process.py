@@ -7,11 +7,13 @@ reports its own errors as `ERROR: ...` lines and writes its outputs atomically.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
+from keras_ecgpe.data.parent_watch import PARENT_ENV, exit_with_parent
 from keras_ecgpe.errors import ECGPEError
 
 ERROR_PREFIX = "ERROR: "
@@ -23,6 +25,7 @@ def report_errors(work: Callable[[], None]) -> int:
     Returns:
         The child's exit status: 0, or 2 after an error it reported.
     """
+    exit_with_parent()  # a SIGKILLed export leaves no converter running (data/parent_watch.py)
     try:
         work()
     except ECGPEError as exc:
@@ -55,7 +58,13 @@ def run_child(
     """
     command = [sys.executable, *map(str, args)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s)
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env={**os.environ, PARENT_ENV: str(os.getpid())},
+        )
     except subprocess.TimeoutExpired:
         raise error(f"{task} did not finish within {timeout_s:g} s; nothing was written") from None
     if done.returncode == 0:

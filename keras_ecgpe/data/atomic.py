@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -123,3 +124,53 @@ def replace_directory(finished: os.PathLike | str, target: os.PathLike | str) ->
     else:
         os.rename(finished, target)
     fsync_directory(target.parent)
+
+
+# What an interrupted write of folder NAME leaves, beside it: `staging_directory`'s
+# `.NAME.staging-<pid>-<hex>`, `replace_directory`'s `.NAME.old-<pid>-<hex>` and the cache
+# writer's `NAME.partial-<pid>`; inside it: `atomic_open`'s `.<file>.tmp-<pid>-<hex>` (and a
+# checkpoint's `.<stem>.tmp-<pid>-<hex>.keras`).
+_BESIDE = r"^(?:\.{name}\.(?P<kind>staging|old)-\d+-[0-9a-f]+|{name}\.partial-\d+)$"
+_INSIDE = re.compile(r"^\..+\.tmp-\d+-[0-9a-f]+(?:\.keras)?$")
+
+
+def leftovers(target: os.PathLike | str) -> list[Path]:
+    """The staging, old, partial and temporary copies an interrupted write of folder
+    `target` left beside it and (one level deep) inside it.
+
+    Only the writer holding `target`'s lock (`keras_ecgpe.data.locks`) may remove them: any
+    other process writing `target` would hold it instead, so they are a dead writer's.
+    """
+    target = Path(target)
+    beside = re.compile(_BESIDE.format(name=re.escape(target.name)))
+    found = []
+    if target.parent.is_dir():
+        found += [p for p in sorted(target.parent.iterdir()) if beside.match(p.name)]
+    if target.is_dir() and not target.is_symlink():
+        for folder in [target] + sorted(
+            p for p in target.iterdir() if p.is_dir() and not p.is_symlink()
+        ):
+            found += [p for p in sorted(folder.iterdir()) if _INSIDE.match(p.name)]
+    return found
+
+
+def remove_leftovers(target: os.PathLike | str) -> list[str]:
+    """Removes `leftovers(target)`; returns their names, for one report line.
+
+    An old copy (`.NAME.old-*`) whose replacement never arrived (no `target`) is the last
+    complete folder: it is moved back to `target` instead of removed.
+    """
+    target = Path(target)
+    done = []
+    for path in leftovers(target):
+        if ".old-" in path.name and not os.path.lexists(target) and path.is_dir():
+            os.rename(path, target)
+            done.append(f"{path.name} (restored as {target.name})")
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        done.append(path.name)
+    return done

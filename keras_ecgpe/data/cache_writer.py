@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import keras_ecgpe
+from keras_ecgpe.data import locks
 from keras_ecgpe.data.atomic import (
     atomic_open,
     atomic_write_bytes,
@@ -89,7 +90,9 @@ class CacheWriter:
 
     Records are kept in the order they are added. Nothing is visible at `out_dir` until
     `close()` has written the index, the report and, last, the manifest into a temporary
-    `<out_dir>.partial-<pid>` directory and renamed it.
+    `<out_dir>.partial-<pid>` directory and renamed it. From construction to `close()` or
+    `abort()` the writer holds `out_dir`'s lock (`keras_ecgpe.data.locks`): a second writer
+    of the same folder is refused, naming this process.
 
     Args:
         out_dir: the cache directory; must not exist or be empty (unless `overwrite`).
@@ -148,12 +151,19 @@ class CacheWriter:
         self.key, self.source, self.settings = str(key), dict(source), dict(settings)
         self.fs, self.label_names, self.dtype = float(fs), names, np.dtype(dtype).newbyteorder("<")
         self.shard_bytes, self.overwrite = shard_bytes, bool(overwrite)
-        if not self.overwrite:
-            refuse_occupied(self.out_dir)
-        self.partial_dir = self.out_dir.with_name(f"{self.out_dir.name}.partial-{os.getpid()}")
-        if self.partial_dir.exists():  # left by an earlier writer of this very process
-            shutil.rmtree(self.partial_dir)
-        self.partial_dir.mkdir(parents=True)
+        # One writer per cache folder until close()/abort(); taking the lock also removes
+        # the partial folders of writers that were killed (data/locks.py).
+        self._lock = locks.acquire(self.out_dir, "prepared cache")
+        try:
+            if not self.overwrite:
+                refuse_occupied(self.out_dir)
+            self.partial_dir = self.out_dir.with_name(f"{self.out_dir.name}.partial-{os.getpid()}")
+            if self.partial_dir.exists():  # left by an earlier writer of this very process
+                shutil.rmtree(self.partial_dir)
+            self.partial_dir.mkdir(parents=True)
+        except BaseException:
+            self._lock.release()
+            raise
         self._rows = {field: [] for field in INDEX_FIELDS}
         self._content_hashes: list = []
         self._ages: list = []
@@ -339,10 +349,13 @@ class CacheWriter:
             },
         )
         self._closed = True
-        return self._publish()
+        try:
+            return self._publish()
+        finally:
+            self._lock.release()
 
     def abort(self) -> None:
-        """Discards everything written so far (the partial directory)."""
+        """Discards everything written so far (the partial directory) and frees the folder."""
         self._closed = True
         shutil.rmtree(self.partial_dir, ignore_errors=True)
 
@@ -381,6 +394,7 @@ class CacheWriter:
             {
                 "file": name,
                 "sha256": digest.hexdigest(),
+        self._lock.release()
                 "n_records": len(self._pending),
                 "n_samples": self._pending_samples,
             }

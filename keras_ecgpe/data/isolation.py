@@ -3,7 +3,8 @@
 scipy's .mat reader (1.17) can segfault on a corrupt file (tests/data/scipy_segfault.mat);
 a segfault cannot be caught in the process it happens in. Here the call runs in a spawned
 worker: a crash breaks the pool, the item at the head is retried alone in a fresh process,
-and if it crashes again its result is `CRASH_REASON` instead.
+and if it crashes again its result is `CRASH_REASON` instead. Workers end with the parent
+(`parent_watch.exit_with_parent`), so a SIGKILLed command leaves no worker behind.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import collections
 import concurrent.futures
 import concurrent.futures.process
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator, Sequence
 
+from keras_ecgpe.data.parent_watch import exit_with_parent
 from keras_ecgpe.errors import ECGPEError
 
 CRASH_REASON = (
@@ -39,7 +42,7 @@ def ordered_process_map(
     """
     workers = max(workers, 1)
     context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
-    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+    pool = _pool(workers, context)
     pending: collections.deque = collections.deque()
 
     def head():
@@ -50,7 +53,7 @@ def ordered_process_map(
         except concurrent.futures.process.BrokenProcessPool:
             pool.shutdown(cancel_futures=True)
             result = _run_alone(function, args, first, context, on_crash)
-            pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=context)
+            pool = _pool(workers, context)
             pending = collections.deque(
                 (item, pool.submit(function, *args, item)) for item, _ in pending
             )
@@ -67,9 +70,16 @@ def ordered_process_map(
         pool.shutdown(cancel_futures=True)
 
 
+def _pool(workers: int, context) -> concurrent.futures.ProcessPoolExecutor:
+    """Spawned workers that exit when this process is gone (even after a SIGKILL)."""
+    return concurrent.futures.ProcessPoolExecutor(
+        workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
+    )
+
+
 def _run_alone(function: Callable, args, item, context, on_crash):
     """Runs one item in its own process; a second native crash gives `on_crash(item)`."""
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as alone:
+    with _pool(1, context) as alone:
         try:
             return alone.submit(function, *args, item).result()
         except concurrent.futures.process.BrokenProcessPool:

@@ -41,6 +41,7 @@ SCHEMAS = (
     "analysis_plan",
     "report",
     "evaluation_metrics",
+    "train_state",
 )
 # Files above these sizes are refused before parsing. Real ones are a few kB (contract,
 # model.json) and about 200 bytes per shard (manifest: 2 MB for a 2.5 TB cache).
@@ -51,6 +52,7 @@ MAX_BYTES = {
     "analysis_plan": 64 * 2**10,  # a plan is a few hundred bytes of YAML
     "report": 16 * 2**20,
     "evaluation_metrics": 64 * 2**20,  # metrics.json: per-class figures and subgroups
+    "train_state": 64 * 2**10,  # train_state.json: a few hundred bytes
 }  # a report document: tens of kB of tables
 _MESSAGE_CHARS = 300  # a schema message echoes the offending value, which may be huge
 

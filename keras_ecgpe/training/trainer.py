@@ -20,12 +20,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import shutil
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keras_ecgpe import messages, run_directory
+from keras_ecgpe.data import locks
 from keras_ecgpe.data.atomic import atomic_write_bytes, atomic_write_json
 from keras_ecgpe.errors import ConfigError, ECGPEError
 
@@ -115,42 +117,65 @@ def train_run(
 
     # First: a multi-worker strategy must configure TensorFlow before anything runs.
     strategy = distribute.make_strategy(config.training.strategy)
-    if distribute.is_chief(strategy):
-        continuing, replace = resume_lib.open_run(
-            out_dir, config, overwrite=overwrite, resume=resume
-        )
-    else:  # decided from files only the chief's earlier attempt wrote: no race with it
-        continuing, replace = (
-            resume
-            and not overwrite
-            and run_directory.run_status(out_dir) == "unfinished"
-            and (Path(out_dir) / run_directory.STATE).is_file(),
-            True,
-        )
-    run_dir = distribute.worker_dir(out_dir, strategy)
-    if not continuing:
-        run_dir = run_directory.prepare_run_dir(run_dir, overwrite=replace)
-        atomic_write_bytes(run_dir / run_directory.CONFIG, config.to_yaml().encode("utf-8"))
-    from keras_ecgpe.training.runtime import precision_policy, seed_everything
-
+    # One writer per run directory (data/locks.py): a second `train` or `--resume` of the
+    # same folder is refused, naming this process; a killed holder's lock is taken over.
+    lock = locks.acquire(out_dir, "run directory") if distribute.is_chief(strategy) else None
     try:
-        with precision_policy(config.training.precision):
-            seed_everything(config.training.seed, config.training.deterministic)
-            # Workers other than the chief read the chief's state (shared file system).
-            state_dir = Path(out_dir) if continuing else None
-            result = _train(
-                config,
-                run_dir,
-                _say(progress),
-                progress,
-                strategy=strategy,
-                rows=rows,
-                state_dir=state_dir,
-                extra=list(callbacks or []),
+        if distribute.is_chief(strategy):
+            continuing, replace = resume_lib.open_run(
+                out_dir, config, overwrite=overwrite, resume=resume
             )
+        else:  # decided from files only the chief's earlier attempt wrote: no race with it
+            continuing, replace = (
+                resume
+                and not overwrite
+                and run_directory.run_status(out_dir) == "unfinished"
+                and (Path(out_dir) / run_directory.STATE).is_file(),
+                True,
+            )
+        run_dir = distribute.worker_dir(out_dir, strategy)
+        if not continuing:
+            run_dir = run_directory.prepare_run_dir(run_dir, overwrite=replace)
+            atomic_write_bytes(run_dir / run_directory.CONFIG, config.to_yaml().encode("utf-8"))
+        from keras_ecgpe.training.runtime import precision_policy, seed_everything
+
+        try:
+            with precision_policy(config.training.precision):
+                seed_everything(config.training.seed, config.training.deterministic)
+                # Workers other than the chief read the chief's state (shared file system).
+                state_dir = Path(out_dir) if continuing else None
+                result = _train(
+                    config,
+                    run_dir,
+                    _say(progress),
+                    progress,
+                    strategy=strategy,
+                    rows=rows,
+                    state_dir=state_dir,
+                    extra=list(callbacks or []),
+                )
+        except BaseException:
+            if not continuing and lock is not None:
+                _drop_unstarted(run_dir)
+            raise
+        finally:
+            distribute.discard_worker_dir(run_dir, strategy)
+        return result
     finally:
-        distribute.discard_worker_dir(run_dir, strategy)
-    return result
+        if lock is not None:
+            lock.release()
+
+
+def _drop_unstarted(run_dir: Path) -> None:
+    """Empties a new run that failed before its first epoch ended (no resume state).
+
+    A configuration error found only once the data or model is built then leaves no
+    `config.yaml` behind that would make the corrected re-run refuse the folder.
+    """
+    if (run_dir / run_directory.STATE).is_file():
+        return  # epochs were saved: the run can be continued, keep it
+    for entry in run_dir.iterdir() if run_dir.is_dir() else ():
+        shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
 @dataclasses.dataclass
