@@ -166,29 +166,33 @@ def _record_id(relative: str) -> str:
     return text[:-4] if text.endswith(_EXTENSIONS + (".dat",)) else text
 
 
-def _found_files(path: Path, listing: FolderListing, fail) -> list[Path]:
+def _found_files(path: Path, listing: FolderListing, fail) -> list[str]:
     """The record's files that exist: as given, or with a known extension added."""
+    # Strings, not Path objects: pathlib's parsing was most of the index's time at scale.
+    parent, name = os.path.split(str(path))
     try:
-        flags = listing.flags(path.parent)
+        flags = listing.flags(parent)
     except OSError as exc:  # e.g. a folder that cannot be listed
         raise fail(f"record {str(path)!r:.200}: {exc.strerror}") from None
-    names = [path.name] + [path.name + ext for ext in _EXTENSIONS + (".dat",)]
-    return [path.parent / name for name in names if flags.get(name, 0) & REGULAR_FILE]
+    names = [name] + [name + ext for ext in _EXTENSIONS + (".dat",)]
+    return [os.path.join(parent, n) for n in names if flags.get(n, 0) & REGULAR_FILE]
 
 
 def _refuse_links_outside(
-    files: list[Path], folder: Path, text: str, listing: FolderListing, fail
+    files: list[str], folder: Path, text: str, listing: FolderListing, fail
 ) -> None:
     """Refuses record files that are (or lie behind) symbolic links leading outside."""
     try:
-        root = Path(listing.resolved_folder(folder))
+        root = listing.resolved_folder(folder)
+        inside = root.rstrip(os.sep) + os.sep
         for file in files:
+            parent, name = os.path.split(file)
             # A file that is not a link resolves where its folder does.
-            if listing.flags(file.parent).get(file.name, 0) & LINK:
-                target = file.resolve()
+            if listing.flags(parent).get(name, 0) & LINK:
+                target = str(Path(file).resolve())
             else:
-                target = Path(listing.resolved_folder(file.parent)) / file.name
-            if not target.is_relative_to(root):
+                target = os.path.join(listing.resolved_folder(parent), name)
+            if not (target == root or target.startswith(inside)):
                 raise fail(
                     f"record {text!r} resolves to {target}, outside {_FOLDER} (a "
                     "symbolic link); copy the file in, or build the source with "
