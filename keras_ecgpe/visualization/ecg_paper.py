@@ -16,6 +16,7 @@ display), written atomically like the package's other plots.
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,7 @@ _MARGIN_MM = 4.0
 _MINOR, _MAJOR = "#f6c9c9", "#e58f8f"
 _RAISES, _LOWERS = to_rgb("#c0392b"), to_rgb("#2166ac")  # red raises the logit, blue lowers
 DPI = 150
+_CAPTION_CHARS = 190  # at 7 pt, what fits across the 264 mm page
 _EXTENSIONS = (".hea", ".dat", ".mat", ".csv")
 
 
@@ -206,6 +208,7 @@ def ecg_paper_figure(
             f"Shading: {overlay.label}; red raises the explained logit, blue lowers it; "
             "summed in 1 mm (40 ms) bins, scaled to the largest bin on the page"
         )
+    lines = [part for line in lines for part in textwrap.wrap(line, _CAPTION_CHARS)]
     top, bottom = 8.0, 3.0 + 3.6 * len(lines)  # mm for the title and the caption
     total = height + top + bottom
     fig = Figure(figsize=(width / 25.4, total / 25.4))
