@@ -10,6 +10,7 @@ without recursion) or ran out of Python's recursion limit on the way (caught), s
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,7 @@ def read_config_document(
         raise ConfigError(f"{path}: more than {max_bytes} bytes, too large for a {what}; not read")
     try:
         text = data.decode("utf-8")
+        check_flow_nesting(text, str(path), what)
         if path.suffix.lower() == ".json":
             document = json.loads(text)
         else:
@@ -72,12 +74,32 @@ def read_config_document(
 
 def parse_yaml_value(text: str, where: str) -> Any:
     """Parses a short YAML value (a `--set` override); too deep a nesting is refused."""
+    check_flow_nesting(text, where, "value")
     try:
         value = yaml.safe_load(text)
     except RecursionError:
         raise ConfigError(_too_deep(where, "value")) from None
     check_nesting(value, where, "value")
     return value
+
+
+_QUOTED = re.compile(r'"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def check_flow_nesting(text: str, where: str, what: str, limit: int = MAX_NESTING) -> None:
+    """Refuses text whose brackets (`[`, `{` outside quoted strings) nest deeper than
+    `limit`, before a parser spends time on it: PyYAML takes seconds per few thousand
+    levels. Block-style YAML nesting is checked after parsing (`check_nesting`).
+
+    Example:
+    >>> check_flow_nesting('{"a": "[[[[", "b": [[1]]}', "x.json", "plan", limit=3)
+    """
+    depth = 0
+    for match in _BRACKETS.finditer(_QUOTED.sub("", text)):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > limit:
+            raise ConfigError(_too_deep(where, what, limit))
 
 
 def check_nesting(document: Any, where: str, what: str, limit: int = MAX_NESTING) -> None:

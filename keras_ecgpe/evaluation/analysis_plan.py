@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import yaml
 
 from keras_ecgpe import schemas
-from keras_ecgpe.config_documents import check_nesting
+from keras_ecgpe.config_documents import check_flow_nesting, check_nesting
 from keras_ecgpe.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -235,7 +235,9 @@ class StrictSafeLoader(yaml.SafeLoader):
 
 def _parse_yaml(data: bytes, path: os.PathLike):
     try:
-        document = yaml.load(data.decode("utf-8"), Loader=StrictSafeLoader)
+        text = data.decode("utf-8")
+        check_flow_nesting(text, str(path), "analysis plan")
+        document = yaml.load(text, Loader=StrictSafeLoader)
     except RecursionError:
         raise ConfigError(f"{path}: analysis plan nested too deeply") from None
     except UnicodeDecodeError as exc:

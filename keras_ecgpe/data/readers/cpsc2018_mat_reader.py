@@ -9,6 +9,7 @@ import numpy as np
 import scipy.io
 
 from keras_ecgpe.data.readers.common import build_record, check_length, sample_cap
+from keras_ecgpe.data.readers.mat_v5 import check_inflated_size
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
 from keras_ecgpe.leads import CANONICAL_LEADS
@@ -60,6 +61,8 @@ def read_cpsc2018_mat(path: os.PathLike | str, *, max_samples: int | None = None
             path,
             f"file is {size} bytes, more than {cap} samples (max_samples) of 12 leads can take",
         )
+    # A compressed element may inflate to far more than the file's size: counted first.
+    check_inflated_size(path, cap * _BYTES_PER_SAMPLE + _SLACK_BYTES)
     try:
         content = scipy.io.loadmat(str(path), simplify_cells=True)
     except Exception as exc:  # scipy raises many types on malformed files

@@ -14,7 +14,12 @@ from keras_ecgpe.data.readers.common import (
     mv_scale,
     sample_cap,
 )
-from keras_ecgpe.data.readers.csv_table import check_csv_size, load_numbers, read_line
+from keras_ecgpe.data.readers.csv_table import (
+    check_csv_size,
+    line_chars_for,
+    load_numbers,
+    read_line,
+)
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
 
@@ -85,7 +90,9 @@ def read_csv_record(
         rate = _sampling_rate(fs, settings.get("fs"), path)
         cap = sample_cap(max_samples, rate)
         check_csv_size(path, cap, len(names))
-        data = load_numbers(handle, path, max_rows=cap + 1)
+        data = load_numbers(
+            handle, path, max_rows=cap + 1, max_line_chars=line_chars_for(len(names))
+        )
     if data.size and data.shape[1] != len(names):
         raise RecordError(
             path, f"rows hold {data.shape[1]} values but the header names {len(names)} columns"

@@ -7,7 +7,6 @@ file costs a `stat`, not a read.
 
 from __future__ import annotations
 
-import itertools
 import pathlib
 import warnings
 from typing import TYPE_CHECKING
@@ -23,7 +22,11 @@ if TYPE_CHECKING:
 _BYTES_PER_VALUE = 32
 _HEADER_BYTES = 1 << 20
 MAX_LINE_CHARS = 1 << 20
+# A data row of 12 numbers is under 400 characters; 64 k leaves room for wide exports and
+# bounds what one line can cost (a 190 MB line is refused after reading 64 k of it).
+MAX_DATA_LINE_CHARS = 1 << 16
 CHUNK_ROWS = 50_000
+CHUNK_CHARS = 8 << 20  # text parsed at a time: numpy's parser needs several times this
 
 
 def check_csv_size(path: pathlib.Path, cap: int, n_columns: int) -> None:
@@ -54,17 +57,26 @@ def read_line(handle: TextIO, path: pathlib.Path) -> str:
     return line
 
 
-def load_numbers(handle: TextIO, path: pathlib.Path, *, max_rows: int) -> np.ndarray:
+def load_numbers(
+    handle: TextIO,
+    path: pathlib.Path,
+    *,
+    max_rows: int,
+    max_line_chars: int = MAX_DATA_LINE_CHARS,
+) -> np.ndarray:
     """Reads comma-separated numbers from `handle` into a float64 `(rows, columns)` array.
 
-    Lines are parsed in chunks of `CHUNK_ROWS` (numpy's own `max_rows` preallocates that
-    many rows, so it cannot serve as a cap), and reading stops once more than `max_rows`
-    rows were read: the caller then refuses the record without reading the rest.
+    Lines are parsed in chunks of at most `CHUNK_ROWS` lines and `CHUNK_CHARS` characters
+    (numpy's own `max_rows` preallocates that many rows, so it cannot serve as a cap), a
+    line longer than `max_line_chars` is refused as soon as that much of it is read,
+    and reading stops once more than `max_rows` rows were read: the caller then refuses
+    the record without reading the rest. Memory is bounded whatever the file holds.
 
     Args:
         handle: text file positioned at the first data row.
         path: the file, for error messages.
         max_rows: stop after more than this many rows.
+        max_line_chars: longest line accepted (a row of the widest table allowed).
 
     Raises:
         RecordError: ragged rows, text where numbers should be, undecodable bytes.
@@ -72,7 +84,7 @@ def load_numbers(handle: TextIO, path: pathlib.Path, *, max_rows: int) -> np.nda
     chunks, n_rows = [], 0
     try:
         while n_rows <= max_rows:
-            lines = list(itertools.islice(handle, CHUNK_ROWS))
+            lines = _bounded_lines(handle, path, max_line_chars)
             if not lines:
                 break
             with warnings.catch_warnings():
@@ -88,3 +100,26 @@ def load_numbers(handle: TextIO, path: pathlib.Path, *, max_rows: int) -> np.nda
     except (ValueError, UnicodeDecodeError, OSError) as exc:
         raise RecordError(path, f"cannot parse CSV numbers: {exc}") from exc
     return np.concatenate(chunks) if chunks else np.empty((0, 0))
+
+
+def line_chars_for(n_values: int) -> int:
+    """The longest line a row of `n_values` numbers may take (at least 64 k characters)."""
+    return max(MAX_DATA_LINE_CHARS, n_values * _BYTES_PER_VALUE)
+
+
+def _bounded_lines(handle: TextIO, path: pathlib.Path, max_chars: int) -> list[str]:
+    """The next chunk of lines (see `load_numbers`); an over-long line is a RecordError."""
+    lines, chars = [], 0
+    while len(lines) < CHUNK_ROWS and chars < CHUNK_CHARS:
+        line = handle.readline(max_chars + 1)
+        if not line:
+            break
+        if len(line) > max_chars:
+            raise RecordError(
+                path,
+                f"a data line is longer than {max_chars} characters "
+                f"(after {len(lines)} lines of this chunk); refusing to read it",
+            )
+        lines.append(line)
+        chars += len(line)
+    return lines

@@ -6,7 +6,7 @@ import pathlib
 from typing import TYPE_CHECKING
 
 from keras_ecgpe.data.readers.common import build_record, check_length, sample_cap
-from keras_ecgpe.data.readers.csv_table import check_csv_size, load_numbers
+from keras_ecgpe.data.readers.csv_table import check_csv_size, line_chars_for, load_numbers
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
 from keras_ecgpe.leads import CANONICAL_LEADS
@@ -53,7 +53,8 @@ def read_medalcare_csv(path: os.PathLike | str, *, max_samples: int | None = Non
     except OSError as exc:
         raise RecordError(path, f"cannot read CSV file: {exc}") from exc
     with handle:
-        data = load_numbers(handle, path, max_rows=cap + 1)
+        # 12 leads as rows is allowed: one line may then hold every sample of a lead.
+        data = load_numbers(handle, path, max_rows=cap + 1, max_line_chars=line_chars_for(cap))
     if data.size == 0:
         raise RecordError(path, "no samples")
     rows, columns = data.shape
