@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from keras_ecgpe import messages
 from keras_ecgpe.cli.errors import reported_errors
 from keras_ecgpe.data.sources.registry import SOURCES
 from keras_ecgpe.limits import MAX_DURATION_S, MAX_FOLDS, MAX_FS, MAX_SEED, MAX_WORKERS
+
+_LOG = logging.getLogger("keras_ecgpe.cli.prepare")
 
 
 @click.command()
@@ -110,6 +113,29 @@ from keras_ecgpe.limits import MAX_DURATION_S, MAX_FOLDS, MAX_FS, MAX_SEED, MAX_
     help="Patient-level folds to assign when the source has none (0: none).",
 )
 @click.option(
+    "--split-fractions",
+    default="0.7,0.15,0.15",
+    show_default=True,
+    callback=lambda context, parameter, value: _fractions(value),
+    help="Train,validation,test shares of the patient-level split made when the source "
+    "has none (sum 1; 0.8,0.2,0 leaves no test split, e.g. for a small folder).",
+)
+@click.option(
+    "--all-train",
+    is_flag=True,
+    help="Put every record in the train split, official splits included: a "
+    "pretraining-only source that is never tested on.",
+)
+@click.option(
+    "--quality-policy",
+    type=click.Choice(["keep", "flag", "skip"]),
+    default="flag",
+    show_default=True,
+    help="Records with signal-quality problems (flat, clipped or copied leads, implausible "
+    "amplitude, low QRS quality index): keep them unmarked, flag them in the cache index "
+    "(training can exclude them with data.exclude_flagged), or skip them.",
+)
+@click.option(
     "--seed",
     type=click.IntRange(0, MAX_SEED),
     default=0,
@@ -143,6 +169,9 @@ def prepare(
     crop: str,
     dtype: str,
     folds: int,
+    split_fractions: tuple[float, float, float],
+    all_train: bool,
+    quality_policy: str,
     seed: int,
     workers: int | None,
     overwrite: bool,
@@ -151,7 +180,10 @@ def prepare(
     """Preprocess a dataset once into a checksummed cache (progress bar, skip report)."""
     from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
     from keras_ecgpe.data.preprocessing import PreprocessConfig
+    from keras_ecgpe.data.quality import QualitySettings
+    from keras_ecgpe.data.quality_summary import paragraph
     from keras_ecgpe.data.sources.registry import open_sources
+    from keras_ecgpe.data_quality_report import read_summary, write_quality_report
 
     # Per-source options go only where given: `open_sources` hands each to the sources
     # that take it and refuses one that no named source takes.
@@ -190,14 +222,23 @@ def prepare(
                 dataset,
                 out,
                 config,
-                split=SplitSettings(folds=folds, seed=seed),
+                split=SplitSettings(
+                    fractions=split_fractions,
+                    folds=folds,
+                    seed=seed,
+                    all_train=all_train,
+                ),
+                quality=QualitySettings(policy=quality_policy),
                 dtype=dtype,
                 workers=workers,
                 overwrite=overwrite,
                 progress=bar.update,
                 index=index,
             )
-    report = json.loads((Path(out) / "report.json").read_text())
+        report = json.loads((Path(out) / "report.json").read_text())
+        summary = read_summary(out)
+        if summary is not None and not reused:
+            write_quality_report(out)
     verb = "Reused the identical cache" if reused else "Prepared"
     click.echo(
         f"{verb} {out}: {cache.n_records} records at {cache.fs:g} Hz, "
@@ -209,3 +250,22 @@ def prepare(
         click.echo(
             f"  ... {len(report['records_skipped']) - 20} more in {Path(out) / 'report.json'}"
         )
+    if summary is not None:
+        _LOG.info(
+            "%s Details: %s (and .txt, .png).", paragraph(summary), Path(out) / "data_quality.json"
+        )
+
+
+def _fractions(text: str) -> tuple[float, float, float]:
+    """`--split-fractions` as three shares; a bad value is a one-line usage error."""
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 0 or abs(sum(values) - 1.0) > 1e-6:
+        raise click.BadParameter(
+            f"{text!r}: give three non-negative shares summing to 1, train,validation,test "
+            "(e.g. 0.8,0.2,0)",
+            param_hint="--split-fractions",
+        )
+    return values  # type: ignore[return-value]

@@ -43,6 +43,12 @@ AGE_FIELD = "ages"
 SEX_FIELD = "sexes"
 SEX_VALUES = ("F", "M", "")
 DEMOGRAPHIC_FIELDS = (AGE_FIELD, SEX_FIELD)
+# Optional index column (absent in caches written before it existed, which open with every
+# record unflagged): per record the signal-quality problems `data prepare` found under the
+# "flag" policy, "; "-joined ("" when clean or not checked); see data/quality.py.
+QUALITY_FIELD = "quality_flags"
+# The data-quality summary `data prepare` writes beside the index (data/quality_summary.py).
+QUALITY_SUMMARY_FILES = ("data_quality.json", "data_quality.txt", "data_quality.png")
 # The sealed-test ledger (evaluation/ledger.py) lives beside the cache's files. It is not in
 # the manifest's checksums: it grows after the cache is finished.
 LEDGER = "test_ledger.jsonl"

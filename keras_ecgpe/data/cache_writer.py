@@ -31,6 +31,7 @@ from keras_ecgpe.data.cache_format import (
     INDEX_FIELDS,
     LEDGER,
     MANIFEST,
+    QUALITY_FIELD,
     REPORT,
     SEX_FIELD,
     SPLITS,
@@ -168,6 +169,7 @@ class CacheWriter:
         self._content_hashes: list = []
         self._ages: list = []
         self._sexes: list = []
+        self._quality_flags: list = []
         self._seen: set = set()
         self._pending: list = []
         self._pending_samples = 0
@@ -193,6 +195,7 @@ class CacheWriter:
         content_sha256: str | None = None,
         age: float | None = None,
         sex: str | None = None,
+        quality_flags: str = "",
     ) -> None:
         """Appends one record `(time, 12)` in mV, already preprocessed.
 
@@ -210,6 +213,8 @@ class CacheWriter:
             age: age in years (>= 0), or None / NaN when unknown.
             sex: "M"/"F" or a spelling `parse_sex` knows ("male", "female"), or None / ""
                 when unknown; stored as "M", "F" or "".
+            quality_flags: the record's signal-quality problems ("" when clean), stored in
+                the index column `quality_flags` (see data/quality.py).
 
         Raises:
             RecordError: bad shape, NaN/inf, duplicate id, bad labels/split/fold/hash/age/sex.
@@ -287,6 +292,7 @@ class CacheWriter:
         self._content_hashes.append(content_sha256 or "")
         self._ages.append(age)
         self._sexes.append(sex)
+        self._quality_flags.append(str(quality_flags))
         self._pending.append(x)
         self._pending_samples += x.shape[0]
 
@@ -301,8 +307,36 @@ class CacheWriter:
             }
         )
 
-    def close(self) -> PreparedCache:
+    def assign_splits(self, splits: Sequence[str | None], folds: Sequence[int | None]) -> None:
+        """Replaces the split and fold of every record added so far (in the order added).
+
+        `prepare_dataset` splits by patient only once every record is read, because records
+        with the same signal (content hash) must land in the same split.
+
+        Raises:
+            RecordError: not one split and fold per record, or an invalid split or fold.
+        """
+        self._check_open()
+        if len(splits) != self.n_records or len(folds) != self.n_records:
+            raise RecordError(
+                None,
+                f"{len(splits)} splits and {len(folds)} folds for {self.n_records} records",
+            )
+        for record_id, split, fold in zip(self._rows["record_ids"], splits, folds):
+            split = "" if split is None else str(split)
+            if split not in SPLITS:
+                raise RecordError(None, f"record {record_id!r}: split {split!r} not in {SPLITS}")
+            if fold is not None and (isinstance(fold, bool) or int(fold) != fold or fold < 0):
+                raise RecordError(None, f"record {record_id!r}: fold {fold!r} is not >= 0")
+        self._rows["splits"] = ["" if split is None else str(split) for split in splits]
+        self._rows["folds"] = [-1 if fold is None else int(fold) for fold in folds]
+
+    def close(self, attachments: dict[str, bytes] | None = None) -> PreparedCache:
         """Writes the last shard, index, report and manifest, then publishes the cache.
+
+        Args:
+            attachments: `{file name: bytes}` written beside the index before the cache is
+                published (the data-quality summary); not covered by the manifest's checksums.
 
         Returns:
             The finished cache, opened (checksums were computed while writing).
@@ -323,6 +357,8 @@ class CacheWriter:
         if self._pending:
             self._flush_shard()
         index = self._write_index()
+        for name, data in (attachments or {}).items():
+            atomic_write_bytes(self.partial_dir / name, data)
         atomic_write_json(
             self.partial_dir / REPORT,
             {"records_read": self.n_records, "records_skipped": self._skipped},
@@ -358,6 +394,7 @@ class CacheWriter:
         """Discards everything written so far (the partial directory) and frees the folder."""
         self._closed = True
         shutil.rmtree(self.partial_dir, ignore_errors=True)
+        self._lock.release()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -394,7 +431,6 @@ class CacheWriter:
             {
                 "file": name,
                 "sha256": digest.hexdigest(),
-        self._lock.release()
                 "n_records": len(self._pending),
                 "n_samples": self._pending_samples,
             }
@@ -417,6 +453,7 @@ class CacheWriter:
             AGE_FIELD: np.array(self._ages, dtype=np.float64),
             # "<U1" even when every sex is unknown, so the column's kind is always unicode.
             SEX_FIELD: np.array(self._sexes, dtype="<U1"),
+            QUALITY_FIELD: np.array(self._quality_flags, dtype=np.str_),
         }
         buffer = io.BytesIO()
         np.savez(buffer, allow_pickle=False, **arrays)

@@ -4,6 +4,12 @@ Workers read and preprocess records; the parent process writes them to the cache
 source's order, keeping at most a few records per worker in flight so memory stays
 bounded however large the dataset (PTB-XL at 500 Hz is 5 GB of float32). Records that
 cannot be used are skipped and listed in the cache's report with the reason.
+
+Every record read is also checked for signal quality (`data/quality.py`) and handled by the
+quality policy (keep, flag, skip); records are split by patient only after all are read,
+so that recordings present twice (equal raw content hash) land in one split. What was read,
+skipped, flagged and ignored is summarised in the cache's `data_quality.json`
+(`data/quality_summary.py`).
 """
 
 from __future__ import annotations
@@ -22,28 +28,63 @@ from keras_ecgpe.data.content_hash import content_sha256
 from keras_ecgpe.data.file_stamps import record_file_stamps
 from keras_ecgpe.data.isolation import CRASH_REASON, ordered_process_map
 from keras_ecgpe.data.preprocessing import PreprocessConfig, apply_preprocessing
+from keras_ecgpe.data.quality import QualitySettings, check_record
+from keras_ecgpe.data.quality_summary import JSON_FILE, QualityLog, class_names, summary_json
 from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem
-from keras_ecgpe.data.splits import patient_stratified_kfold, patient_stratified_split
+from keras_ecgpe.data.splits import (
+    duplicate_groups,
+    patient_stratified_kfold,
+    patient_stratified_split,
+)
 from keras_ecgpe.errors import ConfigError, ECGPEError
 
 
 @dataclasses.dataclass(frozen=True)
 class SplitSettings:
-    """How records without an official split are split by patient (seeded, stratified)."""
+    """How records without an official split are split by patient (seeded, stratified).
+
+    Attributes:
+        fractions: train, validation, test shares (sum 1; a 0 leaves that split empty,
+            e.g. `(0.8, 0.2, 0)` for a small set with no test split).
+        folds: patient-level folds to assign when the source has none (0 or 1: none).
+        seed: seed of the generated split and folds.
+        all_train: every record in `train`, official splits included (a pretraining-only
+            source: nothing of it is ever tested on).
+    """
 
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     folds: int = 5
     seed: int = 0
+    all_train: bool = False
 
     def to_dict(self) -> dict:
-        return {"fractions": list(self.fractions), "folds": self.folds, "seed": self.seed}
+        values = {"fractions": list(self.fractions), "folds": self.folds, "seed": self.seed}
+        return {**values, "all_train": True} if self.all_train else values
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> SplitSettings:
+        """Settings from a config mapping (`fractions`, `folds`, `seed`, `all_train`)."""
+        values = dict(values or {})
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown split setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        if "fractions" in values:
+            values["fractions"] = tuple(values["fractions"])
+        return cls(**values)
 
 
-def _process(source: DatasetSource, config: PreprocessConfig, item: SourceItem):
-    """Worker body: `(signal, fs, None, raw content hash, (age, sex))`, or
-    `(None, None, reason, None, None)`; age and sex as the source or the file gives them."""
+def _process(
+    source: DatasetSource, config: PreprocessConfig, quality: QualitySettings, item: SourceItem
+):
+    """Worker body: `(signal, fs, None, raw content hash, (age, sex), check)`, or
+    `(None, None, reason, None, None, None)`; age and sex as the source or the file gives
+    them; `check` is `(raw fs, raw samples, RecordQuality)` of the raw recording."""
     try:
         record = source.read(item)
+        check = (record.fs, record.n_samples, check_record(record.signal, record.fs, quality))
         signal, fs = apply_preprocessing(record.signal, record.fs, config)
         return (
             np.ascontiguousarray(signal, dtype=np.float32),
@@ -51,13 +92,14 @@ def _process(source: DatasetSource, config: PreprocessConfig, item: SourceItem):
             None,
             content_sha256(record.signal),
             (record.age, record.sex),
+            check,
         )
     except ECGPEError as exc:
-        return None, None, str(exc), None, None
+        return None, None, str(exc), None, None, None
 
 
 def _crashed(item: SourceItem):
-    return None, None, CRASH_REASON, None, None
+    return None, None, CRASH_REASON, None, None, None
 
 
 def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
@@ -90,8 +132,16 @@ def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
     return {**source.describe(), "index_sha256": digest.hexdigest()}
 
 
-def _assign_splits(items: list[SourceItem], label_names, settings: SplitSettings):
+def _assign_splits(
+    items: list[SourceItem],
+    label_names,
+    settings: SplitSettings,
+    content_hashes: Sequence[str] | None = None,
+):
     """Official splits and folds where the source has them, else patient-level ones.
+
+    Generated splits and folds keep each patient, and each recording present more than
+    once (equal `content_hashes`), on one side (`splits.duplicate_groups`).
 
     Returns `(splits, folds, folds_from)`; `folds_from` says where the folds came from:
     "source" (a `fold` column of the dataset, e.g. site or time folds of a PE manifest,
@@ -100,15 +150,28 @@ def _assign_splits(items: list[SourceItem], label_names, settings: SplitSettings
     labels = np.array(
         [[name in item.labels for name in label_names] for item in items], dtype=np.float32
     )
-    patients = [item.patient_id or item.record_id for item in items]
-    if any(item.split for item in items):
+    patients = duplicate_groups(
+        [item.patient_id or item.record_id for item in items],
+        content_hashes or [""] * len(items),
+    )
+    if settings.all_train:
+        splits = ["train"] * len(items)
+    elif any(item.split for item in items):
         splits = [item.split or "" for item in items]
     else:
-        splits = list(
-            patient_stratified_split(
-                labels, patients, fractions=settings.fractions, seed=settings.seed
+        try:
+            splits = list(
+                patient_stratified_split(
+                    labels, patients, fractions=settings.fractions, seed=settings.seed
+                )
             )
-        )
+        except ConfigError as exc:
+            raise ConfigError(
+                f"cannot split {len(items)} records by patient: {exc}; give other "
+                "fractions with --split-fractions (e.g. 0.8,0.2,0 for no test split; "
+                "config: data.split.fractions), or --all-train for a pretraining-only "
+                "source (config: data.split.all_train: true)"
+            ) from exc
     folds_from = "none"
     if any(item.fold is not None for item in items):
         folds = [None if item.fold is None else int(item.fold) for item in items]
@@ -125,7 +188,7 @@ def _assign_splits(items: list[SourceItem], label_names, settings: SplitSettings
         except ConfigError as exc:
             raise ConfigError(
                 f"cannot assign {settings.folds} patient-level folds: {exc}; "
-                "use fewer folds (--folds 0 for none)"
+                "use fewer folds (--folds 0 for none; config: data.split.folds)"
             ) from exc
     else:
         folds = [None] * len(items)
@@ -143,6 +206,7 @@ def prepare_dataset(
     overwrite: bool = False,
     progress: Callable[[int], None] | None = None,
     index: tuple[list[SourceItem], list[SkippedItem]] | None = None,
+    quality: QualitySettings | None = None,
 ) -> tuple[PreparedCache, bool]:
     """Prepares `source` into a cache at `out_dir`, or reuses the one already there.
 
@@ -159,6 +223,8 @@ def prepare_dataset(
         progress: called with the number of records handled since the last call.
         index: `source.index()` when the caller already has it (it reads the dataset's
             tables and checks every file, so it is not done twice).
+        quality: signal-quality thresholds and policy (keep, flag or skip); None means
+            the defaults (policy "flag"); see `keras_ecgpe.data.quality`.
 
     Returns:
         `(cache, reused)`: the opened cache and whether an identical one was reused.
@@ -168,9 +234,15 @@ def prepare_dataset(
         ECGPEError: the source is unreadable or no record survived.
     """
     out_dir = Path(out_dir)
+    quality = QualitySettings() if quality is None else quality
     items, skipped = source.index() if index is None else index
     skipped = list(skipped)
-    settings = {"preprocess": preprocess.to_dict(), "split": split.to_dict(), "dtype": dtype}
+    settings = {
+        "preprocess": preprocess.to_dict(),
+        "split": split.to_dict(),
+        "dtype": dtype,
+        "quality": quality.to_dict(),
+    }
     description = describe_source(source, items)
     key = cache_key(description, settings)
     if (out_dir / "manifest.json").exists():
@@ -194,22 +266,32 @@ def prepare_dataset(
             f"({len(skipped)} skipped: {_summarise(skipped)})"
         )
 
-    splits, folds, folds_from = _assign_splits(items, source.label_names, split)
+    # Fails fast on settings that cannot split these records; the splits written are
+    # made once every record is read (duplicates known, unreadable records left out).
+    _, _, folds_from = _assign_splits(items, source.label_names, split)
     # Recorded in the manifest but not in the key: a cache prepared before the record
     # existed is still reused (its folds then read as of unknown origin).
     written_settings = {**settings, "folds_from": folds_from}
     writer: CacheWriter | None = None
+    log = QualityLog(quality, len(items) + len(skipped))
+    for skip in skipped:
+        log.skip(skip.record_id, skip.path, skip.reason)
+    cached: list[SourceItem] = []
+    hashes: list[str] = []
     try:
-        for position, (item, (signal, fs, reason, content, demographics)) in enumerate(
-            ordered_process_map(
-                _process,
-                items,
-                workers or os.cpu_count() or 1,
-                source,
-                preprocess,
-                on_crash=_crashed,
-            )
+        for item, (signal, fs, reason, content, demographics, check) in ordered_process_map(
+            _process,
+            items,
+            workers or os.cpu_count() or 1,
+            source,
+            preprocess,
+            quality,
+            on_crash=_crashed,
         ):
+            if check is not None:
+                log.read(item.record_id, check[0], check[1], check[2])
+                if check[2].problems and quality.policy == "skip":
+                    reason = f"signal quality: {check[2].describe()}"
             if signal is not None and writer is None:
                 writer = CacheWriter(
                     out_dir,
@@ -230,6 +312,7 @@ def prepare_dataset(
                 )
             if reason is not None:
                 skipped.append(SkippedItem(item.record_id, item.record_path, reason))
+                log.skip(item.record_id, item.record_path, reason)
                 if writer is not None:
                     writer.skip(item.record_id, item.record_path, reason)
             else:
@@ -247,12 +330,13 @@ def prepare_dataset(
                     patient_id=item.patient_id,
                     labels=labels,
                     label_mask=mask,
-                    split=splits[position],
-                    fold=folds[position],
                     content_sha256=content,
                     age=demographics[0],
                     sex=demographics[1],
+                    quality_flags=check[2].describe() if quality.policy == "flag" else "",
                 )
+                cached.append(item)
+                hashes.append(content)
             if progress is not None:
                 progress(1)
     except BaseException:
@@ -263,7 +347,31 @@ def prepare_dataset(
         raise ECGPEError(
             f"{source.root}: none of {len(items)} records could be prepared ({_summarise(skipped)})"
         )
-    return writer.close(), False
+    try:
+        splits, folds, _ = _assign_splits(cached, source.label_names, split, hashes)
+        writer.assign_splits(splits, folds)
+        summary = log.summary(
+            source=description,
+            record_ids=[item.record_id for item in cached],
+            splits=splits,
+            labels=np.array(
+                [[name in item.labels for name in source.label_names] for item in cached],
+                dtype=np.float32,
+            ).reshape(len(cached), len(source.label_names)),
+            label_names=source.label_names,
+            display_names=class_names(source.label_names, source.label_vocabulary),
+            content_hashes=hashes,
+            ignored_codes=source.ignored_labels(),
+            splits_from="all train"
+            if split.all_train
+            else "source"
+            if any(item.split for item in cached)
+            else "generated",
+        )
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close(attachments={JSON_FILE: summary_json(summary)}), False
 
 
 def _summarise(skipped: Sequence[SkippedItem], limit: int = 3) -> str:

@@ -16,6 +16,7 @@ from keras_ecgpe.data.cache_format import (
     INDEX,
     INDEX_FIELDS,
     MANIFEST,
+    QUALITY_FIELD,
     SEX_FIELD,
     SEX_VALUES,
     SPLITS,
@@ -71,6 +72,7 @@ class PreparedCache:
         n = self.record_ids.shape[0]
         self.ages = index.get(AGE_FIELD, np.full(n, np.nan))
         self.sexes = index.get(SEX_FIELD, np.full(n, "", dtype="<U1"))
+        self.quality_flags = index.get(QUALITY_FIELD, np.full(n, "", dtype="<U1"))
         self._shards = shards
 
     @property
@@ -155,13 +157,19 @@ class PreparedCache:
         return np.asarray(rows, dtype=np.float32)
 
     def indices(
-        self, split: str | Sequence[str] | None = None, folds: int | Sequence[int] | None = None
+        self,
+        split: str | Sequence[str] | None = None,
+        folds: int | Sequence[int] | None = None,
+        *,
+        exclude_flagged: bool = False,
     ) -> np.ndarray:
         """Record indices (ascending int64) in `split` and `folds`; None means any.
 
         Args:
             split: a split name or a list of them ("train", "validation", "test", "").
             folds: a fold number or a list of them.
+            exclude_flagged: leave out records with signal-quality flags (`quality_flags`,
+                written by `data prepare` under its default "flag" policy).
 
         Example:
 
@@ -179,6 +187,8 @@ class PreparedCache:
         if folds is not None:
             wanted = [folds] if isinstance(folds, (int, np.integer)) else list(folds)
             keep &= np.isin(self.folds, np.asarray(wanted, dtype=np.int64))
+        if exclude_flagged:
+            keep &= self.quality_flags == ""
         return np.flatnonzero(keep).astype(np.int64)
 
     def gather(self, rows: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
@@ -223,6 +233,7 @@ class PreparedCache:
                 ("patient_ids", "patient_ids", (n,)),
                 (AGE_FIELD, "ages", (n,)),
                 (SEX_FIELD, "sexes", (n,)),
+                (QUALITY_FIELD, "quality_flags", (n,)),
             )
             if getattr(self, attr).shape != shape
         ]
@@ -269,6 +280,7 @@ class PreparedCache:
             "label_mask": "f",
             AGE_FIELD: "f",
             SEX_FIELD: "U",
+            QUALITY_FIELD: "U",
         }
         arrays = {
             "record_ids": self.record_ids,
@@ -282,6 +294,7 @@ class PreparedCache:
             "label_mask": self.label_mask,
             AGE_FIELD: self.ages,
             SEX_FIELD: self.sexes,
+            QUALITY_FIELD: self.quality_flags,
         }
         wrong = [
             f"{field} is {arrays[field].dtype}"

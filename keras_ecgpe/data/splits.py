@@ -186,3 +186,48 @@ def patient_stratified_kfold(
         _deal(groups, strata, weights, np.random.default_rng([seed, r]))
         for r in range(int(repeats))
     ]
+
+
+def duplicate_groups(patient_ids: Sequence, content_hashes: Sequence) -> list[int]:
+    """One group id per record: records of one patient, or with one signal, share a group.
+
+    Splitting by these groups instead of by patient keeps a recording that appears twice
+    (under two record ids, e.g. two byte-identical Georgia records) on one side of every
+    split. Groups join transitively: patient A's record duplicating patient B's puts A and B
+    in one group.
+
+    Args:
+        patient_ids: `n` patient ids (None: the record is its own patient).
+        content_hashes: `n` raw content hashes ("" or None: unknown, matches nothing).
+
+    Returns:
+        `n` group numbers: the index of the group's first record.
+
+    Example:
+    >>> duplicate_groups(["a", "b", "c", None], ["h1", "h2", "h1", "h2"])
+    [0, 1, 0, 1]
+    """
+    if len(patient_ids) != len(content_hashes):
+        raise ConfigError(
+            f"`patient_ids` ({len(patient_ids)}) and `content_hashes` "
+            f"({len(content_hashes)}) must have one entry per record"
+        )
+    parent = list(range(len(patient_ids)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[tuple[str, str], int] = {}
+    for i, (patient, digest) in enumerate(zip(patient_ids, content_hashes)):
+        keys = [] if patient is None else [("patient", str(patient))]
+        keys += [("signal", str(digest))] if digest else []
+        for key in keys:
+            if key in first:
+                a, b = root(first[key]), root(i)
+                parent[max(a, b)] = min(a, b)
+            else:
+                first[key] = i
+    return [root(i) for i in range(len(patient_ids))]

@@ -103,6 +103,14 @@ class DatasetSource(abc.ABC):
             RecordError: a metadata table is malformed (the message names the file).
         """
 
+    def ignored_labels(self) -> list[tuple[str, int, str]]:
+        """`(code, records, name)` of label codes the last `index()` met outside the classes.
+
+        Most frequent first; listed in the data-quality summary so no label is dropped
+        without a trace. Empty for sources whose every label is a class.
+        """
+        return []
+
     def read(self, item: SourceItem, **read_options: Any) -> ECGRecord:
         """Reads one indexed record and attaches the source's ids, labels, age and sex.
 

@@ -13,7 +13,7 @@ import collections
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from keras_ecgpe.data.labels import canonical_code, cinc_scored_classes
+from keras_ecgpe.data.labels import canonical_code, cinc_scored_classes, snomed_names
 from keras_ecgpe.data.sources.base import (
     DatasetSource,
     SkippedItem,
@@ -79,6 +79,13 @@ class CinCSource(DatasetSource):
     @property
     def label_names(self) -> tuple[str, ...]:
         return tuple(group[0] for group in cinc_scored_classes())
+
+    def ignored_labels(self) -> list[tuple[str, int, str]]:
+        names = snomed_names()
+        return [
+            (code, count, names.get(code, "not in the CinC 2021 tables"))
+            for code, count in sorted(self.ignored_codes.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
 
     def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         names = self.label_names

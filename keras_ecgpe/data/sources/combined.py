@@ -10,6 +10,7 @@ sources without an official split get a seeded patient-level one of their own.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -62,6 +63,7 @@ class CombinedSource(DatasetSource):
         self.root = next(iter(sources)).root
         self.split_seed = split_seed
         self.vocabulary = HarmonisedVocabulary.from_sources(sources)
+        self.unmapped_counts: collections.Counter = collections.Counter()
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -79,10 +81,28 @@ class CombinedSource(DatasetSource):
             "sources": [source.describe() for source in self.sources.values()],
         }
 
+    def ignored_labels(self) -> list[tuple[str, int, str]]:
+        """Each source's own ignored codes, and labels with no SNOMED CT class, by source."""
+        found = [
+            (f"{name}:{code}", count, label)
+            for name, source in self.sources.items()
+            for code, count, label in source.ignored_labels()
+        ]
+        found += [
+            (f"{name}:{label}", count, "no SNOMED CT mapping")
+            for (name, label), count in self.unmapped_counts.items()
+        ]
+        return sorted(found, key=lambda entry: (-entry[1], entry[0]))
+
     def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         items, skipped = [], []
+        self.unmapped_counts = collections.Counter()
         for name, source in self.sources.items():
             own, own_skipped = source.index()
+            unmapped = set(self.vocabulary.unmapped[name])
+            self.unmapped_counts.update(
+                (name, label) for item in own for label in item.labels if label in unmapped
+            )
             skipped += [
                 dataclasses.replace(skip, record_id=f"{name}:{skip.record_id}")
                 for skip in own_skipped

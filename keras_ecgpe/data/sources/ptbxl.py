@@ -9,6 +9,7 @@ in the task are skipped, folds 1-8 are train, 9 validation, 10 test.
 from __future__ import annotations
 
 import ast
+import collections
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,13 +112,24 @@ class PTBXLSource(DatasetSource):
         statements = self.root / "scp_statements.csv"
         self._names, self._targets = _statement_targets(statements, task)
         self._all_codes = set(_statement_targets(statements, "all")[1])
+        self._descriptions = {
+            row[""]: row.get("description", "") for _, row in table_rows(statements, ("",))
+        }
+        self.ignored_codes: collections.Counter = collections.Counter()
 
     @property
     def label_names(self) -> tuple[str, ...]:
         return self._names
 
+    def ignored_labels(self) -> list[tuple[str, int, str]]:
+        return [
+            (code, count, self._descriptions.get(code, ""))
+            for code, count in sorted(self.ignored_codes.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+
     def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         database = self.root / "ptbxl_database.csv"
+        self.ignored_codes = collections.Counter()
         if not database.exists():
             raise RecordError(database, "PTB-XL database table not found")
         items, skipped = [], []
@@ -127,6 +139,7 @@ class PTBXLSource(DatasetSource):
             record_id = row["ecg_id"]
             codes = self._parse_codes(database, where, row["scp_codes"])
             present = {self._targets[code] for code in codes if code in self._targets}
+            self.ignored_codes.update(code for code in codes if code not in self._targets)
             labels = tuple(name for name in self._names if name in present)
             filename = row[file_column]
             problem = relative_path_problem(filename, "the dataset folder")
