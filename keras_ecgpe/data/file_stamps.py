@@ -86,5 +86,8 @@ def _exists(entry: os.DirEntry) -> bool:
 
 
 def _stamp(entry: os.DirEntry) -> list:
-    stat = entry.stat()  # follows links, as Path.stat does
+    try:
+        stat = entry.stat()  # follows links, as Path.stat does
+    except OSError:  # a link loop or a dangling link: the link itself is stamped
+        stat = entry.stat(follow_symlinks=False)  # (reading the record reports it)
     return [entry.name, stat.st_size, stat.st_mtime_ns]

@@ -9,6 +9,7 @@ make it multi-label. The dataset has no official split and no patient ids: `spli
 from __future__ import annotations
 
 from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem, table_rows
+from keras_ecgpe.data.sources.walk import find_files
 from keras_ecgpe.errors import RecordError
 
 CLASSES = ("SNR", "AF", "IAVB", "LBBB", "RBBB", "PAC", "PVC", "STD", "STE")
@@ -41,7 +42,7 @@ class CPSC2018Source(DatasetSource):
         if not reference.exists():
             raise RecordError(reference, "CPSC2018 label table not found")
         files = {}
-        for path in sorted(self.root.rglob("*.mat")):
+        for path in find_files(self.root, "*.mat"):
             if path.stem in files:
                 raise RecordError(path, f"record {path.stem} also found at {files[path.stem]}")
             files[path.stem] = path
