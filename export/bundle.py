@@ -19,13 +19,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from keras_ecgpe import run_directory
+from keras_ecgpe.data import locks
 from keras_ecgpe.data.atomic import (
     atomic_write_bytes,
     atomic_write_json,
     replace_directory,
     staging_directory,
 )
-from keras_ecgpe.export import metadata
+from keras_ecgpe.export import metadata, micro_target
 from keras_ecgpe.export.c_array import write_c_array
 from keras_ecgpe.export.golden import golden_vectors, write_golden
 from keras_ecgpe.export.qat import DEFAULT_PRUNE_EPOCHS, DEFAULT_QAT_EPOCHS
@@ -102,6 +103,8 @@ def export_run(
     prune_epochs: int = DEFAULT_PRUNE_EPOCHS,
     finetune_lr: float | None = None,
     overwrite: bool = False,
+    mcu_ram_kb: float | None = None,
+    mcu_flash_kb: float | None = None,
 ) -> ExportResult:
     """Exports a run's model to a verified TFLite bundle.
 
@@ -113,7 +116,9 @@ def export_run(
             `contract.json` beside it.
         mode: "none", "float16", "dynamic", "int8" or "int16x8".
         out_dir: bundle folder; default `<run>/export/<bundle_name>`.
-        target: None, or "micro" to refuse WHILE loops (TFLite Micro).
+        target: None, or "micro": the model must load in TensorFlow Lite Micro (operators
+            it lacks are refused by name, WHILE loops too), pass the parity gate there as
+            well (`parity_micro.txt`), and its arena and flash go into `model.json`.
         int8_io: int8 input and output (mode int8), scale and zero point in `model.json`.
         max_auroc_drop: largest AUROC loss allowed; default 0.01 (int8, int16x8), else 0.005.
         force: write the model even if the parity gate fails.
@@ -127,6 +132,8 @@ def export_run(
         finetune_lr: learning rate of either fine-tune (default: a tenth of the run's).
         overwrite: replace an existing bundle in `out_dir` (a folder holding only the
             report of a rejected export is replaced without it).
+        mcu_ram_kb: with target "micro", refuse a model whose TFLM arena exceeds this.
+        mcu_flash_kb: with target "micro", refuse a model file larger than this.
 
     Returns:
         An `ExportResult`.
@@ -149,6 +156,7 @@ def export_run(
     check_mode(mode, int8_io)
     if target not in TARGETS:
         raise ExportError(f"--target must be micro or absent. Received: {target!r}")
+    micro_target.check_request(target, mcu_ram_kb, mcu_flash_kb)
     files = run_directory.locate_run(source)
     contract = contract_io.load_contract(files.contract)
     run_cache = open_run_cache(contract, cache)
@@ -162,6 +170,9 @@ def export_run(
         check_finetune_request(
             model, qat=qat, prune=prune, qat_epochs=qat_epochs, prune_epochs=prune_epochs
         )
+    # One writer per bundle folder (data/locks.py): refused now if another export holds it,
+    # and held below from the last occupancy check to the publish.
+    locks.acquire(out_dir, "export bundle").release()
     _refuse_occupied(out_dir, overwrite)
     calibration = None
     representative = None
@@ -200,20 +211,49 @@ def export_run(
         )
     runner = TFLiteRunner(blob)
     check_ops(runner.ops, target)
+    micro = None
+    if target == "micro":  # before the gate: a model TFLM cannot run or hold is refused now
+        micro = micro_target.measure(
+            blob, runner, contract, mcu_ram_kb=mcu_ram_kb, mcu_flash_kb=mcu_flash_kb
+        )
     report = verify_tflite(
         runner, model, run_cache, contract, mode=mode, max_auroc_drop=max_auroc_drop
     )
     report.forced = bool(force)
-    staging = staging_directory(out_dir)
+    reports = [("parity", report)]
+    if micro is not None:
+        micro_report = micro_target.verify(
+            blob,
+            micro,
+            runner,
+            model,
+            run_cache,
+            contract,
+            mode=mode,
+            max_auroc_drop=max_auroc_drop,
+        )
+        micro_report.forced = bool(force)
+        micro = micro_target.section(micro, micro_report)
+        reports.append((micro_target.REPORT_STEM, micro_report))
+    lock = locks.acquire(out_dir, "export bundle")
     try:
-        write_parity(report, staging)
-        if not report.passed and not force:
+        _refuse_occupied(out_dir, overwrite)  # again: another export may have finished meanwhile
+        staging = staging_directory(out_dir)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        for stem, each in reports:
+            write_parity(each, staging, stem)
+        failed = [(stem, each) for stem, each in reports if not each.passed]
+        if failed and not force:
             replace_directory(staging, out_dir)
+            stem, each = failed[0]
             raise ParityError(
-                f"parity gate failed for {mode}: {report.reason}; the model was "
-                f"not written (see {out_dir / 'parity.txt'}; --force writes it "
+                f"parity gate failed for {mode} in {each.runtime}: {each.reason}; the model "
+                f"was not written (see {out_dir / (stem + '.txt')}; --force writes it "
                 "anyway)",
-                report,
+                each,
             )
         model_json = _write_model_files(
             staging,
@@ -228,11 +268,14 @@ def export_run(
             report=report,
             fine_tuned=fine_tuned,
             c_array=c_array,
+            micro=micro,
+            mcu_flash_kb=mcu_flash_kb,
         )
         names = sorted(path.name for path in staging.iterdir())
         replace_directory(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already when it was published
+        lock.release()
     return ExportResult(out_dir, [out_dir / name for name in names], report, model_json)
 
 
@@ -250,16 +293,29 @@ def _write_model_files(
     report,
     fine_tuned,
     c_array,
+    micro=None,
+    mcu_flash_kb=None,
 ) -> dict:
     """Writes model.tflite (contract embedded), model.json, golden.npz [, C array]."""
     payload = metadata.build_model_json(
         contract, blob, mode=mode, int8_io=int8_io, calibration=calibration, parity=report.to_dict()
     )
     payload.update(fine_tuned)  # "qat": {...} / "pruning": {...}
-    final = metadata.embed(blob, payload)
+    if micro is None:
+        final = metadata.embed(blob, payload)
+    else:  # its flash figure is the size of the file that ships
+        payload["micro"] = micro
+        final = micro_target.embed_with_flash(
+            payload,
+            lambda document: metadata.embed(blob, document),
+            contract,
+            mcu_flash_kb=mcu_flash_kb,
+        )
     golden = golden_vectors(final, model, run_cache, contract, mode=mode)
     if not np.array_equal(runner.logits(golden["inputs"]), golden["expected_logits"]):
         raise ExportError("embedding the metadata changed the model's outputs; not written")
+    if micro is not None:  # what TFLM gave on the same inputs, for the device's own tests
+        golden["micro_logits"] = micro_target.run_golden(final, micro, golden)
     model_json = metadata.file_facts(payload, final)
     atomic_write_bytes(folder / "model.tflite", final)
     atomic_write_json(folder / "model.json", model_json)
@@ -269,7 +325,8 @@ def _write_model_files(
     return model_json
 
 
-REJECTED_ONLY = {"parity.json", "parity.txt"}  # what a rejected export leaves
+# What a rejected export leaves.
+REJECTED_ONLY = {"parity.json", "parity.txt", "parity_micro.json", "parity_micro.txt"}
 
 
 def _refuse_occupied(out_dir: Path, overwrite: bool) -> None:

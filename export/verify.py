@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import keras
 
     from keras_ecgpe.data.prepared_cache import PreparedCache
+    from keras_ecgpe.export.micro import MicroRunner
 
 _CHUNK = 256
 
@@ -64,13 +65,18 @@ class ParityReport:
     passed: bool
     reason: str
     forced: bool = False
+    # The runtime the exported model ran in; for TFLite Micro also how far its window
+    # logits were from LiteRT's on the same windows.
+    runtime: str = "LiteRT"
+    max_abs_window_logit_error_vs_litert: float | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     def to_text(self) -> str:
         lines = [
-            f"TFLite parity ({self.mode}) on {self.n_records} {self.split} records, "
+            f"TFLite parity ({self.mode}, {self.runtime}) on {self.n_records} {self.split} "
+            f"records, "
             f"{self.n_windows} windows: {'PASSED' if self.passed else 'FAILED'}"
             f"{' (written anyway: --force)' if self.forced and not self.passed else ''}",
             f"  {self.reason}",
@@ -78,6 +84,11 @@ class ParityReport:
             f"records {self.max_abs_record_logit_error:.3g}",
             f"  decision agreement at the stored logit cuts: {self.decision_agreement:.4f}",
         ]
+        if self.max_abs_window_logit_error_vs_litert is not None:
+            lines.append(
+                f"  max |logit difference| vs LiteRT, windows: "
+                f"{self.max_abs_window_logit_error_vs_litert:.3g}"
+            )
         for name, a, b in zip(self.label_names, self.auroc_keras, self.auroc_tflite):
             lines.append(f"  AUROC {name}: keras {_four(a)}, tflite {_four(b)}")
         return "\n".join(lines) + "\n"
@@ -108,7 +119,7 @@ def _aurocs(labels, mask, logits) -> list[float | None]:
 
 
 def verify_tflite(
-    tflite: TFLiteRunner | bytes | os.PathLike | str,
+    tflite: TFLiteRunner | MicroRunner | bytes | os.PathLike | str,
     model: keras.Model,
     cache: PreparedCache,
     contract: dict,
@@ -116,17 +127,21 @@ def verify_tflite(
     mode: str,
     max_auroc_drop: float | None = None,
     split: str = "validation",
+    litert: TFLiteRunner | None = None,
 ) -> ParityReport:
     """Compares a `.tflite` with the Keras model on one split of the run's cache.
 
     Args:
-        tflite: the flatbuffer bytes, a path, or a `TFLiteRunner`.
+        tflite: the flatbuffer bytes, a path, a `TFLiteRunner`, or a `MicroRunner`
+            (TFLite Micro).
         model: the run's Keras model (the reference).
         cache: the run's `PreparedCache`.
         contract: the run's contract (window, stride, aggregation, logit cuts).
         mode: the export mode (for the default `max_auroc_drop` and the report).
         max_auroc_drop: the largest AUROC loss allowed for any class.
         split: the split to compare on.
+        litert: for a `MicroRunner`, the same model in LiteRT: the report then also gives
+            the largest window logit difference between the two runtimes.
 
     Returns:
         A `ParityReport`; `passed` is False when a class loses more AUROC than allowed,
@@ -141,18 +156,22 @@ def verify_tflite(
     # (True, 0.002)
     ```
     """
-    runner = tflite if isinstance(tflite, TFLiteRunner) else TFLiteRunner(tflite)
+    runner = tflite if hasattr(tflite, "logits") else TFLiteRunner(tflite)
+    runtime = getattr(runner, "runtime", "LiteRT")
     allowed = default_max_auroc_drop(mode) if max_auroc_drop is None else float(max_auroc_drop)
     rows, starts = split_plan(cache, contract, split)
-    reference, exported = [], []
+    reference, exported, versus_litert = [], [], 0.0
     for k in range(0, rows.size, _CHUNK):
         windows = read_windows(cache, contract, rows[k : k + _CHUNK], starts[k : k + _CHUNK])
         reference.append(keras_logits(model, windows))
         exported.append(runner.logits(windows))
+        if litert is not None:
+            difference = np.abs(exported[-1] - litert.logits(windows))
+            versus_litert = max(versus_litert, float(np.max(difference, initial=0.0)))
     reference, exported = np.concatenate(reference), np.concatenate(exported)
     if not np.isfinite(exported).all():
         raise ExportError(
-            f"the {mode} model returns NaN/inf logits in LiteRT on real "
+            f"the {mode} model returns NaN/inf logits in {runtime} on real "
             f"{split} windows; the conversion is broken"
         )
     how = contract_io.aggregate(contract)
@@ -192,14 +211,16 @@ def verify_tflite(
         max_auroc_drop=allowed,
         passed=bool(passed),
         reason=reason,
+        runtime=runtime,
+        max_abs_window_logit_error_vs_litert=versus_litert if litert is not None else None,
     )
 
 
-def write_parity(report: ParityReport, out_dir: os.PathLike | str) -> None:
-    """Writes `parity.json` and `parity.txt` into `out_dir` (atomically)."""
+def write_parity(report: ParityReport, out_dir: os.PathLike | str, stem: str = "parity") -> None:
+    """Writes `<stem>.json` and `<stem>.txt` into `out_dir` (atomically)."""
     from pathlib import Path
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out_dir / "parity.json", report.to_dict())
-    atomic_write_bytes(out_dir / "parity.txt", report.to_text().encode("utf-8"))
+    atomic_write_json(out_dir / f"{stem}.json", report.to_dict())
+    atomic_write_bytes(out_dir / f"{stem}.txt", report.to_text().encode("utf-8"))

@@ -54,6 +54,7 @@ TINY = {
     "transformer_patch": dict(width=16, patch_size=16, **_ENCODER),
     "resnet_transformer": dict(width=8, embed_dim=16, **_ENCODER),
     "inception1d": dict(width=4, bottleneck=4, depth=3),
+    "dscnn1d": dict(width=4),
 }
 # One representative per family, and per variant that changes the graph (each in TINY).
 FAMILY_REPRESENTATIVES = (
@@ -70,6 +71,7 @@ FAMILY_REPRESENTATIVES = (
     "transformer_patch",
     "resnet_transformer",
     "inception1d",
+    "dscnn1d",
 )
 INPUT_LEN = 256
 

@@ -1,10 +1,11 @@
 """Parameter and multiply-accumulate counts of a model, per input window.
 
 MACs are computed analytically from layer shapes for the layers that dominate the cost:
-Conv1D, Dense, LSTM, GRU (also inside Bidirectional) and MultiHeadAttention (projections
-and the two attention products). Normalisation, pooling, activations and additions are
-not counted: they are a few operations per activation, negligible next to the above, and
-BatchNorm folds into the preceding convolution at export.
+Conv1D, DepthwiseConv1D, Dense, LSTM, GRU (also inside Bidirectional) and
+MultiHeadAttention (projections and the two attention products). Normalisation,
+pooling, activations and additions are not counted: they are a few operations per
+activation, negligible next to the above, and BatchNorm folds into the preceding
+convolution at export.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def _walk(model, prefix, by_layer):
 
 def layer_macs(layer: keras.layers.Layer) -> int:
     """MACs of one call of a layer at batch 1, from its input/output shapes (0 if not counted)."""
-    if isinstance(layer, keras.layers.Conv1D):
+    if isinstance(layer, (keras.layers.Conv1D, keras.layers.DepthwiseConv1D)):
         steps = layer.output.shape[1]
         return steps * math.prod(layer.kernel.shape)
     if isinstance(layer, keras.layers.Dense):

@@ -33,6 +33,7 @@ FAMILIES = (
     "resnet_transformer1d:ResNetTransformer1D",
     "xresnet1d:XResNet1D",
     "inception1d:Inception1D",
+    "dscnn1d:DSCNN1D",
 )
 
 

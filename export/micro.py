@@ -1,0 +1,124 @@
+"""Running an exported model in TensorFlow Lite Micro (TFLM), the microcontroller runtime.
+
+The `tflite-micro` package wraps TFLM's C++ interpreter (reference kernels, and an op
+resolver holding every builtin TFLM has) for Python. It segfaults when the tensor arena
+is too small, so `probe` measures the arena in a child process (`micro_worker`, through
+`micro_probe.measure_arena`), and `MicroRunner` is only ever given an arena that child
+has proved sufficient by running with exactly it.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from keras_ecgpe.errors import ConfigError
+from keras_ecgpe.export.child_process import run_child
+from keras_ecgpe.export.micro_probe import (
+    PROBE_ARENA_BYTES,
+    MicroError,
+    load_interpreter,
+    run_once,
+)
+from keras_ecgpe.export.tflite import ExportError
+
+PROBE_TIMEOUT_S = 600
+
+
+def probe(blob: bytes) -> dict:
+    """Loads `blob` in TFLM in a child process: refuses missing operators, measures the arena.
+
+    Returns:
+        The dict of `micro_probe.measure_arena` (`arena_bytes`, ...).
+
+    Raises:
+        ExportError: an operator TFLM's resolver lacks (named), a model TFLM cannot run,
+            or the child crashed (an arena over `PROBE_ARENA_BYTES`, or a TFLM bug).
+    """
+    with tempfile.TemporaryDirectory(prefix="ecgpe-micro-") as tmp:
+        model, facts = Path(tmp) / "model.tflite", Path(tmp) / "facts.json"
+        model.write_bytes(bytes(blob))
+        run_child(
+            ["-m", "keras_ecgpe.export.micro_worker", "--model", model, "--out", facts],
+            task="TensorFlow Lite Micro probe",
+            timeout_s=PROBE_TIMEOUT_S,
+            error=ExportError,
+            crash_hint=f"a tensor arena over {PROBE_ARENA_BYTES // 2**20} MiB, or a TFLM crash",
+        )
+        return json.loads(facts.read_text(encoding="utf-8"))
+
+
+class MicroRunner:
+    """Float32 windows in, float32 logits out, through TFLM (as `TFLiteRunner` through LiteRT).
+
+    Args:
+        blob: the `.tflite` bytes.
+        arena_bytes: the tensor arena `probe` measured (a smaller one crashes the process).
+
+    Raises:
+        ExportError: TFLM cannot load the model.
+
+    Example:
+
+    ```python
+    runner = MicroRunner(blob, probe(blob)["arena_bytes"])
+    runner.logits(windows).shape
+    # (n, 1)
+    ```
+    """
+
+    runtime = "TFLite Micro"
+
+    def __init__(self, blob: bytes, arena_bytes: int):
+        try:
+            self.interpreter = load_interpreter(blob, arena_bytes)
+        except MicroError as exc:
+            raise ExportError(str(exc)) from None
+        self.input = self.interpreter.get_input_details(0)
+        self.output = self.interpreter.get_output_details(0)
+        shape = [int(n) for n in self.input["shape"]]
+        if len(shape) != 3 or shape[0] != 1:
+            raise ConfigError(f"TFLite Micro: input must be [1, time, leads]; found {shape}")
+        self.window, self.num_leads = shape[1], shape[2]
+        self.num_classes = int(self.output["shape"][-1])
+
+    @staticmethod
+    def _quantization(detail: dict) -> tuple | None:
+        if np.dtype(detail["dtype"]) == np.float32:
+            return None
+        parameters = detail["quantization_parameters"]
+        return float(parameters["scales"][0]), int(parameters["zero_points"][0])
+
+    @property
+    def input_quantization(self) -> tuple | None:
+        """`(scale, zero_point)` of an integer input, None for float input."""
+        return self._quantization(self.input)
+
+    @property
+    def output_quantization(self) -> tuple | None:
+        return self._quantization(self.output)
+
+    def logits(self, windows: np.ndarray) -> np.ndarray:
+        """Runs `(n, T, leads)` float32 windows one by one; returns `(n, C)` float32 logits."""
+        x = np.asarray(windows, dtype=np.float32)
+        if x.ndim != 3 or x.shape[1:] != (self.window, self.num_leads):
+            raise ConfigError(
+                f"windows must be (n, {self.window}, {self.num_leads}). Received shape {x.shape}"
+            )
+        dtype = np.dtype(self.input["dtype"])
+        out = np.empty((x.shape[0], self.num_classes), np.float32)
+        for k in range(x.shape[0]):
+            window = x[k : k + 1]
+            if self.input_quantization:
+                scale, zero = self.input_quantization
+                info = np.iinfo(dtype)
+                window = np.clip(np.round(window / scale) + zero, info.min, info.max)
+            result = run_once(self.interpreter, window.astype(dtype))
+            if self.output_quantization:
+                scale, zero = self.output_quantization
+                result = (result.astype(np.float32) - zero) * scale
+            out[k] = result.reshape(-1)
+        return out
