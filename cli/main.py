@@ -8,6 +8,7 @@ from keras_ecgpe import __version__, messages
 from keras_ecgpe.cli.data_commands import data
 from keras_ecgpe.cli.errors import ReportingGroup
 from keras_ecgpe.cli.export_commands import export
+from keras_ecgpe.cli.grid_command import study
 from keras_ecgpe.cli.models_commands import models
 from keras_ecgpe.cli.native_output import quiet_tensorflow_import, route_warnings_to_log
 from keras_ecgpe.cli.predict_commands import predict
@@ -42,6 +43,7 @@ cli.add_command(train)
 cli.add_command(evaluate)
 cli.add_command(compare)
 cli.add_command(compare_models)
+cli.add_command(study)
 cli.add_command(export)
 cli.add_command(predict)
 

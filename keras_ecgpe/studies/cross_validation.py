@@ -34,6 +34,7 @@ from keras_ecgpe.formatting import format_interval, format_number
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Callable
 
     from keras_ecgpe.evaluation.analysis_plan import AnalysisPlan
     from keras_ecgpe.training.config import TrainConfig
@@ -106,6 +107,7 @@ def cross_validate(
     regenerate_folds: bool = False,
     analysis_plan: AnalysisPlan | None = None,
     write_reports: bool = True,
+    train_fold: Callable | None = None,
 ) -> dict:
     """Trains and scores every fold of a repeated patient-level k-fold; writes a summary.
 
@@ -124,6 +126,9 @@ def cross_validate(
         analysis_plan: an `AnalysisPlan`: its interval level, bootstrap resamples and seed,
             and small-sample limit are used, and its hash is recorded; None: defaults.
         write_reports: write `report.{txt,html,json}` (a comparison writes its own).
+        train_fold: `train_fold(config, run_dir, fold, resume=, progress=)` leaves a
+            finished run in `run_dir` (a study's hyperparameter search); None trains it
+            with `train_run` on the fold's inner parts.
 
     Returns:
         The summary dict written to `cv_summary.json`.
@@ -216,13 +221,16 @@ def cross_validate(
                 f"{len(fold.train)} train / {len(fold.validation)} validation / "
                 f"{len(fold.heldout)} held-out records"
             )
-            train_run(
-                config,
-                run_dir,
-                progress=progress,
-                rows=(fold.train, fold.validation),
-                resume=resume,
-            )
+            if train_fold is not None:
+                train_fold(config, run_dir, fold, resume=resume, progress=progress)
+            else:
+                train_run(
+                    config,
+                    run_dir,
+                    progress=progress,
+                    rows=(fold.train, fold.validation),
+                    resume=resume,
+                )
         result = score_heldout(run_dir, cache, fold, config)
         say(f"[{fold.name}] held-out macro AUROC {format_number(result['macro']['auroc'])}")
         results.append(result)
