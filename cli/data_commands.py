@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import click
@@ -34,15 +35,26 @@ data.add_command(prepare)
     help="With --plot: also draw each record after MODEL's preprocessing "
     "(DIR/<record>_preprocessed.png).",
 )
+@click.option(
+    "--allow-absolute-paths",
+    is_flag=True,
+    help="Also read files that symbolic links (or a WFDB header's signal file names) lead "
+    "to outside the record's folder; by default they are refused.",
+)
 def inspect(
-    records: tuple[str, ...], as_json: bool, plot_dir: str | None, model: str | None
+    records: tuple[str, ...],
+    as_json: bool,
+    plot_dir: str | None,
+    model: str | None,
+    allow_absolute_paths: bool,
 ) -> None:
     """Describe RECORD files (a path with or without extension).
 
     Every record is read through the package's readers: format, fs, samples, duration,
     canonical leads present, units, labels and the lead-mapping policy applied. Records
     that cannot be read get a message; the others are still shown (exit code 1). Files are
-    read in a worker process, so a reader crashing on a corrupt file is reported too.
+    read in a worker process, so a reader crashing on a corrupt file is reported too. Only
+    files inside each record's folder are read (links resolved first).
     --plot draws the standard layout (3 x 4 leads + lead II rhythm strip, 25 mm/s,
     10 mm/mV) at the record's own fs in mV.
     """
@@ -52,7 +64,8 @@ def inspect(
     if model is not None and plot_dir is None:
         raise click.UsageError("--model draws the preprocessed record: it needs --plot DIR")
     results, failures = [], 0
-    for path, summary, error in map_isolated(inspect_record, records):
+    read = functools.partial(inspect_record, allow_outside=allow_absolute_paths)
+    for path, summary, error in map_isolated(read, records):
         if error is not None:
             failures += 1
         results.append(summary if error is None else {"record": path, "error": error})

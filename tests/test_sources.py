@@ -97,7 +97,8 @@ def test_ptbxl_bad_options(tmp_path):
 def _cpsc_folder(tmp_path, reference, extra=()):
     for name in ("A1980", "A1981") + tuple(extra):
         target = "A1980" if name not in ("A1980", "A1981") else name
-        (tmp_path / f"{name}.mat").symlink_to(REAL / "cpsc2018" / f"{target}.mat")
+        # Copied, not linked: a link leading outside the dataset folder is not read.
+        shutil.copyfile(REAL / "cpsc2018" / f"{target}.mat", tmp_path / f"{name}.mat")
     (tmp_path / "REFERENCE.csv").write_text(reference)
     return CPSC2018Source(tmp_path)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pathlib
 
+from keras_ecgpe.data.readers.confinement import check_inside
 from keras_ecgpe.data.readers.cpsc2018_mat_reader import read_cpsc2018_mat
 from keras_ecgpe.data.readers.csv_reader import read_csv_record
 from keras_ecgpe.data.readers.medalcare_csv_reader import read_medalcare_csv
@@ -37,6 +38,8 @@ def read_record(
     format: str | None = None,
     fs: float | None = None,
     max_samples: int | None = None,
+    root: os.PathLike | str | None = None,
+    allow_outside: bool = False,
 ) -> ECGRecord:
     """Reads one ECG record of any supported format.
 
@@ -52,12 +55,17 @@ def read_record(
             `source_format` names "cinc-mat", "cpsc2018-mat", "medalcare-csv" work too).
         fs: sampling rate of a plain CSV without a `# fs=` line; other formats carry theirs.
         max_samples: most samples to read; default one hour at the record's fs.
+        root: the folder every file read must resolve inside (links followed): the record
+            file, and the signal files a WFDB header names. Default: the folder the
+            record is named in. See `confinement`.
+        allow_outside: skip that check (a layout of links the caller trusts).
 
     Returns:
         `ECGRecord`: float32 `(time, 12)` in mV, canonical lead order, fs, ids, labels.
 
     Raises:
-        RecordError: naming the file, for a missing record or any unusable content.
+        RecordError: naming the file, for a missing record or any unusable content, or a
+            file resolving outside `root`.
         ConfigError: unknown `format`, `fs` given for a format that carries its own,
             `max_samples` not a positive integer.
 
@@ -72,13 +80,18 @@ def read_record(
     if format is not None and format not in FORMATS:
         raise ConfigError(f"`format` must be one of {sorted(FORMATS)}. Received: format={format!r}")
     kind, target = _resolve(pathlib.Path(path), FORMATS.get(format))
+    if not allow_outside:
+        root = pathlib.Path(path).parent if root is None else pathlib.Path(root)
+        check_inside(target, root)
     if fs is not None and kind != "csv":
         raise ConfigError(
             f"`fs` applies only to plain CSV records; {target} carries its "
             f"own sampling rate. Received: fs={fs!r}"
         )
     if kind == "wfdb":
-        return read_wfdb_record(target, max_samples=max_samples)
+        return read_wfdb_record(
+            target, max_samples=max_samples, root=None if allow_outside else root
+        )
     if kind == "cpsc2018":
         return read_cpsc2018_mat(target, max_samples=max_samples)
     if kind == "medalcare":

@@ -13,6 +13,7 @@ def inspect_record(
     format: str | None = None,
     fs: float | None = None,
     max_samples: int | None = None,
+    allow_outside: bool = False,
 ) -> dict:
     """Reads a record and summarises it.
 
@@ -20,7 +21,8 @@ def inspect_record(
     `lead_policy` says which were derived, dropped or flat.
 
     Args:
-        path, format, fs, max_samples: as for `read_record`.
+        path, format, fs, max_samples, allow_outside: as for `read_record` (files are
+            read only inside the record's folder unless `allow_outside`).
 
     Returns:
         dict with keys `record` (the path as given), `format`, `fs`, `n_samples`,
@@ -39,7 +41,9 @@ def inspect_record(
     # Imported here: the package __init__ imports this module.
     from keras_ecgpe.data.readers import read_record
 
-    record = read_record(path, format=format, fs=fs, max_samples=max_samples)
+    record = read_record(
+        path, format=format, fs=fs, max_samples=max_samples, allow_outside=allow_outside
+    )
     return {
         "record": os.fspath(path),
         "format": record.source_format,

@@ -11,12 +11,18 @@ import numpy as np
 import wfdb
 
 from keras_ecgpe.data.readers.common import build_record, mv_scale, sample_cap
+from keras_ecgpe.data.readers.confinement import check_inside
 from keras_ecgpe.data.readers.wfdb_header import WFDBHeader, check_signal_files, read_header
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
 
 
-def read_wfdb_record(path: os.PathLike | str, *, max_samples: int | None = None) -> ECGRecord:
+def read_wfdb_record(
+    path: os.PathLike | str,
+    *,
+    max_samples: int | None = None,
+    root: os.PathLike | str | None = None,
+) -> ECGRecord:
     """Reads a single-segment WFDB record into a canonical `ECGRecord`.
 
     The header is checked first (see `wfdb_header`); samples are then read by
@@ -29,6 +35,8 @@ def read_wfdb_record(path: os.PathLike | str, *, max_samples: int | None = None)
     Args:
         path: the record path without extension, or its `.hea` file.
         max_samples: most samples to read; default one hour at the record's fs.
+        root: if given, every signal file the header names must resolve inside it
+            (links followed; `confinement.check_inside`).
 
     Returns:
         `ECGRecord` with float32 `(time, 12)` signal in mV; `source_format` is
@@ -50,6 +58,9 @@ def read_wfdb_record(path: os.PathLike | str, *, max_samples: int | None = None)
     if not hea_path.is_file():
         raise RecordError(hea_path, "WFDB header not found")
     header = read_header(hea_path)
+    if root is not None:
+        for name in dict.fromkeys(header.file_names):
+            check_inside(hea_path.parent / name, root, f"signal file named by {hea_path.name}")
     sig_len = check_signal_files(header, sample_cap(max_samples, header.fs))
     try:
         record = _rdrecord(header)

@@ -11,7 +11,8 @@ links that resolve outside it, are refused, so a manifest received from elsewher
 make `prepare` read (and copy into a cache) files it was never meant to. Absolute paths
 are refused too unless the source is built with `allow_absolute_paths=True`, which also
 accepts links leading outside: use it for a manifest you wrote yourself over records
-spread across disks.
+spread across disks. The same rule holds when the records are read: the signal files a
+WFDB header names, and links on their way, must resolve inside the manifest's folder.
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ class PECohortSource(DatasetSource):
     @property
     def label_names(self) -> tuple[str, ...]:
         return ("PE",)
+
+    def _links_may_leave_root(self) -> bool:
+        return self._allow_absolute
 
     def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         folder = self.manifest.parent
