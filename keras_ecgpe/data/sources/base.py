@@ -129,6 +129,9 @@ class DatasetSource(abc.ABC):
 
         if self.read_format is not None:
             read_options.setdefault("format", self.read_format)
+        # Every file the record leads to must resolve inside the dataset (confinement.py).
+        read_options.setdefault("root", self.root if self.root.is_dir() else self.root.parent)
+        read_options.setdefault("allow_outside", self._links_may_leave_root())
         record = read_record(item.record_path, **read_options)
         extra = {
             key: value for key, value in (("age", item.age), ("sex", item.sex)) if value is not None
@@ -140,6 +143,11 @@ class DatasetSource(abc.ABC):
             labels=item.labels,
             **extra,
         )
+
+    def _links_may_leave_root(self) -> bool:
+        """Whether reads may follow links out of the dataset folder (the PE cohort's
+        `allow_absolute_paths`); not a constructor option here, so not in the cache key."""
+        return False
 
     def describe(self) -> dict:
         """JSON-safe identity of this source: name, resolved root and its options.
