@@ -20,6 +20,7 @@ from keras_ecgpe.data.sources.base import (
     SourceItem,
     relative_path_problem,
 )
+from keras_ecgpe.data.sources.walk import find_files
 from keras_ecgpe.errors import RecordError
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ class CinCSource(DatasetSource):
         names = self.label_names
         items, skipped, seen = [], [], {}
         self.ignored_codes = collections.Counter()
-        for header in sorted(self.root.rglob("*.hea")):
+        for header in find_files(self.root, "*.hea"):
             record_id = header.stem
             if record_id in seen:
                 raise RecordError(header, f"record {record_id} also found at {seen[record_id]}")
