@@ -11,7 +11,38 @@ from keras_ecgpe.limits import MAX_CALIBRATION_SAMPLES, MAX_EPOCHS
 MODES = ("none", "float16", "dynamic", "int8", "int16x8")
 
 
-@click.command()
+@click.command("verify")
+@click.argument("bundle", type=click.Path(exists=True))
+def verify(bundle: str) -> None:
+    """Check an export BUNDLE folder (or its model.tflite) before shipping or using it.
+
+    The model file must have the size and SHA-256 that model.json records, the description
+    embedded in it must equal model.json, and LiteRT here must reproduce the golden vectors
+    (golden.npz) within their tolerance. Prints what was checked; exits non-zero with one
+    line naming the file at the first problem.
+    """
+    from keras_ecgpe.export.bundle_verify import verify_bundle
+
+    with reported_errors():
+        check = verify_bundle(bundle)
+    click.echo(check.to_text(), nl=False)
+
+
+class _ExportCommand(click.Command):
+    """`export RUN ...` exports; `export verify BUNDLE` checks a bundle (`verify` above).
+
+    A run folder that is literally named `verify` is given as `./verify`.
+    """
+
+    def make_context(
+        self, info_name: str | None, args: list, parent: click.Context | None = None, **extra
+    ) -> click.Context:
+        if args[:1] == ["verify"]:
+            return verify.make_context(f"{info_name} verify", args[1:], parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@click.command(cls=_ExportCommand)
 @click.argument("run_or_model", type=click.Path(exists=True))
 @click.option("--tflite", is_flag=True, required=True, help="Export to TFLite (required).")
 @click.option(
@@ -128,6 +159,9 @@ def export(
     finetune_lr: float | None,
 ) -> None:
     """Export RUN_OR_MODEL (run directory or .keras with contract.json) to a verified .tflite.
+
+    `ecgpe-keras export verify BUNDLE` checks a bundle written earlier (model file against
+    model.json's SHA-256, embedded description, golden vectors).
 
     Writes model.tflite (contract embedded), model.json, golden.npz, parity.json and
     parity.txt, into a folder that appears whole (an existing bundle is replaced only with

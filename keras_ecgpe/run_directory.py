@@ -9,9 +9,13 @@ Layout of a run directory and who writes what:
   `train_state.json` + `resume/state.npz` (see `training/resume.py`).
 - `contract.json`: the model's input contract (see `training/contract.py`), then
   `validation_metrics.json`, `validation_summary.txt` and `training_curves.png`.
-- `run.json`, written last: its presence means the run finished.
+- `checksums.json`: the SHA-256 and size of `best.keras` and `last.keras` once they are
+  final, then `run.json`, written last: its presence means the run finished.
 - `eval-<split>/` per `evaluate_run` (`metrics.json`, `summary.txt`, `predictions.csv`,
   `roc.png`, `pr.png`, `calibration.png`) and `export/<bundle>/` per export.
+
+`locate_run` checks a finished run's model file against `checksums.json` before anyone uses
+it (evaluate, export, predict, transfer), so a modified or damaged model is refused by name.
 
 Every module that reads or writes these files takes the names from here, loads models with
 `load_model` (safe mode, the zoo's classes registered, errors naming the file) and
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from keras_ecgpe import schemas
 from keras_ecgpe.data.atomic import atomic_write_json
+from keras_ecgpe.data.cache_format import file_sha256
 from keras_ecgpe.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -47,6 +52,9 @@ VALIDATION_METRICS = "validation_metrics.json"
 VALIDATION_SUMMARY = "validation_summary.txt"
 TRAINING_CURVES = "training_curves.png"
 FINISHED = "run.json"  # written last by a run that ended normally
+CHECKSUMS = "checksums.json"  # SHA-256 of the final model files, written just before run.json
+CHECKSUMS_FORMAT = "keras_ecgpe.run_checksums/1"
+MODEL_FILES = (BEST_MODEL, LAST_MODEL)
 EXPORTS = "export"
 # Inside an evaluation folder (`eval-<split>/`).
 METRICS = "metrics.json"
@@ -121,7 +129,62 @@ def locate_run(path: os.PathLike | str) -> RunFiles:
             f"{contract}: missing; a .keras model is used only with the "
             f"{CONTRACT} its training run wrote beside it"
         )
+    verify_model_file(model)
     return RunFiles(model, contract, model.parent)
+
+
+def record_checksums(run_dir: os.PathLike | str) -> Path:
+    """Writes `checksums.json`: SHA-256 and size of each of the run's final model files.
+
+    Returns:
+        Its path.
+    """
+    run_dir = Path(run_dir)
+    files = {}
+    for name in MODEL_FILES:
+        path = run_dir / name
+        if path.is_file():
+            files[name] = {"sha256": file_sha256(path), "size_bytes": path.stat().st_size}
+    atomic_write_json(run_dir / CHECKSUMS, {"format": CHECKSUMS_FORMAT, "files": files})
+    return run_dir / CHECKSUMS
+
+
+def verify_model_file(model: os.PathLike | str) -> None:
+    """Checks a model file of a finished run against the run's `checksums.json`.
+
+    A model outside a finished run (no `run.json` beside it, e.g. a run still training or
+    a model trained elsewhere) has nothing to be checked against and passes.
+
+    Raises:
+        ConfigError: a finished run without (or with an unreadable) `checksums.json`, a
+            model file it does not list, or a size or SHA-256 that differs; one line naming
+            the file.
+    """
+    model = Path(model)
+    run_dir = model.parent
+    path = run_dir / CHECKSUMS
+    if not path.is_file():
+        if (run_dir / FINISHED).is_file():
+            raise ConfigError(
+                f"{path}: missing from a finished run, so {model.name} cannot be verified "
+                "(the run directory was altered); train the run again"
+            )
+        return
+    listed = schemas.read_json(
+        path,
+        max_bytes=schemas.MAX_BYTES["run_checksums"],
+        what="run checksums",
+        error_type=ConfigError,
+    )
+    schemas.validate(listed, "run_checksums", path, error_type=ConfigError)
+    entry = listed["files"].get(model.name)
+    if entry is None:
+        raise ConfigError(f"{model}: not among the model files {path} lists")
+    if model.stat().st_size != entry["size_bytes"] or file_sha256(model) != entry["sha256"]:
+        raise ConfigError(
+            f"{model}: its SHA-256 differs from the one {CHECKSUMS} recorded when the run "
+            "finished; the model file was modified or damaged"
+        )
 
 
 def load_model(path: os.PathLike | str, *, compile: bool = False) -> keras.Model:

@@ -119,6 +119,7 @@ def test_unfinished_write_is_refused(tmp_path):
         with pytest.raises(ECGPEError, match="manifest.json"):
             PreparedCache.open(path)
     assert PreparedCache.find(tmp_path / "cache", "k1") is None
+    del w  # an abandoned writer frees the folder's lock once it is collected
     retry = writer(tmp_path)  # a new writer of the same process starts clean
     retry.add(index_signal(9, 30), record_id="r9", labels=[1, 0, 0])
     assert retry.close().record_ids.tolist() == ["r9"]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache
-from keras_ecgpe.data.cache_format import INDEX, MANIFEST, file_sha256
+from keras_ecgpe.data.cache_format import INDEX, MANIFEST, file_sha256, seal_manifest
 from keras_ecgpe.data.cache_writer import normalise_demographics
 from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
 from keras_ecgpe.data.preprocessing import PreprocessConfig
@@ -94,7 +94,7 @@ def _strip_demographic_columns(path):
     (path / INDEX).write_bytes(buffer.getvalue())
     manifest = json.loads((path / MANIFEST).read_text())
     manifest["index_sha256"] = file_sha256(path / INDEX)
-    (path / MANIFEST).write_text(json.dumps(manifest))
+    (path / MANIFEST).write_text(json.dumps(seal_manifest(manifest)))
 
 
 def test_an_old_index_without_the_columns_opens_and_the_report_says_it_predates_them(tmp_path):

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from fuzz_inputs import csv_line, damaged_json, mutated
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache
-from keras_ecgpe.data.cache_format import INDEX, INDEX_FIELDS, MANIFEST
+from keras_ecgpe.data.cache_format import INDEX, INDEX_FIELDS, MANIFEST, seal_manifest
 from keras_ecgpe.data.normalization import DatasetStandardizer
 from keras_ecgpe.data.preprocessing import PreprocessConfig
 from keras_ecgpe.data.sources.base import SPLITS
@@ -377,7 +377,7 @@ def test_fuzzed_cache_manifest_and_index(cache_dir, data, target, update_sha, ve
             (copy / INDEX).write_bytes(blob)
             if update_sha:  # get past the checksum to reach the structural checks
                 manifest["index_sha256"] = hashlib.sha256(blob).hexdigest()
-                (copy / MANIFEST).write_text(json.dumps(manifest))
+                (copy / MANIFEST).write_text(json.dumps(seal_manifest(manifest)))
         cache = _outcome(lambda: PreparedCache.open(copy, verify=verify), target)
         if cache is not None:  # whatever was accepted must also be readable
             for i in range(len(cache)):

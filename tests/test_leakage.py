@@ -11,7 +11,13 @@ import pytest
 
 from fixtures import toy_cache
 from keras_ecgpe.data.cache import CacheWriter, PreparedCache
-from keras_ecgpe.data.cache_format import CONTENT_HASH_FIELD, INDEX, INDEX_FIELDS, MANIFEST
+from keras_ecgpe.data.cache_format import (
+    CONTENT_HASH_FIELD,
+    INDEX,
+    INDEX_FIELDS,
+    MANIFEST,
+    seal_manifest,
+)
 from keras_ecgpe.data.content_hash import content_sha256, raw_hashes, record_hashes
 from keras_ecgpe.data.leakage import find_leaks
 from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
@@ -146,7 +152,7 @@ def test_cache_written_before_the_hash_column_still_opens_and_is_checked(tmp_pat
     import hashlib
 
     manifest["index_sha256"] = hashlib.sha256(buffer.getvalue()).hexdigest()
-    (tmp_path / "c" / MANIFEST).write_text(json.dumps(manifest))
+    (tmp_path / "c" / MANIFEST).write_text(json.dumps(seal_manifest(manifest)))
     old = PreparedCache.open(tmp_path / "c", verify=True)
     assert raw_hashes(old) is None and record_hashes(old)[1] == "stored"
     with pytest.raises(ConfigError, match="no raw content hash"):

@@ -82,6 +82,28 @@ def cache_key(source: dict, settings: dict) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+# The manifest's own checksum: SHA-256 of the canonical JSON of every other field, so an
+# edited fs, label list, normalisation or shard list is refused on open (not a signature:
+# whoever edits the fields can recompute it; it catches careless and accidental changes).
+MANIFEST_HASH_FIELD = "manifest_sha256"
+
+
+def manifest_digest(manifest: dict) -> str:
+    """SHA-256 of `manifest` without its `manifest_sha256` field (canonical JSON).
+
+    Example:
+    >>> manifest_digest({"fs": 100.0}) == manifest_digest({"fs": 100.0, "manifest_sha256": "x"})
+    True
+    """
+    fields = {k: v for k, v in manifest.items() if k != MANIFEST_HASH_FIELD}
+    return hashlib.sha256(canonical_json(fields, "manifest").encode("utf-8")).hexdigest()
+
+
+def seal_manifest(manifest: dict) -> dict:
+    """`manifest` with its `manifest_sha256` (see `manifest_digest`) set."""
+    return {**manifest, MANIFEST_HASH_FIELD: manifest_digest(manifest)}
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -38,6 +38,7 @@ from keras_ecgpe.data.cache_format import (
     canonical_json,
     manifest_key,
     refuse_occupied,
+    seal_manifest,
 )
 from keras_ecgpe.data.prepared_cache import PreparedCache
 from keras_ecgpe.data.readers.common import parse_sex
@@ -365,24 +366,26 @@ class CacheWriter:
         )
         atomic_write_json(
             self.partial_dir / MANIFEST,
-            {
-                "format_version": FORMAT_VERSION,
-                "key": self.key,
-                "source": self.source,
-                "settings": self.settings,
-                "fs": self.fs,
-                "n_leads": len(CANONICAL_LEADS),
-                "lead_order": list(CANONICAL_LEADS),
-                "label_names": self.label_names,
-                "dtype": self.dtype.name,
-                "n_records": self.n_records,
-                "shards": self._shards,
-                "index_sha256": index,
-                "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                    timespec="seconds"
-                ),
-                "keras_ecgpe_version": keras_ecgpe.__version__,
-            },
+            seal_manifest(
+                {
+                    "format_version": FORMAT_VERSION,
+                    "key": self.key,
+                    "source": self.source,
+                    "settings": self.settings,
+                    "fs": self.fs,
+                    "n_leads": len(CANONICAL_LEADS),
+                    "lead_order": list(CANONICAL_LEADS),
+                    "label_names": self.label_names,
+                    "dtype": self.dtype.name,
+                    "n_records": self.n_records,
+                    "shards": self._shards,
+                    "index_sha256": index,
+                    "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                        timespec="seconds"
+                    ),
+                    "keras_ecgpe_version": keras_ecgpe.__version__,
+                }
+            ),
         )
         self._closed = True
         try:

@@ -87,6 +87,10 @@ class FolderLock:
     def __init__(self, target: Path, path: Path, fd: int, previous: dict | None):
         self.target, self.path, self._fd, self.previous = target, path, fd, previous
 
+    def __del__(self) -> None:  # an abandoned holder (e.g. a writer never closed) frees it
+        with contextlib.suppress(Exception):  # at interpreter exit the kernel frees it anyway
+            self.release()
+
     def release(self) -> None:
         """Removes the lock file, then frees the lock (idempotent)."""
         if self._fd is None:

@@ -16,11 +16,13 @@ from keras_ecgpe.data.cache_format import (
     INDEX,
     INDEX_FIELDS,
     MANIFEST,
+    MANIFEST_HASH_FIELD,
     QUALITY_FIELD,
     SEX_FIELD,
     SEX_VALUES,
     SPLITS,
     file_sha256,
+    manifest_digest,
     manifest_key,
     refuse_occupied,
 )
@@ -374,4 +376,9 @@ def _read_manifest(path: Path) -> dict:
             f"keras_ecgpe reads format {FORMAT_VERSION}: prepare the cache again"
         )
     schemas.validate(manifest, "cache_manifest", path)
+    if manifest[MANIFEST_HASH_FIELD] != manifest_digest(manifest):
+        raise ECGPEError(
+            f"{path}: its fields do not match their SHA-256 ({MANIFEST_HASH_FIELD}): the "
+            "manifest was edited or damaged: prepare the cache again"
+        )
     return manifest

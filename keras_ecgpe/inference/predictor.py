@@ -30,6 +30,7 @@ from keras_ecgpe.data.readers import read_record
 from keras_ecgpe.errors import ConfigError, RecordError
 from keras_ecgpe.evaluation.aggregation import aggregate_windows
 from keras_ecgpe.inference import contract_io
+from keras_ecgpe.inference.bundle_check import model_json_beside, verify_model_file
 from keras_ecgpe.inference.tflite_runner import TFLiteRunner
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from keras_ecgpe.data.record import ECGRecord
 
 _BATCH = 64
+BUNDLE_MODEL = "model.tflite"  # the model file of an export bundle folder
 
 
 class Predictor:
@@ -84,7 +86,11 @@ class Predictor:
             ConfigError: unknown kind of file, missing or mismatched contract.
         """
         path = Path(path)
+        if path.is_dir() and (path / BUNDLE_MODEL).is_file():  # an export bundle folder
+            path = path / BUNDLE_MODEL
         if path.suffix == ".tflite":
+            # Checked against its bundle's model.json first (inference/bundle_check.py).
+            verified = model_json_beside(path).is_file() and verify_model_file(path)
             runner = TFLiteRunner(path, num_threads=num_threads)
             payload = runner.metadata()
             if not payload or "contract" not in payload:
@@ -92,6 +98,8 @@ class Predictor:
                     f"{path}: no keras_ecgpe contract embedded; export it with "
                     "`ecgpe-keras export` so it carries its preprocessing"
                 )
+            if not verified:
+                verify_model_file(path)  # says that model.json is missing
             contract = contract_io.check_contract(payload["contract"], where=str(path))
             if (runner.window, runner.num_classes) != (
                 contract_io.window(contract),

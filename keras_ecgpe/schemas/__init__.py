@@ -42,6 +42,7 @@ SCHEMAS = (
     "report",
     "evaluation_metrics",
     "train_state",
+    "run_checksums",
 )
 # Files above these sizes are refused before parsing. Real ones are a few kB (contract,
 # model.json) and about 200 bytes per shard (manifest: 2 MB for a 2.5 TB cache).
@@ -53,6 +54,7 @@ MAX_BYTES = {
     "report": 16 * 2**20,
     "evaluation_metrics": 64 * 2**20,  # metrics.json: per-class figures and subgroups
     "train_state": 64 * 2**10,  # train_state.json: a few hundred bytes
+    "run_checksums": 64 * 2**10,  # checksums.json: two entries
 }  # a report document: tens of kB of tables
 _MESSAGE_CHARS = 300  # a schema message echoes the offending value, which may be huge
 

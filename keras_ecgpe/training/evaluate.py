@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import keras_ecgpe
 from keras_ecgpe import run_directory
+from keras_ecgpe.data import locks
 from keras_ecgpe.data.leakage import find_leaks
 from keras_ecgpe.data.prepared_cache import PreparedCache
 from keras_ecgpe.errors import ConfigError
@@ -65,6 +66,14 @@ def _run_settings(files: run_directory.RunFiles) -> dict:
     if not files.config.is_file():
         return {}
     return TrainConfig.from_file(files.config).evaluation.to_dict()
+
+
+def _excludes_flagged(files: run_directory.RunFiles) -> bool:
+    """Whether the run left quality-flagged records out (`data.exclude_flagged`): the
+    evaluated split and the validation records that lock its thresholds follow it."""
+    if not files.config.is_file():
+        return False
+    return TrainConfig.from_file(files.config).data.exclude_flagged
 
 
 def _leak_check(cache, split, pretrain, derived_notes, accept):
@@ -148,7 +157,8 @@ def evaluate_run(
     model, contract, files = run_directory.load_run(model_or_run)
     cache = PreparedCache.open(cache_path)
     check_compatible(contract, cache)
-    rows = cache.indices(split)
+    exclude_flagged = _excludes_flagged(files)
+    rows = cache.indices(split, exclude_flagged=exclude_flagged)
     if rows.size == 0:
         raise ConfigError(f"{cache.path}: no records in split {split!r}")
     run_settings = _run_settings(files)
@@ -168,106 +178,117 @@ def evaluate_run(
     ledger = Ledger.open(cache.path) if split == LEDGER_SPLIT else None
     if ledger is not None:
         ledger.check_new_look(split, prints["model_sha256"], declare_new_model)
-    out = run_directory.prepare_run_dir(
-        run_directory.eval_dir(files.run_dir, split) if out_dir is None else out_dir,
-        overwrite=overwrite,
-        marker=run_directory.METRICS,
-    )
-    # Operating points are locked on validation BEFORE the evaluated split is scored.
-    validation = validation_predictions(model, contract, cache)
-    points = locked_operating_points(contract, settings.plan, validation)
+    target = run_directory.eval_dir(files.run_dir, split) if out_dir is None else out_dir
+    # One writer per evaluation folder (data/locks.py): a second evaluate of it is refused.
+    with locks.writing(target, "evaluation folder"):
+        out = run_directory.prepare_run_dir(
+            target,
+            overwrite=overwrite,
+            marker=run_directory.METRICS,
+        )
+        # Operating points are locked on validation BEFORE the evaluated split is scored.
+        validation = validation_predictions(model, contract, cache, exclude_flagged=exclude_flagged)
+        points = locked_operating_points(contract, settings.plan, validation)
 
-    from keras_ecgpe.training.run_data import WindowPlan, predict_records
+        from keras_ecgpe.training.run_data import WindowPlan, predict_records
 
-    names = list(contract["label_names"])
-    y, logits, mask, ids = predict_records(model, cache, rows, WindowPlan.from_contract(contract))
-    temperature = contract_io.temperature(contract)
-    bias = contract_io.calibration_bias(contract)
-    choice = ThresholdChoice.from_dict(contract["thresholds"])
-    # Raw patient ids: a record without one is its own cluster (never a switch to records).
-    groups = cache.patient_ids[ids]
-    fixed = dict(
-        fixed_specificity=float(run_settings.get("fixed_specificity", 0.9)),
-        fixed_sensitivity=float(run_settings.get("fixed_sensitivity", 0.9)),
-    )
-    common = dict(mask=mask, label_names=names, prevalence=settings.prevalence, **fixed)
-    metrics = (
-        metrics_with_ci(
-            y,
-            logits,
-            choice,
-            n_boot=settings.n_boot,
-            seed=settings.seed,
-            alpha=settings.alpha,
-            groups=groups,
-            **common,
+        names = list(contract["label_names"])
+        y, logits, mask, ids = predict_records(
+            model, cache, rows, WindowPlan.from_contract(contract)
         )
-        if settings.n_boot > 0
-        else compute_metrics(y, logits, choice, **common)
-    )
-    calibrated = apply_temperature(logits, temperature, bias)
-    ages, sexes, demographics_reason = cache_demographics(cache)
-    study = {}
-    for c, name in enumerate(names):
-        keep = mask[:, c] > 0
-        study[name] = class_study(
-            y[keep, c],
-            logits[keep, c],
-            calibrated[keep, c],
-            points[c],
-            plan=settings.plan,
-            groups=groups[keep],
-            prevalence=settings.prevalence,
-            n_boot=settings.n_boot,
-            seed=settings.seed,
-            interval=settings.interval,
-            sexes=None if sexes is None else sexes[ids][keep],
-            ages=None if ages is None else ages[ids][keep],
-            demographics_reason=demographics_reason,
+        temperature = contract_io.temperature(contract)
+        bias = contract_io.calibration_bias(contract)
+        choice = ThresholdChoice.from_dict(contract["thresholds"])
+        # Raw patient ids: a record without one is its own cluster (never a switch to records).
+        groups = cache.patient_ids[ids]
+        fixed = dict(
+            fixed_specificity=float(run_settings.get("fixed_specificity", 0.9)),
+            fixed_sensitivity=float(run_settings.get("fixed_sensitivity", 0.9)),
         )
-    looks = {
-        "recorded": False,
-        "reason": f"looks at the {split or 'unsplit'} split are not "
-        "recorded; only the sealed test split has a ledger",
-    }
-    if ledger is not None:
-        entry = ledger.append(
-            split=split,
-            model_sha256=prints["model_sha256"],
-            config_sha256=prints["config_sha256"],
-            analysis_plan_sha256=settings.plan.sha256,
-            declaration=declare_new_model,
-            metrics=_headline(study),
+        common = dict(mask=mask, label_names=names, prevalence=settings.prevalence, **fixed)
+        metrics = (
+            metrics_with_ci(
+                y,
+                logits,
+                choice,
+                n_boot=settings.n_boot,
+                seed=settings.seed,
+                alpha=settings.alpha,
+                groups=groups,
+                **common,
+            )
+            if settings.n_boot > 0
+            else compute_metrics(y, logits, choice, **common)
         )
+        calibrated = apply_temperature(logits, temperature, bias)
+        ages, sexes, demographics_reason = cache_demographics(cache)
+        study = {}
+        for c, name in enumerate(names):
+            keep = mask[:, c] > 0
+            study[name] = class_study(
+                y[keep, c],
+                logits[keep, c],
+                calibrated[keep, c],
+                points[c],
+                plan=settings.plan,
+                groups=groups[keep],
+                prevalence=settings.prevalence,
+                n_boot=settings.n_boot,
+                seed=settings.seed,
+                interval=settings.interval,
+                sexes=None if sexes is None else sexes[ids][keep],
+                ages=None if ages is None else ages[ids][keep],
+                demographics_reason=demographics_reason,
+            )
         looks = {
-            "recorded": True,
-            "ledger": str(ledger.path),
-            "this_look": {"sequence": entry.sequence, "sha256": entry.sha256, "time": entry.time},
-            **summarise(ledger.entries(), split),
+            "recorded": False,
+            "reason": f"looks at the {split or 'unsplit'} split are not "
+            "recorded; only the sealed test split has a ledger",
         }
-    synthetic = is_synthetic(cache)
-    metrics.update(
-        split=split,
-        synthetic=synthetic,
-        model=str(files.model),
-        cache=str(cache.path),
-        model_name=contract["model_name"],
-        written_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        keras_ecgpe_version=keras_ecgpe.__version__,
-        calibration=calibration_summary(y, logits, mask, temperature, bias, names),
-        settings=settings.to_dict(),
-        fingerprints=prints,
-        leakage=leakage,
-        looks=looks,
-        flow=participant_flow(cache, split),
-        baseline=baseline_characteristics(cache.splits, ages, sexes, reason=demographics_reason),
-        validation_source=validation[3],
-        study=study,
-    )
-    metrics["files"] = write_evaluation(
-        out, metrics, y, logits, calibrated, mask, ids, cache, choice, plots=plots
-    )
-    return metrics
+        if ledger is not None:
+            entry = ledger.append(
+                split=split,
+                model_sha256=prints["model_sha256"],
+                config_sha256=prints["config_sha256"],
+                analysis_plan_sha256=settings.plan.sha256,
+                declaration=declare_new_model,
+                metrics=_headline(study),
+            )
+            looks = {
+                "recorded": True,
+                "ledger": str(ledger.path),
+                "this_look": {
+                    "sequence": entry.sequence,
+                    "sha256": entry.sha256,
+                    "time": entry.time,
+                },
+                **summarise(ledger.entries(), split),
+            }
+        synthetic = is_synthetic(cache)
+        metrics.update(
+            split=split,
+            synthetic=synthetic,
+            model=str(files.model),
+            cache=str(cache.path),
+            model_name=contract["model_name"],
+            written_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            keras_ecgpe_version=keras_ecgpe.__version__,
+            calibration=calibration_summary(y, logits, mask, temperature, bias, names),
+            settings=settings.to_dict(),
+            fingerprints=prints,
+            leakage=leakage,
+            looks=looks,
+            flow=participant_flow(cache, split),
+            baseline=baseline_characteristics(
+                cache.splits, ages, sexes, reason=demographics_reason
+            ),
+            validation_source=validation[3],
+            study=study,
+        )
+        metrics["files"] = write_evaluation(
+            out, metrics, y, logits, calibrated, mask, ids, cache, choice, plots=plots
+        )
+        return metrics
 
 
 def demo_declaration(cache_path: os.PathLike | str, model_path: os.PathLike | str) -> str | None:

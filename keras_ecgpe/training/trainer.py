@@ -259,7 +259,9 @@ def _load_data(config, run_dir: Path, rows, strategy, say) -> _RunData:
     from keras_ecgpe.training.contract import is_synthetic
 
     cache = run_data.resolve_cache(config.data, run_dir)
-    train_rows, val_rows = run_data.split_indices(cache, rows)
+    train_rows, val_rows = run_data.split_indices(
+        cache, rows, exclude_flagged=config.data.exclude_flagged
+    )
     replicas = strategy.num_replicas_in_sync
     data = _RunData(
         cache=cache,
@@ -503,6 +505,7 @@ def _finish(
     )
     details["seconds"] = round(time.perf_counter() - started, 1)
     resume.mark_finished(run_dir)
+    run_directory.record_checksums(run_dir)  # the models are final: locate_run checks them
     atomic_write_json(run_dir / run_directory.FINISHED, details)  # last: marks it finished
     return RunResult(
         run_dir=run_dir,
