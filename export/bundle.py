@@ -159,7 +159,7 @@ def export_run(
     micro_target.check_request(target, mcu_ram_kb, mcu_flash_kb)
     files = run_directory.locate_run(source)
     contract = contract_io.load_contract(files.contract)
-    run_cache = open_run_cache(contract, cache)
+    run_cache = open_run_cache(contract, cache, files.run_dir)
     out_dir = (
         Path(out_dir)
         if out_dir

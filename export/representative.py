@@ -25,14 +25,21 @@ if TYPE_CHECKING:
 DEFAULT_CALIBRATION_SAMPLES = 300
 
 
-def open_run_cache(contract: dict, override: os.PathLike | str | None = None) -> PreparedCache:
+def open_run_cache(
+    contract: dict,
+    override: os.PathLike | str | None = None,
+    run_dir: os.PathLike | str | None = None,
+) -> PreparedCache:
     """Opens the prepared cache named by the contract (or `override`) and checks it fits.
+
+    A relative path in the contract is resolved from `run_dir` (`contract_io.cache_path`),
+    so a run can be exported from any working folder.
 
     Raises:
         ExportError: no cache named, cache missing or corrupted, or another cache than the
             run's (key, sampling rate or labels differ).
     """
-    path = override if override is not None else contract_io.cache_path(contract)
+    path = override if override is not None else contract_io.cache_path(contract, run_dir)
     if path is None:
         raise ExportError(
             "the contract names no prepared cache (data.cache): export needs "

@@ -230,9 +230,33 @@ def data_info(contract: dict[str, Any]) -> dict:
     return dict(contract.get("data") or {})
 
 
-def cache_path(contract: dict[str, Any]) -> Path | None:
+def cache_path(contract: dict[str, Any], run_dir: os.PathLike | str | None = None) -> Path | None:
+    """The prepared cache the model was trained on, resolved (see `resolve_recorded_path`)."""
     value = data_info(contract).get("cache_path")
-    return None if value is None else Path(value)
+    return None if value is None else resolve_recorded_path(value, run_dir)
+
+
+def resolve_recorded_path(value: os.PathLike | str, run_dir: os.PathLike | str | None) -> Path:
+    """A path a run recorded, found from whatever folder the command now runs in.
+
+    New contracts store the cache's absolute path. Older ones (and `config.yaml`'s
+    `data.cache`) store it as it was typed, relative to the folder training ran in, which
+    is usually the run directory or one of its ancestors (`runs/x` next to `caches/y`):
+    those folders are tried, then the current one. A path found nowhere is returned as
+    recorded (relative to the run's parent), so the message names a plausible place.
+
+    Example:
+    >>> resolve_recorded_path("/data/cache", "runs/x").as_posix()
+    '/data/cache'
+    """
+    path = Path(value)
+    if path.is_absolute() or run_dir is None:
+        return path
+    run = Path(run_dir).absolute()
+    for base in (run, *run.parents):
+        if (base / path).is_dir():
+            return base / path
+    return path if path.is_dir() else run.parent / path
 
 
 def cache_key(contract: dict[str, Any]) -> str | None:

@@ -57,7 +57,8 @@ def data_description(cache: PreparedCache) -> dict:
     source = cache.source if isinstance(cache.source, dict) else {}
     return {
         "cache_key": cache.key,
-        "cache_path": str(cache.path),
+        # Absolute: the run is used later from other working folders (export, evaluate).
+        "cache_path": str(Path(cache.path).absolute()),
         "source": {k: source[k] for k in ("name", "root", "options") if k in source},
         "synthetic": is_synthetic(cache),
     }

@@ -26,6 +26,7 @@ from keras_ecgpe.errors import ConfigError, ECGPEError
 from keras_ecgpe.evaluation import AnalysisPlan, ThresholdChoice, choose_thresholds
 from keras_ecgpe.evaluation.proportions import INTERVAL_METHODS
 from keras_ecgpe.evaluation.study import OperatingPoint
+from keras_ecgpe.inference.contract_io import resolve_recorded_path
 
 if TYPE_CHECKING:
     import os
@@ -188,7 +189,8 @@ def pretrained_run_cache(run: os.PathLike | str) -> tuple[Path | None, str | Non
         data = TrainConfig.from_file(config_file).data
     except ECGPEError as exc:
         return None, f"{config_file} could not be read ({exc})"
-    cache = Path(data.cache) if data.cache is not None else run_dir / "cache"
+    # config.yaml keeps data.cache as typed, relative to where training ran: resolved.
+    cache = resolve_recorded_path(data.cache, run_dir) if data.cache else run_dir / "cache"
     named = f"data.cache={data.cache!r}" if data.cache is not None else f"{cache}"
     try:
         opened = PreparedCache.open(cache, verify=False)
@@ -250,6 +252,7 @@ def _validation_source(contract: dict, cache: PreparedCache):
     if data.get("cache_key") == cache.key:
         return cache, None
     path = data.get("cache_path")
+    path = resolve_recorded_path(path, None) if path else None
     try:
         training = PreparedCache.open(path, verify=False) if path else None
     except ECGPEError as error:
