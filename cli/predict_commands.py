@@ -46,7 +46,10 @@ def predict(
     label: str | None,
     steps: int,
 ) -> None:
-    """Score RECORDS with MODEL (.keras + contract.json, run directory, or .tflite).
+    """Score RECORDS with MODEL (.keras + contract.json, run directory, .tflite or bundle).
+
+    The model file is checked first: a finished run's against its checksums.json, a .tflite
+    against the SHA-256 in its bundle's model.json; a mismatch is refused.
 
     Applies the model's recorded preprocessing, sliding windows and aggregation; a record
     is positive when its raw logit reaches the stored logit cut (the rule `evaluate`
