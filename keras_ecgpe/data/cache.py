@@ -19,12 +19,16 @@ Layout of a cache directory and why:
   unknown and `has_demographics` False, and the report says they predate the columns.
 - `report.json`: records read and records skipped, each with its path and reason.
 - `manifest.json`, written last: key, source, settings, fs, lead order, label names,
-  dtype, shard and index SHA-256. Its presence means the cache is complete.
+  dtype, shard and index SHA-256, and `manifest_sha256` over all of those (checked on
+  every open, so a hand-edited fs or label list is refused; other keys are refused too).
+  Its presence means the cache is complete.
 - `test_ledger.jsonl` (+ `.lock`), appended after the cache is finished: every look at the
   test split (evaluation/ledger.py). Not in the manifest's checksums; kept when the cache
   is prepared again with overwrite.
 
-Everything is written into `<out_dir>.partial-<pid>` and renamed to `out_dir` at the end,
+One writer at a time holds `.<out_dir name>.lock` beside the cache (data/locks.py) and
+removes the partial folders of writers that were killed. Everything is written into
+`<out_dir>.partial-<pid>` and renamed to `out_dir` at the end,
 so a crash never leaves a directory a reader accepts; `PreparedCache.open` checks the
 checksums, so a corrupted or truncated shard is reported by name instead of training on
 garbage.
