@@ -14,10 +14,11 @@ import concurrent.futures
 import concurrent.futures.process
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from keras_ecgpe.data.parent_watch import exit_with_parent
-from keras_ecgpe.errors import ECGPEError
+from keras_ecgpe.errors import ConfigError, ECGPEError
 
 CRASH_REASON = (
     "reading it crashed the worker process (a native crash inside a library, "
@@ -40,9 +41,15 @@ def ordered_process_map(
         workers: worker processes.
         on_crash: gives the result for an item whose call crashed its process twice.
     """
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # A spawned worker is importing the caller's script, and the script calls us at
+        # import time (no `if __name__ == "__main__":` guard). Exit quietly: the parent's
+        # start check below tells the user what to change.
+        raise SystemExit(1)
     workers = max(workers, 1)
     context = multiprocessing.get_context("spawn")  # never fork a process that may hold TF
     pool = _pool(workers, context)
+    _check_workers_start(pool)
     pending: collections.deque = collections.deque()
 
     def head():
@@ -75,6 +82,28 @@ def _pool(workers: int, context) -> concurrent.futures.ProcessPoolExecutor:
     return concurrent.futures.ProcessPoolExecutor(
         workers, mp_context=context, initializer=exit_with_parent, initargs=(os.getpid(),)
     )
+
+
+def _check_workers_start(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Runs a no-op in the pool so a worker that cannot start is told from a crashing record.
+
+    Raises:
+        ConfigError: the workers die before running anything; the usual cause is a script
+            calling the package at import time, which spawned workers import again.
+    """
+    try:
+        pool.submit(os.getpid).result()
+    except concurrent.futures.process.BrokenProcessPool:
+        pool.shutdown(cancel_futures=True)
+        script = getattr(sys.modules.get("__main__"), "__file__", None)
+        cause = (
+            f"{script} runs this call again when a worker process imports it: put the "
+            'call under `if __name__ == "__main__":` (multiprocessing starts workers by '
+            "importing the main script)"
+            if script
+            else "the worker processes died before running anything"
+        )
+        raise ConfigError(f"cannot start worker processes: {cause}") from None
 
 
 def _run_alone(function: Callable, args, item, context, on_crash):
