@@ -190,7 +190,7 @@ def to_report(summary: dict) -> Report:
             ],
             notes=[
                 "QRS agreement: F1 of the lead's QRS detections against the beats seen in at "
-                "least half of the leads (1 = every beat found, nothing extra); see "
+                "least two thirds of the leads (1 = every beat found, nothing extra); see "
                 "keras_ecgpe/data/quality.py."
             ],
         ),

@@ -120,8 +120,13 @@ class HarmonisedVocabulary:
     ```
     """
 
-    def __init__(self, sources: Mapping[str, tuple[str, tuple[str, ...]]]):
+    def __init__(
+        self,
+        sources: Mapping[str, tuple[str, tuple[str, ...]]],
+        finding_codes: Mapping[str, Sequence[str]] | None = None,
+    ):
         mappings = label_mappings()
+        finding_codes = {name: tuple(codes) for name, codes in (finding_codes or {}).items()}
         self.sources = dict(sources)
         self.unmapped: dict[str, tuple[str, ...]] = {}
         rules: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {}
@@ -147,6 +152,9 @@ class HarmonisedVocabulary:
         found = {
             code for rule in rules.values() for targets in rule.values() for code, _ in targets
         }
+        # Codes a source decides per record from its metadata (PTB-XL's heart axis), not
+        # through a label: classes of the vocabulary, annotated only where a record says.
+        found |= {canonical_code(code) for codes in finding_codes.values() for code in codes}
         self.codes: tuple[str, ...] = tuple(
             sorted(found, key=lambda code: (rank.get(code, len(rank)), code))
         )
@@ -178,26 +186,32 @@ class HarmonisedVocabulary:
             ConfigError: a duplicate source name, a vocabulary without a mapping table, or
                 a label missing from its table.
         """
-        table = {}
+        table, findings = {}, {}
         for source in sources:
             if isinstance(source, tuple):
                 name, vocabulary, label_names = source
             else:
                 name, vocabulary = source.name, source.label_vocabulary
                 label_names = source.label_names
+                findings[name] = tuple(getattr(source, "finding_codes", ()))
             if name in table:
                 raise ConfigError(f"source name {name!r} given twice")
             table[name] = (vocabulary, tuple(label_names))
-        return cls(table)
+        return cls(table, findings)
 
     def to_multi_hot(
-        self, source_name: str, labels: Sequence[str]
+        self,
+        source_name: str,
+        labels: Sequence[str],
+        findings: Sequence[tuple[str, bool]] = (),
     ) -> tuple[np.ndarray, np.ndarray]:
         """Encodes one record's source labels on the harmonised classes.
 
         Args:
             source_name: a name given to `from_sources`.
             labels: the record's labels, names from that source's label names.
+            findings: `(SNOMED CT code, present)` pairs the record's metadata decides
+                (`SourceItem.findings`); each sets the class and unmasks it.
 
         Returns:
             `(y, mask)`, float32 arrays `(len(codes),)`: `y` 1 for present classes; `mask` 1
@@ -219,4 +233,13 @@ class HarmonisedVocabulary:
             for i, _ in targets[label]:
                 y[i] = 1.0
                 mask[i] = 1.0
+        index = {code: i for i, code in enumerate(self.codes)}
+        for code, present in findings:
+            i = index.get(canonical_code(code))
+            if i is None:
+                raise ConfigError(
+                    f"source {source_name!r}: finding {code!r} is not a class of the vocabulary"
+                )
+            y[i] = max(y[i], 1.0 if present else 0.0)
+            mask[i] = 1.0
         return y, mask

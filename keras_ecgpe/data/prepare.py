@@ -128,6 +128,10 @@ def describe_source(source: DatasetSource, items: Sequence[SourceItem]) -> dict:
         # record files, already covered by their stamps) keep their earlier keys.
         if item.age is not None or item.sex is not None:
             entry.append([item.age, item.sex])
+        # Classes decided by metadata (PTB-XL's heart axis) change a record's label mask
+        # without changing its labels; appended only when present, as above.
+        if item.findings:
+            entry.append([[code, present] for code, present in item.findings])
         digest.update(json.dumps(entry).encode())
     return {**source.describe(), "index_sha256": digest.hexdigest()}
 

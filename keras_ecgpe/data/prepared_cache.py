@@ -342,7 +342,7 @@ def _load_arrays(path: Path, what: str, *, npz: bool):
                 arrays = (
                     {
                         field: loaded[field]
-                        for field in INDEX_FIELDS + DEMOGRAPHIC_FIELDS
+                        for field in INDEX_FIELDS + DEMOGRAPHIC_FIELDS + (QUALITY_FIELD,)
                         if field in INDEX_FIELDS or field in loaded.files
                     }
                     if npz

@@ -15,7 +15,7 @@ sampling rate), before any filter could hide a problem:
 - copy: two non-flat leads with identical samples, or one the exact negative of the other
   (a wiring or export error);
 - qrs: a QRS-based quality index. QRS complexes are detected in every lead (band-pass
-  5-20 Hz, smoothed energy, `scipy.signal.find_peaks`); beats seen in at least half of the
+  5-20 Hz, smoothed energy, `scipy.signal.find_peaks`); beats seen in at least two thirds of the
   leads form the consensus. Each lead's index is the F1 agreement of its detections with the
   consensus, the record's index the median over non-flat leads. Detectors agreeing across
   leads is the idea of the bSQI of Li, Mark and Clifford (Physiol Meas 2008), here across
@@ -197,16 +197,30 @@ def _agreement(found: np.ndarray, reference: np.ndarray, tolerance: int) -> floa
     return 2.0 * hits / (found.size + reference.size)
 
 
-def _consensus(beats: list[np.ndarray], tolerance: int) -> np.ndarray:
-    """Beats detected in at least half of the scored leads (positions: their median)."""
-    if not beats:
-        return np.zeros(0, dtype=np.int64)
-    pooled = np.sort(np.concatenate(beats))
+def _consensus(beats: list[np.ndarray], tolerance: int, distance: int) -> np.ndarray:
+    """Beats detected in at least two thirds of the scored leads.
+
+    Every detection is a candidate; its votes are the leads with a detection within
+    `tolerance` samples of it. Candidates with enough votes are taken, most votes first,
+    unless a taken beat lies within `distance` samples (the refractory period).
+    """
+    pooled = np.unique(np.concatenate(beats)) if beats else np.zeros(0, dtype=np.int64)
     if not pooled.size:
-        return pooled
-    clusters = np.split(pooled, np.flatnonzero(np.diff(pooled) > tolerance) + 1)
-    need = max(1, int(np.ceil(len(beats) / 2)))
-    return np.array([int(np.median(c)) for c in clusters if len(c) >= need], dtype=np.int64)
+        return pooled.astype(np.int64)
+    votes = np.zeros(pooled.size, dtype=np.int64)
+    for found in beats:
+        if found.size:
+            first = np.searchsorted(found, pooled - tolerance)
+            inside = first < found.size
+            votes[inside] += found[first[inside]] <= pooled[inside] + tolerance
+    need = max(1, int(np.ceil(2 * len(beats) / 3)))
+    taken: list[int] = []
+    for i in np.lexsort((pooled, -votes)):
+        if votes[i] < need:
+            break
+        if all(abs(int(pooled[i]) - t) > distance for t in taken):
+            taken.append(int(pooled[i]))
+    return np.array(sorted(taken), dtype=np.int64)
 
 
 def check_record(
@@ -247,7 +261,10 @@ def check_record(
         top = np.where(finite, x, -np.inf).max(axis=0)
         bottom = np.where(finite, x, np.inf).min(axis=0)
     ptp = np.where(finite.any(axis=0), top - bottom, 0.0)
-    flat = ptp < settings.flat_mv
+    # A whole record below `min_record_ptp_mv` is a scale (unit) problem, reported as
+    # amplitude; only its truly constant leads then count as flat.
+    tiny = 0 < ptp.max() < settings.min_record_ptp_mv
+    flat = ptp == 0 if tiny else ptp < settings.flat_mv
     if flat.any():
         problems.append(("flat", f"flat leads {_leads(flat)}"))
     run_needed = max(3, int(round(settings.clip_run_s * fs)))
@@ -274,7 +291,7 @@ def check_record(
                 f"{ptp.max():.3g} mV > {settings.max_ptp_mv:g})",
             )
         )
-    elif not flat.all() and ptp.max() < settings.min_record_ptp_mv:
+    elif tiny:
         problems.append(
             (
                 "amplitude",
@@ -315,7 +332,8 @@ def _qrs_quality(x: np.ndarray, fs: float, excluded: np.ndarray):
     scored = [int(c) for c in np.flatnonzero(~excluded)]
     beats = [_beats(x[:, c], fs) for c in scored]
     tolerance = max(1, int(round(_BEAT_TOLERANCE_S * fs)))
-    consensus = _consensus(beats, tolerance)
+    distance = max(1, int(round(60.0 / _HEART_RATE_BPM[1] * fs)))
+    consensus = _consensus(beats, tolerance, distance)
     if not scored or not consensus.size:
         return lead_qrs, (0.0 if scored else float("nan")), float("nan")
     for c, found in zip(scored, beats):

@@ -41,6 +41,14 @@ class DataSection(Section):
     standardizer_from: str | None = option(None, kind="str", optional=True)
     augment: bool = option(True, kind="bool")
     augment_config: dict = option(factory=dict, kind="dict")
+    # When `data.source` is prepared by the run: the patient-level split (`fractions`,
+    # `folds`, `seed`, `all_train`; data/prepare.py SplitSettings) and the signal-quality
+    # policy and thresholds (`policy`: keep, flag or skip; data/quality.py QualitySettings).
+    split: dict = option(factory=dict, kind="dict")
+    quality: dict = option(factory=dict, kind="dict")
+    # Leave out records the cache flags for signal quality (`data prepare`'s default
+    # "flag" policy) from training, validation and evaluation.
+    exclude_flagged: bool = option(False, kind="bool")
 
     def validate(self) -> None:
         if self.cache is not None and (self.source is not None or self.root is not None):
@@ -61,10 +69,14 @@ class DataSection(Section):
                 f"data.source={self.source!r}, data.root={self.root!r}"
             )
         from keras_ecgpe.data.augment import AugmentConfig  # lazy: imports TensorFlow
+        from keras_ecgpe.data.prepare import SplitSettings
         from keras_ecgpe.data.preprocessing import PreprocessConfig
+        from keras_ecgpe.data.quality import QualitySettings
 
         PreprocessConfig.from_dict(self.preprocess)
         AugmentConfig.from_dict(self.augment_config)
+        SplitSettings.from_dict(self.split)
+        QualitySettings.from_dict(self.quality)
 
     @property
     def has_data(self) -> bool:

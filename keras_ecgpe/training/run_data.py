@@ -73,22 +73,27 @@ def resolve_cache(
         raise ConfigError(
             "no training data: set `data.cache` (a prepared cache) or `data.source` and `data.root`"
         )
-    from keras_ecgpe.data.prepare import prepare_dataset
+    from keras_ecgpe.data.prepare import SplitSettings, prepare_dataset
     from keras_ecgpe.data.preprocessing import PreprocessConfig
+    from keras_ecgpe.data.quality import QualitySettings
     from keras_ecgpe.data.sources.registry import make_source
+    from keras_ecgpe.data_quality_report import write_quality_report
 
     source = make_source(data.source, data.root, **data.source_options)
     cache, _ = prepare_dataset(
         source,
         Path(out_dir) / "cache",
         PreprocessConfig.from_dict(data.preprocess),
+        split=SplitSettings.from_dict(data.split),
+        quality=QualitySettings.from_dict(data.quality),
         progress=progress,
     )
+    write_quality_report(cache.path)
     return cache
 
 
 def split_indices(
-    cache: PreparedCache, rows: np.ndarray | None = None
+    cache: PreparedCache, rows: np.ndarray | None = None, *, exclude_flagged: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """`(train, validation)` record indices: the cache's split column, or `rows`.
 
@@ -96,6 +101,7 @@ def split_indices(
         cache: the prepared cache.
         rows: None, or `(train, validation)` index arrays chosen by the caller (a
             cross-validation fold); they may not overlap nor include a `test` record.
+        exclude_flagged: leave out records with signal-quality flags (`data.exclude_flagged`).
 
     Raises:
         ConfigError: an empty training or validation part, overlapping parts, test
@@ -115,6 +121,9 @@ def split_indices(
                 f"{int(test.sum())} test record(s); the test split is never "
                 "used for training or selection"
             )
+    if exclude_flagged:
+        clean = cache.quality_flags == ""
+        train, val = train[clean[train]], val[clean[val]]
     for name, rows in (("train", train), ("validation", val)):
         if rows.size == 0:
             raise ConfigError(

@@ -266,16 +266,17 @@ def _validation_source(contract: dict, cache: PreparedCache):
 
 
 def validation_predictions(
-    model: keras.Model, contract: dict, cache: PreparedCache
+    model: keras.Model, contract: dict, cache: PreparedCache, *, exclude_flagged: bool = False
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None, str]:
     """Record logits of the training run's validation split: `(y, logits, mask, where)`, or
-    `(None, None, None, reason)` when no validation records are at hand."""
+    `(None, None, None, reason)` when no validation records are at hand. `exclude_flagged`
+    leaves out records with signal-quality flags, as the run did (`data.exclude_flagged`)."""
     from keras_ecgpe.training.run_data import WindowPlan, predict_records
 
     source, reason = _validation_source(contract, cache)
     if source is None:
         return None, None, None, reason
-    rows = source.indices("validation")
+    rows = source.indices("validation", exclude_flagged=exclude_flagged)
     if rows.size == 0:
         return None, None, None, f"{source.path} has no validation records"
     y, logits, mask, _ = predict_records(model, source, rows, WindowPlan.from_contract(contract))

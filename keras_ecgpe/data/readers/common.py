@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from keras_ecgpe.data.quality import nan_runs
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import ConfigError, RecordError
 from keras_ecgpe.leads import CANONICAL_LEADS, map_to_canonical
@@ -142,10 +143,14 @@ def build_record(
     if bad.any():
         row, col = (int(i[0]) for i in np.nonzero(bad))
         name = lead_names[col] if col < len(lead_names) else col
+        runs = nan_runs(signal)
+        worst = max(runs, key=runs.get)
         raise RecordError(
             path,
             f"{int(bad.sum())} missing or non-finite samples (NaN/inf), "
-            f"first in lead {name} at sample {row}",
+            f"first in lead {name} at sample {row}; longest run {runs[worst]} samples "
+            f"({runs[worst] / float(fs):.3g} s) in lead "
+            f"{lead_names[worst] if worst < len(lead_names) else worst}",
         )
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below
         signal12, policy = map_to_canonical(signal, list(lead_names), str(path))

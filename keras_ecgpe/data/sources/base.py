@@ -43,6 +43,9 @@ class SourceItem:
         age, sex: from the source's metadata table, when it has one (sex "M"/"F").
         annotated: the label names whose value this record's source knows (present or
             absent); None means all of them. Multi-source sets use it for label masks.
+        findings: `(SNOMED CT code, present)` pairs the record's metadata decides outside
+            the source's label vocabulary (PTB-XL's heart axis); a multi-source set on the
+            harmonised vocabulary labels and unmasks those classes for this record.
     """
 
     record_path: str
@@ -54,6 +57,7 @@ class SourceItem:
     age: float | None = None
     sex: str | None = None
     annotated: tuple[str, ...] | None = None
+    findings: tuple[tuple[str, bool], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +85,8 @@ class DatasetSource(abc.ABC):
     name: str = ""
     label_vocabulary: str = ""
     read_format: str | None = None
+    # SNOMED CT codes the source's items may decide through `SourceItem.findings`.
+    finding_codes: tuple[str, ...] = ()
 
     def __init__(self, root: os.PathLike | str):
         self.root = Path(root)

@@ -109,7 +109,7 @@ class CombinedSource(DatasetSource):
             ]
             splits = self._splits(own)
             for item, split in zip(own, splits):
-                y, mask = self.vocabulary.to_multi_hot(name, item.labels)
+                y, mask = self.vocabulary.to_multi_hot(name, item.labels, item.findings)
                 codes = np.array(self.label_names)
                 combined = dataclasses.replace(
                     item,

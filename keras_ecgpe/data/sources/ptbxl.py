@@ -4,6 +4,12 @@ Reads `ptbxl_database.csv` and `scp_statements.csv` from the dataset root. Like 
 benchmark, a record's labels are the task's statements present in `scp_codes` whatever their
 likelihood value (0.0 included: the benchmark keeps every listed code); records with no label
 in the task are skipped, folds 1-8 are train, 9 validation, 10 test.
+
+The `heart_axis` column is not an SCP statement, but it carries two classes the CinC 2021
+Challenge scores, left and right axis deviation (LAD 39732003, RAD 47665007). With task
+"all" (every annotation PTB-XL has, the multi-source pretraining set), each item states them
+as `findings` (see `heart_axis_findings`), so a multi-source set on the harmonised SNOMED CT
+vocabulary labels them for PTB-XL instead of masking them out.
 """
 
 from __future__ import annotations
@@ -39,6 +45,32 @@ _COLUMNS = (
     "filename_hr",
 )
 _MAX_CODES_CHARS = 10_000
+LEFT_AXIS_DEVIATION, RIGHT_AXIS_DEVIATION = "39732003", "47665007"
+# PTB-XL's heart_axis values -> the CinC axis classes they decide (docs/data-quality.md).
+# LAD/ALAD (left, abnormal left axis deviation) and RAD/ARAD are deviations; MID (normal
+# axis) rules both out. AXL and AXR ("left"/"right" axis within the wider normal range of
+# the German convention the annotators used) and SAG (sagittal, indeterminate) do not say
+# whether the axis passes -30 or +90 degrees, so they decide neither class; an empty cell
+# decides nothing either: those records stay masked for LAD and RAD.
+_HEART_AXIS = {
+    "LAD": ((LEFT_AXIS_DEVIATION, True), (RIGHT_AXIS_DEVIATION, False)),
+    "ALAD": ((LEFT_AXIS_DEVIATION, True), (RIGHT_AXIS_DEVIATION, False)),
+    "RAD": ((LEFT_AXIS_DEVIATION, False), (RIGHT_AXIS_DEVIATION, True)),
+    "ARAD": ((LEFT_AXIS_DEVIATION, False), (RIGHT_AXIS_DEVIATION, True)),
+    "MID": ((LEFT_AXIS_DEVIATION, False), (RIGHT_AXIS_DEVIATION, False)),
+}
+
+
+def heart_axis_findings(value: str) -> tuple[tuple[str, bool], ...]:
+    """The CinC axis classes a PTB-XL `heart_axis` value decides, as `(code, present)`.
+
+    Example:
+    >>> heart_axis_findings("ALAD")
+    (('39732003', True), ('47665007', False))
+    >>> heart_axis_findings("AXL"), heart_axis_findings("")
+    ((), ())
+    """
+    return _HEART_AXIS.get(value.strip().upper(), ())
 
 
 def fold_to_split(fold: int) -> str:
@@ -105,6 +137,9 @@ class PTBXLSource(DatasetSource):
             )
         self.task = task
         self.sampling_rate = sampling_rate
+        # The heart axis joins the labels of task "all" only: the other tasks are the
+        # benchmark's, whose classes are SCP statements.
+        self.finding_codes = (LEFT_AXIS_DEVIATION, RIGHT_AXIS_DEVIATION) if task == "all" else ()
         self.label_vocabulary = {
             "superdiagnostic": "scp_superclass",
             "subdiagnostic": "scp_subclass",
@@ -175,6 +210,9 @@ class PTBXLSource(DatasetSource):
                     fold=fold,
                     age=_age(row["age"]),
                     sex=_sex(row["sex"]),
+                    findings=heart_axis_findings(row.get("heart_axis", ""))
+                    if self.finding_codes
+                    else (),
                 )
             )
         return items, skipped
