@@ -30,7 +30,6 @@ def read_config_document(
     *,
     what: str,
     max_bytes: int = MAX_CONFIG_BYTES,
-    loader: type = yaml.SafeLoader,
 ) -> Any:
     """Reads a `.json` file as JSON, anything else as YAML, within the bounds above.
 
@@ -38,7 +37,6 @@ def read_config_document(
         path: the file.
         what: how messages call it ("run configuration", "analysis plan").
         max_bytes: larger files are refused unread.
-        loader: the YAML loader class (a stricter subclass of `yaml.SafeLoader`).
 
     Returns:
         The parsed document.
@@ -61,7 +59,7 @@ def read_config_document(
         if path.suffix.lower() == ".json":
             document = json.loads(text)
         else:
-            document = yaml.load(text, Loader=loader)  # noqa: S506  (a SafeLoader subclass)
+            document = yaml.safe_load(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except RecursionError:

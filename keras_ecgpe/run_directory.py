@@ -26,6 +26,7 @@ depends on neither `keras_ecgpe.training` nor `keras_ecgpe.inference`: both impo
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ from keras_ecgpe import schemas
 from keras_ecgpe.data.atomic import atomic_write_json
 from keras_ecgpe.data.cache_format import file_sha256
 from keras_ecgpe.errors import ConfigError
+
+_LOG = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     import os
@@ -210,7 +213,31 @@ def load_model(path: os.PathLike | str, *, compile: bool = False) -> keras.Model
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{path}: cannot load the Keras model ({exc})") from None
+        _LOG.debug("Keras' full message for %s: %s", path, exc)
+        raise ConfigError(f"{path}: cannot load the Keras model ({keras_refusal(exc)})") from None
+
+
+def keras_refusal(exc: BaseException, limit: int = 300) -> str:
+    """Keras' reason for refusing a model file, in one short line.
+
+    Keras' messages span lines and may end with the whole model config ("Full object
+    config: {...}", thousands of characters); safe mode's refusal of serialized Python
+    code is said plainly. The full text is logged at DEBUG by the caller.
+
+    Example:
+    >>> keras_refusal(ValueError("Could not locate class 'X'.\nFull object config: {'a': 1}"))
+    "Could not locate class 'X'."
+    """
+    text = str(exc)
+    if "safe_mode" in text or "arbitrary code" in text:
+        return (
+            "it holds serialized Python code (e.g. a Lambda layer), which safe mode refuses "
+            "to run; only models built from keras_ecgpe's registered layers are loaded"
+        )
+    for marker in ("Full object config", "Config:", "config="):
+        text = text.split(marker, 1)[0]
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def load_run(path: os.PathLike | str) -> tuple:
