@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 import shutil
 import tempfile
+import warnings
 
 import numpy as np
 import wfdb
@@ -15,6 +17,8 @@ from keras_ecgpe.data.readers.confinement import check_inside
 from keras_ecgpe.data.readers.wfdb_header import WFDBHeader, check_signal_files, read_header
 from keras_ecgpe.data.record import ECGRecord
 from keras_ecgpe.errors import RecordError
+
+_LOG = logging.getLogger(__name__)
 
 
 def read_wfdb_record(
@@ -63,9 +67,13 @@ def read_wfdb_record(
             check_inside(hea_path.parent / name, root, f"signal file named by {hea_path.name}")
     sig_len = check_signal_files(header, sample_cap(max_samples, header.fs))
     try:
-        record = _rdrecord(header)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            record = _rdrecord(header)
     except Exception as exc:  # wfdb raises many types; the user needs the file name
         raise RecordError(hea_path, f"cannot read WFDB signals: {exc}") from exc
+    for warning in caught:  # e.g. numpy's RuntimeWarnings inside wfdb: details only
+        _LOG.debug("%s: wfdb: %s", hea_path, " ".join(str(warning.message).split()))
     signal = np.asarray(record.p_signal, dtype=np.float64)
     if signal.ndim != 2 or signal.shape != (sig_len, len(header.lead_names)):
         raise RecordError(
