@@ -158,7 +158,7 @@ def test_generated_splits_keep_duplicate_recordings_together(seed):
 
 def test_small_folder_error_names_the_options_and_all_train_fixes_it(real_ecg):
     items = [SourceItem(f"A198{i}", f"A198{i}", None, ("SNR",), None, None) for i in range(2)]
-    with pytest.raises(ConfigError, match="--split-fractions.*--all-train"):
+    with pytest.raises(ConfigError, match="`split_fractions`.*`all_train=True`"):
         _assign_splits(items, ("SNR",), SplitSettings(folds=0))
     splits, _, _ = _assign_splits(items, ("SNR",), SplitSettings(folds=0, all_train=True))
     assert splits == ["train", "train"]
@@ -383,3 +383,24 @@ def test_cli_prepares_the_real_cpsc2018_pair_only_with_a_split_option(real_ecg, 
         cli, [*args, "--out", str(tmp_path / "c"), "--split-fractions", "1,1,0"]
     )
     assert bad.exit_code == 2 and "--split-fractions" in bad.output
+
+
+def test_run_config_takes_split_quality_and_exclusion_options():
+    from keras_ecgpe.training.config import TrainConfig
+
+    data = {"source": "cinc", "root": "/data/cinc"}
+    config = TrainConfig.from_dict(
+        {
+            "data": {
+                **data,
+                "split": {"fractions": [0.8, 0.2, 0.0], "all_train": False},
+                "quality": {"policy": "skip", "flat_mv": 0.02},
+                "exclude_flagged": True,
+            }
+        }
+    )
+    assert config.data.exclude_flagged and config.data.quality["policy"] == "skip"
+    with pytest.raises(ConfigError, match="polcy"):
+        TrainConfig.from_dict({"data": {**data, "quality": {"polcy": "skip"}}})
+    with pytest.raises(ConfigError, match="all_trian"):
+        TrainConfig.from_dict({"data": {**data, "split": {"all_trian": True}}})

@@ -268,7 +268,8 @@ def paragraph(summary: dict) -> str:
     if duplicates:
         crossing = sum(len(group["splits"]) > 1 for group in duplicates)
         parts.append(
-            f"{len(duplicates)} recordings present more than once"
+            f"{len(duplicates)} recording{'s' if len(duplicates) > 1 else ''} present "
+            "more than once"
             + (f", {crossing} of them across splits" if crossing else ", each within one split")
         )
     splits = ", ".join(f"{name} {n}" for name, n in summary["splits"].items() if n)
