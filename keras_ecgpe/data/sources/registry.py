@@ -29,6 +29,7 @@ SOURCES = {
     "cinc": "keras_ecgpe.data.sources.cinc:CinCSource",
     "medalcare": "keras_ecgpe.data.sources.medalcare_xl:MedalCareXLSource",
     "pe": "keras_ecgpe.data.sources.pe_cohort:PECohortSource",
+    "mimic": "keras_ecgpe.data.sources.mimic_iv_ecg:MIMICIVECGSource",
 }
 
 
@@ -59,7 +60,7 @@ def make_source(name: str, root: os.PathLike | str, **options: Any) -> DatasetSo
     """Builds a dataset source by its registry name.
 
     Args:
-        name: one of `SOURCES` ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe").
+        name: one of `SOURCES` ("ptbxl", "cpsc2018", "cinc", "medalcare", "pe", "mimic").
         root: the dataset folder (the manifest CSV for "pe").
         **options: the source's own options (e.g. `task`, `sampling_rate` for ptbxl,
             `variant` for medalcare).
