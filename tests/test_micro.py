@@ -189,3 +189,25 @@ def test_cli_refuses_a_model_over_budget(micro_export, tmp_path):
     assert "Traceback" not in result.output and not out.exists()
     refused = CliRunner().invoke(cli, ["export", str(run_dir), "--tflite", "--mcu-ram", "64"])
     assert refused.exit_code != 0 and "--mcu-ram needs --target micro" in refused.output
+
+
+@pytest.mark.slow
+def test_dscnn1d_fits_256_kb_of_arena_and_1_mb_of_flash_at_250_hz():
+    """The family's claim, at its default width: 12 leads, 10 s at 250 Hz, full int8."""
+    import keras
+
+    from keras_ecgpe.export.micro import probe
+    from keras_ecgpe.export.micro_budget import micro_budget
+    from keras_ecgpe.export.tflite import convert_model
+    from keras_ecgpe.inference.tflite_runner import TFLiteRunner
+    from keras_ecgpe.models import build_model
+
+    keras.utils.set_random_seed(0)
+    model = build_model("dscnn1d", input_len=2500, num_classes=1)
+    windows = np.random.default_rng(0).normal(size=(8, 2500, 12)).astype(np.float32)
+    blob = convert_model(model, "int8", window=2500, representative=windows, int8_io=True)
+    budget = micro_budget(TFLiteRunner(blob), probe(blob), len(blob))
+    check_budget(budget, window=2500, fs=250.0, mcu_ram_kb=256, mcu_flash_kb=1024)
+    assert budget["input_bytes"] == 2500 * 12  # int8 input: one byte per sample and lead
+    with pytest.raises(ExportError, match="window of about"):  # and a budget it misses
+        check_budget(budget, window=2500, fs=250.0, mcu_ram_kb=budget["arena_bytes"] / 2048)
