@@ -141,11 +141,14 @@ def _assign_splits(
     label_names,
     settings: SplitSettings,
     content_hashes: Sequence[str] | None = None,
+    generated: set[str] | frozenset[str] = frozenset(),
 ):
     """Official splits and folds where the source has them, else patient-level ones.
 
     Generated splits and folds keep each patient, and each recording present more than
-    once (equal `content_hashes`), on one side (`splits.duplicate_groups`).
+    once (equal `content_hashes`), on one side (`splits.duplicate_groups`). Records whose
+    source split was generated (`generated`: record ids, e.g. a multi-source set's
+    sources without an official split) follow a duplicate with an official split.
 
     Returns `(splits, folds, folds_from)`; `folds_from` says where the folds came from:
     "source" (a `fold` column of the dataset, e.g. site or time folds of a PE manifest,
@@ -162,6 +165,8 @@ def _assign_splits(
         splits = ["train"] * len(items)
     elif any(item.split for item in items):
         splits = [item.split or "" for item in items]
+        if generated:
+            splits = _follow_duplicates(items, splits, patients, generated)
     else:
         try:
             splits = list(
@@ -197,6 +202,26 @@ def _assign_splits(
     else:
         folds = [None] * len(items)
     return splits, folds, folds_from
+
+
+def _follow_duplicates(items, splits, groups, generated) -> list[str]:
+    """Moves records with a generated split into their group's official split.
+
+    A group is a patient or a recording present more than once (`duplicate_groups`). Its
+    first record with an official split sets the split; a group with none takes the split
+    of its first record, so duplicates never straddle splits unless two official splits
+    disagree (then they are reported, not moved).
+    """
+    target: dict[int, str] = {}
+    for item, split, group in zip(items, splits, groups):
+        if item.record_id not in generated and split:
+            target.setdefault(group, split)
+    for split, group in zip(splits, groups):
+        target.setdefault(group, split)
+    return [
+        target[group] if item.record_id in generated else split
+        for item, split, group in zip(items, splits, groups)
+    ]
 
 
 def prepare_dataset(
@@ -352,7 +377,13 @@ def prepare_dataset(
             f"{source.root}: none of {len(items)} records could be prepared ({_summarise(skipped)})"
         )
     try:
-        splits, folds, _ = _assign_splits(cached, source.label_names, split, hashes)
+        splits, folds, _ = _assign_splits(
+            cached,
+            source.label_names,
+            split,
+            hashes,
+            frozenset(getattr(source, "generated_splits", ())),
+        )
         writer.assign_splits(splits, folds)
         summary = log.summary(
             source=description,

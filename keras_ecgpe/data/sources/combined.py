@@ -64,6 +64,9 @@ class CombinedSource(DatasetSource):
         self.split_seed = split_seed
         self.vocabulary = HarmonisedVocabulary.from_sources(sources)
         self.unmapped_counts: collections.Counter = collections.Counter()
+        # Record ids whose split this set generated (sources without an official split):
+        # `prepare_dataset` moves them to a duplicate's official split once hashes are known.
+        self.generated_splits: set[str] = set()
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -97,6 +100,7 @@ class CombinedSource(DatasetSource):
     def index(self) -> tuple[list[SourceItem], list[SkippedItem]]:
         items, skipped = [], []
         self.unmapped_counts = collections.Counter()
+        self.generated_splits = set()
         for name, source in self.sources.items():
             own, own_skipped = source.index()
             unmapped = set(self.vocabulary.unmapped[name])
@@ -108,6 +112,8 @@ class CombinedSource(DatasetSource):
                 for skip in own_skipped
             ]
             splits = self._splits(own)
+            if not any(item.split for item in own):
+                self.generated_splits.update(f"{name}:{item.record_id}" for item in own)
             for item, split in zip(own, splits):
                 y, mask = self.vocabulary.to_multi_hot(name, item.labels, item.findings)
                 codes = np.array(self.label_names)
