@@ -6,7 +6,8 @@ int8 quantisation), the `expected_logits` `(k, C)` LiteRT gave for them here, th
 model's `keras_logits` for reference, and the absolute tolerance `atol` an app's runtime
 should meet (other kernels, e.g. ARM or GPU delegates, round differently; integer models
 may differ by an output quantisation step or two). `record_ids` and `starts` say where
-each window came from.
+each window came from. A `--target micro` bundle adds `micro_logits`, what TensorFlow
+Lite Micro gave for the same inputs (within `atol` of `expected_logits`).
 """
 
 from __future__ import annotations
