@@ -31,6 +31,7 @@ and evaluation can leave it out) or "skip" (not cached; listed with the skipped 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -158,27 +159,41 @@ def nan_runs(signal: np.ndarray) -> dict[int, int]:
     return {int(c): longest_run(bad[:, c]) for c in np.flatnonzero(bad.any(axis=0))}
 
 
-def _beats(lead: np.ndarray, fs: float) -> np.ndarray:
-    """Sample positions of QRS complexes in one lead (empty when none stand out)."""
+@functools.lru_cache(maxsize=32)
+def _qrs_band(fs: float) -> np.ndarray | None:
+    """Second-order 5-20 Hz band-pass (sos) at `fs`; None when fs is too low for it."""
     from scipy import signal as sps
 
     high = min(20.0, 0.45 * fs)
-    if high <= 5.0 or lead.size < int(fs):  # too slow a rate or too short to filter
-        return np.zeros(0, dtype=np.int64)
-    sos = sps.butter(2, [5.0, high], btype="bandpass", fs=fs, output="sos")
-    energy = sps.sosfiltfilt(sos, lead) ** 2
-    width = max(1, int(round(0.1 * fs)))
-    energy = np.convolve(energy, np.ones(width) / width, mode="same")
-    if not energy.max() > 0:
-        return np.zeros(0, dtype=np.int64)
+    if high <= 5.0:
+        return None
+    return sps.butter(2, [5.0, high], btype="bandpass", fs=fs, output="sos")
+
+
+def _beats(leads: np.ndarray, fs: float) -> list[np.ndarray]:
+    """Sample positions of QRS complexes in each column of `leads` (empty where none stand
+    out, or where the rate or length is too small to filter)."""
+    from scipy import ndimage
+    from scipy import signal as sps
+
+    sos = _qrs_band(float(fs))
+    if sos is None or leads.shape[0] < max(int(fs), 16):
+        return [np.zeros(0, dtype=np.int64) for _ in range(leads.shape[1])]
+    energy = sps.sosfiltfilt(sos, leads, axis=0) ** 2
+    energy = ndimage.uniform_filter1d(energy, max(1, int(round(0.1 * fs))), axis=0)
     distance = max(1, int(round(60.0 / _HEART_RATE_BPM[1] * fs)))
-    peaks, found = sps.find_peaks(energy, height=0.02 * energy.max(), distance=distance)
-    if not peaks.size:
-        return peaks
-    # The reference height is the median of the strongest candidates, one per two seconds
-    # (30 bpm): a few large ectopic beats or artefacts do not raise it, T waves stay below.
-    strongest = np.sort(found["peak_heights"])[-max(3, int(lead.size / fs / 2)) :]
-    return peaks[found["peak_heights"] >= 0.3 * np.median(strongest)]
+    beats = []
+    for lead in energy.T:
+        if not lead.max() > 0:
+            beats.append(np.zeros(0, dtype=np.int64))
+            continue
+        peaks, found = sps.find_peaks(lead, height=0.02 * lead.max(), distance=distance)
+        # The reference height is the median of the strongest candidates, one per two
+        # seconds (30 bpm): a few large ectopic beats or artefacts do not raise it, T waves
+        # stay below it.
+        strongest = np.sort(found["peak_heights"])[-max(3, int(lead.size / fs / 2)) :]
+        beats.append(peaks[found["peak_heights"] >= 0.3 * np.median(strongest)])
+    return beats
 
 
 def _agreement(found: np.ndarray, reference: np.ndarray, tolerance: int) -> float:
@@ -330,7 +345,7 @@ def _qrs_quality(x: np.ndarray, fs: float, excluded: np.ndarray):
     """`(per-lead agreement (12,), record index, heart rate)`; NaN where not scored."""
     lead_qrs = np.full(len(CANONICAL_LEADS), np.nan)
     scored = [int(c) for c in np.flatnonzero(~excluded)]
-    beats = [_beats(x[:, c], fs) for c in scored]
+    beats = _beats(x[:, scored], fs) if scored else []
     tolerance = max(1, int(round(_BEAT_TOLERANCE_S * fs)))
     distance = max(1, int(round(60.0 / _HEART_RATE_BPM[1] * fs)))
     consensus = _consensus(beats, tolerance, distance)
