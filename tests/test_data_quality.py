@@ -239,8 +239,9 @@ def test_ptbxl_heart_axis_unmasks_the_cinc_axis_classes(real_ecg, tmp_path):
 
 
 def test_flagged_records_can_be_left_out_of_training_and_evaluation(tmp_path):
+    settings = {"quality": QualitySettings().to_dict()}
     writer = CacheWriter(
-        tmp_path / "cache", key="k", source={}, settings={}, fs=100.0, label_names=["A"]
+        tmp_path / "cache", key="k", source={}, settings=settings, fs=100.0, label_names=["A"]
     )
     x = np.ones((50, 12), np.float32) * np.arange(12)  # SYNTHETIC
     for i, (split, flags) in enumerate(
@@ -261,6 +262,18 @@ def test_flagged_records_can_be_left_out_of_training_and_evaluation(tmp_path):
     train, _ = split_indices(cache, exclude_flagged=True)
     assert list(train) == [0]
     assert list(split_indices(cache)[0]) == [0, 1]
+
+
+@pytest.mark.parametrize("settings", [{}, {"quality": {"policy": "keep"}}])
+def test_excluding_flags_a_cache_cannot_have_is_refused(tmp_path, settings):
+    writer = CacheWriter(
+        tmp_path / "cache", key="k", source={}, settings=settings, fs=100.0, label_names=["A"]
+    )
+    writer.add(np.ones((50, 12), np.float32), record_id="r0", labels=[1.0], split="test")
+    cache = writer.close()
+    assert list(cache.indices("test")) == [0]
+    with pytest.raises(ConfigError, match="flag"):
+        cache.indices("test", exclude_flagged=True)
 
 
 def test_summary_counts_and_paragraph():

@@ -74,6 +74,7 @@ class PreparedCache:
         n = self.record_ids.shape[0]
         self.ages = index.get(AGE_FIELD, np.full(n, np.nan))
         self.sexes = index.get(SEX_FIELD, np.full(n, "", dtype="<U1"))
+        self._has_quality_flags = QUALITY_FIELD in index
         self.quality_flags = index.get(QUALITY_FIELD, np.full(n, "", dtype="<U1"))
         self._shards = shards
 
@@ -190,8 +191,33 @@ class PreparedCache:
             wanted = [folds] if isinstance(folds, (int, np.integer)) else list(folds)
             keep &= np.isin(self.folds, np.asarray(wanted, dtype=np.int64))
         if exclude_flagged:
+            self.require_quality_flags()
             keep &= self.quality_flags == ""
         return np.flatnonzero(keep).astype(np.int64)
+
+    @property
+    def has_quality_flags(self) -> bool:
+        """True when the index has the `quality_flags` column (caches of this version)."""
+        return self._has_quality_flags
+
+    def require_quality_flags(self) -> None:
+        """Refuses to filter on flags a cache cannot have: nothing would be left out silently.
+
+        Raises:
+            ConfigError: the cache predates the `quality_flags` column, or was prepared with
+                quality policy "keep" (which flags nothing).
+        """
+        policy = (self.settings.get("quality") or {}).get("policy")
+        if not self.has_quality_flags or policy is None:
+            raise ConfigError(
+                f"{self.path}: prepared before signal-quality flags existed, so no record can "
+                "be left out as flagged; prepare it again or do not exclude flagged records"
+            )
+        if policy == "keep":
+            raise ConfigError(
+                f"{self.path}: prepared with quality policy 'keep', which flags no record; "
+                "prepare it with policy 'flag' or do not exclude flagged records"
+            )
 
     def gather(self, rows: np.ndarray, starts: np.ndarray, window: int) -> np.ndarray:
         """Reads a batch of windows: float32 `(len(rows), window, 12)`.

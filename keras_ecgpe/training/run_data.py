@@ -80,7 +80,7 @@ def resolve_cache(
     from keras_ecgpe.data_quality_report import write_quality_report
 
     source = make_source(data.source, data.root, **data.source_options)
-    cache, _ = prepare_dataset(
+    cache, reused = prepare_dataset(
         source,
         Path(out_dir) / "cache",
         PreprocessConfig.from_dict(data.preprocess),
@@ -88,7 +88,8 @@ def resolve_cache(
         quality=QualitySettings.from_dict(data.quality),
         progress=progress,
     )
-    write_quality_report(cache.path)
+    if not reused:  # a reused cache has its summary files already
+        write_quality_report(cache.path)
     return cache
 
 
@@ -122,6 +123,7 @@ def split_indices(
                 "used for training or selection"
             )
     if exclude_flagged:
+        cache.require_quality_flags()
         clean = cache.quality_flags == ""
         train, val = train[clean[train]], val[clean[val]]
     for name, rows in (("train", train), ("validation", val)):
