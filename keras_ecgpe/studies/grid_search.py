@@ -24,6 +24,7 @@ import os
 import shutil
 import socket
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ SEARCH_FILE = "search.json"
 DEFAULT_STORAGE = "optuna.sqlite3"
 MONITOR = "val_macro_auroc"
 _POLL_S = 1.0
+_CREATE_ATTEMPTS = 5
 
 
 def storage_url(search: SearchSpec, out: Path) -> str:
@@ -57,14 +59,30 @@ def open_storage(url: str, heartbeat_s: int) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage with heartbeats (a dead worker's trial is failed, not waited
     for); SQLite waits up to 60 s for a lock another process holds."""
     import optuna
+    import sqlalchemy.exc
 
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    return optuna.storages.RDBStorage(
-        url,
-        engine_kwargs=engine,
-        heartbeat_interval=heartbeat_s,
-        grace_period=2 * heartbeat_s,
-    )
+    for attempt in range(_CREATE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 4
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    engine_kwargs=engine,
+                    heartbeat_interval=heartbeat_s,
+                    grace_period=2 * heartbeat_s,
+                )
+        except (sqlalchemy.exc.SQLAlchemyError, ImportError) as exc:
+            # Two processes creating a new database's tables at once: one loses the
+            # race on the version row; the tables exist when it tries again.
+            if attempt == _CREATE_ATTEMPTS - 1 or isinstance(exc, ImportError):
+                where = url.split("@")[-1]
+                raise ECGPEError(
+                    f"search storage {where}: cannot open the database ({exc})"
+                ) from None
+            time.sleep(_POLL_S)
+    raise AssertionError("unreachable")
 
 
 def suggest(trial: optuna.Trial, space: dict) -> dict:
@@ -163,7 +181,6 @@ def search_fold(
         value = result.val_metrics.get("auroc")
         return float("nan") if value is None else float(value)
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     study.optimize(
         objective,
         n_trials=search.trials - done,
@@ -183,7 +200,9 @@ def wait_for_running(study: optuna.Study) -> None:
     import optuna
 
     while True:
-        optuna.storages.fail_stale_trials(study)
+        with warnings.catch_warnings():  # "experimental" in Optuna 4, as heartbeats are
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)
         running = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
         if not running:
             return
