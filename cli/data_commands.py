@@ -144,6 +144,7 @@ def demo(out: str, n_ptbxl: int, n_pe: int, seed: int, also_prepare: bool) -> No
     """
     from keras_ecgpe.data.demo import prepare_demo
     from keras_ecgpe.data.synthetic import write_demo
+    from keras_ecgpe.data_quality_report import write_quality_report
 
     with reported_errors():
         summary = write_demo(out, n_ptbxl=n_ptbxl, n_pe=n_pe, seed=seed)
@@ -151,6 +152,7 @@ def demo(out: str, n_ptbxl: int, n_pe: int, seed: int, also_prepare: bool) -> No
         click.echo(json.dumps(summary, indent=2, default=str))
         if also_prepare:
             for name, cache in prepare_demo(out).items():
+                write_quality_report(cache.path)  # SYNTHETIC banner: the data's marker
                 counts = {
                     split: int((cache.splits == split).sum())
                     for split in ("train", "validation", "test")

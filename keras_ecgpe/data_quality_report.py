@@ -19,7 +19,15 @@ from keras_ecgpe.data.atomic import atomic_open, atomic_write_bytes
 from keras_ecgpe.data.quality_summary import JSON_FILE, PNG_FILE, TEXT_FILE, paragraph
 from keras_ecgpe.errors import ECGPEError
 from keras_ecgpe.leads import CANONICAL_LEADS
-from keras_ecgpe.reporting import KeyValueList, Paragraph, Report, Section, Table, to_text
+from keras_ecgpe.reporting import (
+    KeyValueList,
+    Paragraph,
+    Report,
+    Section,
+    Table,
+    synthetic_banners,
+    to_text,
+)
 
 if TYPE_CHECKING:
     import os
@@ -70,6 +78,7 @@ def to_report(summary: dict) -> Report:
     report = Report(
         "Data-quality summary",
         subtitle=f"{summary['source'].get('name', '?')} at {summary['source'].get('root', '?')}",
+        banners=synthetic_banners(bool(summary.get("synthetic"))),
     )
     overview = Section("Overview", "overview").add(
         Paragraph(paragraph(summary)),
@@ -257,7 +266,8 @@ def quality_figure(summary: dict) -> Figure:
     bottom.set_ylabel("records")
     records = summary["records"]
     figure.suptitle(
-        f"Data quality of {summary['source'].get('name', '?')}: {records['read']} records "
+        f"{'SYNTHETIC data. ' if summary.get('synthetic') else ''}Data quality of "
+        f"{summary['source'].get('name', '?')}: {records['read']} records "
         f"read, {records['with_problems']} with problems"
     )
     return figure

@@ -447,3 +447,28 @@ def test_real_ptbxl_records_and_their_cinc_copies_share_a_split(real_ecg):
     assert all(splits[position[a]] == splits[position[b]] for a, b in pairs)
     official = {item.record_id: item.split for item in items}
     assert all(splits[position[a]] == official[a] for a, _ in pairs)  # PTB-XL's own kept
+
+
+def test_summaries_of_synthetic_data_say_so(tmp_path):
+    from keras_ecgpe.data.quality_summary import marked_synthetic
+    from keras_ecgpe.data.synthetic import MARKER
+    from keras_ecgpe.data_quality_report import to_report
+    from keras_ecgpe.reporting import to_text
+
+    root = tmp_path / "demo" / "ptbxl_synthetic"
+    root.mkdir(parents=True)
+    assert not marked_synthetic(root)
+    (tmp_path / "demo" / MARKER).write_text("SYNTHETIC")
+    assert marked_synthetic(root)
+    log = QualityLog(QualitySettings(), listed=1)
+    log.read("a", 100.0, 1000, check_record(synthetic_ecg(fs=100.0), 100.0))
+    summary = log.summary(
+        source={"name": "ptbxl", "root": str(root)},
+        record_ids=["a"],
+        splits=["train"],
+        labels=np.array([[1.0]]),
+        label_names=["NORM"],
+        synthetic=True,
+    )
+    assert paragraph(summary).startswith("SYNTHETIC data. Data quality: 1 of 1")
+    assert "SYNTHETIC DATA" in to_text(to_report(summary)).splitlines()[4]

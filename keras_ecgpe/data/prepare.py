@@ -29,7 +29,13 @@ from keras_ecgpe.data.file_stamps import record_file_stamps
 from keras_ecgpe.data.isolation import CRASH_REASON, ordered_process_map
 from keras_ecgpe.data.preprocessing import PreprocessConfig, apply_preprocessing
 from keras_ecgpe.data.quality import QualitySettings, check_record
-from keras_ecgpe.data.quality_summary import JSON_FILE, QualityLog, class_names, summary_json
+from keras_ecgpe.data.quality_summary import (
+    JSON_FILE,
+    QualityLog,
+    class_names,
+    marked_synthetic,
+    summary_json,
+)
 from keras_ecgpe.data.sources.base import DatasetSource, SkippedItem, SourceItem
 from keras_ecgpe.data.splits import (
     duplicate_groups,
@@ -402,6 +408,7 @@ def prepare_dataset(
             else "source"
             if any(item.split for item in cached)
             else "generated",
+            synthetic=description.get("synthetic") is True or marked_synthetic(source.root),
         )
     except BaseException:
         writer.abort()

@@ -16,8 +16,10 @@ from __future__ import annotations
 import array
 import collections
 import json
+import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -91,6 +93,7 @@ class QualityLog:
         content_hashes: Sequence[str] = (),
         ignored_codes: Sequence[tuple[str, int, str]] = (),
         splits_from: str = "generated",
+        synthetic: bool = False,
     ) -> dict:
         """The whole summary as a JSON-ready dict (see docs/data-quality.md for the keys)."""
         cached = set(record_ids)
@@ -121,6 +124,7 @@ class QualityLog:
         lead_qrs = np.frombuffer(self._lead_qrs, np.float32).reshape(-1, len(CANONICAL_LEADS))
         return {
             "source": source,
+            "synthetic": bool(synthetic),
             "policy": policy,
             "settings": self.settings.to_dict(),
             "records": {
@@ -170,6 +174,15 @@ def class_names(label_names: Sequence[str], vocabulary: str) -> list[str]:
         return [str(name) for name in label_names]
     names = snomed_names()
     return [names.get(str(code), str(code)) for code in label_names]
+
+
+def marked_synthetic(root: str | os.PathLike) -> bool:
+    """True when `root`, or a folder up to two levels above it, holds the SYNTHETIC demo's
+    marker file (the rule `training.contract.is_synthetic` applies to caches)."""
+    from keras_ecgpe.data.synthetic import MARKER  # lazy: imports the generators
+
+    path = Path(root)
+    return any((folder / MARKER).is_file() for folder in [path, *list(path.parents)[:2]])
 
 
 def _counts(values: Sequence[float]) -> list[dict]:
@@ -241,6 +254,7 @@ def paragraph(summary: dict) -> str:
     """The one paragraph `data prepare` prints at the end."""
     records = summary["records"]
     parts = [
+        f"{'SYNTHETIC data. ' if summary.get('synthetic') else ''}"
         f"Data quality: {records['read']} of {records['listed']} listed records read, "
         f"{records['cached']} cached, {records['skipped']} skipped"
     ]
