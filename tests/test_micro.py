@@ -102,6 +102,7 @@ def micro_export(tmp_path_factory):
 
 @pytest.mark.slow
 def test_micro_export_runs_in_tflm_with_parity_and_states_its_budget(micro_export):
+    from keras_ecgpe.export.bundle_verify import verify_bundle
     from keras_ecgpe.export.micro import MicroRunner
     from keras_ecgpe.inference.tflite_runner import TFLiteRunner, read_embedded_json
 
@@ -124,6 +125,7 @@ def test_micro_export_runs_in_tflm_with_parity_and_states_its_budget(micro_expor
         tflm = MicroRunner(blob, micro["arena_bytes"]).logits(golden["inputs"])
         assert np.array_equal(tflm, golden["micro_logits"])
         assert np.max(np.abs(tflm - golden["expected_logits"])) <= golden["atol"]
+    verify_bundle(out)  # `export verify`: hash, embedded description (micro included), golden
 
 
 @pytest.mark.slow
