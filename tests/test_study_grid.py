@@ -95,7 +95,7 @@ def test_a_bad_study_file_is_one_line_naming_the_file_and_key(extra, names):
 def test_load_names_the_file_for_yaml_and_size_problems(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("data: [unclosed\n")
-    with pytest.raises(ConfigError, match="bad.yaml: not a readable YAML file"):
+    with pytest.raises(ConfigError, match="bad.yaml: cannot read the study file"):
         StudySpec.load(bad)
     bad.write_text("folds: {k: 2}\n")
     with pytest.raises(ConfigError, match="bad.yaml: at data: missing"):

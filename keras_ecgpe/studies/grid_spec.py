@@ -23,8 +23,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from keras_ecgpe.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -158,17 +156,10 @@ class StudySpec:
         Raises:
             ConfigError: one line naming the file, the key and the problem.
         """
+        from keras_ecgpe.config_documents import read_config_document
+
         path = Path(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the study file ({exc.strerror})") from None
-        if len(raw) > _MAX_BYTES:
-            raise ConfigError(f"{path}: the study file is over {_MAX_BYTES // 1000} kB")
-        try:
-            data = yaml.safe_load(raw.decode("utf-8"))
-        except (UnicodeDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: not a readable YAML file ({exc})") from None
+        data = read_config_document(path, what="study file", max_bytes=_MAX_BYTES)
         return cls.from_dict(data, source=str(path), base_dir=path.parent)
 
     @classmethod
