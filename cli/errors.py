@@ -6,7 +6,8 @@ command raises into a `click.ClickException` (the package's own errors as they a
 named for what it is), logging the traceback at DEBUG so `--verbose` shows it. Its `main`
 prints click's own errors (a bad option value, a missing argument) on one line too, where
 click would print the usage block first. `reported_errors` remains for commands that want
-to fold the package's errors themselves.
+to fold the package's errors themselves. Both show the library's keywords
+(`` `overwrite=True` ``) as the failing command's flags (`option_words.cli_wording`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from keras_ecgpe.cli.option_words import cli_wording, failing_command
 from keras_ecgpe.errors import ECGPEError
 
 if TYPE_CHECKING:
@@ -94,7 +96,8 @@ class ReportingGroup(click.Group):
             if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
                 raise  # stdout closed by the reader (`| head`): click ends quietly
             _LOG.debug("details of the error below", exc_info=exc)
-            raise click.ClickException(describe_failure(exc)) from exc
+            message = cli_wording(describe_failure(exc), failing_command(exc))
+            raise click.ClickException(message) from exc
 
     def main(self, *args: Any, standalone_mode: bool = True, **extra: Any) -> Any:
         if not standalone_mode:
@@ -132,4 +135,6 @@ def reported_errors() -> Iterator[None]:
     try:
         yield
     except ECGPEError as exc:
-        raise click.ClickException(one_line(str(exc))) from exc
+        command = click.get_current_context(silent=True)
+        message = cli_wording(one_line(str(exc)), command and command.command)
+        raise click.ClickException(message) from exc

@@ -363,7 +363,7 @@ def prepare_run_dir(
         if not overwrite:
             raise ConfigError(
                 f"{path}: the run directory exists and is not empty; choose "
-                "another one or overwrite it (--overwrite)"
+                "another one or overwrite it (`overwrite=True`)"
             )
         if not (path / marker).is_file():
             raise ConfigError(

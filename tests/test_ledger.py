@@ -165,10 +165,10 @@ def test_second_model_needs_a_declaration_and_looks_are_counted(cache_dir):
     with pytest.raises(
         ConfigError,
         match=r"already scored 2 time\(s\) by 1 model.*"
-        r"--declare-new-model REASON",
+        r"`declare_new_model=REASON`",
     ):
         ledger.check_new_look("test", MODEL_B)
-    with pytest.raises(ConfigError, match="declare-new-model"):
+    with pytest.raises(ConfigError, match="declare_new_model"):
         ledger.append(split="test", model_sha256=MODEL_B, config_sha256=CONFIG, metrics={})
     assert ledger.looks("test") == Looks(2, 1)  # the refused look left no entry
     with pytest.raises(ConfigError, match="non-empty reason"):

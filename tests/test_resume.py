@@ -97,7 +97,7 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(config, tmp_
     assert state.epochs_done == 2 and (run / "resume" / "state.npz").is_file()
     assert not (run / "run.json").exists()
 
-    with pytest.raises(ConfigError, match="not empty: it holds an unfinished run .*--resume"):
+    with pytest.raises(ConfigError, match="not empty: it holds an unfinished run .*`resume=True`"):
         train_run(config, run, progress=False)
     with pytest.raises(ConfigError, match="training.epochs differ"):
         train_run(config.with_values({"training.epochs": 6}), run, progress=False, resume=True)

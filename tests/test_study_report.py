@@ -194,7 +194,7 @@ def test_report_in_three_formats_with_every_section(runs, tmp_path):
 def test_second_model_needs_a_declaration_and_looks_are_counted(runs, tmp_path):
     cache = study_cache(tmp_path / "cache")
     evaluate(runs["a"], cache, tmp_path / "a")
-    with pytest.raises(ConfigError, match="--declare-new-model"):
+    with pytest.raises(ConfigError, match="`declare_new_model=REASON`"):
         evaluate(runs["b"], cache, tmp_path / "b")
     assert not (tmp_path / "b" / "metrics.json").exists()
     metrics = evaluate(
@@ -251,7 +251,7 @@ def test_leakage_is_refused_with_the_records_named_unless_accepted(runs, tmp_pat
     )
     pretrain.close()
     leaked = str(cache.record_ids[test_rows[0]])
-    with pytest.raises(ConfigError, match="--accept-leakage") as error:
+    with pytest.raises(ConfigError, match="`accept_leakage=True`") as error:
         evaluate(runs["a"], cache, tmp_path / "x", pretrain_caches=[tmp_path / "pretrain"])
     assert leaked in str(error.value) and "pre0" in str(error.value)
     assert not (cache.path / "test_ledger.jsonl").exists()  # refused before any look
@@ -279,7 +279,7 @@ def test_prevalence_moves_only_the_stated_predictive_values(runs, tmp_path):
     assert a["at_prevalence"]["ppv"]["value"] < b["at_prevalence"]["ppv"]["value"]
     assert a["at_prevalence"]["npv"]["value"] > b["at_prevalence"]["npv"]["value"]
     assert "PPV (stated, 5 %)" in (tmp_path / "low" / "report.json").read_text()
-    with pytest.raises(ConfigError, match="--prevalence"):
+    with pytest.raises(ConfigError, match="`prevalence`"):
         evaluate(runs["median"], cache, tmp_path / "bad", prevalence=1.5)
 
 

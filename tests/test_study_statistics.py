@@ -73,7 +73,7 @@ def test_cv_uses_the_folds_the_user_supplied(tmp_path):
         assert sorted(fold.heldout.tolist()) == expected.tolist()
         assert fold.to_dict(cache)["source_fold"] == fold.source_fold
     assert len(plan_folds(cache, k=None)) == 3  # k taken from the cache
-    with pytest.raises(ConfigError, match=r"own folds .* are 3 .*k=5.*--regenerate-folds"):
+    with pytest.raises(ConfigError, match=r"own folds .* are 3 .*`k=5`.*`regenerate_folds=True`"):
         plan_folds(cache, k=5)
     with pytest.raises(ConfigError, match="cannot be repeated"):
         plan_folds(cache, k=3, repeats=2)
@@ -235,7 +235,7 @@ def test_leakage_before_transfer_is_refused_unless_accepted(tmp_path):
     with pytest.raises(ConfigError) as refused:
         check_transfer_leakage(run, fine.path, accept=False)
     message = str(refused.value)
-    assert "patient 'p09'" in message and "t0" in message and "--accept-leakage" in message
+    assert "patient 'p09'" in message and "t0" in message and "`accept_leakage=True`" in message
     accepted = check_transfer_leakage(run, fine.path, accept=True)
     assert accepted["accepted"] and not accepted["clean"]
     assert accepted["pretraining_check"] == "run" and "t0 (test) in" in " ".join(

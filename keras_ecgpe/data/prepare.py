@@ -183,8 +183,8 @@ def _assign_splits(
         except ConfigError as exc:
             raise ConfigError(
                 f"cannot split {len(items)} records by patient: {exc}; give other "
-                "fractions with --split-fractions (e.g. 0.8,0.2,0 for no test split; "
-                "config: data.split.fractions), or --all-train for a pretraining-only "
+                "fractions (`split_fractions`, e.g. 0.8,0.2,0 for no test split; "
+                "config: data.split.fractions), or `all_train=True` for a pretraining-only "
                 "source (config: data.split.all_train: true)"
             ) from exc
     folds_from = "none"
@@ -203,7 +203,7 @@ def _assign_splits(
         except ConfigError as exc:
             raise ConfigError(
                 f"cannot assign {settings.folds} patient-level folds: {exc}; "
-                "use fewer folds (--folds 0 for none; config: data.split.folds)"
+                "use fewer folds (`folds=0` for none; config: data.split.folds)"
             ) from exc
     else:
         folds = [None] * len(items)
@@ -289,11 +289,11 @@ def prepare_dataset(
         if not overwrite:
             raise ConfigError(
                 f"{out_dir} holds a cache prepared with other settings (key {existing.key}, "
-                f"now {key}); choose another --out or pass --overwrite"
+                f"now {key}); choose another `out` or pass `overwrite=True`"
             )
     elif out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise ConfigError(
-            f"{out_dir} exists and is not an empty directory or a cache; choose another --out"
+            f"{out_dir} exists and is not an empty directory or a cache; choose another `out`"
         )
     if not items:
         raise ECGPEError(

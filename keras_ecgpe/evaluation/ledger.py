@@ -39,7 +39,7 @@ MAX_LEDGER_BYTES = 64 * 2**20  # about 100 000 looks
 MAX_METRICS_CHARS = 16384
 MAX_DECLARATION_CHARS = 2000
 # How the command line spells the declaration; the refusal message names it.
-DECLARATION_OPTION = "--declare-new-model"
+DECLARATION_OPTION = "`declare_new_model=REASON`"
 FIELDS = (
     "version",
     "sequence",
@@ -296,7 +296,7 @@ class Ledger:
                 f"{self.path}: the {split} split was already scored {looks.n_looks} time(s) "
                 f"by {looks.n_models} model(s) (first {models[0][:12]}); model "
                 f"{model[:12]} is a new one. Scoring it too needs a declaration with the "
-                f"reason ({DECLARATION_OPTION} REASON), which is recorded in the ledger"
+                f"reason ({DECLARATION_OPTION}), which is recorded in the ledger"
             )
         return looks
 

@@ -122,7 +122,7 @@ def participant_flow(cache: PreparedCache, evaluated_split: str) -> dict:
 
 PREDATES_DEMOGRAPHICS = (
     "the cache was prepared before keras_ecgpe stored age and sex; prepare it again "
-    "(--overwrite) to report them"
+    "(`overwrite=True`) to report them"
 )
 NO_KNOWN = "no record in the cache has a known"
 

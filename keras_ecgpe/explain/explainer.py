@@ -114,7 +114,7 @@ class Explainer:
                 return 0
             raise ConfigError(
                 f"{self.source}: the model has labels {', '.join(labels)}; choose one to "
-                "explain (--label)"
+                "explain (`label`)"
             )
         if label not in labels:
             raise ConfigError(

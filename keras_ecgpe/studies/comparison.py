@@ -192,7 +192,7 @@ def compare_arms(
 
     configs = arm_configs(config, init_from, list(arms))
     if config.data.cache is None:
-        raise ConfigError("a comparison needs a prepared cache (`data.cache`, --data)")
+        raise ConfigError("a comparison needs a prepared cache (`data.cache`)")
     # Every fine-tuning record is held out in some fold, so none may be a pretraining one.
     leakage = check_transfer_leakage(
         init_from,

@@ -51,14 +51,14 @@ def _open_out(out: Path, plan: dict, *, overwrite: bool, resume: bool) -> dict |
             done = "a finished" if (out / SUMMARY_FILE).is_file() else "an unfinished"
             raise ConfigError(
                 f"{out}: holds {done} cross-validation; "
-                f"{'continue it with --resume or ' if done != 'a finished' else ''}"
-                "replace it with --overwrite"
+                f"{'continue it with `resume=True` or ' if done != 'a finished' else ''}"
+                "replace it (`overwrite=True`)"
             )
         saved = json.loads((out / PLAN_FILE).read_text("utf-8"))
         if saved != plan:
             raise ConfigError(
                 f"{out}: the cross-validation there was planned with other "
-                "data, folds or settings; use the same ones, or --overwrite"
+                "data, folds or settings; use the same ones, or `overwrite=True`"
             )
         if (out / SUMMARY_FILE).is_file():
             return json.loads((out / SUMMARY_FILE).read_text("utf-8"))
@@ -152,7 +152,7 @@ def cross_validate(
 
     say = messages.progress_reporter(__name__, progress)
     if config.data.cache is None:
-        raise ConfigError("cross-validation needs a prepared cache (`data.cache`, --data)")
+        raise ConfigError("cross-validation needs a prepared cache (`data.cache`)")
     cache = PreparedCache.open(config.data.cache)
     seed = config.training.seed
     folds = plan_folds(

@@ -94,24 +94,24 @@ def _source_assignment(cache, pool, k, repeats) -> tuple[np.ndarray, list[int]]:
     if (folds < 0).any():
         raise ConfigError(
             f"{cache.path}: the source supplied folds, but {int((folds < 0).sum())} non-test "
-            "record(s) have none; give every record a fold, or pass --regenerate-folds"
+            "record(s) have none; give every record a fold, or pass `regenerate_folds=True`"
         )
     numbers = sorted(int(f) for f in np.unique(folds))
     if len(numbers) < 2:
         raise ConfigError(
             f"{cache.path}: the non-test records hold {len(numbers)} fold of their own "
-            f"({numbers}); cross-validation needs at least 2, or --regenerate-folds"
+            f"({numbers}); cross-validation needs at least 2, or `regenerate_folds=True`"
         )
     if k is not None and int(k) != len(numbers):
         raise ConfigError(
             f"{cache.path}: the cache's own folds (from its manifest's fold column) are "
-            f"{len(numbers)} ({', '.join(map(str, numbers))}), but --cv asks for k={k}; "
-            f"use --cv {len(numbers)}, or --regenerate-folds to deal new patient-level folds"
+            f"{len(numbers)} ({', '.join(map(str, numbers))}), but `k={k}` was asked; "
+            f"use `k={len(numbers)}`, or `regenerate_folds=True` to deal new patient-level folds"
         )
     if int(repeats) != 1:
         raise ConfigError(
             f"{cache.path}: the cache's own folds are fixed, so they cannot be repeated "
-            f"(repeats={repeats}); use --repeats 1, or --regenerate-folds"
+            f"(repeats={repeats}); use `repeats=1`, or `regenerate_folds=True`"
         )
     owners: dict = {}
     for patient, fold in zip(patients(cache, pool), folds.tolist(), strict=True):
@@ -201,7 +201,7 @@ def plan_folds(
         assignments, k = [assigned], len(numbers)
     else:
         if k is None:
-            raise ConfigError(f"{cache.path}: has no folds of its own; give the folds (--cv K)")
+            raise ConfigError(f"{cache.path}: has no folds of its own; give the folds (`k=K`)")
         assignments = patient_stratified_kfold(
             strata(cache, pool), patients(cache, pool), k=k, seed=seed, repeats=repeats
         )

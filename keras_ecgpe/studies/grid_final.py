@@ -34,7 +34,7 @@ def find_cell(spec: StudySpec, name: str) -> Cell:
         if name in (cell.id, cell.label):
             return cell
     listed = "; ".join(f"{c.id} ({c.label})" for c in cells)
-    raise ConfigError(f"--final-test: no cell {name!r} in {spec.source}; cells: {listed}")
+    raise ConfigError(f"final test: no cell {name!r} in {spec.source}; cells: {listed}")
 
 
 def _searched_values(out: Path, cell: Cell) -> dict:
@@ -77,7 +77,7 @@ def final_test(
     out = Path(out_dir)
     cell = find_cell(spec, name)
     if not is_done(out, cell):
-        raise ConfigError(f"--final-test: cell {cell.label} has not finished in {out}")
+        raise ConfigError(f"final test: cell {cell.label} has not finished in {out}")
     cache = json.loads((out / STUDY_FILE).read_text("utf-8"))["caches"][cell.id]
     config, _ = cell_config(spec, out, cell, cache, progress=False)
     config = config.with_values(_searched_values(out, cell))

@@ -84,17 +84,17 @@ def _check_out(out: Path, spec: StudySpec) -> None:
     if out.is_dir():
         names = {p.name for p in out.iterdir() if not p.name.startswith(".")}
         if names and STUDY_FILE not in names:
-            raise ConfigError(f"{out}: not empty and not a previous study; choose another --out")
+            raise ConfigError(f"{out}: not empty and not a previous study; choose another `out`")
         if names - _ALLOWED:
             raise ConfigError(
                 f"{out}: holds {', '.join(sorted(names - _ALLOWED))}, which a study does not "
-                "write; choose another --out"
+                "write; choose another `out`"
             )
     if STUDY_FILE in (names if out.is_dir() else ()):
         saved = json.loads((out / STUDY_FILE).read_text("utf-8"))
         if saved.get("name") != spec.name:
             raise ConfigError(
-                f"{out}: holds study {saved.get('name')!r}, not {spec.name!r}; choose another --out"
+                f"{out}: holds study {saved.get('name')!r}, not {spec.name!r}; choose another `out`"
             )
 
 
@@ -320,7 +320,7 @@ def run_study(
     from keras_ecgpe.studies.grid_results import write_results
 
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise ConfigError(f"--workers must be an integer >= 1. Received: {workers!r}")
+        raise ConfigError(f"`workers` must be an integer >= 1. Received: {workers!r}")
     out = Path(out_dir)
     _check_out(out, spec)
     out.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,7 @@ def _check_looks(ledger, split: str, shas: list[str], declaration: str | None):
         raise ConfigError(
             f"{ledger.path}: model {shas[1][:12]} has not scored the {split} split; after "
             f"model {shas[0][:12]} of this pair has, it is a new model. Scoring it needs a "
-            f"declaration with the reason ({DECLARATION_OPTION} REASON), recorded in the ledger"
+            f"declaration with the reason ({DECLARATION_OPTION}), recorded in the ledger"
         )
 
 
@@ -98,7 +98,7 @@ def compare_models(
         raise ConfigError(f"`split` must be train, validation or test. Received: {split!r}")
     out = Path(out_dir)
     if (out / RESULT_FILE).exists() and not overwrite:
-        raise ConfigError(f"{out}: holds a paired comparison; replace it with --overwrite")
+        raise ConfigError(f"{out}: holds a paired comparison; replace it (`overwrite=True`)")
     cache = PreparedCache.open(cache_path)
     rows = cache.indices(split)
     if rows.size == 0:

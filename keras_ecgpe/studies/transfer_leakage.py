@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from keras_ecgpe.data.prepared_cache import PreparedCache
 
-ACCEPT_OPTION = "--accept-leakage"
+ACCEPT_OPTION = "`accept_leakage=True`"
 
 
 def check_transfer_leakage(

@@ -66,7 +66,7 @@ def _check_out_dir(out: Path) -> None:
             or {p.name for p in out.iterdir()} - allowed
         ):
             raise ConfigError(
-                f"{out}: not empty and not a previous SYNTHETIC demo; choose another --out"
+                f"{out}: not empty and not a previous SYNTHETIC demo; choose another `out`"
             )
 
 

@@ -84,7 +84,7 @@ def _leak_check(cache, split, pretrain, derived_notes, accept):
     try:
         report = report.raise_unless(accept)
     except ConfigError as error:
-        raise ConfigError(f"{error}; to score it anyway pass --accept-leakage") from None
+        raise ConfigError(f"{error}; to score it anyway pass `accept_leakage=True`") from None
     return {"checked": True, **report.to_dict(), "derivation_notes": list(derived_notes)}
 
 

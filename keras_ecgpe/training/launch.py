@@ -64,8 +64,8 @@ def demo_if_no_data(
         return None
     if customised:
         raise ConfigError(
-            "no training data: give --data CACHE (or data.source and data.root); run "
-            "`ecgpe-keras train` with at most --out and --seed for the SYNTHETIC demo"
+            "no training data: set `data.cache` (or data.source and data.root); the "
+            "SYNTHETIC demo runs only when nothing but `out` and `seed` is given"
         )
     from keras_ecgpe.training.demo_run import default_demo_run
 

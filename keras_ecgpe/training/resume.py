@@ -140,7 +140,7 @@ def open_run(
     if status == "finished" and not overwrite:
         raise ConfigError(
             f"{out_dir}: the run directory is not empty: it holds a finished "
-            "run; choose another directory or replace it (--overwrite)"
+            "run; choose another directory or replace it (`overwrite=True`)"
         )
     if status != "unfinished" or overwrite:
         return False, overwrite
@@ -154,7 +154,7 @@ def open_run(
         raise ConfigError(
             f"{out_dir}: the run directory is not empty: it holds an "
             f"unfinished run (stopped after epoch {done}); continue it with "
-            "--resume or replace it with --overwrite"
+            "`resume=True` or replace it (`overwrite=True`)"
         )
     from keras_ecgpe.training.config import TrainConfig
 
@@ -165,7 +165,7 @@ def open_run(
         raise ConfigError(
             f"{out_dir}: the unfinished run was started with another "
             f"configuration ({', '.join(keys)} differ); resume it with the same "
-            "settings, or --overwrite"
+            "settings, or `overwrite=True`"
         )
     if state is None:
         return False, True
@@ -211,7 +211,7 @@ def restore_state(
     if state is None or not path.is_file():
         raise ConfigError(
             f"{run_dir}: no training state to resume from (the run stopped "
-            "before its first epoch ended); start it again with --overwrite"
+            "before its first epoch ended); start it again with `overwrite=True`"
         )
     if state.steps_per_epoch != steps_per_epoch:
         raise ConfigError(

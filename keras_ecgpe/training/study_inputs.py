@@ -111,7 +111,7 @@ def resolve_settings(
     if prevalence is not None:
         prevalence = float(prevalence)
         if not 0.0 < prevalence < 1.0:
-            raise ConfigError(f"--prevalence must be in (0, 1). Received: {prevalence:g}")
+            raise ConfigError(f"`prevalence` must be in (0, 1). Received: {prevalence:g}")
         origins["prevalence"] = "option --prevalence"
     elif plan.target_prevalence is not None:
         prevalence = plan.target_prevalence
@@ -121,7 +121,7 @@ def resolve_settings(
     else:
         origins["seed"] = "option --seed"
     if int(seed) != seed or seed < 0:
-        raise ConfigError(f"--seed must be a non-negative integer. Received: {seed}")
+        raise ConfigError(f"`seed` must be a non-negative integer. Received: {seed}")
     if n_boot is not None:
         origins["n_boot"] = "option --bootstrap"
     elif given or run_bootstrap is None:
@@ -130,7 +130,7 @@ def resolve_settings(
     else:
         n_boot, origins["n_boot"] = run_bootstrap, "the run's evaluation.bootstrap"
     if int(n_boot) != n_boot or n_boot < 0:
-        raise ConfigError(f"--bootstrap must be a non-negative integer. Received: {n_boot}")
+        raise ConfigError(f"`n_boot` must be a non-negative integer. Received: {n_boot}")
     if interval is None:
         interval = plan.proportion_interval
         origins["interval"] = "analysis plan" if given else "default plan"
@@ -138,7 +138,7 @@ def resolve_settings(
         origins["interval"] = "option --interval"
     if interval not in INTERVAL_METHODS:
         raise ConfigError(
-            f"--interval must be one of {sorted(INTERVAL_METHODS)}. Received: {interval!r}"
+            f"`interval` must be one of {sorted(INTERVAL_METHODS)}. Received: {interval!r}"
         )
     return StudySettings(plan, given, prevalence, int(seed), int(n_boot), interval, origins)
 
