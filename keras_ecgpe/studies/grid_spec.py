@@ -436,24 +436,23 @@ def _axis_value(axis: str, item, where, key, data_spec, pretraining) -> dict:
     out = {}
     for name, value in bundle.items():
         name = str(name)
+        at = f"{key}.{name}" if isinstance(item, dict) else key  # a list axis is named once
         if name == "transfer":
             if value not in TRANSFERS:
-                raise where.error(
-                    f"{key}.transfer", f"must be one of {', '.join(TRANSFERS)}. Received: {value!r}"
-                )
+                raise where.error(at, f"must be one of {', '.join(TRANSFERS)}. Received: {value!r}")
         elif name == "pretraining":
-            if value not in pretraining and value not in (None, "none"):
+            if value not in (None, "none") and (
+                not isinstance(value, str) or value not in pretraining
+            ):
                 raise where.error(
-                    f"{key}.pretraining",
+                    at,
                     f"{value!r} is not declared under pretraining: "
                     f"({', '.join(pretraining) or 'none declared'})",
                 )
             value = None if value == "none" else value
         elif name.startswith(PREPROCESS_PREFIX):
             if data_spec.prepared:
-                raise where.error(
-                    f"{key}.{name}", "preprocessing axes need prepared data (data.demo or source)"
-                )
+                raise where.error(at, "preprocessing axes need prepared data (data.demo or source)")
         else:  # a plain value of a list axis is named by the axis itself
             _settings({name: value}, where, key if isinstance(item, dict) else "axes")
         out[name] = value
