@@ -5,8 +5,9 @@ TensorFlow's C++ runtime writes several lines to file descriptor 2 while it is i
 notices), before any setting of Python's can stop it. `quiet_tensorflow_import` installs an
 import hook that runs TensorFlow's first import with descriptor 2 pointed at a temporary
 file and logs what was written there at DEBUG, so `-v` shows it and the default shows
-nothing. `TF_CPP_MIN_LOG_LEVEL` then keeps later INFO and WARNING lines of the runtime
-away. Python warnings (wfdb's RuntimeWarnings, deprecations) are logged at DEBUG too, one
+nothing. `TF_CPP_MIN_LOG_LEVEL=3` then keeps the runtime's later lines away (INFO to
+ERROR, e.g. "failed call to cuInit" on a machine without a GPU driver); real failures still
+raise in Python. Python warnings (wfdb's RuntimeWarnings, deprecations) are logged at DEBUG too, one
 line each, instead of the two-line source excerpt Python prints.
 """
 
@@ -31,7 +32,7 @@ _PACKAGE = "tensorflow"
 
 def quiet_tensorflow_import(verbose: bool) -> None:
     """Hides TensorFlow's start-up lines (logged at DEBUG instead) unless `verbose`."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if verbose else "3")
     if verbose or _PACKAGE in sys.modules:
         return
     if not any(isinstance(finder, _QuietFinder) for finder in sys.meta_path):
