@@ -6,7 +6,7 @@ import click
 
 from keras_ecgpe.cli.errors import reported_errors
 from keras_ecgpe.export.qat import DEFAULT_PRUNE_EPOCHS, DEFAULT_QAT_EPOCHS
-from keras_ecgpe.limits import MAX_CALIBRATION_SAMPLES, MAX_EPOCHS
+from keras_ecgpe.limits import MAX_CALIBRATION_SAMPLES, MAX_EPOCHS, MAX_MCU_KB
 
 MODES = ("none", "float16", "dynamic", "int8", "int16x8")
 
@@ -68,14 +68,14 @@ class _ExportCommand(click.Command):
 @click.option(
     "--mcu-ram",
     "mcu_ram_kb",
-    type=click.FloatRange(0, min_open=True),
+    type=click.FloatRange(0, MAX_MCU_KB, min_open=True),
     metavar="KB",
     help="With --target micro: refuse a model whose TFLM tensor arena exceeds KB (1,024 bytes).",
 )
 @click.option(
     "--mcu-flash",
     "mcu_flash_kb",
-    type=click.FloatRange(0, min_open=True),
+    type=click.FloatRange(0, MAX_MCU_KB, min_open=True),
     metavar="KB",
     help="With --target micro: refuse a model file larger than KB (1,024 bytes).",
 )

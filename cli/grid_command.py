@@ -6,6 +6,7 @@ import click
 
 from keras_ecgpe.cli.errors import reported_errors
 from keras_ecgpe.cli.study_options import declare_new_model_option
+from keras_ecgpe.limits import MAX_WORKERS
 
 
 @click.command("study")
@@ -13,7 +14,7 @@ from keras_ecgpe.cli.study_options import declare_new_model_option
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Study folder.")
 @click.option(
     "--workers",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_WORKERS),
     default=1,
     show_default=True,
     help="Processes taking cells in parallel (more machines: run the same command on each).",

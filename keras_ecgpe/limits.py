@@ -28,3 +28,4 @@ MAX_INPUT_LEN = 1_000_000  # window length in samples (`models list --input-len`
 MAX_LEADS = 64
 MAX_CLASSES = 10_000
 MAX_CALIBRATION_SAMPLES = 100_000
+MAX_MCU_KB = 1_048_576.0  # a microcontroller's RAM or flash budget: up to 1 GiB
