@@ -23,7 +23,7 @@ from keras_ecgpe.explain.record_attribution import (
     preprocessed_offset,
 )
 from keras_ecgpe.inference import contract_io
-from keras_ecgpe.inference.predictor import Predictor, compiled_keras_logits
+from keras_ecgpe.inference.predictor import BUNDLE_MODEL, Predictor, compiled_keras_logits
 from keras_ecgpe.inference.tflite_runner import read_embedded_json
 
 if TYPE_CHECKING:
@@ -44,7 +44,8 @@ RULE = "trapezoid"
 def keras_source(path: os.PathLike | str) -> Path:
     """The `.keras` model (or run) whose gradients explain the model at `path`.
 
-    A run directory or `.keras` explains itself; a `.tflite` is traced back to its run.
+    A run directory or `.keras` explains itself; a `.tflite` (or its bundle folder) is
+    traced back to its run.
 
     Raises:
         ConfigError: a `.tflite` outside a run's export folder, whose run is gone, whose
@@ -52,6 +53,8 @@ def keras_source(path: os.PathLike | str) -> Path:
             says which.
     """
     path = Path(path)
+    if path.is_dir() and (path / BUNDLE_MODEL).is_file():  # an export bundle folder
+        path = path / BUNDLE_MODEL
     if path.suffix != ".tflite":
         return path
     files = run_directory.run_of_export(path)
