@@ -7,11 +7,14 @@
   `ecgpe-keras export verify` checks the file, its embedded description and the golden
   vectors;
 - a run directory (train), an evaluation folder and an export bundle being written by
-  another process refuse a second writer, naming the holder.
+  another process refuse a second writer, naming the holder;
+- a damaged or edited resume state stops `train --resume` with one line and the way out
+  (class 7; the fast cases are in test_resume_state.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -24,6 +27,7 @@ from fixtures import tiny_overrides, toy_cache
 from keras_ecgpe.cli.main import cli
 from keras_ecgpe.data import locks
 from keras_ecgpe.export.bundle import export_run
+from keras_ecgpe.run_directory import run_status
 from keras_ecgpe.training import TrainConfig, train_run
 from keras_ecgpe.training.evaluate import evaluate_run
 
@@ -39,15 +43,38 @@ time.sleep(600)
 
 
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory):
+def trained(tmp_path_factory):
+    """One tiny run, stopped after epoch 1 of 2 (a copy is kept), then resumed to its end,
+    and its float32 export."""
+    import keras
+
     base = tmp_path_factory.mktemp("integrity")
     cache = toy_cache(base / "cache", splits={"train": 32, "validation": 16, "test": 8})
     config = TrainConfig().with_overrides(
-        tiny_overrides(training__epochs=1) + [f"data.cache={cache.path}"]
+        tiny_overrides(training__epochs=2) + [f"data.cache={cache.path}"]
     )
-    run = train_run(config, base / "run", progress=False).run_dir
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise KeyboardInterrupt  # as a kill once the epoch's state is written
+
+    with pytest.raises(KeyboardInterrupt):
+        train_run(config, base / "run", progress=False, callbacks=[StopAfterFirstEpoch()])
+    shutil.copytree(base / "run", base / "unfinished")
+    run = train_run(config, base / "run", progress=False, resume=True).run_dir
     bundle = export_run(run, out_dir=base / "bundle", force=True).out_dir
-    return run, cache.path, bundle
+    return {
+        "run": run,
+        "cache": cache.path,
+        "bundle": bundle,
+        "config": config,
+        "unfinished": base / "unfinished",
+    }
+
+
+@pytest.fixture(scope="module")
+def finished(trained):
+    return trained["run"], trained["cache"], trained["bundle"]
 
 
 def _one_line_error(result, *needles):
@@ -147,3 +174,50 @@ def test_a_second_writer_of_a_run_evaluation_or_bundle_is_refused(finished, tmp_
         with pytest.raises(locks.LockedError, match="writing this export bundle"):
             export_run(run, out_dir=tmp_path / "bundle", force=True)
     assert not (tmp_path / "bundle").exists() and not (tmp_path / "eval").exists()
+
+
+# --- resume state (class 7) on the copy stopped after epoch 1 ---------------------
+
+
+def _resume(config, run):
+    (run.parent / "config.yaml").write_text(config.to_yaml())
+    return CliRunner().invoke(
+        cli,
+        ["-q", "train", "--config", str(run.parent / "config.yaml"), "--out", str(run)]
+        + ["--resume"],
+    )
+
+
+def test_a_damaged_saved_state_gives_one_line_and_the_way_out(trained, tmp_path):
+    config, original = trained["config"], trained["unfinished"]
+    assert run_status(original) == "unfinished"
+    cases = {
+        "garbage json": lambda run: (run / "train_state.json").write_text("{"),
+        "epochs_done -7": lambda run: _edit(run, epochs_done=-7),
+        "epochs_done 99": lambda run: _edit(run, epochs_done=99),
+        "epochs_done 0 (arrays say 1)": lambda run: _edit(
+            run, epochs_done=0, best_epoch=None, best_value=None
+        ),
+        "flipped arrays": lambda run: _flip(run / "resume" / "state.npz"),
+        "arrays not a zip": lambda run: _replace_arrays(run, b"PK\x03\x04 not a zip"),
+    }
+    for name, damage in cases.items():
+        run = tmp_path / name.replace(" ", "_")
+        shutil.copytree(original, run)
+        damage(run)
+        result = _resume(config, run)
+        assert result.exit_code != 0, name
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.output, (name, result.output)
+        assert "cannot be continued" in lines[0] and "overwrite" in lines[0], (name, lines)
+
+
+def _edit(run, **values):
+    state = json.loads((run / "train_state.json").read_text())
+    state.update(values)
+    (run / "train_state.json").write_text(json.dumps(state))
+
+
+def _replace_arrays(run, blob: bytes):
+    (run / "resume" / "state.npz").write_bytes(blob)
+    _edit(run, arrays_sha256=hashlib.sha256(blob).hexdigest())

@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from fixtures import tiny_overrides, toy_cache
-from keras_ecgpe.cli.main import cli
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.run_directory import run_status
 from keras_ecgpe.training import TrainConfig, train_run
@@ -103,81 +101,6 @@ def test_a_run_stopped_before_its_first_epoch_is_replaced_but_a_study_folder_is_
     (early / "fold-1").mkdir()  # e.g. a cross-validation folder: not a bare early run
     with pytest.raises(ConfigError, match="unfinished run"):
         open_run(early, config, overwrite=False, resume=False)
-
-
-@pytest.fixture(scope="module")
-def killed_run(tmp_path_factory):
-    """A run that stopped after epoch 1 of 3: its state is there, its run.json is not."""
-    import keras
-
-    base = tmp_path_factory.mktemp("state")
-    cache = toy_cache(base / "cache", splits={"train": 32, "validation": 16, "test": 4})
-    config = TrainConfig().with_overrides(
-        tiny_overrides(training__epochs=3) + [f"data.cache={cache.path}"]
-    )
-
-    class StopAfterFirstEpoch(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            raise KeyboardInterrupt  # as a kill after the epoch's state was written
-
-    with pytest.raises(KeyboardInterrupt):
-        train_run(config, base / "run", progress=False, callbacks=[StopAfterFirstEpoch()])
-    assert run_status(base / "run") == "unfinished"
-    return config, base / "run"
-
-
-def _resume(config, run):
-    (run.parent / "config.yaml").write_text(config.to_yaml())
-    return CliRunner().invoke(
-        cli,
-        ["-q", "train", "--config", str(run.parent / "config.yaml"), "--out", str(run)]
-        + ["--resume"],
-    )
-
-
-@pytest.mark.slow
-def test_a_damaged_saved_state_gives_one_line_and_the_way_out(killed_run, tmp_path):
-    import shutil
-
-    config, original = killed_run
-    cases = {
-        "garbage json": lambda run: (run / "train_state.json").write_text("{"),
-        "epochs_done -7": lambda run: _edit(run, epochs_done=-7),
-        "epochs_done 99": lambda run: _edit(run, epochs_done=99),
-        "epochs_done 0 (arrays say 1)": lambda run: _edit(
-            run, epochs_done=0, best_epoch=None, best_value=None
-        ),
-        "flipped arrays": lambda run: _flip(run / "resume" / "state.npz"),
-        "arrays not a zip": lambda run: _replace_arrays(run, b"PK\x03\x04 not a zip"),
-    }
-    for name, damage in cases.items():
-        run = tmp_path / name.replace(" ", "_")
-        shutil.copytree(original, run)
-        damage(run)
-        result = _resume(config, run)
-        assert result.exit_code != 0, name
-        lines = result.output.strip().splitlines()
-        assert len(lines) == 1 and "Traceback" not in result.output, (name, result.output)
-        assert "cannot be continued" in lines[0] and "overwrite" in lines[0], (name, lines)
-
-
-def _edit(run, **values):
-    state = json.loads((run / "train_state.json").read_text())
-    state.update(values)
-    (run / "train_state.json").write_text(json.dumps(state))
-
-
-def _flip(path):
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
-
-
-def _replace_arrays(run, blob: bytes):
-    import hashlib
-
-    (run / "resume" / "state.npz").write_bytes(blob)
-    _edit(run, arrays_sha256=hashlib.sha256(blob).hexdigest())
 
 
 @pytest.mark.slow
