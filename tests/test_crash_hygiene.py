@@ -128,3 +128,40 @@ def test_sigkilled_prepare_leaves_no_process_and_the_next_one_cleans_up(
     said = [r.getMessage() for r in caplog.records]
     assert any(f"pid {child.pid}" in line and "took over" in line for line in said), said
     assert any(partial.name in line and "removed" in line for line in said), said
+
+
+MIDDLE = """
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]],
+                         env={**__import__("os").environ,
+                              "KERAS_ECGPE_PARENT_PID": str(__import__("os").getpid())})
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+# An export child's side (export/child_process.report_errors): watch the parent, then work.
+WATCHING_CHILD = """
+import sys, time
+from pathlib import Path
+from keras_ecgpe.data.parent_watch import exit_with_parent
+exit_with_parent()
+Path(sys.argv[1]).write_text("watching")
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_a_child_that_watches_its_parent_ends_when_the_parent_is_killed(tmp_path):
+    marker = tmp_path / "watching"
+    middle = subprocess.Popen(
+        [sys.executable, "-c", MIDDLE, WATCHING_CHILD, str(marker)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        child = int(middle.stdout.readline())
+        assert _wait_for(lambda: marker.exists() or not _alive(child)) and _alive(child)
+    finally:
+        os.kill(middle.pid, signal.SIGKILL)
+        middle.wait()
+    assert _wait_for(lambda: not _alive(child), limit_s=20)
