@@ -384,6 +384,14 @@ def compare(
     help="A cache the model was pretrained on, checked for shared recordings (repeatable; "
     "the run's transfer.init_from chain is followed too).",
 )
+@click.option(
+    "--gallery",
+    type=click.IntRange(0, 50),
+    default=4,
+    show_default=True,
+    help="Error gallery: this many most confident false positives and false negatives "
+    "(and half as many true positives) drawn with their attributions; 0: none.",
+)
 def evaluate(
     run_or_model: str,
     cache: str,
@@ -399,6 +407,7 @@ def evaluate(
     declaration: str | None,
     accept_leakage: bool,
     pretrain_caches: tuple[str, ...],
+    gallery: int,
 ) -> None:
     """Score RUN_OR_MODEL once on a split (default test); write the study report.
 
@@ -423,6 +432,7 @@ def evaluate(
             declare_new_model=declaration,
             accept_leakage=accept_leakage,
             pretrain_caches=pretrain_caches,
+            gallery=gallery,
         )
     if as_json:
         click.echo(json.dumps(metrics, indent=2))

@@ -13,6 +13,7 @@ mean (docs/explain.md).
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,7 +49,19 @@ class WindowAttributions:
         return self.values.sum(axis=(1, 2)) - (self.logits - self.baseline_logits)
 
 
+# One traced gradient function per (model, output), kept while the model lives: tracing
+# costs seconds, and a gallery or a list of records explains one model many times.
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _gradient_function(model: keras.Model, output: int):
+    traced = _TRACED.setdefault(model, {})
+    if output not in traced:
+        traced[output] = _trace(model, output)
+    return traced[output]
+
+
+def _trace(model: keras.Model, output: int):
     import tensorflow as tf
 
     spec = tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)

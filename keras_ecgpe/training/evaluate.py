@@ -8,8 +8,8 @@ The order matters and is the point of this module:
 2. score the split exactly as the model's contract states (compatible cache, unaugmented
    windows aggregated per record, the contract's decision rule `logit >= cut`);
 3. record the look in the ledger, then write `metrics.json` (schema-checked),
-   `summary.txt`, `predictions.csv`, the plots and the study report (`report.txt`,
-   `report.html`, `report.json`).
+   `summary.txt`, `predictions.csv`, the plots, the error gallery (`gallery/`) and the
+   study report (`report.txt`, `report.html`, `report.json`).
 
 Nothing is fitted or chosen on the evaluated data. docs/study.md describes the study.
 """
@@ -39,6 +39,7 @@ from keras_ecgpe.evaluation.participant_flow import (
     participant_flow,
 )
 from keras_ecgpe.evaluation.study import class_study
+from keras_ecgpe.explain.gallery import DEFAULT_PER_KIND, write_gallery
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.training.config import TrainConfig
 from keras_ecgpe.training.contract import check_compatible, is_synthetic
@@ -121,6 +122,7 @@ def evaluate_run(
     declare_new_model: str | None = None,
     accept_leakage: bool = False,
     pretrain_caches: Sequence[os.PathLike | str] = (),
+    gallery: int = DEFAULT_PER_KIND,
 ) -> dict:
     """Evaluates a trained model on one split of a prepared cache; writes the study report.
 
@@ -145,6 +147,9 @@ def evaluate_run(
         accept_leakage: score despite shared patients or recordings (the report says so).
         pretrain_caches: caches the model was pretrained on, beside those found through
             the run's `transfer.init_from` chain.
+        gallery: the error gallery's cap: this many most confident false positives and
+            false negatives (and half as many true positives) drawn with their
+            attributions into `gallery/` (`keras_ecgpe.explain.gallery`); 0: none.
 
     Returns:
         The metrics dict (as `metrics.json`) with "files" added.
@@ -285,6 +290,20 @@ def evaluate_run(
             validation_source=validation[3],
             study=study,
         )
+        if gallery > 0:
+            metrics["gallery"] = write_gallery(
+                out,
+                model,
+                contract,
+                cache,
+                ids,
+                y,
+                logits,
+                mask,
+                choice,
+                per_kind=gallery,
+                synthetic=synthetic,
+            )
         metrics["files"] = write_evaluation(
             out, metrics, y, logits, calibrated, mask, ids, cache, choice, plots=plots
         )

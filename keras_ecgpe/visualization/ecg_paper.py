@@ -46,7 +46,7 @@ _MARGIN_MM = 4.0
 _MINOR, _MAJOR = "#f6c9c9", "#e58f8f"
 _RAISES, _LOWERS = to_rgb("#c0392b"), to_rgb("#2166ac")  # red raises the logit, blue lowers
 DPI = 150
-_CAPTION_CHARS = 190  # at 7 pt, what fits across the 264 mm page
+_CAPTION_CHARS = 175  # at 7 pt, what fits across the 264 mm page
 _EXTENSIONS = (".hea", ".dat", ".mat", ".csv")
 
 

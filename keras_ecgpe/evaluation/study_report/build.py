@@ -10,6 +10,7 @@ from keras_ecgpe.evaluation.study_report.calibration import (
 from keras_ecgpe.evaluation.study_report.cells import estimate_text
 from keras_ecgpe.evaluation.study_report.design import design_section
 from keras_ecgpe.evaluation.study_report.flow import baseline_section, flow_section
+from keras_ecgpe.evaluation.study_report.gallery import gallery_section
 from keras_ecgpe.evaluation.study_report.looks import leakage_notice, leakage_section, looks_section
 from keras_ecgpe.evaluation.study_report.methods import (
     methods_section,
@@ -85,6 +86,7 @@ def build_study_report(metrics: dict) -> Report:
         calibration_section(metrics),
         decision_curve_section(metrics),
         subgroups_section(metrics),
+        gallery_section(metrics),
         secondary_section(metrics),
         warnings_section(metrics),
         methods_section(metrics),
