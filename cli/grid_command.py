@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from keras_ecgpe.cli.errors import reported_errors
@@ -68,6 +70,7 @@ def study(
     click.echo(f"{tag}study {result['name']}, {len(result['rows'])} cells")
     click.echo(markdown_table(result["rows"], result["level"]))
     click.echo(result["verdict"])
-    click.echo(f"Files: {out}/study_table.csv, {out}/report.html, {out}/forest.png")
+    files = ["study_table.csv", "study_results.json", "report.html", "forest.png"]
+    click.echo("Files: " + ", ".join(f"{out}/{f}" for f in files if (Path(out) / f).is_file()))
     if final is not None:
         click.echo(f"Final test of {final['cell']}: {final['summary']} ({final['report']})")
