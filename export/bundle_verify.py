@@ -76,8 +76,19 @@ def verify_bundle(path: os.PathLike | str) -> BundleCheck:
     try:
         with np.load(golden, allow_pickle=False) as data:
             count, atol = int(data["inputs"].shape[0]), float(data["atol"])
-        error = check_golden(runner, golden)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        try:
+            error = check_golden(runner, golden)
+        except ConfigError as exc:  # inputs the model cannot take: name the file
+            raise ExportError(f"{golden}: {exc}") from None
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        TypeError,
+        IndexError,
+        zipfile.BadZipFile,
+    ) as exc:
         raise ExportError(
             f"{golden}: unreadable golden vectors ({type(exc).__name__}: {exc})"
         ) from None
