@@ -54,10 +54,12 @@ def lock_path(target: os.PathLike | str) -> Path:
     """The lock file of folder `target`: `.<name>.lock` beside it.
 
     Example:
-    >>> str(lock_path("runs/pe"))
-    'runs/.pe.lock'
+    >>> lock_path("runs/pe") == Path("runs/.pe.lock").absolute()
+    True
     """
-    target = Path(target)
+    target = Path(os.path.abspath(target))  # "." and "runs/.." have a name only this way
+    if not target.name:
+        raise ConfigError(f"{target}: a file system root cannot be locked as a folder")
     return target.with_name(f".{target.name}.lock")
 
 
@@ -149,7 +151,7 @@ def acquire(target: os.PathLike | str, what: str) -> FolderLock:
                 describe_holder(previous),
             )
         try:
-            removed = remove_leftovers(target)
+            removed = remove_leftovers(os.path.abspath(target))
         except OSError as exc:
             os.close(fd)
             raise ConfigError(
