@@ -152,3 +152,57 @@ def test_model_json_steps_reproduce_the_windows(bundle):
     starts += [len(x) - window] if starts[-1] != len(x) - window else []
     expected = np.stack([x[s : s + window] for s in starts])
     np.testing.assert_allclose(Predictor.load(tflite).windows(record), expected, atol=1e-4)
+
+
+EXPLAINED = [
+    REAL / "ptbxl/records100/00000/00001_lr",
+    REAL / "ptbxl/records500/06000/06000_hr",
+    REAL / "cinc/E00666",
+    REAL / "cpsc2018/A1981.mat",
+    REAL / "ptb/s0010_re",
+]
+
+
+def test_cli_explain_real_records_through_the_tflite_run(bundle, tmp_path):
+    """--explain on a .tflite uses its run's .keras; every real record kind gets a map."""
+    run_dir, tflite, _ = bundle
+    plots = tmp_path / "plots"
+    args = ["predict", str(tflite), *map(str, EXPLAINED), "--explain", "--steps", "16"]
+    result = CliRunner().invoke(cli, [*args, "--json", "--plot", str(plots)])
+    assert result.exit_code == 0, result.output
+    entries = json.loads(result.output)
+    for entry, path in zip(entries, EXPLAINED):
+        how = entry["explanation"]
+        assert how["explained_model"] == str(run_dir / "best.keras")
+        assert sum(how["lead_shares"].values()) == pytest.approx(1.0)
+        assert len(how["top_segments"]) == 3 and how["padding_share"] == 0.0
+        # Mean aggregation: the record map sums to the logit difference (16 steps).
+        assert (
+            abs(how["completeness_gap"]) <= 0.05 * abs(how["logit"] - how["baseline_logit"]) + 0.01
+        )
+        assert how["logit"] == pytest.approx(entry["logits"]["PE"], abs=1e-3)  # Keras vs LiteRT
+        assert pathlib.Path(how["plot"]).name == path.name.split(".")[0] + ".png"
+    ptb = entries[-1]["explanation"]["top_segments"]
+    assert all(0.0 <= s["start_s"] < 38.4 for s in ptb)
+    # Plots are never overwritten: the same folder again is refused, in one line.
+    again = CliRunner().invoke(cli, [*args, "--plot", str(plots)])
+    assert again.exit_code == 1 and "exists" in again.output and "Traceback" not in again.output
+
+
+def test_explain_refuses_a_tflite_it_cannot_trace(bundle, tmp_path):
+    run_dir, tflite, _ = bundle
+    runner = CliRunner()
+    moved = tmp_path / "bundle"  # the whole bundle, outside its run's export/ folder
+    shutil.copytree(tflite.parent, moved)
+    result = runner.invoke(cli, ["predict", str(moved), str(EXPLAINED[0]), "--explain"])
+    assert result.exit_code == 1 and "not inside a run's export/" in result.output
+    # A run retrained after the export: its contract no longer matches the embedded one.
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    contract = json.loads((copy / "contract.json").read_text())
+    contract["temperature"] = contract["temperature"] + 0.5
+    (copy / "contract.json").write_text(json.dumps(contract))
+    exported = copy / tflite.relative_to(run_dir)
+    result = runner.invoke(cli, ["predict", str(exported), str(EXPLAINED[0]), "--explain"])
+    assert result.exit_code == 1 and "embedded contract differs" in result.output
+    assert len(result.output.strip().splitlines()) == 1
