@@ -8,6 +8,8 @@ PTB-XL record drawn at the end.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from matplotlib.image import AxesImage
@@ -113,3 +115,39 @@ def test_a_real_record_at_its_own_rate(real_ecg, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width = int.from_bytes(data[16:20], "big")
     assert width == round(264.0 / 25.4 * 150)  # the 264 mm page at 150 dpi
+
+
+@pytest.mark.slow  # reads the records in worker processes
+def test_cli_inspect_plots_every_real_record_kind(real_ecg, tmp_path):
+    from click.testing import CliRunner
+
+    from keras_ecgpe.cli.main import cli
+
+    records = [
+        real_ecg / "ptbxl/records100/00000/00001_lr",
+        real_ecg / "ptbxl/records500/06000/06000_hr",
+        real_ecg / "cinc/E00666",
+        real_ecg / "cpsc2018/A1981.mat",
+        real_ecg / "ptb/s0010_re",
+        tmp_path / "missing",
+    ]
+    out = tmp_path / "plots"
+    result = CliRunner().invoke(
+        cli, ["data", "inspect", *map(str, records), "--plot", str(out), "--json"]
+    )
+    assert result.exit_code == 1  # the missing record
+    entries = json.loads(result.output)
+    assert [len(e["plots"]) for e in entries] == [1, 1, 1, 1, 1, 0]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["00001_lr.png", "06000_hr.png", "E00666.png", "A1981.png", "s0010_re.png"]
+    )
+
+
+def test_cli_inspect_model_needs_plot(real_ecg):
+    from click.testing import CliRunner
+
+    from keras_ecgpe.cli.main import cli
+
+    record = str(real_ecg / "cinc/E00666")
+    result = CliRunner().invoke(cli, ["data", "inspect", record, "--model", record + ".hea"])
+    assert result.exit_code == 2 and "--model" in result.output and "--plot" in result.output
