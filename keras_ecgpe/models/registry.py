@@ -134,7 +134,5 @@ def build_model(
 
 def _lookup(name: str):
     if name not in MODELS:
-        raise ConfigError(
-            f"Unknown model name. Valid names: {', '.join(MODELS)}. Received: name={name!r}"
-        )
+        raise ConfigError(f"Unknown model name {name!r:.80}. Valid names: {', '.join(MODELS)}")
     return MODELS[name]

@@ -95,8 +95,8 @@ class ModelSection(Section):
 
         if self.name not in MODELS:
             raise ConfigError(
-                f"`model.name` must be a registered model: {', '.join(MODELS)}. "
-                f"Received: model.name={self.name!r}"
+                f"`model.name` {self.name!r:.80} is not a registered model; registered: "
+                f"{', '.join(MODELS)}"
             )
 
 

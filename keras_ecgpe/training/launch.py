@@ -64,7 +64,7 @@ def demo_if_no_data(
         return None
     if customised:
         raise ConfigError(
-            "no training data: set `data.cache` (or data.source and data.root); the "
+            "no training data: set data.cache (`cache`), or data.source and data.root; the "
             "SYNTHETIC demo runs only when nothing but `out` and `seed` is given"
         )
     from keras_ecgpe.training.demo_run import default_demo_run

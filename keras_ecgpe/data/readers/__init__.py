@@ -77,6 +77,8 @@ def read_record(
     record.signal.shape, record.labels  # ((5000, 12), ('164934002', '426783006'))
     ```
     """
+    if not os.fspath(path):  # Path("") would silently mean the current folder
+        raise RecordError(None, "record path '' is empty")
     if format is not None and format not in FORMATS:
         raise ConfigError(f"`format` must be one of {sorted(FORMATS)}. Received: format={format!r}")
     kind, target = _resolve(pathlib.Path(path), FORMATS.get(format))

@@ -120,7 +120,10 @@ def open_sources(
     accepted = {name: source_options(name) for name in names}
     unused = sorted(set(options) - {o for names_ in accepted.values() for o in names_})
     if unused:
-        raise ConfigError(f"no source among {names} has the option(s) {', '.join(unused)}")
+        raise ConfigError(
+            f"no source among {names} has the option(s) "
+            + ", ".join(f"`{name}`" for name in unused)
+        )
     sources = []
     for name, root in zip(names, roots, strict=True):
         own = {k: v for k, v in options.items() if k in accepted[name]}
