@@ -46,27 +46,34 @@ def record_file_stamps(record_paths: Sequence[str]) -> list[list[list]]:
 
 def _folder_stamps(folder: str, wanted: dict[str, list[int]]) -> dict[str, list[list]]:
     """Stamps of the files of the records `wanted` in `folder`, from one listing."""
-    matches: dict[str, list[os.DirEntry]] = {name: [] for name in wanted}
-    exact: dict[str, os.DirEntry] = {}
+    # Stamps are taken while listing and kept as small lists, not as DirEntry objects
+    # (each holds its stat result): 800,000 records' entries would take gigabytes.
+    matches: dict[str, list] = {name: [] for name in wanted}
+    exact: dict[str, list | os.DirEntry] = {}
     try:
         with os.scandir(folder) as entries:
             for entry in entries:
-                if entry.name in matches:
-                    exact[entry.name] = entry
+                name, stamp = entry.name, None
+                if name in matches and _has_suffix(name):
+                    stamp = _stamp_or_entry(entry)
+                    exact[name] = stamp
                 # "x.1.hea" belongs to record "x" and to record "x.1", as the glob has it.
-                dot = entry.name.find(".")
+                dot = name.find(".")
                 while dot != -1:
-                    group = matches.get(entry.name[:dot])
+                    group = matches.get(name[:dot])
                     if group is not None:
-                        group.append(entry)
-                    dot = entry.name.find(".", dot + 1)
+                        stamp = stamp or _stamp_or_entry(entry)
+                        group.append(stamp)
+                    dot = name.find(".", dot + 1)
     except (FileNotFoundError, NotADirectoryError):
         return {name: [] for name in wanted}
     result = {}
     for name, group in matches.items():
-        if _has_suffix(name) and name in exact and _exists(exact[name]):
+        if isinstance(exact.get(name), list):  # an existing file named with its extension
             group = [exact[name]]
-        result[name] = [_stamp(entry) for entry in sorted(group, key=lambda e: e.name)]
+        # An entry left unstamped (e.g. a broken link) raises here, as Path.stat would.
+        stamps = [_stamp(item) if isinstance(item, os.DirEntry) else item for item in group]
+        result[name] = sorted(stamps, key=lambda stamp: stamp[0])
     return result
 
 
@@ -76,13 +83,12 @@ def _has_suffix(name: str) -> bool:
     return 0 < dot < len(name) - 1
 
 
-def _exists(entry: os.DirEntry) -> bool:
-    """Whether the entry resolves to a file or folder (False for a broken link)."""
+def _stamp_or_entry(entry: os.DirEntry) -> list | os.DirEntry:
+    """The entry's stamp, or the entry itself when it cannot be stat'ed (a broken link)."""
     try:
-        entry.stat()
+        return _stamp(entry)
     except OSError:
-        return False
-    return True
+        return entry
 
 
 def _stamp(entry: os.DirEntry) -> list:
