@@ -84,7 +84,10 @@ def hostile(tmp_path_factory):
         "folder 1,200 deep": tree,
         "cohort with a link loop": cohort,
     }
-    return {"paths": paths, "garbage": garbage, "empty": root / "empty"}
+    yield {"paths": paths, "garbage": garbage, "empty": root / "empty"}
+    # Removed here, bottom up: shutil.rmtree (pytest's clean-up) recurses once per level.
+    for depth in range(1_200, -1, -1):
+        (tree / "/".join(["d"] * depth)).rmdir()
 
 
 def _flag(param: click.Parameter) -> str:
