@@ -92,6 +92,11 @@ def study_rows(records: list, reference_id: str, folders: dict, *, alpha: float)
             "pooled_auroc": _pooled(summary),
             "per_fold_auroc": per_fold,
         }
+        searched = sorted(folders[cell["id"]].glob("cv/*/search.json"))
+        if searched:  # the hyperparameters each fold's search chose
+            row["search"] = {
+                p.parent.name: json.loads(p.read_text("utf-8"))["best_params"] for p in searched
+            }
         if cell["id"] != reference_id:
             row["difference"] = paired_fold_difference(per_fold, ref_auroc, sizes, alpha=alpha)
         rows.append(row)
