@@ -270,6 +270,7 @@ def export_run(
             c_array=c_array,
             micro=micro,
             mcu_flash_kb=mcu_flash_kb,
+            force=force,
         )
         names = sorted(path.name for path in staging.iterdir())
         replace_directory(staging, out_dir)
@@ -295,6 +296,7 @@ def _write_model_files(
     c_array,
     micro=None,
     mcu_flash_kb=None,
+    force=False,
 ) -> dict:
     """Writes model.tflite (contract embedded), model.json, golden.npz [, C array]."""
     payload = metadata.build_model_json(
@@ -315,7 +317,7 @@ def _write_model_files(
     if not np.array_equal(runner.logits(golden["inputs"]), golden["expected_logits"]):
         raise ExportError("embedding the metadata changed the model's outputs; not written")
     if micro is not None:  # what TFLM gave on the same inputs, for the device's own tests
-        golden["micro_logits"] = micro_target.run_golden(final, micro, golden)
+        golden["micro_logits"] = micro_target.run_golden(final, micro, golden, force)
     model_json = metadata.file_facts(payload, final)
     atomic_write_bytes(folder / "model.tflite", final)
     atomic_write_json(folder / "model.json", model_json)

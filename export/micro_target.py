@@ -138,8 +138,10 @@ def embed_with_flash(
     raise ExportError("the model's size did not settle while embedding its description")
 
 
-def run_golden(final: bytes, budget: dict, golden: dict) -> np.ndarray:
-    """TFLM's logits on the golden inputs; refused beyond the vectors' tolerance `atol`.
+def run_golden(final: bytes, budget: dict, golden: dict, force: bool = False) -> np.ndarray:
+    """TFLM's logits on the golden inputs; refused beyond the vectors' tolerance `atol`
+    from LiteRT's unless `force` (deep int8 models can round further apart in TFLM's
+    reference kernels than `atol` allows; the device then tests against these logits).
 
     The shipped file is probed again first (in a child process: an arena too small would
     crash this one): its embedded description must not change the arena it needs.
@@ -152,9 +154,9 @@ def run_golden(final: bytes, budget: dict, golden: dict) -> np.ndarray:
         )
     logits = MicroRunner(final, arena).logits(golden["inputs"])
     error = float(np.max(np.abs(logits - golden["expected_logits"])))
-    if not error <= float(golden["atol"]):
+    if not error <= float(golden["atol"]) and not force:
         raise ExportError(
             f"TFLite Micro's logits on the golden vectors differ from LiteRT's by {error:.3g} "
-            f"(tolerance {float(golden['atol']):g}); not written"
+            f"(tolerance {float(golden['atol']):g}); not written (--force writes it anyway)"
         )
     return logits
