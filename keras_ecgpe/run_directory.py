@@ -225,7 +225,7 @@ def keras_refusal(exc: BaseException, limit: int = 300) -> str:
     code is said plainly. The full text is logged at DEBUG by the caller.
 
     Example:
-    >>> keras_refusal(ValueError("Could not locate class 'X'.\nFull object config: {'a': 1}"))
+    >>> keras_refusal(ValueError("Could not locate class 'X'.\\nFull object config: {'a': 1}"))
     "Could not locate class 'X'."
     """
     text = str(exc)

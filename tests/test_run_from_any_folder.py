@@ -51,5 +51,5 @@ def test_missing_cache_folder_is_named_as_missing_not_as_an_interrupted_write(tm
     contract = {"data": {"cache_path": str(tmp_path / "gone")}, "fs": 100.0}
     with pytest.raises(ECGPEError) as error:
         open_run_cache(contract)
-    assert "gone: no such prepared cache (the folder does not exist)" in str(error.value)
+    assert "gone: no such prepared cache (the folder does not exist" in str(error.value)
     assert "interrupted" not in str(error.value)

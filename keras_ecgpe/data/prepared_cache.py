@@ -384,7 +384,10 @@ def _load_arrays(path: Path, what: str, *, npz: bool):
 def _read_manifest(path: Path) -> dict:
     """Reads `manifest.json`: size cap, strict JSON, format version, then the schema."""
     if not path.parent.is_dir():  # say so, rather than suspect an interrupted write
-        raise ECGPEError(f"{path.parent}: no such prepared cache (the folder does not exist)")
+        raise ECGPEError(
+            f"{path.parent}: no such prepared cache (the folder does not exist, so there is "
+            f"no {MANIFEST})"
+        )
     if not path.is_file():
         raise ECGPEError(
             f"{path}: not found; the directory is not a finished prepared cache "
