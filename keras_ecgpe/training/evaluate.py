@@ -39,7 +39,7 @@ from keras_ecgpe.evaluation.participant_flow import (
     participant_flow,
 )
 from keras_ecgpe.evaluation.study import class_study
-from keras_ecgpe.explain.gallery import DEFAULT_PER_KIND, write_gallery
+from keras_ecgpe.explain.gallery import write_gallery
 from keras_ecgpe.inference import contract_io
 from keras_ecgpe.training.config import TrainConfig
 from keras_ecgpe.training.contract import check_compatible, is_synthetic
@@ -122,7 +122,7 @@ def evaluate_run(
     declare_new_model: str | None = None,
     accept_leakage: bool = False,
     pretrain_caches: Sequence[os.PathLike | str] = (),
-    gallery: int = DEFAULT_PER_KIND,
+    gallery: int = 0,
 ) -> dict:
     """Evaluates a trained model on one split of a prepared cache; writes the study report.
 
@@ -149,7 +149,9 @@ def evaluate_run(
             the run's `transfer.init_from` chain.
         gallery: the error gallery's cap: this many most confident false positives and
             false negatives (and half as many true positives) drawn with their
-            attributions into `gallery/` (`keras_ecgpe.explain.gallery`); 0: none.
+            attributions into `gallery/` (`keras_ecgpe.explain.gallery`); 0 (the default
+            here, so library callers and tests stay cheap): none. The CLI draws
+            `explain.gallery.DEFAULT_PER_KIND` (4) unless told `--gallery 0`.
 
     Returns:
         The metrics dict (as `metrics.json`) with "files" added.

@@ -86,7 +86,7 @@ def build_study_report(metrics: dict) -> Report:
         calibration_section(metrics),
         decision_curve_section(metrics),
         subgroups_section(metrics),
-        gallery_section(metrics),
+        *([gallery_section(metrics)] if metrics.get("gallery") else []),
         secondary_section(metrics),
         warnings_section(metrics),
         methods_section(metrics),

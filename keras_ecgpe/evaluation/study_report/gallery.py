@@ -29,11 +29,11 @@ def _segment(segments: list) -> str:
 
 
 def gallery_section(metrics: Mapping[str, Any]) -> Section:
-    """The error gallery: kind, record, logit, where the attribution lies, and the PNG."""
+    """The error gallery: kind, record, logit, where the attribution lies, and the PNG.
+
+    Only for an evaluation that drew one (`metrics["gallery"]`)."""
     section = Section("Error gallery", "error-gallery")
-    gallery = metrics.get("gallery")
-    if not gallery:
-        return section.add(Paragraph("No error gallery was drawn (gallery cap 0)."))
+    gallery = metrics["gallery"]
     cap = gallery["per_kind"]
     section.add(
         Paragraph(
