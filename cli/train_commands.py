@@ -440,4 +440,7 @@ def evaluate(
     with open(metrics["files"]["summary"], encoding="utf-8") as handle:
         click.echo(handle.read().rstrip())
     click.echo("Files: " + ", ".join(metrics["files"].values()))
+    if metrics.get("gallery"):
+        gallery = metrics["gallery"]
+        click.echo(f"Error gallery: {gallery['folder']} ({len(gallery['items'])} records)")
     click.echo(f"Study report: {metrics['files']['report_html']}")
