@@ -175,6 +175,8 @@ ACCEPTED = {
     "temporary directory",
     ("keras_ecgpe/data/cache_writer.py", "shutil.copy2"): "copies the ledger into the "
     "unpublished cache folder, which then moves into place whole",
+    ("keras_ecgpe/studies/grid_search.py", "shutil.copytree"): "copies the best trial's "
+    "run into a staging directory, which then moves into place whole (replace_directory)",
     ("export/tflite.py", "model.save"): "scratch file for the converter child, in a "
     "temporary directory",
     ("export/tflite.py", "np.save"): "scratch file for the converter child",

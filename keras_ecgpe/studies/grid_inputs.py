@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keras_ecgpe import messages, run_directory
+from keras_ecgpe.data.atomic import atomic_write_json
 from keras_ecgpe.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def demo_data(spec: StudySpec, out: Path) -> Path:
             return folder
         demo = spec.data.demo
         write_demo(folder, n_ptbxl=demo["n_ptbxl"], n_pe=demo["n_pe"], seed=demo["seed"])
-        stamp.write_text(json.dumps(demo), "utf-8")
+        atomic_write_json(stamp, demo)
     return folder
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keras_ecgpe import messages
-from keras_ecgpe.data.atomic import atomic_write_json
+from keras_ecgpe.data.atomic import atomic_write_json, replace_directory, staging_directory
 from keras_ecgpe.errors import ECGPEError
 
 if TYPE_CHECKING:
@@ -239,9 +239,8 @@ def fold_trainer(
             )
         best = max(complete, key=lambda t: (t.value, -t.number))
         source = Path(best.user_attrs["run_dir"])
-        staging = run_dir.with_name(f".{run_dir.name}.from-search")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(source, staging)
+        staging = staging_directory(run_dir)
+        shutil.copytree(source, staging, dirs_exist_ok=True)
         atomic_write_json(
             staging / SEARCH_FILE,
             {
@@ -259,9 +258,7 @@ def fold_trainer(
                 "copied_from": str(source),
             },
         )
-        if run_dir.is_dir() and not any(run_dir.iterdir()):
-            run_dir.rmdir()
-        os.replace(staging, run_dir)
+        replace_directory(staging, run_dir)  # the fold's run appears whole, or not at all
         say(
             f"[{fold.name}] search: best of {len(counted)} trials is trial {best.number} "
             f"(inner validation AUROC {best.value:.3f}): {json.dumps(best.params)}"
