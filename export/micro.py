@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from keras_ecgpe.data.atomic import atomic_write_bytes
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.export.child_process import run_child
 from keras_ecgpe.export.micro_probe import (
@@ -40,7 +41,7 @@ def probe(blob: bytes) -> dict:
     """
     with tempfile.TemporaryDirectory(prefix="ecgpe-micro-") as tmp:
         model, facts = Path(tmp) / "model.tflite", Path(tmp) / "facts.json"
-        model.write_bytes(bytes(blob))
+        atomic_write_bytes(model, bytes(blob))
         run_child(
             ["-m", "keras_ecgpe.export.micro_worker", "--model", model, "--out", facts],
             task="TensorFlow Lite Micro probe",
