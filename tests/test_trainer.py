@@ -248,3 +248,17 @@ def test_default_demo_runs_end_to_end_on_a_small_synthetic_set(
         (tmp_path / "mine").mkdir()
         (tmp_path / "mine" / "thesis.tex").write_text("x")
         default_demo_run(tmp_path / "mine")
+
+
+def test_a_previous_demo_with_a_killed_writers_lock_files_is_accepted(tmp_path):
+    from keras_ecgpe.data import locks
+    from keras_ecgpe.training.demo_run import DEMO_DATA, PRETRAIN_RUN, _check_out_dir
+
+    out = tmp_path / "demo"
+    (out / DEMO_DATA).mkdir(parents=True)
+    (out / DEMO_DATA / "SYNTHETIC_DATA.txt").write_text("SYNTHETIC")
+    locks.lock_path(out / PRETRAIN_RUN).write_text("{}")  # what a SIGKILLed demo leaves
+    _check_out_dir(out)
+    (out / ".thesis.lock").write_text("{}")  # a lock-like name of no demo folder: foreign
+    with pytest.raises(ConfigError, match="not a previous SYNTHETIC demo"):
+        _check_out_dir(out)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from keras_ecgpe import messages, run_directory
+from keras_ecgpe.data import locks
 from keras_ecgpe.errors import ConfigError
 from keras_ecgpe.formatting import format_interval, format_number
 from keras_ecgpe.training.config import TrainConfig
@@ -60,7 +61,9 @@ def _check_out_dir(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out}: the demo output is an existing file")
     if out.is_dir() and any(out.iterdir()):
-        allowed = {DEMO_DATA, PRETRAIN_RUN, FINETUNE_RUN}
+        folders = {DEMO_DATA, PRETRAIN_RUN, FINETUNE_RUN}
+        # A killed demo leaves its folders' lock files (data/locks.py): free, not foreign.
+        allowed = folders | {locks.lock_path(out / name).name for name in folders}
         if (
             not (out / DEMO_DATA / "SYNTHETIC_DATA.txt").is_file()
             or {p.name for p in out.iterdir()} - allowed
