@@ -109,5 +109,8 @@ def test_an_old_copy_whose_replacement_never_arrived_is_restored(tmp_path):
 
 def test_a_lock_below_a_file_is_one_clear_error(tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(ECGPEError, match="cannot create the lock of this run directory"):
+    with pytest.raises(ECGPEError, match="cannot create the lock of this run directory") as err:
         acquire(tmp_path / "file" / "run", "run directory")
+    assert f"({tmp_path / 'file'} is a file, not a folder)" in str(err.value)
+    with pytest.raises(ECGPEError, match=r"file is a file, not a folder\)$"):
+        acquire(tmp_path / "file" / "deeper" / "run", "run directory")

@@ -191,8 +191,11 @@ def _open(path: Path, target: Path, what: str) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as exc:
+        # mkdir says "File exists" when a part of the path is a file: name that file instead.
+        file = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+        reason = f"{file} is a file, not a folder" if file and not file.is_dir() else exc.strerror
         raise ConfigError(
-            f"{target}: cannot create the lock of this {what} at {path} ({exc.strerror})"
+            f"{target}: cannot create the lock of this {what} at {path} ({reason})"
         ) from None
 
 
