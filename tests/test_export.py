@@ -312,16 +312,17 @@ def test_cli_export_and_clean_errors(runs, tmp_path):
         ],
     )
     assert replaced.exit_code == 0, replaced.output
-    for args, message in (
-        (["--quantize", "float16", "--int8-io"], "--int8-io needs --quantize int8"),
-        (["--quantize", "int8", "--cache", str(tmp_path / "missing")], "real data"),
-        (["--max-auroc-drop", "-1"], "parity gate failed"),
+    for args, message, code in (
+        (["--quantize", "float16", "--int8-io"], "--int8-io needs --quantize int8", 1),
+        (["--quantize", "int8", "--cache", str(tmp_path / "missing")], "real data", 1),
+        # A negative tolerance is a usage error (the option's range), refused before converting.
+        (["--max-auroc-drop", "-1"], "'--max-auroc-drop': -1.0 is not in the range", 2),
     ):
         result = runner.invoke(
             cli,
             ["export", str(runs["transformer"]), "--tflite", "--out", str(tmp_path / "x"), *args],
         )
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == code, result.output
         assert message in result.output and "Traceback" not in result.output
     missing = runner.invoke(cli, ["export", str(tmp_path), "--tflite"])
     assert missing.exit_code == 1 and "best.keras" in missing.output
