@@ -25,6 +25,7 @@ from keras_ecgpe.export.micro_probe import (
     run_once,
 )
 from keras_ecgpe.export.tflite import ExportError
+from keras_ecgpe.inference.tflite_runner import quantized_logits
 
 PROBE_TIMEOUT_S = 600
 
@@ -104,22 +105,4 @@ class MicroRunner:
 
     def logits(self, windows: np.ndarray) -> np.ndarray:
         """Runs `(n, T, leads)` float32 windows one by one; returns `(n, C)` float32 logits."""
-        x = np.asarray(windows, dtype=np.float32)
-        if x.ndim != 3 or x.shape[1:] != (self.window, self.num_leads):
-            raise ConfigError(
-                f"windows must be (n, {self.window}, {self.num_leads}). Received shape {x.shape}"
-            )
-        dtype = np.dtype(self.input["dtype"])
-        out = np.empty((x.shape[0], self.num_classes), np.float32)
-        for k in range(x.shape[0]):
-            window = x[k : k + 1]
-            if self.input_quantization:
-                scale, zero = self.input_quantization
-                info = np.iinfo(dtype)
-                window = np.clip(np.round(window / scale) + zero, info.min, info.max)
-            result = run_once(self.interpreter, window.astype(dtype))
-            if self.output_quantization:
-                scale, zero = self.output_quantization
-                result = (result.astype(np.float32) - zero) * scale
-            out[k] = result.reshape(-1)
-        return out
+        return quantized_logits(self, windows, lambda window: run_once(self.interpreter, window))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -251,25 +252,9 @@ class TFLiteRunner:
 
     def logits(self, windows: np.ndarray) -> np.ndarray:
         """Runs `(n, T, leads)` float32 windows one by one; returns `(n, C)` float32 logits."""
-        x = np.asarray(windows, dtype=np.float32)
-        if x.ndim != 3 or x.shape[1:] != (self.window, self.num_leads):
-            raise ConfigError(
-                f"windows must be (n, {self.window}, {self.num_leads}). Received shape {x.shape}"
-            )
-        dtype = np.dtype(self.input["dtype"])
-        out = np.empty((x.shape[0], self.num_classes), np.float32)
-        for k in range(x.shape[0]):
-            window = x[k : k + 1]
-            if self.input_quantization:
-                scale, zero = self.input_quantization
-                info = np.iinfo(dtype)
-                window = np.clip(np.round(window / scale) + zero, info.min, info.max)
-            result = self.runner(**{INPUT_NAME: window.astype(dtype)})[OUTPUT_NAME]
-            if self.output_quantization:
-                scale, zero = self.output_quantization
-                result = (result.astype(np.float32) - zero) * scale
-            out[k] = result[0]
-        return out
+        return quantized_logits(
+            self, windows, lambda window: self.runner(**{INPUT_NAME: window})[OUTPUT_NAME]
+        )
 
     def metadata(self) -> dict | None:
         """The embedded model description, checked against its schema; None if absent.
@@ -286,3 +271,31 @@ class TFLiteRunner:
                 error_type=ConfigError,
             )
         return document
+
+
+def quantized_logits(runner: TFLiteRunner, windows: np.ndarray, invoke: Callable) -> np.ndarray:
+    """`(n, C)` float32 logits of `(n, T, leads)` float32 windows, run one at a time.
+
+    `runner` gives the model's `window`, `num_leads`, `num_classes`, `input["dtype"]` and
+    `input_quantization`/`output_quantization`; `invoke` runs one `(1, T, leads)` window in
+    the model's input dtype. Shared by LiteRT and TFLite Micro, so both quantise alike.
+    """
+    x = np.asarray(windows, dtype=np.float32)
+    if x.ndim != 3 or x.shape[1:] != (runner.window, runner.num_leads):
+        raise ConfigError(
+            f"windows must be (n, {runner.window}, {runner.num_leads}). Received shape {x.shape}"
+        )
+    dtype = np.dtype(runner.input["dtype"])
+    out = np.empty((x.shape[0], runner.num_classes), np.float32)
+    for k in range(x.shape[0]):
+        window = x[k : k + 1]
+        if runner.input_quantization:
+            scale, zero = runner.input_quantization
+            info = np.iinfo(dtype)
+            window = np.clip(np.round(window / scale) + zero, info.min, info.max)
+        result = invoke(window.astype(dtype))
+        if runner.output_quantization:
+            scale, zero = runner.output_quantization
+            result = (result.astype(np.float32) - zero) * scale
+        out[k] = result.reshape(-1)
+    return out
